@@ -1,0 +1,176 @@
+/**
+ * One request as an Effect on the current {@link Session.Session}.
+ *
+ * Every fetch reads its body to the end (or up to the session's
+ * `maxBodyBytes`) before it succeeds, so no response ever holds a pooled
+ * connection after its Effect ends; interrupting a fetch aborts the request
+ * on its socket. The error channel is the closed {@link FetchError.FetchError}
+ * union.
+ *
+ * @since 0.1.0
+ */
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as Effect from "effect/Effect"
+import type * as Schema from "effect/Schema"
+import type * as FetchError from "./FetchError.js"
+import * as internal from "./internal/fetch.js"
+import * as session from "./internal/session.js"
+import type * as Session from "./Session.js"
+
+/**
+ * A response whose body was read to the end.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface FetchResponse<A> {
+  /** The final URL, after redirects. */
+  readonly url: string
+  readonly status: number
+  /** Response headers, lower-case names; repeated headers joined with `", "`. */
+  readonly headers: Readonly<Record<string, string>>
+  /** The body: bytes, text or the decoded JSON value. */
+  readonly body: A
+  /** Size of the body in bytes, after content decoding. */
+  readonly bytes: number
+  /** How many attempts the final hop took (1 without retries). */
+  readonly attempts: number
+  /** The URLs that redirected, in order; empty without redirects. */
+  readonly redirects: ReadonlyArray<string>
+  readonly timing: Timing
+}
+
+/**
+ * When a fetch ran. All durations are from the start of the fetch.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Timing {
+  /** Wall-clock start, ms since the epoch. */
+  readonly startedAt: number
+  /** Milliseconds to the final response's headers (time to first byte). */
+  readonly headersMs: number
+  /** Milliseconds to the end of the body. */
+  readonly totalMs: number
+}
+
+/**
+ * Per-call options; each overrides the session's value for this call.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** Extra headers; the request's own headers still win. */
+  readonly headers?: Readonly<Record<string, string>> | undefined
+  /** The attempt limit or limits by phase (`connect` is session-wide and ignored here). */
+  readonly timeout?: Session.Limit | Session.Timeouts | undefined
+  /** Largest body read; `false` for none. */
+  readonly maxBodyBytes?: number | false | undefined
+  /** Redirects followed; `0` returns 3xx responses as they are. */
+  readonly maxRedirects?: number | undefined
+  /** Which statuses succeed; the others fail with `BadStatus`. Default 200–299. */
+  readonly acceptStatus?: ((status: number) => boolean) | undefined
+}
+
+/**
+ * What a fetch accepts: a URL (absolute, or relative to the session's
+ * `baseUrl`) for a GET, or any `HttpClientRequest`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Input = string | URL | HttpClientRequest.HttpClientRequest
+
+const toRequest = (input: Input): HttpClientRequest.HttpClientRequest =>
+  typeof input === "string"
+    ? HttpClientRequest.get(input)
+    : input instanceof URL
+    ? HttpClientRequest.get(input.href)
+    : input
+
+const run = (input: Input, options: Options | undefined) =>
+  Effect.flatMap(session.tag, (current) => internal.execute(current, toRequest(input), options))
+
+/**
+ * Sends any `HttpClientRequest` (method, headers, body) and reads the body
+ * as bytes.
+ *
+ * @example
+ * ```ts
+ * import { HttpClientRequest } from "@effect/platform"
+ * import { Fetch } from "effect-gather"
+ *
+ * const created = Fetch.request(
+ *   HttpClientRequest.post("/echo").pipe(HttpClientRequest.bodyText("hello"))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const request = (
+  request: HttpClientRequest.HttpClientRequest,
+  options?: Options
+): Effect.Effect<FetchResponse<Uint8Array>, FetchError.FetchError, Session.Session> => run(request, options)
+
+/**
+ * A GET whose body is read as bytes.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const get = (
+  url: string | URL,
+  options?: Options
+): Effect.Effect<FetchResponse<Uint8Array>, FetchError.FetchError, Session.Session> => run(url, options)
+
+/**
+ * Any input (URL or request), body as bytes.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const bytes = (
+  input: Input,
+  options?: Options
+): Effect.Effect<FetchResponse<Uint8Array>, FetchError.FetchError, Session.Session> => run(input, options)
+
+/**
+ * Any input, body decoded as text by its `charset` (UTF-8 by default).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const text = (
+  input: Input,
+  options?: Options
+): Effect.Effect<FetchResponse<string>, FetchError.FetchError, Session.Session> =>
+  Effect.map(run(input, options), internal.toText)
+
+/**
+ * Any input, body parsed as JSON and decoded with a `Schema`. Invalid JSON
+ * fails with `DecodeError` reason `"Json"`; a value that does not match,
+ * with reason `"Schema"` and the `path` of the first mismatch.
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Fetch } from "effect-gather"
+ *
+ * const Pokemon = Schema.Struct({ id: Schema.Number, name: Schema.String })
+ * const bulbasaur = Fetch.json("/api/v2/pokemon/1", Pokemon)
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const json = <A, I, R>(
+  input: Input,
+  schema: Schema.Schema<A, I, R>,
+  options?: Options
+): Effect.Effect<FetchResponse<A>, FetchError.FetchError, Session.Session | R> => {
+  const req = toRequest(input)
+  return Effect.flatMap(run(req, options), internal.toJson(schema, req.method))
+}

@@ -1,0 +1,162 @@
+/**
+ * Many effects at once with a bound on how many run: `asyncio.gather`, done
+ * right.
+ *
+ * - {@link all}: results in input order; the first failure fails the whole,
+ *   interrupts the effects still running (a fetch aborts its request on the
+ *   socket) and starts no new ones.
+ * - {@link settle}: never fails; one `Either` per input, in input order
+ *   (`return_exceptions=True`).
+ * - {@link forEach}: both modes over any iterable and a function.
+ *
+ * Work is done by `concurrency` worker fibers pulling from the input's
+ * iterator, so a lazy iterable is consumed only as fast as work completes.
+ *
+ * @since 0.1.0
+ */
+import type * as Effect from "effect/Effect"
+import type * as Either from "effect/Either"
+import { dual } from "effect/Function"
+import * as internal from "./internal/gather.js"
+
+/**
+ * At most this many effects run at once: a whole number ≥ 1, or
+ * `"unbounded"` (all at once; the input is read into memory first).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Concurrency = number | "unbounded"
+
+/**
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** How many run at once. Default `32`. */
+  readonly concurrency?: Concurrency | undefined
+}
+
+/**
+ * What happened to one input in settle mode: `Right` with the value or
+ * `Left` with the typed error.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Outcome<A, E> = Either.Either<A, E>
+
+/**
+ * The default `concurrency`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const defaultConcurrency: number = internal.defaultConcurrency
+
+const identity = <A, E, R>(effect: Effect.Effect<A, E, R>) => effect
+
+/**
+ * Runs the effects with at most `concurrency` at once and collects their
+ * results in input order. Fails fast: the first failure interrupts the rest.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Schema } from "effect"
+ * import { Fetch, Gather } from "effect-gather"
+ *
+ * const Pokemon = Schema.Struct({ id: Schema.Number, name: Schema.String })
+ * const all151 = Gather.all(
+ *   Array.from({ length: 151 }, (_, i) => Fetch.json(`/api/v2/pokemon/${i + 1}`, Pokemon)),
+ *   { concurrency: 50 }
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const all = <A, E, R>(
+  effects: Iterable<Effect.Effect<A, E, R>>,
+  options?: Options
+): Effect.Effect<Array<A>, E, R> => internal.all(effects, identity, options?.concurrency)
+
+/**
+ * Runs the effects with at most `concurrency` at once and never fails: one
+ * {@link Outcome} per input, in input order.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Either } from "effect"
+ * import { Fetch, Gather } from "effect-gather"
+ *
+ * const report = Gather.settle(["/status/200", "/status/503"].map((url) => Fetch.get(url))).pipe(
+ *   Effect.map((outcomes) => outcomes.map(Either.match({ onLeft: (e) => e._tag, onRight: (r) => r.status })))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const settle = <A, E, R>(
+  effects: Iterable<Effect.Effect<A, E, R>>,
+  options?: Options
+): Effect.Effect<Array<Outcome<A, E>>, never, R> => internal.settle(effects, identity, options?.concurrency)
+
+/**
+ * Options of {@link forEach}: the mode and the concurrency.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ForEachOptions<Mode extends "fail-fast" | "settle"> extends Options {
+  /** `"fail-fast"` (default, like {@link all}) or `"settle"` (like {@link settle}). */
+  readonly mode?: Mode | undefined
+}
+
+/**
+ * Applies `f` to every input with at most `concurrency` at once; the index is
+ * the input's position. In `"fail-fast"` mode (default) results are values;
+ * in `"settle"` mode they are {@link Outcome}s and the whole never fails.
+ *
+ * @example
+ * ```ts
+ * import { pipe } from "effect"
+ * import { Fetch, Gather } from "effect-gather"
+ *
+ * const years = Array.from({ length: 30 }, (_, i) => 1990 + i)
+ * const pages = pipe(years, Gather.forEach((year) => Fetch.text(`/wiki/${year}`), { concurrency: 10 }))
+ * ```
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const forEach: {
+  <I, A, E, R>(
+    f: (input: I, index: number) => Effect.Effect<A, E, R>,
+    options: ForEachOptions<"settle"> & { readonly mode: "settle" }
+  ): (inputs: Iterable<I>) => Effect.Effect<Array<Outcome<A, E>>, never, R>
+  <I, A, E, R>(
+    f: (input: I, index: number) => Effect.Effect<A, E, R>,
+    options?: ForEachOptions<"fail-fast">
+  ): (inputs: Iterable<I>) => Effect.Effect<Array<A>, E, R>
+  <I, A, E, R>(
+    inputs: Iterable<I>,
+    f: (input: I, index: number) => Effect.Effect<A, E, R>,
+    options: ForEachOptions<"settle"> & { readonly mode: "settle" }
+  ): Effect.Effect<Array<Outcome<A, E>>, never, R>
+  <I, A, E, R>(
+    inputs: Iterable<I>,
+    f: (input: I, index: number) => Effect.Effect<A, E, R>,
+    options?: ForEachOptions<"fail-fast">
+  ): Effect.Effect<Array<A>, E, R>
+} = dual(
+  (args) => typeof args[0] !== "function",
+  <I, A, E, R>(
+    inputs: Iterable<I>,
+    f: (input: I, index: number) => Effect.Effect<A, E, R>,
+    options?: ForEachOptions<"fail-fast" | "settle">
+  ): Effect.Effect<Array<A> | Array<Outcome<A, E>>, E, R> =>
+    options?.mode === "settle"
+      ? internal.settle(inputs, f, options.concurrency)
+      : internal.all(inputs, f, options?.concurrency)
+)

@@ -1,0 +1,174 @@
+/**
+ * The session: one undici connection pool and the policies every request
+ * shares, like aiohttp's `ClientSession`. It lives as long as its scope and
+ * closes the pool (cutting anything still in flight) when the scope ends.
+ *
+ * A session layer provides both {@link Session} (for `Fetch` and `Gather`)
+ * and `HttpClient.HttpClient`, so plain `@effect/platform` code runs on the
+ * same pool with the same base URL and headers.
+ *
+ * @since 0.1.0
+ */
+import type * as HttpClient from "@effect/platform/HttpClient"
+import type * as Config from "effect/Config"
+import type * as ConfigError from "effect/ConfigError"
+import type * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
+import type * as Layer from "effect/Layer"
+import type * as Scope from "effect/Scope"
+import type { Dispatcher } from "undici"
+import * as options from "./internal/options.js"
+import * as internal from "./internal/session.js"
+
+/**
+ * @since 0.1.0
+ * @category type ids
+ */
+export const TypeId: typeof internal.TypeId = internal.TypeId
+
+/**
+ * @since 0.1.0
+ * @category type ids
+ */
+export type TypeId = internal.TypeId
+
+/**
+ * A duration (`"5 seconds"`, `500` ms, a `Duration`) or `false` for no limit.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Limit = Duration.DurationInput | false
+
+/**
+ * Time limits by phase. Waiting for a free connection in the pool is never
+ * counted against any of them.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Timeouts {
+  /** The whole attempt, from the moment it has a connection. Default `"30 seconds"`. */
+  readonly attempt?: Limit | undefined
+  /** Opening a connection (TCP and TLS). Session-wide only. Default `"10 seconds"`. */
+  readonly connect?: Limit | undefined
+  /** From sending the request to the response headers. Default off (the attempt limit applies). */
+  readonly headers?: Limit | undefined
+  /** Longest pause between two body chunks. Default off (the attempt limit applies). */
+  readonly bodyIdle?: Limit | undefined
+}
+
+/**
+ * Options of a session; every field is optional.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Options {
+  /** Prepended to every relative URL (`"/api"` with `"http://h:1"` → `"http://h:1/api"`). Default none. */
+  readonly baseUrl?: string | URL | undefined
+  /** Sent with every request; a request's own headers win. Default none. */
+  readonly headers?: Readonly<Record<string, string>> | undefined
+  /** The `User-Agent`. Default `"effect-gather/<version>"`; `false` sends none. */
+  readonly userAgent?: string | false | undefined
+  /** Connections kept per origin (the pool's size per host). Default `64`. */
+  readonly maxConnectionsPerHost?: number | undefined
+  /** A per-attempt limit (`"5 seconds"`) or limits by phase. Default 30 s per attempt, 10 s to connect. */
+  readonly timeout?: Limit | Timeouts | undefined
+  /** Largest body read, after content decoding; `false` for none. Default 32 MiB. */
+  readonly maxBodyBytes?: number | false | undefined
+  /** Redirects followed before `TooManyRedirects`; `0` returns 3xx responses as they are. Default `10`. */
+  readonly maxRedirects?: number | undefined
+  /** Create a client span per request and send `traceparent`. Default `false`. */
+  readonly tracerPropagation?: boolean | undefined
+}
+
+/**
+ * The options after defaults were applied, in milliseconds and bytes (`0` ms
+ * and `Infinity` bytes mean "no limit").
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type ResolvedOptions = options.ResolvedSession
+
+/**
+ * The session service: its resolved options and its pool.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Session {
+  readonly [TypeId]: TypeId
+  readonly config: ResolvedOptions
+  /** The undici pool every request of the session goes through. */
+  readonly dispatcher: Dispatcher
+}
+
+/**
+ * @since 0.1.0
+ * @category tags
+ */
+export const Session: Context.Tag<Session, Session> = internal.tag
+
+/**
+ * The default `User-Agent`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const defaultUserAgent: string = options.defaultUserAgent
+
+/**
+ * Opens a session in the current scope. Invalid options (a `baseUrl` that is
+ * not http(s), a negative limit) are a defect: they are a bug in the program,
+ * not a property of the data.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make: (options?: Options) => Effect.Effect<Session, never, Scope.Scope> = internal.make
+
+/**
+ * A session as a layer: provides {@link Session} and `HttpClient.HttpClient`
+ * on one pool, closed when the layer's scope ends.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Fetch, Session } from "effect-gather"
+ *
+ * const program = Fetch.text("/index").pipe(
+ *   Effect.map((response) => response.body.length),
+ *   Effect.provide(Session.layer({ baseUrl: "http://127.0.0.1:8080", timeout: "5 seconds" }))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer: (options?: Options) => Layer.Layer<Session | HttpClient.HttpClient> = internal.layer
+
+/**
+ * Session options read through `Config`: `GATHER_BASE_URL`, `GATHER_USER_AGENT`,
+ * `GATHER_MAX_CONNECTIONS_PER_HOST`, `GATHER_TIMEOUT` and
+ * `GATHER_CONNECT_TIMEOUT` (durations such as `"5 seconds"`),
+ * `GATHER_MAX_BODY_BYTES`, `GATHER_MAX_REDIRECTS`, `GATHER_TRACER_PROPAGATION`.
+ * All optional.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const config: Config.Config<Options> = internal.config
+
+/**
+ * {@link layer} with options from `Config` ({@link config} by default, i.e.
+ * `GATHER_*` environment variables).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerConfig: (
+  config?: Config.Config<Options>
+) => Layer.Layer<Session | HttpClient.HttpClient, ConfigError.ConfigError> = internal.layerConfig

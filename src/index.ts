@@ -1,0 +1,33 @@
+/**
+ * effect-gather: fetch many URLs at once, safely and fast, as Effect programs.
+ *
+ * @since 0.1.0
+ */
+
+/**
+ * The closed union of fetch errors, guards and `isTransient`.
+ *
+ * @since 0.1.0
+ */
+export * as FetchError from "./FetchError.js"
+
+/**
+ * One request as an Effect on the current session.
+ *
+ * @since 0.1.0
+ */
+export * as Fetch from "./Fetch.js"
+
+/**
+ * Many effects at once with a concurrency bound: fail fast or settle.
+ *
+ * @since 0.1.0
+ */
+export * as Gather from "./Gather.js"
+
+/**
+ * The session: one undici pool and the policies every request shares.
+ *
+ * @since 0.1.0
+ */
+export * as Session from "./Session.js"

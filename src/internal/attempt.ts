@@ -1,0 +1,265 @@
+/**
+ * One HTTP exchange on the session's undici pool, as an Effect.
+ *
+ * This is the hot path. It talks to `Dispatcher.dispatch` with undici's
+ * native (v1) handler callbacks instead of `request()`: no body stream, no
+ * AbortController, no promise per request. Interruption calls the abort
+ * function undici hands to `onConnect`, which destroys the socket, so the
+ * server sees the disconnect. Phase timeouts run on undici's own timers; the
+ * attempt timeout is one `setTimeout` armed once the request has a connection,
+ * so waiting for a pool slot never counts against it.
+ */
+import { Effect } from "effect"
+import type { Dispatcher } from "undici"
+import * as zlib from "node:zlib"
+import type * as FetchError from "../FetchError.js"
+import type { Limits } from "./options.js"
+import * as Errors from "./errors.js"
+
+/** What one attempt produces; the redirect and decode layers build on it. */
+export interface RawResponse {
+  readonly status: number
+  readonly headers: Record<string, string>
+  /** The decoded body, or the first 1 KiB of it when the status is not accepted. */
+  readonly body: Uint8Array
+  /** Decoded body size in bytes (all of it, also when only a prefix is kept). */
+  readonly bytes: number
+  /** ms from the start of the fetch to the response headers. */
+  readonly headersAt: number
+}
+
+export interface PreparedRequest {
+  readonly method: string
+  readonly url: URL
+  /** The URL for messages, credentials redacted. */
+  readonly displayUrl: string
+  readonly headers: Record<string, string>
+  readonly body: string | Uint8Array | null
+}
+
+/** What this attempt does with the body once the status is known. */
+export const enum BodyMode {
+  /** Keep all of it (accepted status). */
+  Keep,
+  /** Keep a 1 KiB prefix (rejected status, becomes BadStatus). */
+  Prefix,
+  /** Drop it (a redirect that will be followed). */
+  Drop
+}
+
+const ERROR_PREFIX_BYTES = 1024
+
+export interface AttemptContext {
+  readonly dispatcher: Dispatcher
+  readonly request: PreparedRequest
+  readonly limits: Limits
+  readonly attempt: number
+  /** performance.now() when the whole fetch started. */
+  readonly startedAt: number
+  /** Decides the body mode from the status and headers. */
+  readonly bodyMode: (status: number, headers: Record<string, string>) => BodyMode
+}
+
+const parseRawHeaders = (raw: ReadonlyArray<Buffer | string>): Record<string, string> => {
+  const headers: Record<string, string> = {}
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!.toString("latin1").toLowerCase()
+    const value = raw[i + 1]!.toString("latin1")
+    const previous = headers[name]
+    headers[name] = previous === undefined ? value : name === "set-cookie" ? `${previous}\n${value}` : `${previous}, ${value}`
+  }
+  return headers
+}
+
+type Decoder = (input: Buffer, options: zlib.ZlibOptions | zlib.BrotliOptions, callback: (error: Error | null, result: Buffer) => void) => void
+
+const decoders: Record<string, Decoder> = {
+  gzip: zlib.gunzip,
+  "x-gzip": zlib.gunzip,
+  deflate: zlib.inflate,
+  br: zlib.brotliDecompress
+}
+
+class AttemptHandler {
+  private abortConnection: ((error?: Error) => void) | undefined = undefined
+  private finished = false
+  private timer: ReturnType<typeof setTimeout> | undefined = undefined
+  private status = 0
+  private headers: Record<string, string> | undefined = undefined
+  private headersAt = 0
+  private mode = BodyMode.Keep
+  private encoding: string | undefined = undefined
+  private chunks: Array<Buffer> = []
+  private kept = 0
+  private received = 0
+
+  constructor(
+    private readonly context: AttemptContext,
+    private readonly resume: (effect: Effect.Effect<RawResponse, FetchError.FetchError>) => void
+  ) {}
+
+  private error(failure: Errors.Failure): FetchError.FetchError {
+    const { attempt, request, startedAt } = this.context
+    return Errors.make(failure, request.method, request.displayUrl, attempt, performance.now() - startedAt)
+  }
+
+  private fail(failure: Errors.Failure, abort: boolean): void {
+    if (this.finished) return
+    this.finished = true
+    if (this.timer !== undefined) clearTimeout(this.timer)
+    this.chunks = []
+    if (abort && this.abortConnection !== undefined) this.abortConnection(new Errors.AbortedByClient())
+    this.resume(Effect.fail(this.error(failure)))
+  }
+
+  /** Called by the fiber's canceler: destroy the socket, answer nothing. */
+  interrupt(): void {
+    if (this.finished) return
+    this.finished = true
+    if (this.timer !== undefined) clearTimeout(this.timer)
+    this.chunks = []
+    this.abortConnection?.(new Errors.AbortedByClient())
+  }
+
+  private readonly onAttemptTimeout = (): void => {
+    this.fail({ _tag: "Timeout", phase: "attempt", limitMs: this.context.limits.timeouts.attemptMs }, true)
+  }
+
+  // undici calls this when the request is written to a connected socket
+  // (possibly again, for a pipelined retry), never while it waits in the pool.
+  onConnect(abort: (error?: Error) => void): void {
+    if (this.finished) {
+      abort(new Errors.AbortedByClient())
+      return
+    }
+    this.abortConnection = abort
+    const attemptMs = this.context.limits.timeouts.attemptMs
+    if (attemptMs > 0 && this.timer === undefined) this.timer = setTimeout(this.onAttemptTimeout, attemptMs)
+  }
+
+  onHeaders(statusCode: number, rawHeaders: Array<Buffer>, _resume: () => void, _statusText: string): boolean {
+    if (statusCode < 200) return true // 1xx: informational, the real status follows
+    if (this.finished) return false
+    const headers = parseRawHeaders(rawHeaders)
+    this.status = statusCode
+    this.headers = headers
+    this.headersAt = performance.now() - this.context.startedAt
+    this.mode = this.context.bodyMode(statusCode, headers)
+    const encoding = headers["content-encoding"]?.trim().toLowerCase()
+    if (encoding !== undefined && encoding !== "" && encoding !== "identity") {
+      if (decoders[encoding] === undefined && this.mode === BodyMode.Keep) {
+        this.fail({ _tag: "DecodeError", reason: "Encoding", path: [], detail: `unsupported content-encoding ${encoding}` }, true)
+        return false
+      }
+      this.encoding = encoding
+    }
+    const limit = this.context.limits.maxBodyBytes
+    const length = headers["content-length"]
+    if (length !== undefined && this.mode === BodyMode.Keep && this.encoding === undefined) {
+      const announced = Number(length)
+      if (announced > limit) {
+        this.fail({ _tag: "BodyTooLarge", limitBytes: limit, receivedBytes: announced }, true)
+        return false
+      }
+    }
+    return true
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.finished) return false
+    this.received += chunk.length
+    const limit = this.context.limits.maxBodyBytes
+    if (this.received > limit) {
+      if (this.mode === BodyMode.Keep) {
+        this.fail({ _tag: "BodyTooLarge", limitBytes: limit, receivedBytes: this.received }, true)
+        return false
+      }
+      // A rejected status or a redirect with a huge body: keep what we have.
+      this.finishResponse(true)
+      return false
+    }
+    // An encoded prefix does not decode, so a rejected encoded body is kept
+    // whole (still under the cap) and cut after decoding.
+    if (
+      this.mode === BodyMode.Keep ||
+      (this.mode === BodyMode.Prefix && (this.encoding !== undefined || this.kept < ERROR_PREFIX_BYTES))
+    ) {
+      this.chunks.push(chunk)
+      this.kept += chunk.length
+    }
+    return true
+  }
+
+  onComplete(_trailers: Array<string> | null): void {
+    if (this.finished) return
+    this.finishResponse(false)
+  }
+
+  onError(error: Error): void {
+    if (this.finished) return
+    this.fail(Errors.fromUndici(error, this.headers !== undefined, this.context.limits.timeouts), false)
+  }
+
+  private finishResponse(abort: boolean): void {
+    if (this.timer !== undefined) clearTimeout(this.timer)
+    this.timer = undefined
+    if (abort) {
+      this.finished = true
+      this.abortConnection?.(new Errors.AbortedByClient())
+      this.finished = false
+    }
+    const raw = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.kept)
+    this.chunks = []
+    const decode = this.encoding === undefined ? undefined : decoders[this.encoding]
+    if (decode === undefined) {
+      this.succeed(raw, this.received)
+      return
+    }
+    const limit = this.mode === BodyMode.Keep ? this.context.limits.maxBodyBytes : ERROR_PREFIX_BYTES
+    // zlib stops at maxOutputLength, so a small gzip body can never expand
+    // past the cap in memory; it runs on the thread pool, off the event loop.
+    decode(raw, { maxOutputLength: Number.isFinite(limit) ? limit + 1 : undefined }, (error, decoded) => {
+      if (this.finished) return
+      if (error !== null) {
+        const tooLarge = (error as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE" || error instanceof RangeError
+        if (this.mode !== BodyMode.Keep) this.succeed(Buffer.alloc(0), 0)
+        else if (tooLarge) this.fail({ _tag: "BodyTooLarge", limitBytes: limit, receivedBytes: limit + 1 }, false)
+        else this.fail({ _tag: "DecodeError", reason: "Encoding", path: [], detail: `${this.encoding}: ${error.message}` }, false)
+        return
+      }
+      if (this.mode === BodyMode.Keep && decoded.length > limit) {
+        this.fail({ _tag: "BodyTooLarge", limitBytes: limit, receivedBytes: decoded.length }, false)
+        return
+      }
+      this.succeed(decoded, decoded.length)
+    })
+  }
+
+  private succeed(body: Buffer, bytes: number): void {
+    this.finished = true
+    this.resume(Effect.succeed({
+      status: this.status,
+      headers: this.headers!,
+      body: this.mode === BodyMode.Prefix && body.length > ERROR_PREFIX_BYTES ? body.subarray(0, ERROR_PREFIX_BYTES) : body,
+      bytes,
+      headersAt: this.headersAt
+    }))
+  }
+}
+
+/** Runs one attempt; interrupting the Effect aborts the request. */
+export const run = (context: AttemptContext): Effect.Effect<RawResponse, FetchError.FetchError> =>
+  Effect.async<RawResponse, FetchError.FetchError>((resume) => {
+    const handler = new AttemptHandler(context, resume)
+    const { request, limits } = context
+    context.dispatcher.dispatch({
+      origin: request.url.origin,
+      path: request.url.pathname + request.url.search,
+      method: request.method as Dispatcher.HttpMethod,
+      headers: request.headers,
+      body: request.body,
+      headersTimeout: limits.timeouts.headersMs,
+      bodyTimeout: limits.timeouts.bodyIdleMs
+    }, handler)
+    return Effect.sync(() => handler.interrupt())
+  })

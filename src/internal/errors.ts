@@ -1,0 +1,112 @@
+import * as FetchError from "../FetchError.js"
+import type { Timeouts } from "./options.js"
+
+type Omitted = keyof FetchError.RequestContext | "message" | "stack" | "name" | "cause" | "pipe" | "toJSON" | "toString"
+
+/** The data fields of an error class, without the request context. */
+type Fields<T> = { readonly [K in keyof T as K extends Omitted | symbol ? never : K]: T[K] }
+
+/** A fetch error before the request context is attached. */
+export type Failure = FetchError.FetchError extends infer E ? E extends FetchError.FetchError ? Fields<E> : never : never
+
+/** Attaches the request context and builds the tagged error. */
+export const make = (
+  failure: Failure,
+  method: string,
+  url: string,
+  attempt: number,
+  elapsedMs: number
+): FetchError.FetchError => {
+  const context = { method, url, attempt, elapsedMs: Math.round(elapsedMs * 10) / 10 }
+  switch (failure._tag) {
+    case "InvalidUrl":
+      return new FetchError.InvalidUrl({ ...context, reason: failure.reason })
+    case "InvalidRequest":
+      return new FetchError.InvalidRequest({ ...context, reason: failure.reason, detail: failure.detail })
+    case "ConnectionError":
+      return new FetchError.ConnectionError({ ...context, reason: failure.reason, phase: failure.phase, code: failure.code })
+    case "Timeout":
+      return new FetchError.Timeout({ ...context, phase: failure.phase, limitMs: failure.limitMs })
+    case "BadStatus":
+      return new FetchError.BadStatus({ ...context, status: failure.status, headers: failure.headers, body: failure.body })
+    case "DecodeError":
+      return new FetchError.DecodeError({ ...context, reason: failure.reason, path: failure.path, detail: failure.detail })
+    case "BodyTooLarge":
+      return new FetchError.BodyTooLarge({ ...context, limitBytes: failure.limitBytes, receivedBytes: failure.receivedBytes })
+    case "TooManyRedirects":
+      return new FetchError.TooManyRedirects({ ...context, limit: failure.limit, chain: failure.chain })
+    case "RedirectRejected":
+      return new FetchError.RedirectRejected({ ...context, reason: failure.reason, location: failure.location })
+  }
+}
+
+/** The reason our own aborts carry; undici passes it back to `onError`, which ignores it. */
+export class AbortedByClient extends Error {
+  constructor() {
+    super("aborted by effect-gather")
+    this.name = "AbortedByClient"
+  }
+}
+
+const tlsCodes = new Set([
+  "EPROTO",
+  "CERT_HAS_EXPIRED",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+  "CERT_NOT_YET_VALID"
+])
+
+const errorCode = (error: unknown): string | undefined => {
+  if (typeof error !== "object" || error === null) return undefined
+  const code = (error as { code?: unknown }).code
+  if (typeof code === "string") return code
+  return errorCode((error as { cause?: unknown }).cause)
+}
+
+/** Maps what undici or the socket reported to our union. */
+export const fromUndici = (error: Error, hadHeaders: boolean, timeouts: Timeouts): Failure => {
+  const code = errorCode(error)
+  const phase = hadHeaders ? "body" : "request"
+  switch (code) {
+    case "UND_ERR_CONNECT_TIMEOUT":
+    case "ETIMEDOUT":
+      return { _tag: "Timeout", phase: "connect", limitMs: timeouts.connectMs }
+    case "UND_ERR_HEADERS_TIMEOUT":
+      return { _tag: "Timeout", phase: "headers", limitMs: timeouts.headersMs }
+    case "UND_ERR_BODY_TIMEOUT":
+      return { _tag: "Timeout", phase: "body", limitMs: timeouts.bodyIdleMs }
+    case "ECONNREFUSED":
+      return { _tag: "ConnectionError", reason: "Refused", phase: "connect", code }
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+    case "EAI_FAIL":
+    case "EAI_NONAME":
+      return { _tag: "ConnectionError", reason: "Dns", phase: "connect", code }
+    case "ECONNRESET":
+    case "EPIPE":
+    case "UND_ERR_SOCKET":
+    case "UND_ERR_RES_CONTENT_LENGTH_MISMATCH":
+      return { _tag: "ConnectionError", reason: "Reset", phase, code }
+    case "UND_ERR_CLOSED":
+    case "UND_ERR_DESTROYED":
+      return { _tag: "ConnectionError", reason: "Closed", phase: "connect", code }
+    case "UND_ERR_INVALID_ARG":
+      return {
+        _tag: "InvalidRequest",
+        reason: /method/i.test(error.message) ? "Method" : /header/i.test(error.message) ? "Header" : "Body",
+        detail: error.message
+      }
+    case "UND_ERR_REQ_CONTENT_LENGTH_MISMATCH":
+      return { _tag: "InvalidRequest", reason: "Body", detail: error.message }
+  }
+  if (code !== undefined && (tlsCodes.has(code) || code.startsWith("ERR_TLS_") || code.startsWith("ERR_SSL_"))) {
+    return { _tag: "ConnectionError", reason: "Tls", phase: "connect", code }
+  }
+  if (code === "EHOSTUNREACH" || code === "ENETUNREACH" || code === "EADDRNOTAVAIL") {
+    return { _tag: "ConnectionError", reason: "Other", phase: "connect", code }
+  }
+  return { _tag: "ConnectionError", reason: "Other", phase, code: code ?? error.name }
+}

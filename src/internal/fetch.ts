@@ -1,0 +1,296 @@
+/**
+ * A whole fetch: prepare the request, run attempts, follow redirects by the
+ * session's policy, and turn the result into a `FetchResponse` or a typed
+ * error. Attempts themselves live in `attempt.ts`.
+ */
+import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import { Effect, ParseResult, Schema, Stream } from "effect"
+import type * as FetchError from "../FetchError.js"
+import * as Attempt from "./attempt.js"
+import * as Errors from "./errors.js"
+import { isSecretHeader, redactUrl } from "./redact.js"
+import type { CallOptions, Limits } from "./options.js"
+import { lowerCaseHeaders, resolveCall } from "./options.js"
+import type { SessionImpl } from "./session.js"
+
+/** See `Fetch.FetchResponse`. */
+export interface FetchResponse<A> {
+  readonly url: string
+  readonly status: number
+  readonly headers: Readonly<Record<string, string>>
+  readonly body: A
+  readonly bytes: number
+  readonly attempts: number
+  readonly redirects: ReadonlyArray<string>
+  readonly timing: Timing
+}
+
+export interface Timing {
+  readonly startedAt: number
+  readonly headersMs: number
+  readonly totalMs: number
+}
+
+const schemePattern = /^[a-z][a-z0-9+.-]*:/i
+
+const joinUrl = (baseUrl: string | undefined, input: string): string => {
+  if (baseUrl === undefined || schemePattern.test(input)) return input
+  if (input === "") return baseUrl
+  return input.charCodeAt(0) === 47 /* "/" */ ? baseUrl + input : `${baseUrl}/${input}`
+}
+
+type Prepared = Attempt.PreparedRequest
+
+const invalidUrl = (method: string, input: string, reason: "Malformed" | "UnsupportedScheme", startedAt: number) =>
+  Effect.fail(Errors.make({ _tag: "InvalidUrl", reason }, method, redactUrl(input), 1, performance.now() - startedAt))
+
+const invalidBody = (method: string, displayUrl: string, detail: string, startedAt: number) =>
+  Effect.fail(Errors.make({ _tag: "InvalidRequest", reason: "Body", detail }, method, displayUrl, 1, performance.now() - startedAt))
+
+const toBytes = (body: unknown): string | Uint8Array | undefined => {
+  if (typeof body === "string" || body instanceof Uint8Array) return body
+  if (body instanceof ArrayBuffer) return new Uint8Array(body)
+  return undefined
+}
+
+const prepare = (
+  session: SessionImpl,
+  request: HttpClientRequest.HttpClientRequest,
+  extraHeaders: Readonly<Record<string, string>> | undefined,
+  traceparent: string | undefined,
+  startedAt: number
+): Effect.Effect<Prepared, FetchError.FetchError> => {
+  const method = request.method
+  const href = joinUrl(session.config.baseUrl, request.url)
+  let url: URL
+  try {
+    url = new URL(href)
+  } catch {
+    return invalidUrl(method, href, "Malformed", startedAt)
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") return invalidUrl(method, href, "UnsupportedScheme", startedAt)
+  if (url.hostname === "") return invalidUrl(method, href, "Malformed", startedAt)
+  for (const [name, value] of request.urlParams) url.searchParams.append(name, value)
+  const displayUrl = redactUrl(url)
+
+  // Credentials in the URL become a Basic header, as browsers and aiohttp do,
+  // and never travel in the request line.
+  let userInfo: string | undefined
+  if (url.username !== "" || url.password !== "") {
+    userInfo = `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString("base64")}`
+    url.username = ""
+    url.password = ""
+  }
+
+  const headers: Record<string, string> = { ...session.config.headers }
+  if (extraHeaders !== undefined) Object.assign(headers, lowerCaseHeaders(extraHeaders))
+  Object.assign(headers, request.headers)
+  if (traceparent !== undefined) headers["traceparent"] = traceparent
+  if (userInfo !== undefined && headers["authorization"] === undefined) headers["authorization"] = userInfo
+
+  const done = (body: string | Uint8Array | null, contentType: string | undefined): Effect.Effect<Prepared> => {
+    if (contentType !== undefined && headers["content-type"] === undefined) headers["content-type"] = contentType
+    return Effect.succeed({ method, url, displayUrl, headers, body })
+  }
+
+  const body = request.body
+  switch (body._tag) {
+    case "Empty":
+      return done(null, undefined)
+    case "Uint8Array":
+      return done(body.body, body.contentType)
+    case "Raw": {
+      const bytes = toBytes(body.body)
+      if (bytes === undefined) return invalidBody(method, displayUrl, "a raw body must be a string or bytes", startedAt)
+      return done(bytes, body.contentType)
+    }
+    case "FormData": {
+      // Encoded once up front so that a retry or a 307/308 can send it again.
+      const encoded = new Response(body.formData)
+      return Effect.promise(() => encoded.arrayBuffer()).pipe(
+        Effect.flatMap((buffer) => done(new Uint8Array(buffer), encoded.headers.get("content-type") ?? undefined))
+      )
+    }
+    case "Stream":
+      // Buffered so it can be replayed on redirect or retry. Streaming uploads
+      // are not what this library is for.
+      return Stream.runFold(body.stream, [] as Array<Uint8Array>, (chunks, chunk) => {
+        chunks.push(chunk)
+        return chunks
+      }).pipe(
+        Effect.map((chunks) => Buffer.concat(chunks)),
+        Effect.matchEffect({
+          onFailure: (cause) => invalidBody(method, displayUrl, `body stream failed: ${String(cause)}`, startedAt),
+          onSuccess: (bytes) => done(bytes, body.contentType)
+        })
+      )
+  }
+}
+
+const redirectStatuses = new Set([301, 302, 303, 307, 308])
+
+const crossOriginHeaders = ["authorization", "cookie", "proxy-authorization"]
+
+const isRedirect = (status: number, headers: Record<string, string>): boolean =>
+  redirectStatuses.has(status) && headers["location"] !== undefined
+
+/** The next hop of a redirect, or the error that stops it. */
+const nextHop = (
+  previous: Prepared,
+  status: number,
+  location: string
+): Prepared | Errors.Failure => {
+  let url: URL
+  try {
+    url = new URL(location, previous.url)
+  } catch {
+    return { _tag: "RedirectRejected", reason: "InvalidLocation", location: redactUrl(location) }
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    return { _tag: "RedirectRejected", reason: "InvalidLocation", location: redactUrl(url) }
+  }
+  if (previous.url.protocol === "https:" && url.protocol === "http:") {
+    return { _tag: "RedirectRejected", reason: "Downgrade", location: redactUrl(url) }
+  }
+  const headers = { ...previous.headers }
+  if (url.origin !== previous.url.origin) {
+    for (const name of crossOriginHeaders) delete headers[name]
+  }
+  // 303 always, and 301/302 after a POST, become a GET without body (RFC 9110 15.4).
+  const toGet = status === 303 ? previous.method !== "HEAD" : (status === 301 || status === 302) && previous.method === "POST"
+  let method = previous.method
+  let body = previous.body
+  if (toGet) {
+    method = "GET"
+    body = null
+    delete headers["content-type"]
+    delete headers["content-length"]
+  }
+  url.hash = ""
+  return { method, url, displayUrl: redactUrl(url), headers, body }
+}
+
+const utf8 = new TextDecoder("utf-8")
+
+const charsetOf = (contentType: string | undefined): string | undefined => {
+  if (contentType === undefined) return undefined
+  const match = /charset\s*=\s*"?([^";\s]+)/i.exec(contentType)
+  return match === null ? undefined : match[1]!.toLowerCase()
+}
+
+/** Decodes bytes as text by the response's charset (UTF-8 unless it names another). */
+export const decodeText = (bytes: Uint8Array, contentType: string | undefined): string => {
+  const charset = charsetOf(contentType)
+  if (charset === undefined || charset === "utf-8" || charset === "utf8") return utf8.decode(bytes)
+  try {
+    return new TextDecoder(charset).decode(bytes)
+  } catch {
+    return utf8.decode(bytes)
+  }
+}
+
+const badStatus = (raw: Attempt.RawResponse): Errors.Failure => {
+  const headers: Record<string, string> = {}
+  for (const name of Object.keys(raw.headers)) headers[name] = isSecretHeader(name) ? "***" : raw.headers[name]!
+  return { _tag: "BadStatus", status: raw.status, headers, body: decodeText(raw.body, raw.headers["content-type"]) }
+}
+
+/** Runs the request through attempts and redirects. */
+export const execute = (
+  session: SessionImpl,
+  request: HttpClientRequest.HttpClientRequest,
+  options: CallOptions | undefined
+): Effect.Effect<FetchResponse<Uint8Array>, FetchError.FetchError> =>
+  Effect.suspend(() => {
+    const startedAtEpoch = Date.now()
+    const startedAt = performance.now()
+    let limits: Limits
+    try {
+      limits = resolveCall(session.config, options)
+    } catch (error) {
+      return Effect.die(error)
+    }
+    const follow = limits.maxRedirects > 0
+    const bodyMode = (status: number, headers: Record<string, string>): Attempt.BodyMode =>
+      follow && isRedirect(status, headers)
+        ? Attempt.BodyMode.Drop
+        : limits.acceptStatus(status)
+        ? Attempt.BodyMode.Keep
+        : Attempt.BodyMode.Prefix
+
+    const chain: Array<string> = []
+    const hop = (prepared: Prepared): Effect.Effect<FetchResponse<Uint8Array>, FetchError.FetchError> =>
+      Attempt.run({ dispatcher: session.dispatcher, request: prepared, limits, attempt: 1, startedAt, bodyMode }).pipe(
+        Effect.flatMap((raw) => {
+          const fail = (failure: Errors.Failure) =>
+            Effect.fail(Errors.make(failure, prepared.method, prepared.displayUrl, 1, performance.now() - startedAt))
+          if (follow && isRedirect(raw.status, raw.headers)) {
+            chain.push(prepared.url.href)
+            if (chain.length > limits.maxRedirects) {
+              return fail({ _tag: "TooManyRedirects", limit: limits.maxRedirects, chain: chain.map(redactUrl) })
+            }
+            const next = nextHop(prepared, raw.status, raw.headers["location"]!)
+            return "_tag" in next ? fail(next) : hop(next)
+          }
+          if (!limits.acceptStatus(raw.status)) return fail(badStatus(raw))
+          return Effect.succeed<FetchResponse<Uint8Array>>({
+            url: prepared.url.href,
+            status: raw.status,
+            headers: raw.headers,
+            body: raw.body,
+            bytes: raw.bytes,
+            attempts: 1,
+            redirects: chain,
+            timing: { startedAt: startedAtEpoch, headersMs: raw.headersAt, totalMs: performance.now() - startedAt }
+          })
+        })
+      )
+
+    const run = (traceparent: string | undefined) =>
+      Effect.flatMap(prepare(session, request, options?.headers, traceparent, startedAt), hop)
+    if (!session.config.tracerPropagation) return run(undefined)
+    return Effect.useSpan(
+      `http.client ${request.method}`,
+      { kind: "client", attributes: { "http.request.method": request.method, "url.full": redactUrl(request.url) } },
+      (span) => run(`00-${span.traceId}-${span.spanId}-${span.sampled ? "01" : "00"}`)
+    )
+  })
+
+/** Decodes a response body as text. */
+export const toText = (response: FetchResponse<Uint8Array>): FetchResponse<string> => ({
+  ...response,
+  body: decodeText(response.body, response.headers["content-type"])
+})
+
+const decodeFailure = (
+  response: FetchResponse<Uint8Array>,
+  method: string,
+  failure: Errors.Failure
+): FetchError.FetchError =>
+  Errors.make(failure, method, redactUrl(response.url), response.attempts, response.timing.totalMs)
+
+/** Parses the body as JSON and decodes it with the schema. */
+export const toJson = <A, I, R>(
+  schema: Schema.Schema<A, I, R>,
+  method: string
+) =>
+(response: FetchResponse<Uint8Array>): Effect.Effect<FetchResponse<A>, FetchError.FetchError, R> => {
+  let json: unknown
+  try {
+    json = JSON.parse(decodeText(response.body, response.headers["content-type"]))
+  } catch (error) {
+    return Effect.fail(decodeFailure(response, method, { _tag: "DecodeError", reason: "Json", path: [], detail: (error as Error).message }))
+  }
+  return Effect.mapBoth(Schema.decodeUnknown(schema)(json), {
+    onFailure: (error) => {
+      const issue = ParseResult.ArrayFormatter.formatErrorSync(error)[0]
+      return decodeFailure(response, method, {
+        _tag: "DecodeError",
+        reason: "Schema",
+        path: issue?.path ?? [],
+        detail: issue?.message ?? error.message
+      })
+    },
+    onSuccess: (body) => ({ ...response, body })
+  })
+}

@@ -1,0 +1,93 @@
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import { Config, Context, Effect, Layer, Option } from "effect"
+import type * as ConfigError from "effect/ConfigError"
+import type * as Scope from "effect/Scope"
+import { Agent } from "undici"
+import type { Dispatcher } from "undici"
+import type { ResolvedSession, SessionOptions } from "./options.js"
+import { resolveSession } from "./options.js"
+
+export const TypeId: unique symbol = Symbol.for("effect-gather/Session")
+export type TypeId = typeof TypeId
+
+export interface SessionImpl {
+  readonly [TypeId]: TypeId
+  readonly config: ResolvedSession
+  readonly dispatcher: Dispatcher
+}
+
+export const tag = Context.GenericTag<SessionImpl>("effect-gather/Session")
+
+export const make = (options?: SessionOptions): Effect.Effect<SessionImpl, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const config = yield* Effect.try({
+      try: () => resolveSession(options),
+      catch: (error) => new TypeError(`effect-gather: invalid session options: ${(error as Error).message}`)
+    }).pipe(Effect.orDie)
+    const dispatcher = yield* Effect.acquireRelease(
+      Effect.sync(() =>
+        new Agent({
+          connections: config.maxConnectionsPerHost,
+          connect: { timeout: config.timeouts.connectMs },
+          // Limits come per request from the session's options (0 = off).
+          headersTimeout: 0,
+          bodyTimeout: 0
+        })
+      ),
+      // destroy, not close: whatever is still in flight when the scope ends
+      // belongs to an interrupted fiber and must be cut (close would drain).
+      (agent) => Effect.promise(() => agent.destroy())
+    )
+    return { [TypeId]: TypeId, config, dispatcher } satisfies SessionImpl
+  })
+
+/** A plain `@effect/platform` client on the session's pool and defaults. */
+export const httpClient = (session: SessionImpl): HttpClient.HttpClient => {
+  const { baseUrl, headers, tracerPropagation } = session.config
+  const client = NodeHttpClient.makeUndici(session.dispatcher).pipe(
+    HttpClient.mapRequest((request) => {
+      const withBase = baseUrl === undefined || /^[a-z][a-z0-9+.-]*:/i.test(request.url)
+        ? request
+        : HttpClientRequest.prependUrl(request, baseUrl)
+      // Session headers are defaults: what the request sets wins.
+      return HttpClientRequest.setHeaders(withBase, { ...headers, ...request.headers })
+    })
+  )
+  return HttpClient.withTracerPropagation(client, tracerPropagation)
+}
+
+export const layer = (
+  options?: SessionOptions
+): Layer.Layer<SessionImpl | HttpClient.HttpClient> =>
+  Layer.scopedContext(
+    Effect.map(make(options), (session) =>
+      Context.make(tag, session).pipe(Context.add(HttpClient.HttpClient, httpClient(session))))
+  )
+
+const optional = <A>(config: Config.Config<A>): Config.Config<A | undefined> =>
+  Config.map(Config.option(config), Option.getOrUndefined)
+
+/** Session options from `GATHER_*` variables (any `ConfigProvider`). */
+export const config: Config.Config<SessionOptions> = Config.all({
+  baseUrl: optional(Config.string("BASE_URL")),
+  userAgent: optional(Config.string("USER_AGENT")),
+  maxConnectionsPerHost: optional(Config.integer("MAX_CONNECTIONS_PER_HOST")),
+  timeout: optional(Config.duration("TIMEOUT")),
+  connectTimeout: optional(Config.duration("CONNECT_TIMEOUT")),
+  maxBodyBytes: optional(Config.integer("MAX_BODY_BYTES")),
+  maxRedirects: optional(Config.integer("MAX_REDIRECTS")),
+  tracerPropagation: optional(Config.boolean("TRACER_PROPAGATION"))
+}).pipe(
+  Config.map(({ connectTimeout, timeout, ...rest }): SessionOptions => ({
+    ...rest,
+    timeout: connectTimeout === undefined ? timeout : { attempt: timeout, connect: connectTimeout }
+  })),
+  Config.nested("GATHER")
+)
+
+export const layerConfig = (
+  options: Config.Config<SessionOptions> = config
+): Layer.Layer<SessionImpl | HttpClient.HttpClient, ConfigError.ConfigError> =>
+  Layer.unwrapEffect(Effect.map(options, layer))
