@@ -8,15 +8,17 @@
  * - {@link settle}: never fails; one `Either` per input, in input order
  *   (`return_exceptions=True`).
  * - {@link forEach}: both modes over any iterable and a function.
+ * - {@link stream}: inputs too large for memory, outcomes as a `Stream`.
  *
  * Work is done by `concurrency` worker fibers pulling from the input's
  * iterator, so a lazy iterable is consumed only as fast as work completes.
  *
  * @since 0.1.0
  */
-import type * as Effect from "effect/Effect"
+import * as Effect from "effect/Effect"
 import type * as Either from "effect/Either"
 import { dual } from "effect/Function"
+import * as Stream from "effect/Stream"
 import * as internal from "./internal/gather.js"
 
 /**
@@ -159,4 +161,113 @@ export const forEach: {
     options?.mode === "settle"
       ? internal.settle(inputs, f, options.concurrency)
       : internal.all(inputs, f, options?.concurrency)
+)
+
+/**
+ * Where a streamed gather reads its inputs: an Effect `Stream`, an iterable
+ * or an async iterable. Inputs are pulled only as workers free up.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Source<I, EI = never, RI = never> = internal.Source<I, EI, RI>
+
+/**
+ * One input's outcome in a streamed gather, with its position and the input.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Result<I, A, E> {
+  readonly index: number
+  readonly input: I
+  readonly outcome: Outcome<A, E>
+}
+
+/**
+ * One input's value in a fail-fast streamed gather.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Success<I, A> {
+  readonly index: number
+  readonly input: I
+  readonly value: A
+}
+
+/**
+ * Options of {@link stream}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StreamOptions<Mode extends "settle" | "fail-fast"> {
+  /** How many run at once (a whole number). Default `32`. */
+  readonly concurrency?: number | undefined
+  /** Emit in input order (`true`) or as each completes (`false`, default). */
+  readonly ordered?: boolean | undefined
+  /**
+   * Inputs taken but not yet emitted, at most; bounds memory and the reorder
+   * buffer. Default `2 × concurrency` (never less than `concurrency`).
+   */
+  readonly bufferSize?: number | undefined
+  /** `"settle"` (default): a {@link Result} per input; `"fail-fast"`: values, failing on the first error. */
+  readonly mode?: Mode | undefined
+}
+
+const failFast = <I, A, E, EI, R>(
+  results: Stream.Stream<Result<I, A, E>, EI, R>
+): Stream.Stream<Success<I, A>, E | EI, R> =>
+  Stream.mapEffect(results, ({ index, input, outcome }) =>
+    outcome._tag === "Left" ? Effect.fail(outcome.left) : Effect.succeed({ index, input, value: outcome.right }))
+
+/**
+ * Gathers an input too large to hold in memory: pulls inputs lazily with
+ * backpressure, runs at most `concurrency` at once and emits each outcome as
+ * a `Stream`. Memory is O(`bufferSize`), not O(inputs).
+ *
+ * @example
+ * ```ts
+ * import { Effect, Stream } from "effect"
+ * import { Fetch, Gather } from "effect-gather"
+ *
+ * const ids = Stream.range(1, 1_000_000)
+ * const okCount = Gather.stream(ids, (id) => Fetch.get(`/bytes/${id % 100}`), { concurrency: 256 }).pipe(
+ *   Stream.runFold(0, (n, result) => (result.outcome._tag === "Right" ? n + 1 : n))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const stream: {
+  <I, A, E, R>(
+    f: (input: I, index: number) => Effect.Effect<A, E, R>,
+    options: StreamOptions<"fail-fast"> & { readonly mode: "fail-fast" }
+  ): <EI, RI>(source: Source<I, EI, RI>) => Stream.Stream<Success<I, A>, E | EI, R | RI>
+  <I, A, E, R>(
+    f: (input: I, index: number) => Effect.Effect<A, E, R>,
+    options?: StreamOptions<"settle">
+  ): <EI, RI>(source: Source<I, EI, RI>) => Stream.Stream<Result<I, A, E>, EI, R | RI>
+  <I, A, E, R, EI = never, RI = never>(
+    source: Source<I, EI, RI>,
+    f: (input: I, index: number) => Effect.Effect<A, E, R>,
+    options: StreamOptions<"fail-fast"> & { readonly mode: "fail-fast" }
+  ): Stream.Stream<Success<I, A>, E | EI, R | RI>
+  <I, A, E, R, EI = never, RI = never>(
+    source: Source<I, EI, RI>,
+    f: (input: I, index: number) => Effect.Effect<A, E, R>,
+    options?: StreamOptions<"settle">
+  ): Stream.Stream<Result<I, A, E>, EI, R | RI>
+} = dual(
+  (args) => typeof args[0] !== "function",
+  <I, A, E, R, EI, RI>(
+    source: Source<I, EI, RI>,
+    f: (input: I, index: number) => Effect.Effect<A, E, R>,
+    options?: StreamOptions<"settle" | "fail-fast">
+  ): Stream.Stream<Result<I, A, E> | Success<I, A>, E | EI, R | RI> => {
+    const results = internal.stream(source, f, options)
+    return options?.mode === "fail-fast" ? failFast(results) : results
+  }
 )

@@ -6,7 +6,8 @@
  * is the results array plus `concurrency` fibers, and the iterator is pulled
  * only as fast as workers free up (an infinite or lazy iterable works).
  */
-import { Effect, Either } from "effect"
+import { Cause, Chunk, Effect, Either, Mailbox, Option, Queue, Stream } from "effect"
+import type * as Scope from "effect/Scope"
 
 export type Concurrency = number | "unbounded"
 
@@ -84,3 +85,165 @@ export const settle = <I, A, E, R>(
   concurrency: Concurrency | undefined
 ): Effect.Effect<Array<Either.Either<A, E>>, never, R> =>
   all(inputs, (input, index) => Effect.either(f(input, index)), concurrency)
+
+/** One result of a streamed gather. */
+export interface Item<I, A, E> {
+  readonly index: number
+  readonly input: I
+  readonly outcome: Either.Either<A, E>
+}
+
+export type Source<I, EI, RI> = Stream.Stream<I, EI, RI> | Iterable<I> | AsyncIterable<I>
+
+const isAsyncIterable = (u: unknown): u is AsyncIterable<unknown> =>
+  typeof u === "object" && u !== null && Symbol.asyncIterator in u
+
+const End: unique symbol = Symbol("effect-gather/End")
+type End = typeof End
+
+/**
+ * Takes the next input, `End` when there are no more. Iterables are pulled
+ * synchronously by the worker itself; streams and async iterables are run by
+ * one feeder fiber into a bounded queue, which is the backpressure.
+ */
+const inputs = <I, EI, RI>(
+  source: Source<I, EI, RI>,
+  capacity: number
+): Effect.Effect<Effect.Effect<I | End, EI>, never, Scope.Scope | RI> => {
+  if (!(Stream.StreamTypeId in source) && !isAsyncIterable(source)) {
+    return Effect.sync(() => {
+      const iterator = (source as Iterable<I>)[Symbol.iterator]()
+      let done = false
+      return Effect.sync((): I | End => {
+        if (done) return End
+        const step = iterator.next()
+        if (step.done === true) {
+          done = true
+          return End
+        }
+        return step.value
+      })
+    })
+  }
+  const stream: Stream.Stream<I, EI, RI> = Stream.StreamTypeId in source
+    ? source as Stream.Stream<I, EI, RI>
+    : Stream.fromAsyncIterable(source as AsyncIterable<I>, (error) => Cause.die(error) as never)
+  return Effect.gen(function*() {
+    const queue = yield* Queue.bounded<I | End | Cause.Cause<EI>>(capacity)
+    yield* Stream.runForEachChunk(stream, (chunk) => queue.offerAll(chunk)).pipe(
+      Effect.matchCauseEffect({
+        onFailure: (cause) => queue.offer(cause),
+        onSuccess: () => queue.offer(End)
+      }),
+      Effect.forkScoped
+    )
+    return Effect.flatMap(queue.take, (item): Effect.Effect<I | End, EI> => {
+      // Put the end back so every other worker sees it too.
+      if (item === End) return Effect.as(queue.offer(End), End)
+      if (Cause.isCause(item)) return Effect.zipRight(queue.offer(item), Effect.failCause(item))
+      return Effect.succeed(item)
+    })
+  })
+}
+
+/** Permits for "taken but not yet emitted", without a Semaphore's per-call cost. */
+const makeGate = (permits: number) => {
+  let available = permits
+  const waiters: Array<() => void> = []
+  const wait = Effect.async<void>((resume) => {
+    const wake = () => resume(Effect.void)
+    waiters.push(wake)
+    return Effect.sync(() => {
+      const at = waiters.indexOf(wake)
+      if (at >= 0) waiters.splice(at, 1)
+      else available++ // woken and interrupted at once: hand the permit back
+    })
+  })
+  return {
+    acquire: Effect.suspend(() => {
+      if (available > 0) {
+        available--
+        return Effect.void
+      }
+      return wait
+    }),
+    release: (n: number): void => {
+      available += n
+      while (available > 0 && waiters.length > 0) {
+        available--
+        waiters.shift()!()
+      }
+    }
+  }
+}
+
+export interface StreamOptions {
+  readonly concurrency?: number | undefined
+  readonly ordered?: boolean | undefined
+  readonly bufferSize?: number | undefined
+}
+
+/**
+ * Outcomes as a stream. At most `concurrency` run; at most `bufferSize`
+ * inputs are taken and not yet emitted (a permit per input, returned when its
+ * outcome is emitted), which bounds memory and, in ordered mode, the reorder
+ * buffer.
+ */
+export const stream = <I, A, E, R, EI, RI>(
+  source: Source<I, EI, RI>,
+  f: (input: I, index: number) => Effect.Effect<A, E, R>,
+  options: StreamOptions | undefined
+): Stream.Stream<Item<I, A, E>, EI, R | RI> =>
+  Stream.unwrapScoped(Effect.gen(function*() {
+    const workers = workerCount(options?.concurrency, undefined)
+    const window = Math.max(workers, options?.bufferSize ?? workers * 2)
+    const ordered = options?.ordered === true
+    const next = yield* inputs(source, window)
+    const gate = makeGate(window)
+    // Holds at most `window` items: the gate bounds what workers take.
+    const out = yield* Mailbox.make<Item<I, A, E>, EI>()
+    let nextIndex = 0
+    // Ordered mode: finished items wait here until their turn.
+    const pending = new Map<number, Item<I, A, E>>()
+    let nextToEmit = 0
+    const emit = (item: Item<I, A, E>): void => {
+      if (!ordered) {
+        out.unsafeOffer(item)
+        return
+      }
+      pending.set(item.index, item)
+      let head = pending.get(nextToEmit)
+      while (head !== undefined) {
+        pending.delete(nextToEmit)
+        out.unsafeOffer(head)
+        nextToEmit++
+        head = pending.get(nextToEmit)
+      }
+    }
+    const worker: Effect.Effect<void, EI, R> = Effect.flatMap(gate.acquire, () =>
+      Effect.flatMap(next, (input) => {
+        if (input === End) {
+          gate.release(1)
+          return Effect.void
+        }
+        const index = nextIndex++
+        return Effect.flatMap(Effect.either(f(input, index)), (outcome) => {
+          emit({ index, input, outcome })
+          return worker
+        })
+      }))
+    yield* Effect.all(new Array<typeof worker>(workers).fill(worker), { concurrency: "unbounded", discard: true }).pipe(
+      Effect.exit,
+      Effect.flatMap((exit) => out.done(exit)),
+      Effect.forkScoped
+    )
+    const pull: Effect.Effect<Chunk.Chunk<Item<I, A, E>>, Option.Option<EI>> = Effect.flatMap(
+      Effect.mapError(out.takeAll, Option.some),
+      ([items, done]) => {
+        gate.release(items.length)
+        if (items.length > 0) return Effect.succeed(items)
+        return done ? Effect.fail(Option.none()) : pull
+      }
+    )
+    return Stream.repeatEffectChunkOption(pull)
+  }))
