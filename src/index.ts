@@ -31,3 +31,10 @@ export * as Gather from "./Gather.js"
  * @since 0.1.0
  */
 export * as Session from "./Session.js"
+
+/**
+ * The embedded demo and fault server used by the examples and tests.
+ *
+ * @since 0.1.0
+ */
+export * as DemoServer from "./DemoServer.js"
