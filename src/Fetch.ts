@@ -70,8 +70,12 @@ export interface Options {
   readonly maxBodyBytes?: number | false | undefined
   /** Redirects followed; `0` returns 3xx responses as they are. */
   readonly maxRedirects?: number | undefined
+  /** Follow `https:` to `http:` redirects. */
+  readonly allowInsecureRedirects?: boolean | undefined
   /** Which statuses succeed; the others fail with `BadStatus`. Default 200–299. */
   readonly acceptStatus?: ((status: number) => boolean) | undefined
+  /** `3`, `false` or a policy; replaces the session's policy fields it names. */
+  readonly retry?: number | false | Session.RetryOptions | undefined
 }
 
 /**

@@ -16,6 +16,7 @@
  * @since 0.1.0
  */
 import * as Effect from "effect/Effect"
+import type * as Duration from "effect/Duration"
 import type * as Either from "effect/Either"
 import { dual } from "effect/Function"
 import * as Stream from "effect/Stream"
@@ -37,6 +38,13 @@ export type Concurrency = number | "unbounded"
 export interface Options {
   /** How many run at once. Default `32`. */
   readonly concurrency?: Concurrency | undefined
+  /**
+   * A deadline for the whole gather, honoured by every `Fetch` inside it:
+   * fetches still running when it passes are aborted and fail with `Timeout`
+   * phase `"deadline"`, and the ones not yet started fail the same way at
+   * once. In fail-fast mode the first of them fails the whole. Default none.
+   */
+  readonly deadline?: Duration.DurationInput | undefined
 }
 
 /**
@@ -80,7 +88,8 @@ const identity = <A, E, R>(effect: Effect.Effect<A, E, R>) => effect
 export const all = <A, E, R>(
   effects: Iterable<Effect.Effect<A, E, R>>,
   options?: Options
-): Effect.Effect<Array<A>, E, R> => internal.all(effects, identity, options?.concurrency)
+): Effect.Effect<Array<A>, E, R> =>
+  internal.withDeadline(internal.all(effects, identity, options?.concurrency), options?.deadline)
 
 /**
  * Runs the effects with at most `concurrency` at once and never fails: one
@@ -102,7 +111,8 @@ export const all = <A, E, R>(
 export const settle = <A, E, R>(
   effects: Iterable<Effect.Effect<A, E, R>>,
   options?: Options
-): Effect.Effect<Array<Outcome<A, E>>, never, R> => internal.settle(effects, identity, options?.concurrency)
+): Effect.Effect<Array<Outcome<A, E>>, never, R> =>
+  internal.withDeadline(internal.settle(effects, identity, options?.concurrency), options?.deadline)
 
 /**
  * Options of {@link forEach}: the mode and the concurrency.
@@ -158,9 +168,12 @@ export const forEach: {
     f: (input: I, index: number) => Effect.Effect<A, E, R>,
     options?: ForEachOptions<"fail-fast" | "settle">
   ): Effect.Effect<Array<A> | Array<Outcome<A, E>>, E, R> =>
-    options?.mode === "settle"
-      ? internal.settle(inputs, f, options.concurrency)
-      : internal.all(inputs, f, options?.concurrency)
+    internal.withDeadline<Array<A> | Array<Outcome<A, E>>, E, R>(
+      options?.mode === "settle"
+        ? internal.settle(inputs, f, options.concurrency)
+        : internal.all(inputs, f, options?.concurrency),
+      options?.deadline
+    )
 )
 
 /**

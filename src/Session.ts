@@ -16,8 +16,10 @@ import type * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
+import type * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import type { Dispatcher } from "undici"
+import type * as FetchError from "./FetchError.js"
 import * as options from "./internal/options.js"
 import * as internal from "./internal/session.js"
 
@@ -49,14 +51,63 @@ export type Limit = Duration.DurationInput | false
  * @category models
  */
 export interface Timeouts {
-  /** The whole attempt, from the moment it has a connection. Default `"30 seconds"`. */
+  /** The whole attempt, from the moment it has a connection. Default `"60 seconds"`. */
   readonly attempt?: Limit | undefined
   /** Opening a connection (TCP and TLS). Session-wide only. Default `"10 seconds"`. */
   readonly connect?: Limit | undefined
-  /** From sending the request to the response headers. Default off (the attempt limit applies). */
+  /** From sending the request to the response headers (time to first byte). Default `"30 seconds"`. */
   readonly headers?: Limit | undefined
-  /** Longest pause between two body chunks. Default off (the attempt limit applies). */
+  /** Longest pause between two body chunks. Default `"30 seconds"`. */
   readonly bodyIdle?: Limit | undefined
+  /**
+   * The overall deadline of a fetch: every attempt, retry wait, redirect and
+   * queue wait. Default `"3 minutes"`.
+   */
+  readonly total?: Limit | undefined
+}
+
+/**
+ * The retry policy. Only failures worth repeating are retried (see
+ * `FetchError.isTransient`), and only for idempotent methods, except failures
+ * before the request left (refused connection, connect timeout), which are
+ * safe for any method.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RetryOptions {
+  /** Retries after the first attempt. Default `2`. */
+  readonly times?: number | undefined
+  /** First backoff ceiling; doubles per retry, full jitter. Default `"200 millis"`. */
+  readonly baseDelay?: Duration.DurationInput | undefined
+  /** Largest backoff ceiling. Default `"10 seconds"`. */
+  readonly maxDelay?: Duration.DurationInput | undefined
+  /**
+   * Longest `Retry-After` honoured; a longer one ends the retries (we never
+   * come back sooner than the server asked). Default `"60 seconds"`.
+   */
+  readonly maxRetryAfter?: Duration.DurationInput | undefined
+  /** Methods retried. Default GET, HEAD, OPTIONS, PUT, DELETE, TRACE. */
+  readonly methods?: ReadonlyArray<string> | undefined
+  /** Statuses retried. Default 408, 425, 429, 500, 502, 503, 504. */
+  readonly statuses?: ReadonlyArray<number> | undefined
+  /**
+   * Replaces the backoff delays (the policy still decides what is retried,
+   * `times` still bounds it, and a `Retry-After` is still a floor).
+   */
+  readonly schedule?: Schedule.Schedule<unknown, FetchError.FetchError> | undefined
+}
+
+/**
+ * A rate: `"20 per second"`, `"20/s"`, `"600 per minute"`, or a record
+ * (`limit` requests per `interval`, token bucket: bursts up to `limit`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Rate = `${number} per ${string}` | `${number}/${string}` | {
+  readonly limit: number
+  readonly interval: Duration.DurationInput
 }
 
 /**
@@ -74,14 +125,27 @@ export interface Options {
   readonly userAgent?: string | false | undefined
   /** Connections kept per origin (the pool's size per host). Default `64`. */
   readonly maxConnectionsPerHost?: number | undefined
-  /** A per-attempt limit (`"5 seconds"`) or limits by phase. Default 30 s per attempt, 10 s to connect. */
+  /**
+   * A per-attempt limit (`"5 seconds"`) or limits by phase. Defaults: attempt
+   * 60 s, connect 10 s, headers 30 s, body idle 30 s, total 3 min.
+   */
   readonly timeout?: Limit | Timeouts | undefined
   /** Largest body read, after content decoding; `false` for none. Default 32 MiB. */
   readonly maxBodyBytes?: number | false | undefined
   /** Redirects followed before `TooManyRedirects`; `0` returns 3xx responses as they are. Default `10`. */
   readonly maxRedirects?: number | undefined
+  /** Follow `https:` to `http:` redirects (otherwise `RedirectRejected`). Default `false`. */
+  readonly allowInsecureRedirects?: boolean | undefined
   /** Create a client span per request and send `traceparent`. Default `false`. */
   readonly tracerPropagation?: boolean | undefined
+  /** `3` (retries), `false` (none) or a policy. Default 2 retries of transient failures. */
+  readonly retry?: number | false | RetryOptions | undefined
+  /** Requests in flight at once across all origins. Default no limit beyond the pool. */
+  readonly maxInFlight?: number | undefined
+  /** Requests in flight at once per origin, across every gather on the session. Default no limit beyond the pool. */
+  readonly maxInFlightPerHost?: number | undefined
+  /** Requests started per origin per interval. Default none. */
+  readonly ratePerHost?: Rate | undefined
 }
 
 /**
@@ -99,7 +163,7 @@ export type ResolvedOptions = options.ResolvedSession
  * @since 0.1.0
  * @category models
  */
-export interface Session {
+export interface Session extends internal.SessionImpl {
   readonly [TypeId]: TypeId
   readonly config: ResolvedOptions
   /** The undici pool every request of the session goes through. */

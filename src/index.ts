@@ -38,3 +38,10 @@ export * as Session from "./Session.js"
  * @since 0.1.0
  */
 export * as DemoServer from "./DemoServer.js"
+
+/**
+ * The retry policy's pure parts: what is retried, backoff, `Retry-After`.
+ *
+ * @since 0.1.0
+ */
+export * as Retry from "./Retry.js"

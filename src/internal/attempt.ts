@@ -56,6 +56,8 @@ export interface AttemptContext {
   readonly attempt: number
   /** performance.now() when the whole fetch started. */
   readonly startedAt: number
+  /** Real ms left before the overall deadline, and the limit to report. */
+  readonly deadline: { readonly remainingMs: number; readonly limitMs: number } | undefined
   /** Decides the body mode from the status and headers. */
   readonly bodyMode: (status: number, headers: Record<string, string>) => BodyMode
 }
@@ -84,6 +86,7 @@ class AttemptHandler {
   private abortConnection: ((error?: Error) => void) | undefined = undefined
   private finished = false
   private timer: ReturnType<typeof setTimeout> | undefined = undefined
+  private deadlineTimer: ReturnType<typeof setTimeout> | undefined = undefined
   private status = 0
   private headers: Record<string, string> | undefined = undefined
   private headersAt = 0
@@ -92,6 +95,8 @@ class AttemptHandler {
   private chunks: Array<Buffer> = []
   private kept = 0
   private received = 0
+
+  readonly dispatchedAt = performance.now()
 
   constructor(
     private readonly context: AttemptContext,
@@ -106,7 +111,7 @@ class AttemptHandler {
   private fail(failure: Errors.Failure, abort: boolean): void {
     if (this.finished) return
     this.finished = true
-    if (this.timer !== undefined) clearTimeout(this.timer)
+    this.clearTimers()
     this.chunks = []
     if (abort && this.abortConnection !== undefined) this.abortConnection(new Errors.AbortedByClient())
     this.resume(Effect.fail(this.error(failure)))
@@ -116,9 +121,27 @@ class AttemptHandler {
   interrupt(): void {
     if (this.finished) return
     this.finished = true
-    if (this.timer !== undefined) clearTimeout(this.timer)
+    this.clearTimers()
     this.chunks = []
     this.abortConnection?.(new Errors.AbortedByClient())
+  }
+
+  private clearTimers(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer)
+    if (this.deadlineTimer !== undefined) clearTimeout(this.deadlineTimer)
+    this.timer = undefined
+    this.deadlineTimer = undefined
+  }
+
+  /** Armed at dispatch: the deadline also covers the wait for a pooled connection. */
+  armDeadline(): void {
+    const deadline = this.context.deadline
+    if (deadline === undefined) return
+    this.deadlineTimer = setTimeout(this.onDeadline, Math.max(1, deadline.remainingMs))
+  }
+
+  private readonly onDeadline = (): void => {
+    this.fail({ _tag: "Timeout", phase: "deadline", limitMs: this.context.deadline!.limitMs }, true)
   }
 
   private readonly onAttemptTimeout = (): void => {
@@ -134,7 +157,14 @@ class AttemptHandler {
     }
     this.abortConnection = abort
     const attemptMs = this.context.limits.timeouts.attemptMs
-    if (attemptMs > 0 && this.timer === undefined) this.timer = setTimeout(this.onAttemptTimeout, attemptMs)
+    // When the deadline comes first anyway, one timer is enough.
+    const deadline = this.context.deadline
+    if (
+      attemptMs > 0 && this.timer === undefined &&
+      (deadline === undefined || attemptMs < deadline.remainingMs - (performance.now() - this.dispatchedAt))
+    ) {
+      this.timer = setTimeout(this.onAttemptTimeout, attemptMs)
+    }
   }
 
   onHeaders(statusCode: number, rawHeaders: Array<Buffer>, _resume: () => void, _statusText: string): boolean {
@@ -201,8 +231,7 @@ class AttemptHandler {
   }
 
   private finishResponse(abort: boolean): void {
-    if (this.timer !== undefined) clearTimeout(this.timer)
-    this.timer = undefined
+    this.clearTimers()
     if (abort) {
       this.finished = true
       this.abortConnection?.(new Errors.AbortedByClient())
@@ -252,6 +281,7 @@ export const run = (context: AttemptContext): Effect.Effect<RawResponse, FetchEr
   Effect.async<RawResponse, FetchError.FetchError>((resume) => {
     const handler = new AttemptHandler(context, resume)
     const { request, limits } = context
+    handler.armDeadline()
     context.dispatcher.dispatch({
       origin: request.url.origin,
       path: request.url.pathname + request.url.search,

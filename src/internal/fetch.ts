@@ -4,10 +4,11 @@
  * error. Attempts themselves live in `attempt.ts`.
  */
 import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import { Effect, ParseResult, Schema, Stream } from "effect"
+import { Clock, Effect, FiberRef, Option, ParseResult, Schema, Stream } from "effect"
 import type * as FetchError from "../FetchError.js"
 import * as Attempt from "./attempt.js"
 import * as Errors from "./errors.js"
+import * as Retry from "./retry.js"
 import { isSecretHeader, redactUrl } from "./redact.js"
 import type { CallOptions, Limits } from "./options.js"
 import { lowerCaseHeaders, resolveCall } from "./options.js"
@@ -135,10 +136,11 @@ const isRedirect = (status: number, headers: Record<string, string>): boolean =>
   redirectStatuses.has(status) && headers["location"] !== undefined
 
 /** The next hop of a redirect, or the error that stops it. */
-const nextHop = (
+export const nextHop = (
   previous: Prepared,
   status: number,
-  location: string
+  location: string,
+  allowInsecure: boolean
 ): Prepared | Errors.Failure => {
   let url: URL
   try {
@@ -149,7 +151,7 @@ const nextHop = (
   if (url.protocol !== "http:" && url.protocol !== "https:") {
     return { _tag: "RedirectRejected", reason: "InvalidLocation", location: redactUrl(url) }
   }
-  if (previous.url.protocol === "https:" && url.protocol === "http:") {
+  if (previous.url.protocol === "https:" && url.protocol === "http:" && !allowInsecure) {
     return { _tag: "RedirectRejected", reason: "Downgrade", location: redactUrl(url) }
   }
   const headers = { ...previous.headers }
@@ -195,13 +197,23 @@ const badStatus = (raw: Attempt.RawResponse): Errors.Failure => {
   return { _tag: "BadStatus", status: raw.status, headers, body: decodeText(raw.body, raw.headers["content-type"]) }
 }
 
-/** Runs the request through attempts and redirects. */
+/**
+ * A deadline (Clock ms) that every fetch in the current fiber honours, set
+ * by `Gather` with `deadline`; the earlier of it and the session's `total`
+ * applies.
+ */
+export const currentDeadline = FiberRef.unsafeMake<number | undefined>(undefined)
+
+/** 429 and 503 with `Retry-After` pause the whole origin, not just this request. */
+const pausingStatuses = new Set([429, 503])
+
+/** Runs the request through gates, attempts, retries and redirects. */
 export const execute = (
   session: SessionImpl,
   request: HttpClientRequest.HttpClientRequest,
   options: CallOptions | undefined
 ): Effect.Effect<FetchResponse<Uint8Array>, FetchError.FetchError> =>
-  Effect.suspend(() => {
+  Effect.withFiberRuntime((fiber) => {
     const startedAtEpoch = Date.now()
     const startedAt = performance.now()
     let limits: Limits
@@ -210,51 +222,139 @@ export const execute = (
     } catch (error) {
       return Effect.die(error)
     }
-    const follow = limits.maxRedirects > 0
-    const bodyMode = (status: number, headers: Record<string, string>): Attempt.BodyMode =>
-      follow && isRedirect(status, headers)
-        ? Attempt.BodyMode.Drop
-        : limits.acceptStatus(status)
-        ? Attempt.BodyMode.Keep
-        : Attempt.BodyMode.Prefix
-
-    const chain: Array<string> = []
-    const hop = (prepared: Prepared): Effect.Effect<FetchResponse<Uint8Array>, FetchError.FetchError> =>
-      Attempt.run({ dispatcher: session.dispatcher, request: prepared, limits, attempt: 1, startedAt, bodyMode }).pipe(
-        Effect.flatMap((raw) => {
-          const fail = (failure: Errors.Failure) =>
-            Effect.fail(Errors.make(failure, prepared.method, prepared.displayUrl, 1, performance.now() - startedAt))
-          if (follow && isRedirect(raw.status, raw.headers)) {
-            chain.push(prepared.url.href)
-            if (chain.length > limits.maxRedirects) {
-              return fail({ _tag: "TooManyRedirects", limit: limits.maxRedirects, chain: chain.map(redactUrl) })
-            }
-            const next = nextHop(prepared, raw.status, raw.headers["location"]!)
-            return "_tag" in next ? fail(next) : hop(next)
-          }
-          if (!limits.acceptStatus(raw.status)) return fail(badStatus(raw))
-          return Effect.succeed<FetchResponse<Uint8Array>>({
-            url: prepared.url.href,
-            status: raw.status,
-            headers: raw.headers,
-            body: raw.body,
-            bytes: raw.bytes,
-            attempts: 1,
-            redirects: chain,
-            timing: { startedAt: startedAtEpoch, headersMs: raw.headersAt, totalMs: performance.now() - startedAt }
-          })
-        })
-      )
-
-    const run = (traceparent: string | undefined) =>
-      Effect.flatMap(prepare(session, request, options?.headers, traceparent, startedAt), hop)
-    if (!session.config.tracerPropagation) return run(undefined)
-    return Effect.useSpan(
-      `http.client ${request.method}`,
-      { kind: "client", attributes: { "http.request.method": request.method, "url.full": redactUrl(request.url) } },
-      (span) => run(`00-${span.traceId}-${span.spanId}-${span.sampled ? "01" : "00"}`)
-    )
+    const gatherDeadline = fiber.getFiberRef(currentDeadline)
+    const totalMs = limits.timeouts.totalMs
+    if (totalMs === 0 && gatherDeadline === undefined) return run(session, request, options, limits, startedAt, startedAtEpoch, undefined)
+    return Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      const own = totalMs === 0 ? undefined : { at: now + totalMs, limitMs: totalMs }
+      const shared = gatherDeadline === undefined ? undefined : { at: gatherDeadline, limitMs: Math.max(0, gatherDeadline - now) }
+      const deadline = own === undefined ? shared : shared === undefined || own.at <= shared.at ? own : shared
+      return run(session, request, options, limits, startedAt, startedAtEpoch, deadline)
+    })
   })
+
+interface Deadline {
+  /** Clock ms. */
+  readonly at: number
+  /** The limit as configured, for the error. */
+  readonly limitMs: number
+}
+
+const run = (
+  session: SessionImpl,
+  request: HttpClientRequest.HttpClientRequest,
+  options: CallOptions | undefined,
+  limits: Limits,
+  startedAt: number,
+  startedAtEpoch: number,
+  deadline: Deadline | undefined
+): Effect.Effect<FetchResponse<Uint8Array>, FetchError.FetchError> => {
+  const follow = limits.maxRedirects > 0
+  const bodyMode = (status: number, headers: Record<string, string>): Attempt.BodyMode =>
+    follow && isRedirect(status, headers)
+      ? Attempt.BodyMode.Drop
+      : limits.acceptStatus(status)
+      ? Attempt.BodyMode.Keep
+      : Attempt.BodyMode.Prefix
+  const hosts = session.hosts
+  const chain: Array<string> = []
+
+  // One attempt on one hop: wait at the gates, exchange, judge the status.
+  const exchange = (prepared: Prepared, attempt: number): Effect.Effect<Attempt.RawResponse, FetchError.FetchError> => {
+    const fail = (failure: Errors.Failure) =>
+      Errors.make(failure, prepared.method, prepared.displayUrl, attempt, performance.now() - startedAt)
+    const judge = (raw: Attempt.RawResponse) =>
+      (follow && isRedirect(raw.status, raw.headers)) || limits.acceptStatus(raw.status)
+        ? Effect.succeed(raw)
+        : Effect.fail(fail(badStatus(raw)))
+    const send = (remainingMs: number | undefined) =>
+      Effect.flatMap(
+        Attempt.run({
+          dispatcher: session.dispatcher,
+          request: prepared,
+          limits,
+          attempt,
+          startedAt,
+          bodyMode,
+          deadline: remainingMs === undefined || deadline === undefined ? undefined : { remainingMs, limitMs: deadline.limitMs }
+        }),
+        judge
+      )
+    const timedOut = () => fail({ _tag: "Timeout", phase: "deadline", limitMs: deadline!.limitMs })
+    const sendInTime = deadline === undefined
+      ? send(undefined)
+      : Effect.flatMap(Clock.currentTimeMillis, (now) => now >= deadline.at ? Effect.fail(timedOut()) : send(deadline.at - now))
+    const gated = hosts.idle()
+      ? sendInTime
+      : hosts.gate(prepared.url.origin, sendInTime, deadline?.at, timedOut)
+    return Effect.tapError(gated, (error) => {
+      if (error._tag !== "BadStatus" || !pausingStatuses.has(error.status)) return Effect.void
+      return Effect.flatMap(Clock.currentTimeMillis, (now) => {
+        const wait = Retry.retryAfterOf(error, now)
+        if (Option.isSome(wait)) hosts.pause(prepared.url.origin, now + Math.min(wait.value, limits.retry.maxRetryAfterMs))
+        return Effect.void
+      })
+    })
+  }
+
+  // Attempts of one hop; the retry schedule is built only after a failure,
+  // so a request that succeeds first time pays nothing for it.
+  const attempts = (prepared: Prepared): Effect.Effect<readonly [Attempt.RawResponse, number], FetchError.FetchError> => {
+    let attempt = 1
+    return exchange(prepared, 1).pipe(
+      Effect.map((raw) => [raw, 1] as const),
+      Effect.catchAll((first) => {
+        if (!Retry.isRetryable(limits.retry, prepared.method, first)) return Effect.fail(first)
+        let replayed = false
+        const again = Effect.suspend(() => {
+          if (!replayed) {
+            replayed = true
+            return Effect.fail(first)
+          }
+          attempt++
+          return exchange(prepared, attempt)
+        })
+        return Effect.map(
+          Effect.retry(again, Retry.schedule(limits.retry, prepared.method, deadline?.at)),
+          (raw) => [raw, attempt] as const
+        )
+      })
+    )
+  }
+
+  const hop = (prepared: Prepared): Effect.Effect<FetchResponse<Uint8Array>, FetchError.FetchError> =>
+    Effect.flatMap(attempts(prepared), ([raw, attempt]) => {
+      if (follow && isRedirect(raw.status, raw.headers)) {
+        const fail = (failure: Errors.Failure) =>
+          Effect.fail(Errors.make(failure, prepared.method, prepared.displayUrl, attempt, performance.now() - startedAt))
+        chain.push(prepared.url.href)
+        if (chain.length > limits.maxRedirects) {
+          return fail({ _tag: "TooManyRedirects", limit: limits.maxRedirects, chain: chain.map(redactUrl) })
+        }
+        const next = nextHop(prepared, raw.status, raw.headers["location"]!, limits.allowInsecureRedirects)
+        return "_tag" in next ? fail(next) : hop(next)
+      }
+      return Effect.succeed<FetchResponse<Uint8Array>>({
+        url: prepared.url.href,
+        status: raw.status,
+        headers: raw.headers,
+        body: raw.body,
+        bytes: raw.bytes,
+        attempts: attempt,
+        redirects: chain,
+        timing: { startedAt: startedAtEpoch, headersMs: raw.headersAt, totalMs: performance.now() - startedAt }
+      })
+    })
+
+  const start = (traceparent: string | undefined) =>
+    Effect.flatMap(prepare(session, request, options?.headers, traceparent, startedAt), hop)
+  if (!session.config.tracerPropagation) return start(undefined)
+  return Effect.useSpan(
+    `http.client ${request.method}`,
+    { kind: "client", attributes: { "http.request.method": request.method, "url.full": redactUrl(request.url) } },
+    (span) => start(`00-${span.traceId}-${span.spanId}-${span.sampled ? "01" : "00"}`)
+  )
+}
 
 /** Decodes a response body as text. */
 export const toText = (response: FetchResponse<Uint8Array>): FetchResponse<string> => ({

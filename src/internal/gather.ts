@@ -6,7 +6,8 @@
  * is the results array plus `concurrency` fibers, and the iterator is pulled
  * only as fast as workers free up (an infinite or lazy iterable works).
  */
-import { Cause, Chunk, Effect, Either, Mailbox, Option, Queue, Stream } from "effect"
+import { Cause, Chunk, Clock, Duration, Effect, Either, FiberRef, Mailbox, Option, Queue, Stream } from "effect"
+import { currentDeadline } from "./fetch.js"
 import type * as Scope from "effect/Scope"
 
 export type Concurrency = number | "unbounded"
@@ -247,3 +248,22 @@ export const stream = <I, A, E, R, EI, RI>(
     )
     return Stream.repeatEffectChunkOption(pull)
   }))
+
+/**
+ * Runs `effect` with a deadline every fetch inside it honours (the earlier
+ * of this one and any enclosing one): fetches still running when it passes
+ * are aborted and fail with `Timeout` phase `"deadline"`; fetches not yet
+ * started fail the same way without touching the network.
+ */
+export const withDeadline = <A, E, R>(
+  effect: Effect.Effect<A, E, R>,
+  deadline: Duration.DurationInput | undefined
+): Effect.Effect<A, E, R> => {
+  if (deadline === undefined) return effect
+  const ms = Duration.toMillis(Duration.decode(deadline))
+  return Effect.flatMap(Clock.currentTimeMillis, (now) =>
+    Effect.flatMap(FiberRef.get(currentDeadline), (outer) => {
+      const at = outer === undefined ? now + ms : Math.min(outer, now + ms)
+      return Effect.locally(effect, currentDeadline, at)
+    }))
+}

@@ -1,4 +1,8 @@
 import { Duration } from "effect"
+import type { HostLimitsConfig, RateInput } from "./hosts.js"
+import { parseRate } from "./hosts.js"
+import type { RetryInput, RetryPolicy } from "./retry.js"
+import { defaultPolicy, resolvePolicy } from "./retry.js"
 import { version } from "./version.js"
 
 /** A duration, or `false`/`0` to switch a limit off. */
@@ -9,6 +13,7 @@ export interface TimeoutRecord {
   readonly connect?: LimitInput | undefined
   readonly headers?: LimitInput | undefined
   readonly bodyIdle?: LimitInput | undefined
+  readonly total?: LimitInput | undefined
 }
 
 export interface SessionOptions {
@@ -19,7 +24,12 @@ export interface SessionOptions {
   readonly timeout?: LimitInput | TimeoutRecord | undefined
   readonly maxBodyBytes?: number | false | undefined
   readonly maxRedirects?: number | undefined
+  readonly allowInsecureRedirects?: boolean | undefined
   readonly tracerPropagation?: boolean | undefined
+  readonly retry?: RetryInput | undefined
+  readonly maxInFlight?: number | undefined
+  readonly maxInFlightPerHost?: number | undefined
+  readonly ratePerHost?: RateInput | undefined
 }
 
 export interface CallOptions {
@@ -27,7 +37,9 @@ export interface CallOptions {
   readonly timeout?: LimitInput | TimeoutRecord | undefined
   readonly maxBodyBytes?: number | false | undefined
   readonly maxRedirects?: number | undefined
+  readonly allowInsecureRedirects?: boolean | undefined
   readonly acceptStatus?: ((status: number) => boolean) | undefined
+  readonly retry?: RetryInput | undefined
 }
 
 /** Time limits in milliseconds; 0 means off. */
@@ -36,6 +48,7 @@ export interface Timeouts {
   readonly connectMs: number
   readonly headersMs: number
   readonly bodyIdleMs: number
+  readonly totalMs: number
 }
 
 /** Everything one request needs to know, resolved once. */
@@ -43,7 +56,9 @@ export interface Limits {
   readonly timeouts: Timeouts
   readonly maxBodyBytes: number
   readonly maxRedirects: number
+  readonly allowInsecureRedirects: boolean
   readonly acceptStatus: (status: number) => boolean
+  readonly retry: RetryPolicy
 }
 
 export interface ResolvedSession extends Limits {
@@ -52,6 +67,7 @@ export interface ResolvedSession extends Limits {
   readonly userAgent: string | undefined
   readonly maxConnectionsPerHost: number
   readonly tracerPropagation: boolean
+  readonly hostLimits: HostLimitsConfig
 }
 
 export const defaultUserAgent = `effect-gather/${version}`
@@ -61,10 +77,11 @@ export const isOk = (status: number): boolean => status >= 200 && status < 300
 export const defaults = {
   maxConnectionsPerHost: 64,
   timeouts: {
-    attemptMs: 30_000,
+    attemptMs: 60_000,
     connectMs: 10_000,
-    headersMs: 0,
-    bodyIdleMs: 0
+    headersMs: 30_000,
+    bodyIdleMs: 30_000,
+    totalMs: 180_000
   },
   maxBodyBytes: 32 * 1024 * 1024,
   maxRedirects: 10,
@@ -91,13 +108,20 @@ export const resolveTimeouts = (input: LimitInput | TimeoutRecord | undefined, b
     attemptMs: toMillis(input.attempt, base.attemptMs),
     connectMs: toMillis(input.connect, base.connectMs),
     headersMs: toMillis(input.headers, base.headersMs),
-    bodyIdleMs: toMillis(input.bodyIdle, base.bodyIdleMs)
+    bodyIdleMs: toMillis(input.bodyIdle, base.bodyIdleMs),
+    totalMs: toMillis(input.total, base.totalMs)
   }
 }
 
 const positiveInt = (name: string, n: number | undefined, fallback: number): number => {
   if (n === undefined) return fallback
   if (!Number.isInteger(n) || n < 0) throw new RangeError(`${name} must be a whole number >= 0, got ${n}`)
+  return n
+}
+
+const optionalLimit = (name: string, n: number | undefined): number | undefined => {
+  if (n === undefined) return undefined
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`${name} must be a whole number >= 1, got ${n}`)
   return n
 }
 
@@ -137,8 +161,15 @@ export const resolveSession = (options: SessionOptions = {}): ResolvedSession =>
     timeouts: resolveTimeouts(options.timeout, defaults.timeouts),
     maxBodyBytes: byteLimit(options.maxBodyBytes, defaults.maxBodyBytes),
     maxRedirects: positiveInt("maxRedirects", options.maxRedirects, defaults.maxRedirects),
+    allowInsecureRedirects: options.allowInsecureRedirects ?? false,
     acceptStatus: isOk,
-    tracerPropagation: options.tracerPropagation ?? defaults.tracerPropagation
+    retry: resolvePolicy(options.retry, defaultPolicy),
+    tracerPropagation: options.tracerPropagation ?? defaults.tracerPropagation,
+    hostLimits: {
+      maxInFlight: optionalLimit("maxInFlight", options.maxInFlight),
+      maxInFlightPerHost: optionalLimit("maxInFlightPerHost", options.maxInFlightPerHost),
+      ratePerHost: options.ratePerHost === undefined ? undefined : parseRate(options.ratePerHost)
+    }
   }
 }
 
@@ -149,6 +180,8 @@ export const resolveCall = (session: ResolvedSession, options: CallOptions | und
     timeouts: resolveTimeouts(options.timeout, session.timeouts),
     maxBodyBytes: byteLimit(options.maxBodyBytes, session.maxBodyBytes),
     maxRedirects: positiveInt("maxRedirects", options.maxRedirects, session.maxRedirects),
-    acceptStatus: options.acceptStatus ?? session.acceptStatus
+    allowInsecureRedirects: options.allowInsecureRedirects ?? session.allowInsecureRedirects,
+    acceptStatus: options.acceptStatus ?? session.acceptStatus,
+    retry: resolvePolicy(options.retry, session.retry)
   }
 }

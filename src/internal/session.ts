@@ -6,6 +6,7 @@ import type * as ConfigError from "effect/ConfigError"
 import type * as Scope from "effect/Scope"
 import { Agent } from "undici"
 import type { Dispatcher } from "undici"
+import * as Hosts from "./hosts.js"
 import type { ResolvedSession, SessionOptions } from "./options.js"
 import { resolveSession } from "./options.js"
 
@@ -16,6 +17,7 @@ export interface SessionImpl {
   readonly [TypeId]: TypeId
   readonly config: ResolvedSession
   readonly dispatcher: Dispatcher
+  readonly hosts: Hosts.Hosts
 }
 
 export const tag = Context.GenericTag<SessionImpl>("effect-gather/Session")
@@ -40,7 +42,8 @@ export const make = (options?: SessionOptions): Effect.Effect<SessionImpl, never
       // belongs to an interrupted fiber and must be cut (close would drain).
       (agent) => Effect.promise(() => agent.destroy())
     )
-    return { [TypeId]: TypeId, config, dispatcher } satisfies SessionImpl
+    const hosts = Hosts.make(config.hostLimits, yield* Effect.scope)
+    return { [TypeId]: TypeId, config, dispatcher, hosts } satisfies SessionImpl
   })
 
 /** A plain `@effect/platform` client on the session's pool and defaults. */

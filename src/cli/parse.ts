@@ -1,0 +1,150 @@
+/**
+ * Pure parsers for option values of the `gather` command line: durations,
+ * rates, byte sizes, headers and methods. Each returns an `Either` whose
+ * left side is a message fit for the user.
+ */
+import * as Duration from "effect/Duration"
+import * as Either from "effect/Either"
+
+const compactUnits: Readonly<Record<string, number>> = {
+  ms: 1,
+  millis: 1,
+  s: 1_000,
+  sec: 1_000,
+  secs: 1_000,
+  second: 1_000,
+  seconds: 1_000,
+  m: 60_000,
+  min: 60_000,
+  mins: 60_000,
+  minute: 60_000,
+  minutes: 60_000,
+  h: 3_600_000,
+  hour: 3_600_000,
+  hours: 3_600_000
+}
+
+const durationPattern = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i
+
+/**
+ * A duration: `500ms`, `5s`, `1.5s`, `2m`, `1h`, `"5 seconds"`, or a bare
+ * number of seconds (`5`).
+ */
+export const parseDuration = (input: string): Either.Either<Duration.Duration, string> => {
+  const text = input.trim()
+  const match = durationPattern.exec(text)
+  if (match !== null) {
+    const value = Number(match[1])
+    const unit = match[2]!.toLowerCase()
+    const factor = unit === "" ? 1_000 : compactUnits[unit]
+    if (factor !== undefined && Number.isFinite(value)) return Either.right(Duration.millis(value * factor))
+  }
+  const decoded = Duration.decodeUnknown(text)
+  if (decoded._tag === "Some" && Duration.isFinite(decoded.value)) return Either.right(decoded.value)
+  return Either.left(`invalid duration "${input}" (try 500ms, 5s, 2m)`)
+}
+
+/** A time limit: a duration, or `off` / `0` for none. */
+export const parseLimit = (input: string): Either.Either<Duration.Duration | false, string> => {
+  const text = input.trim().toLowerCase()
+  if (text === "off" || text === "none" || text === "0") return Either.right(false)
+  return parseDuration(input)
+}
+
+/** A rate limit as the session takes it. */
+export interface Rate {
+  readonly limit: number
+  readonly interval: Duration.Duration
+}
+
+const rateUnits: Readonly<Record<string, string>> = {
+  s: "1s",
+  sec: "1s",
+  second: "1s",
+  m: "1m",
+  min: "1m",
+  minute: "1m",
+  h: "1h",
+  hour: "1h"
+}
+
+/** A rate: `20/s`, `100/m`, `5/100ms`, `3/h` or `20 per second`. */
+export const parseRate = (input: string): Either.Either<Rate, string> => {
+  const text = input.trim().toLowerCase()
+  const match = /^(\d+)\s*(?:\/|per\s+)\s*(.+)$/.exec(text)
+  const fail = Either.left(`invalid rate "${input}" (try 20/s, 100/m, 5/100ms)`)
+  if (match === null) return fail
+  const limit = Number(match[1])
+  if (!Number.isSafeInteger(limit) || limit < 1) return fail
+  const unit = match[2]!.trim()
+  const interval = parseDuration(rateUnits[unit] ?? rateUnits[unit.replace(/s$/, "")] ?? unit)
+  if (Either.isLeft(interval) || Duration.toMillis(interval.right) <= 0) return fail
+  return Either.right({ limit, interval: interval.right })
+}
+
+const byteUnits: Readonly<Record<string, number>> = {
+  "": 1,
+  b: 1,
+  k: 1024,
+  kb: 1024,
+  kib: 1024,
+  m: 1024 ** 2,
+  mb: 1024 ** 2,
+  mib: 1024 ** 2,
+  g: 1024 ** 3,
+  gb: 1024 ** 3,
+  gib: 1024 ** 3
+}
+
+/** A size in bytes with binary units (`512k`, `10MB` = 10 MiB), or `off` for no limit. */
+export const parseBytes = (input: string): Either.Either<number | false, string> => {
+  const text = input.trim().toLowerCase()
+  if (text === "off" || text === "none") return Either.right(false)
+  const match = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/.exec(text)
+  const factor = match === null ? undefined : byteUnits[match[2]!]
+  if (match === null || factor === undefined) return Either.left(`invalid size "${input}" (try 1048576, 512k, 10MB, off)`)
+  const bytes = Math.floor(Number(match[1]) * factor)
+  if (!Number.isSafeInteger(bytes)) return Either.left(`size "${input}" is too large`)
+  return Either.right(bytes)
+}
+
+const tokenPattern = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
+
+/** A header as `Name: value`; the name must be an HTTP token, the value one line. */
+export const parseHeader = (input: string): Either.Either<readonly [string, string], string> => {
+  const colon = input.indexOf(":")
+  if (colon <= 0) return Either.left(`invalid header "${input}" (expected "Name: value")`)
+  const name = input.slice(0, colon).trim()
+  const value = input.slice(colon + 1).trim()
+  if (!tokenPattern.test(name)) return Either.left(`invalid header name "${name}"`)
+  if (/[\r\n\0]/.test(value)) return Either.left(`header ${name} has a line break or NUL in its value`)
+  return Either.right([name, value] as const)
+}
+
+/** Headers from repeated `-H` options; a later header with the same name (any case) wins. */
+export const parseHeaders = (inputs: ReadonlyArray<string>): Either.Either<Record<string, string>, string> => {
+  const out: Record<string, string> = {}
+  for (const input of inputs) {
+    const parsed = parseHeader(input)
+    if (Either.isLeft(parsed)) return Either.left(parsed.left)
+    const [name, value] = parsed.right
+    for (const existing of Object.keys(out)) {
+      if (existing.toLowerCase() === name.toLowerCase()) delete out[existing]
+    }
+    out[name] = value
+  }
+  return Either.right(out)
+}
+
+/** The methods `HttpClientRequest` can build. */
+export const methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const
+
+/** One of {@link methods}. */
+export type Method = (typeof methods)[number]
+
+/** An HTTP method, any case. */
+export const parseMethod = (input: string): Either.Either<Method, string> => {
+  const upper = input.trim().toUpperCase()
+  const found = methods.find((method) => method === upper)
+  return found === undefined ? Either.left(`unsupported method "${input}" (one of ${methods.join(", ")})`) : Either.right(found)
+}

@@ -1,0 +1,110 @@
+/**
+ * The NDJSON record written for every input of `gather fetch`, built by pure
+ * functions from a fetch's outcome. URLs are shown as the user wrote them
+ * unless they carry credentials, which are redacted with the library's rules
+ * (the same rules as every error message).
+ */
+import * as Schema from "effect/Schema"
+import type { Fetch, FetchError } from "../index.js"
+import { redactUrl } from "../internal/redact.js"
+
+/** What went wrong: the error's tag and its message (credentials redacted). */
+export const ErrorInfo = Schema.Struct({
+  tag: Schema.String,
+  message: Schema.String
+})
+
+/** One output line. Fields that do not apply are `null`, never missing. */
+export const ResultRecord = Schema.Struct({
+  /** The input as written, credentials redacted. */
+  url: Schema.String,
+  ok: Schema.Boolean,
+  /** The final status, also for `BadStatus`; `null` when no response came. */
+  status: Schema.NullOr(Schema.Number),
+  error: Schema.NullOr(ErrorInfo),
+  /** Body size after content decoding. */
+  bytes: Schema.NullOr(Schema.Number),
+  /** Milliseconds from the start of the fetch to its end, 0.1 ms precision. */
+  ms: Schema.NullOr(Schema.Number),
+  attempts: Schema.NullOr(Schema.Number),
+  /** The URL after redirects, credentials redacted. */
+  final_url: Schema.NullOr(Schema.String),
+  /** With `--body-dir`: the file the body was saved to. */
+  body_file: Schema.optional(Schema.String)
+})
+
+/** @see ResultRecord */
+export type ResultRecord = typeof ResultRecord.Type
+
+/** The tag of a record whose body could not be saved with `--body-dir`. */
+export const saveErrorTag = "BodySaveError"
+
+const roundMs = (ms: number): number => Math.round(ms * 10) / 10
+
+/**
+ * The URL as shown in records and used as the resume key: the input itself,
+ * or its redacted form when it holds credentials (user info, `token=`...).
+ */
+export const displayUrl = (input: string): string => {
+  let normalized: string
+  try {
+    normalized = new URL(input).href
+  } catch {
+    normalized = input
+  }
+  const redacted = redactUrl(input)
+  return redacted === normalized ? input : redacted
+}
+
+/** The record of a successful fetch. */
+export const fromResponse = (
+  input: string,
+  response: Fetch.FetchResponse<unknown>,
+  bodyFile?: string | undefined
+): ResultRecord => {
+  const record: ResultRecord = {
+    url: displayUrl(input),
+    ok: true,
+    status: response.status,
+    error: null,
+    bytes: response.bytes,
+    ms: roundMs(response.timing.totalMs),
+    attempts: response.attempts,
+    final_url: redactUrl(response.url)
+  }
+  return bodyFile === undefined ? record : { ...record, body_file: bodyFile }
+}
+
+/** The record of a failed fetch. */
+export const fromError = (input: string, error: FetchError.FetchError): ResultRecord => ({
+  url: displayUrl(input),
+  ok: false,
+  status: error._tag === "BadStatus" ? error.status : null,
+  error: { tag: error._tag, message: error.message },
+  bytes: null,
+  ms: roundMs(error.elapsedMs),
+  attempts: error.attempt,
+  final_url: null
+})
+
+/** A fetch that succeeded but whose body could not be written to `--body-dir`. */
+export const fromSaveFailure = (
+  input: string,
+  response: Fetch.FetchResponse<unknown>,
+  detail: string
+): ResultRecord => ({
+  ...fromResponse(input, response),
+  ok: false,
+  error: { tag: saveErrorTag, message: `cannot save body of ${redactUrl(response.url)}: ${detail}` }
+})
+
+/** One NDJSON line, newline included. `JSON.stringify` escapes every line break, so a record is always one line. */
+export const toLine = (record: ResultRecord): string => `${JSON.stringify(record)}\n`
+
+const decodeRecord = Schema.decodeUnknownOption(Schema.parseJson(ResultRecord))
+
+/** Parses one line back into a record; `undefined` when it is not one (a torn or foreign line). */
+export const parseLine = (line: string): ResultRecord | undefined => {
+  const decoded = decodeRecord(line)
+  return decoded._tag === "Some" ? decoded.value : undefined
+}
