@@ -11,6 +11,8 @@
  */
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import type * as Schema from "effect/Schema"
 import type * as FetchError from "./FetchError.js"
 import * as internal from "./internal/fetch.js"
@@ -178,3 +180,62 @@ export const json = <A, I, R>(
   const req = toRequest(input)
   return Effect.flatMap(run(req, options), internal.toJson(schema, req.method))
 }
+
+/**
+ * Options of {@link stream}: the fetch options, where `maxBodyBytes` is off
+ * unless given.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StreamOptions extends Options {}
+
+/**
+ * A fetch whose body is not buffered: it succeeds at the response headers
+ * with the body as a `Stream` of chunks, for downloads too large for memory.
+ * The socket is paused while the consumer lags (about 1 MiB unread), content
+ * encoding is decoded on the fly, and the cap applies only when
+ * `maxBodyBytes` is given (to the decoded bytes, failing the stream with
+ * `BodyTooLarge`). Retries and redirects happen before the headers; the
+ * `attempt` and `total` limits end there, `bodyIdle` guards the rest. When
+ * the scope closes before the body was read to the end, the request is
+ * aborted. `bytes` is the announced `content-length`, or `-1`.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Stream } from "effect"
+ * import { Fetch } from "effect-gather"
+ *
+ * const size = Effect.scoped(
+ *   Effect.flatMap(Fetch.stream("/bytes/10000000"), (response) =>
+ *     Stream.runFold(response.body, 0, (n, chunk) => n + chunk.length))
+ * )
+ * ```
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const stream = (
+  input: Input,
+  options?: StreamOptions
+): Effect.Effect<
+  FetchResponse<Stream.Stream<Uint8Array, FetchError.FetchError>>,
+  FetchError.FetchError,
+  Session.Session | Scope.Scope
+> =>
+  Effect.flatMap(session.tag, (current) =>
+    Effect.flatMap(
+      internal.execute(current, toRequest(input), { maxBodyBytes: false, ...options }, true),
+      ({ channel, ...response }) => {
+        const length = Number(response.headers["content-length"] ?? Number.NaN)
+        const announced = response.headers["content-encoding"] === undefined && Number.isFinite(length) ? length : -1
+        if (channel === undefined) {
+          // Not streamed (an empty body, e.g. HEAD): already read in full.
+          return Effect.succeed({ ...response, body: Stream.make(response.body) })
+        }
+        return Effect.as(
+          Effect.addFinalizer(() => Effect.sync(() => channel.cancel())),
+          { ...response, bytes: announced, body: channel.stream }
+        )
+      }
+    ))

@@ -14,6 +14,7 @@ import type { Dispatcher } from "undici"
 import * as zlib from "node:zlib"
 import type * as FetchError from "../FetchError.js"
 import type { Limits } from "./options.js"
+import { BodyChannel } from "./bodyStream.js"
 import * as Errors from "./errors.js"
 
 /** What one attempt produces; the redirect and decode layers build on it. */
@@ -26,6 +27,8 @@ export interface RawResponse {
   readonly bytes: number
   /** ms from the start of the fetch to the response headers. */
   readonly headersAt: number
+  /** In stream mode with an accepted status: the body, still arriving. */
+  readonly stream: BodyChannel | undefined
 }
 
 export interface PreparedRequest {
@@ -49,6 +52,9 @@ export const enum BodyMode {
 
 const ERROR_PREFIX_BYTES = 1024
 
+/** Unread bytes of a streamed body before the socket is paused. */
+const STREAM_HIGH_WATER = 1024 * 1024
+
 export interface AttemptContext {
   readonly dispatcher: Dispatcher
   readonly request: PreparedRequest
@@ -58,6 +64,12 @@ export interface AttemptContext {
   readonly startedAt: number
   /** Real ms left before the overall deadline, and the limit to report. */
   readonly deadline: { readonly remainingMs: number; readonly limitMs: number } | undefined
+  /**
+   * Resolve at the headers and hand the body over as it arrives (an accepted
+   * status only; error and redirect bodies are still read here). The attempt
+   * and deadline timers stop at the headers; `bodyIdle` guards the rest.
+   */
+  readonly stream: boolean
   /** Decides the body mode from the status and headers. */
   readonly bodyMode: (status: number, headers: Record<string, string>) => BodyMode
 }
@@ -95,6 +107,9 @@ class AttemptHandler {
   private chunks: Array<Buffer> = []
   private kept = 0
   private received = 0
+  private channel: BodyChannel | undefined = undefined
+  private decoder: zlib.Gunzip | zlib.Inflate | zlib.BrotliDecompress | undefined = undefined
+  private resumeUndici: (() => void) | undefined = undefined
 
   readonly dispatchedAt = performance.now()
 
@@ -167,7 +182,7 @@ class AttemptHandler {
     }
   }
 
-  onHeaders(statusCode: number, rawHeaders: Array<Buffer>, _resume: () => void, _statusText: string): boolean {
+  onHeaders(statusCode: number, rawHeaders: Array<Buffer>, resume: () => void, _statusText: string): boolean {
     if (statusCode < 200) return true // 1xx: informational, the real status follows
     if (this.finished) return false
     const headers = parseRawHeaders(rawHeaders)
@@ -192,10 +207,75 @@ class AttemptHandler {
         return false
       }
     }
+    if (this.context.stream && this.mode === BodyMode.Keep) this.startStreaming(resume)
     return true
   }
 
+  private startStreaming(resume: () => void): void {
+    this.clearTimers()
+    this.finished = true
+    this.resumeUndici = resume
+    const channel = new BodyChannel(STREAM_HIGH_WATER, () => this.abortConnection?.(new Errors.AbortedByClient()))
+    this.channel = channel
+    if (this.encoding !== undefined) {
+      const decoder = this.encoding === "br"
+        ? zlib.createBrotliDecompress()
+        : this.encoding === "deflate"
+        ? zlib.createInflate()
+        : zlib.createGunzip()
+      decoder.on("data", (chunk: Buffer) => this.deliver(chunk))
+      decoder.on("end", () => channel.end())
+      decoder.on("error", (error) =>
+        this.failStream({ _tag: "DecodeError", reason: "Encoding", path: [], detail: `${this.encoding}: ${error.message}` }))
+      this.decoder = decoder
+    }
+    this.resume(Effect.succeed({
+      status: this.status,
+      headers: this.headers!,
+      body: new Uint8Array(0),
+      bytes: 0,
+      headersAt: this.headersAt,
+      stream: channel
+    }))
+  }
+
+  private readonly resumeFromConsumer = (): void => {
+    this.decoder?.resume()
+    this.resumeUndici?.()
+  }
+
+  // Decoded bytes: the cap applies here, after content decoding.
+  private deliver(chunk: Buffer): boolean {
+    const channel = this.channel!
+    this.kept += chunk.length
+    const limit = this.context.limits.maxBodyBytes
+    if (this.kept > limit) {
+      this.failStream({ _tag: "BodyTooLarge", limitBytes: limit, receivedBytes: this.kept })
+      return false
+    }
+    const more = channel.push(chunk, this.resumeFromConsumer)
+    if (!more) this.decoder?.pause()
+    return more
+  }
+
+  private failStream(failure: Errors.Failure): void {
+    const channel = this.channel!
+    if (channel.done) return
+    channel.fail(this.error(failure))
+    this.abortConnection?.(new Errors.AbortedByClient())
+    this.decoder?.destroy()
+  }
+
+  private streamData(chunk: Buffer): boolean {
+    if (this.channel!.done) return false
+    if (this.decoder === undefined) return this.deliver(chunk)
+    this.decoder.write(chunk)
+    // The decoder buffers its own output; pause the socket while it is full.
+    return this.decoder.writableLength < STREAM_HIGH_WATER
+  }
+
   onData(chunk: Buffer): boolean {
+    if (this.channel !== undefined) return this.streamData(chunk)
     if (this.finished) return false
     this.received += chunk.length
     const limit = this.context.limits.maxBodyBytes
@@ -221,11 +301,22 @@ class AttemptHandler {
   }
 
   onComplete(_trailers: Array<string> | null): void {
+    if (this.channel !== undefined) {
+      if (this.decoder !== undefined) this.decoder.end()
+      else this.channel.end()
+      return
+    }
     if (this.finished) return
     this.finishResponse(false)
   }
 
   onError(error: Error): void {
+    if (this.channel !== undefined) {
+      if (!(error instanceof Errors.AbortedByClient)) {
+        this.failStream(Errors.fromUndici(error, true, this.context.limits.timeouts))
+      }
+      return
+    }
     if (this.finished) return
     this.fail(Errors.fromUndici(error, this.headers !== undefined, this.context.limits.timeouts), false)
   }
@@ -271,7 +362,8 @@ class AttemptHandler {
       headers: this.headers!,
       body: this.mode === BodyMode.Prefix && body.length > ERROR_PREFIX_BYTES ? body.subarray(0, ERROR_PREFIX_BYTES) : body,
       bytes,
-      headersAt: this.headersAt
+      headersAt: this.headersAt,
+      stream: undefined
     }))
   }
 }

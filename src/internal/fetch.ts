@@ -7,6 +7,7 @@ import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { Clock, Effect, FiberRef, Option, ParseResult, Schema, Stream } from "effect"
 import type * as FetchError from "../FetchError.js"
 import * as Attempt from "./attempt.js"
+import type { BodyChannel } from "./bodyStream.js"
 import * as Errors from "./errors.js"
 import * as Retry from "./retry.js"
 import { isSecretHeader, redactUrl } from "./redact.js"
@@ -16,6 +17,8 @@ import type { SessionImpl } from "./session.js"
 
 /** See `Fetch.FetchResponse`. */
 export interface FetchResponse<A> {
+  /** Stream mode only: the body still arriving. */
+  readonly channel?: BodyChannel | undefined
   readonly url: string
   readonly status: number
   readonly headers: Readonly<Record<string, string>>
@@ -211,7 +214,8 @@ const pausingStatuses = new Set([429, 503])
 export const execute = (
   session: SessionImpl,
   request: HttpClientRequest.HttpClientRequest,
-  options: CallOptions | undefined
+  options: CallOptions | undefined,
+  stream = false
 ): Effect.Effect<FetchResponse<Uint8Array>, FetchError.FetchError> =>
   Effect.withFiberRuntime((fiber) => {
     const startedAtEpoch = Date.now()
@@ -224,12 +228,12 @@ export const execute = (
     }
     const gatherDeadline = fiber.getFiberRef(currentDeadline)
     const totalMs = limits.timeouts.totalMs
-    if (totalMs === 0 && gatherDeadline === undefined) return run(session, request, options, limits, startedAt, startedAtEpoch, undefined)
+    if (totalMs === 0 && gatherDeadline === undefined) return run(session, request, options, limits, startedAt, startedAtEpoch, undefined, stream)
     return Effect.flatMap(Clock.currentTimeMillis, (now) => {
       const own = totalMs === 0 ? undefined : { at: now + totalMs, limitMs: totalMs }
       const shared = gatherDeadline === undefined ? undefined : { at: gatherDeadline, limitMs: Math.max(0, gatherDeadline - now) }
       const deadline = own === undefined ? shared : shared === undefined || own.at <= shared.at ? own : shared
-      return run(session, request, options, limits, startedAt, startedAtEpoch, deadline)
+      return run(session, request, options, limits, startedAt, startedAtEpoch, deadline, stream)
     })
   })
 
@@ -247,7 +251,8 @@ const run = (
   limits: Limits,
   startedAt: number,
   startedAtEpoch: number,
-  deadline: Deadline | undefined
+  deadline: Deadline | undefined,
+  stream: boolean
 ): Effect.Effect<FetchResponse<Uint8Array>, FetchError.FetchError> => {
   const follow = limits.maxRedirects > 0
   const bodyMode = (status: number, headers: Record<string, string>): Attempt.BodyMode =>
@@ -276,6 +281,7 @@ const run = (
           attempt,
           startedAt,
           bodyMode,
+          stream,
           deadline: remainingMs === undefined || deadline === undefined ? undefined : { remainingMs, limitMs: deadline.limitMs }
         }),
         judge
@@ -335,6 +341,7 @@ const run = (
         return "_tag" in next ? fail(next) : hop(next)
       }
       return Effect.succeed<FetchResponse<Uint8Array>>({
+        channel: raw.stream,
         url: prepared.url.href,
         status: raw.status,
         headers: raw.headers,

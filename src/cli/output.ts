@@ -1,0 +1,117 @@
+/**
+ * The output layer of the `gather` command line: the only module that
+ * writes to stdout, stderr and output files. Every write is one whole string
+ * (a record line, a chunk of them, a summary), so a reader never sees a torn
+ * line, and file writes are synchronous, so what was reported as written is
+ * in the file when the process exits.
+ */
+import * as fs from "node:fs"
+import * as path from "node:path"
+import * as Effect from "effect/Effect"
+import type * as Scope from "effect/Scope"
+import { describe, RunFailed } from "./errors.js"
+
+/** Where record lines (or table rows) go. */
+export interface LineSink {
+  /** Writes whole lines (each ending in `\n`) at once. */
+  readonly write: (text: string) => Effect.Effect<void, RunFailed>
+  readonly description: string
+}
+
+const writeTo = (stream: NodeJS.WriteStream, name: string) => (text: string): Effect.Effect<void, RunFailed> =>
+  text === ""
+    ? Effect.void
+    : Effect.async<void, RunFailed>((resume) => {
+      // The callback is the backpressure: the next chunk waits for this one.
+      stream.write(text, (error) => {
+        resume(error == null ? Effect.void : Effect.fail(new RunFailed({ message: `cannot write to ${name}: ${describe(error)}` })))
+      })
+    })
+
+/** Standard output. */
+export const stdout: LineSink = { write: writeTo(process.stdout, "stdout"), description: "stdout" }
+
+/** Writes text to stderr; errors writing to stderr are ignored (there is nowhere to report them). */
+export const stderr = (text: string): Effect.Effect<void> => Effect.ignore(writeTo(process.stderr, "stderr")(text))
+
+/** Writes lines to stderr. */
+export const stderrLines = (lines: ReadonlyArray<string>): Effect.Effect<void> =>
+  lines.length === 0 ? Effect.void : stderr(`${lines.join("\n")}\n`)
+
+/** Prints `gather: message` on stderr. */
+export const printError = (message: string): Effect.Effect<void> => stderr(`gather: ${message}\n`)
+
+/** Whether stderr is a terminal (the progress line is drawn only then). */
+export const stderrIsTTY = (): boolean => process.stderr.isTTY === true
+
+/** The terminal's width, 80 when unknown. */
+export const stderrColumns = (): number => process.stderr.columns ?? 80
+
+/** A single status line redrawn in place on stderr (a TTY). */
+export interface StatusLine {
+  readonly draw: (text: string) => void
+  readonly clear: () => void
+}
+
+/** The status line; drawing is synchronous and cheap (one write per redraw). */
+export const statusLine = (): StatusLine => {
+  let shown = false
+  return {
+    draw: (text) => {
+      process.stderr.write(`\r\x1b[2K${text}`)
+      shown = true
+    },
+    clear: () => {
+      if (shown) process.stderr.write("\r\x1b[2K")
+      shown = false
+    }
+  }
+}
+
+/**
+ * A file opened for the run (truncated, or appended to with `append`),
+ * written synchronously and closed when the scope ends.
+ */
+export const openFile = (file: string, append: boolean): Effect.Effect<LineSink, RunFailed, Scope.Scope> =>
+  Effect.map(
+    Effect.acquireRelease(
+      Effect.try({
+        try: () => fs.openSync(file, append ? "a" : "w"),
+        catch: (error) => new RunFailed({ message: `cannot open ${file}: ${describe(error)}` })
+      }),
+      (fd) => Effect.sync(() => fs.closeSync(fd))
+    ),
+    (fd): LineSink => ({
+      description: file,
+      write: (text) =>
+        Effect.try({
+          try: () => {
+            const buffer = Buffer.from(text, "utf8")
+            let offset = 0
+            while (offset < buffer.length) offset += fs.writeSync(fd, buffer, offset)
+          },
+          catch: (error) => new RunFailed({ message: `cannot write to ${file}: ${describe(error)}` })
+        })
+    })
+  )
+
+/** Creates `dir` (and its parents) for `--body-dir`. */
+export const ensureDirectory = (dir: string): Effect.Effect<string, RunFailed> =>
+  Effect.try({
+    try: () => {
+      const full = path.resolve(dir)
+      fs.mkdirSync(full, { recursive: true })
+      return full
+    },
+    catch: (error) => new RunFailed({ message: `cannot create ${dir}: ${describe(error)}` })
+  })
+
+// O_NOFOLLOW: a symlink planted in the directory cannot redirect a body elsewhere.
+const bodyFlags = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC | (fs.constants.O_NOFOLLOW ?? 0)
+
+/** Writes a body to a path already checked to lie inside the body directory; fails with the reason. */
+export const saveBody = (file: string, body: Uint8Array): Effect.Effect<void, string> =>
+  Effect.tryPromise({
+    try: () => fs.promises.writeFile(file, body, { flag: bodyFlags }),
+    catch: describe
+  })
