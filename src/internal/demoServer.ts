@@ -162,8 +162,23 @@ class State {
     this.inFlight++
     if (this.inFlight > this.peakInFlight) this.peakInFlight = this.inFlight
     this.headers.push(headerRecord(req.headers))
-    res.once("close", () => {
+    // A request stops being in flight when its response closes or when the
+    // client hangs up, whichever the server sees first: the socket's EOF or
+    // reset is read in the same poll as the client's next request, while the
+    // response's 'close' only comes in a later phase of the event loop.
+    const socket = req.socket
+    let left = false
+    const leave = () => {
+      if (left) return
+      left = true
       this.inFlight--
+      socket.off("end", leave)
+      socket.off("error", leave)
+    }
+    socket.once("end", leave)
+    socket.once("error", leave)
+    res.once("close", () => {
+      leave()
       if (!res.writableFinished && !this.serverCut.has(res)) this.aborted++
     })
   }
