@@ -21,6 +21,8 @@ import type * as Either from "effect/Either"
 import { dual } from "effect/Function"
 import * as Stream from "effect/Stream"
 import * as internal from "./internal/gather.js"
+import { tracked } from "./internal/progress.js"
+import type * as Progress from "./Progress.js"
 
 /**
  * At most this many effects run at once: a whole number ≥ 1, or
@@ -45,6 +47,8 @@ export interface Options {
    * once. In fail-fast mode the first of them fails the whole. Default none.
    */
   readonly deadline?: Duration.DurationInput | undefined
+  /** A tracker to report to (see `Progress`). Default none. */
+  readonly progress?: Progress.Tracker | undefined
 }
 
 /**
@@ -89,7 +93,10 @@ export const all = <A, E, R>(
   effects: Iterable<Effect.Effect<A, E, R>>,
   options?: Options
 ): Effect.Effect<Array<A>, E, R> =>
-  internal.withDeadline(internal.all(effects, identity, options?.concurrency), options?.deadline)
+  internal.withDeadline(
+    internal.all(effects, tracked(identity, options?.progress?.counters), options?.concurrency),
+    options?.deadline
+  )
 
 /**
  * Runs the effects with at most `concurrency` at once and never fails: one
@@ -112,7 +119,10 @@ export const settle = <A, E, R>(
   effects: Iterable<Effect.Effect<A, E, R>>,
   options?: Options
 ): Effect.Effect<Array<Outcome<A, E>>, never, R> =>
-  internal.withDeadline(internal.settle(effects, identity, options?.concurrency), options?.deadline)
+  internal.withDeadline(
+    internal.settle(effects, tracked(identity, options?.progress?.counters), options?.concurrency),
+    options?.deadline
+  )
 
 /**
  * Options of {@link forEach}: the mode and the concurrency.
@@ -167,13 +177,15 @@ export const forEach: {
     inputs: Iterable<I>,
     f: (input: I, index: number) => Effect.Effect<A, E, R>,
     options?: ForEachOptions<"fail-fast" | "settle">
-  ): Effect.Effect<Array<A> | Array<Outcome<A, E>>, E, R> =>
-    internal.withDeadline<Array<A> | Array<Outcome<A, E>>, E, R>(
+  ): Effect.Effect<Array<A> | Array<Outcome<A, E>>, E, R> => {
+    const g = tracked(f, options?.progress?.counters)
+    return internal.withDeadline<Array<A> | Array<Outcome<A, E>>, E, R>(
       options?.mode === "settle"
-        ? internal.settle(inputs, f, options.concurrency)
-        : internal.all(inputs, f, options?.concurrency),
+        ? internal.settle(inputs, g, options.concurrency)
+        : internal.all(inputs, g, options?.concurrency),
       options?.deadline
     )
+  }
 )
 
 /**
@@ -227,6 +239,10 @@ export interface StreamOptions<Mode extends "settle" | "fail-fast"> {
   readonly bufferSize?: number | undefined
   /** `"settle"` (default): a {@link Result} per input; `"fail-fast"`: values, failing on the first error. */
   readonly mode?: Mode | undefined
+  /** A deadline honoured by every `Fetch` inside, as in {@link Options}. */
+  readonly deadline?: Duration.DurationInput | undefined
+  /** A tracker to report to (see `Progress`). */
+  readonly progress?: Progress.Tracker | undefined
 }
 
 const failFast = <I, A, E, EI, R>(
@@ -280,7 +296,7 @@ export const stream: {
     f: (input: I, index: number) => Effect.Effect<A, E, R>,
     options?: StreamOptions<"settle" | "fail-fast">
   ): Stream.Stream<Result<I, A, E> | Success<I, A>, E | EI, R | RI> => {
-    const results = internal.stream(source, f, options)
+    const results = internal.stream(source, tracked(f, options?.progress?.counters), options)
     return options?.mode === "fail-fast" ? failFast(results) : results
   }
 )

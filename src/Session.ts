@@ -146,6 +146,8 @@ export interface Options {
   readonly maxInFlightPerHost?: number | undefined
   /** Requests started per origin per interval. Default none. */
   readonly ratePerHost?: Rate | undefined
+  /** Record the `Metrics` (duration histogram, outcome counter). Default `false`. */
+  readonly metrics?: boolean | undefined
 }
 
 /**

@@ -45,3 +45,17 @@ export * as DemoServer from "./DemoServer.js"
  * @since 0.1.0
  */
 export * as Retry from "./Retry.js"
+
+/**
+ * Watching a running gather: counts, bytes, in flight, rate.
+ *
+ * @since 0.1.0
+ */
+export * as Progress from "./Progress.js"
+
+/**
+ * Effect metrics recorded by a session made with `metrics: true`.
+ *
+ * @since 0.1.0
+ */
+export * as Metrics from "./Metrics.js"

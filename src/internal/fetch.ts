@@ -9,6 +9,7 @@ import type * as FetchError from "../FetchError.js"
 import * as Attempt from "./attempt.js"
 import type { BodyChannel } from "./bodyStream.js"
 import * as Errors from "./errors.js"
+import * as Metrics from "./metrics.js"
 import * as Retry from "./retry.js"
 import { isSecretHeader, redactUrl } from "./redact.js"
 import type { CallOptions, Limits } from "./options.js"
@@ -353,8 +354,14 @@ const run = (
       })
     })
 
-  const start = (traceparent: string | undefined) =>
-    Effect.flatMap(prepare(session, request, options?.headers, traceparent, startedAt), hop)
+  const start = (traceparent: string | undefined) => {
+    const fetched = Effect.flatMap(prepare(session, request, options?.headers, traceparent, startedAt), hop)
+    if (!session.config.metrics) return fetched
+    return Effect.tapBoth(fetched, {
+      onFailure: Metrics.recordFailure,
+      onSuccess: (response) => Metrics.recordSuccess(response.url, response.status, response.timing.totalMs)
+    })
+  }
   if (!session.config.tracerPropagation) return start(undefined)
   return Effect.useSpan(
     `http.client ${request.method}`,

@@ -179,6 +179,7 @@ const makeGate = (permits: number) => {
 }
 
 export interface StreamOptions {
+  readonly deadline?: Duration.DurationInput | undefined
   readonly concurrency?: number | undefined
   readonly ordered?: boolean | undefined
   readonly bufferSize?: number | undefined
@@ -192,10 +193,14 @@ export interface StreamOptions {
  */
 export const stream = <I, A, E, R, EI, RI>(
   source: Source<I, EI, RI>,
-  f: (input: I, index: number) => Effect.Effect<A, E, R>,
+  run: (input: I, index: number) => Effect.Effect<A, E, R>,
   options: StreamOptions | undefined
 ): Stream.Stream<Item<I, A, E>, EI, R | RI> =>
   Stream.unwrapScoped(Effect.gen(function*() {
+    const deadline = options?.deadline === undefined ? undefined : yield* deadlineAt(options.deadline)
+    const f = deadline === undefined
+      ? run
+      : (input: I, index: number) => Effect.locally(run(input, index), currentDeadline, deadline)
     const workers = workerCount(options?.concurrency, undefined)
     const window = Math.max(workers, options?.bufferSize ?? workers * 2)
     const ordered = options?.ordered === true
@@ -258,12 +263,14 @@ export const stream = <I, A, E, R, EI, RI>(
 export const withDeadline = <A, E, R>(
   effect: Effect.Effect<A, E, R>,
   deadline: Duration.DurationInput | undefined
-): Effect.Effect<A, E, R> => {
-  if (deadline === undefined) return effect
+): Effect.Effect<A, E, R> =>
+  deadline === undefined ? effect : Effect.flatMap(deadlineAt(deadline), (at) => Effect.locally(effect, currentDeadline, at))
+
+/** The Clock time `deadline` from now, or an enclosing deadline if earlier. */
+export const deadlineAt = (deadline: Duration.DurationInput): Effect.Effect<number> => {
   const ms = Duration.toMillis(Duration.decode(deadline))
   return Effect.flatMap(Clock.currentTimeMillis, (now) =>
-    Effect.flatMap(FiberRef.get(currentDeadline), (outer) => {
-      const at = outer === undefined ? now + ms : Math.min(outer, now + ms)
-      return Effect.locally(effect, currentDeadline, at)
-    }))
+    Effect.map(FiberRef.get(currentDeadline), (outer) => outer === undefined ? now + ms : Math.min(outer, now + ms)))
 }
+
+export { currentDeadline }

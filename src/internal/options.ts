@@ -30,6 +30,7 @@ export interface SessionOptions {
   readonly maxInFlight?: number | undefined
   readonly maxInFlightPerHost?: number | undefined
   readonly ratePerHost?: RateInput | undefined
+  readonly metrics?: boolean | undefined
 }
 
 export interface CallOptions {
@@ -67,6 +68,7 @@ export interface ResolvedSession extends Limits {
   readonly userAgent: string | undefined
   readonly maxConnectionsPerHost: number
   readonly tracerPropagation: boolean
+  readonly metrics: boolean
   readonly hostLimits: HostLimitsConfig
 }
 
@@ -165,6 +167,7 @@ export const resolveSession = (options: SessionOptions = {}): ResolvedSession =>
     acceptStatus: isOk,
     retry: resolvePolicy(options.retry, defaultPolicy),
     tracerPropagation: options.tracerPropagation ?? defaults.tracerPropagation,
+    metrics: options.metrics ?? false,
     hostLimits: {
       maxInFlight: optionalLimit("maxInFlight", options.maxInFlight),
       maxInFlightPerHost: optionalLimit("maxInFlightPerHost", options.maxInFlightPerHost),

@@ -1,0 +1,57 @@
+import { Effect, Metric, MetricBoundaries } from "effect"
+import type * as FetchError from "../FetchError.js"
+
+export const requestDuration = Metric.histogram(
+  "effect_gather_request_duration_ms",
+  MetricBoundaries.exponential({ start: 1, factor: 2, count: 17 }),
+  "Duration of a fetch (all attempts and redirects), by origin and final status"
+)
+
+export const fetches = Metric.counter("effect_gather_fetches_total", {
+  description: "Finished fetches by outcome: ok or the error tag"
+})
+
+// Tagging makes a new metric object; keep one per key, not one per request.
+const durationByKey = new Map<string, Metric.Metric.Histogram<number>>()
+const fetchesByOutcome = new Map<string, Metric.Metric.Counter<number>>()
+
+const durationFor = (host: string, status: string) => {
+  const key = `${host} ${status}`
+  let metric = durationByKey.get(key)
+  if (metric === undefined) {
+    metric = requestDuration.pipe(Metric.tagged("host", host), Metric.tagged("status", status))
+    durationByKey.set(key, metric)
+  }
+  return metric
+}
+
+const fetchesFor = (outcome: string) => {
+  let metric = fetchesByOutcome.get(outcome)
+  if (metric === undefined) {
+    metric = fetches.pipe(Metric.tagged("outcome", outcome))
+    fetchesByOutcome.set(outcome, metric)
+  }
+  return metric
+}
+
+const originOf = (url: string): string => {
+  try {
+    return new URL(url).origin
+  } catch {
+    return "invalid"
+  }
+}
+
+export const recordSuccess = (url: string, status: number, ms: number): Effect.Effect<void> =>
+  Effect.zipRight(
+    Metric.update(durationFor(originOf(url), String(status)), ms),
+    Metric.increment(fetchesFor("ok"))
+  )
+
+export const recordFailure = (error: FetchError.FetchError): Effect.Effect<void> => {
+  const status = error._tag === "BadStatus" ? String(error.status) : "error"
+  return Effect.zipRight(
+    Metric.update(durationFor(originOf(error.url), status), error.elapsedMs),
+    Metric.increment(fetchesFor(error._tag))
+  )
+}

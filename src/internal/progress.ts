@@ -1,0 +1,69 @@
+import { Cause, Effect, Exit, Option } from "effect"
+import type { Snapshot } from "../Progress.js"
+
+/** Mutable counts bumped by gather workers; reads make a snapshot. */
+export class Counters {
+  started = 0
+  succeeded = 0
+  failed = 0
+  interrupted = 0
+  bytes = 0
+  readonly failedByTag: Record<string, number> = {}
+  constructor(readonly startedAt: number) {}
+
+  onStart(): void {
+    this.started++
+  }
+
+  onSuccess(value: unknown): void {
+    this.succeeded++
+    if (typeof value === "object" && value !== null && "bytes" in value && typeof value.bytes === "number" && value.bytes > 0) {
+      this.bytes += value.bytes
+    }
+  }
+
+  onFailure(error: unknown): void {
+    this.failed++
+    const tag = typeof error === "object" && error !== null && "_tag" in error && typeof error._tag === "string"
+      ? error._tag
+      : "unknown"
+    this.failedByTag[tag] = (this.failedByTag[tag] ?? 0) + 1
+  }
+
+  onInterrupt(): void {
+    this.interrupted++
+  }
+
+  snapshotAt(now: number): Snapshot {
+    const elapsedMs = Math.max(0, now - this.startedAt)
+    const done = this.succeeded + this.failed
+    return {
+      started: this.started,
+      succeeded: this.succeeded,
+      failed: this.failed,
+      failedByTag: { ...this.failedByTag },
+      bytes: this.bytes,
+      inFlight: this.started - done - this.interrupted,
+      elapsedMs,
+      ratePerSecond: elapsedMs === 0 ? 0 : (done * 1000) / elapsedMs
+    }
+  }
+}
+
+
+/** Wraps `f` so every call reports to `counters`. */
+export const tracked = <I, A, E, R>(
+  f: (input: I, index: number) => Effect.Effect<A, E, R>,
+  counters: Counters | undefined
+): (input: I, index: number) => Effect.Effect<A, E, R> =>
+  counters === undefined ? f : (input, index) =>
+    Effect.suspend(() => {
+      counters.onStart()
+      return Effect.onExit(f(input, index), (exit) =>
+        Effect.sync(() => {
+          if (Exit.isSuccess(exit)) return counters.onSuccess(exit.value)
+          const failure = Cause.failureOption(exit.cause)
+          if (Option.isSome(failure)) return counters.onFailure(failure.value)
+          counters.onInterrupt()
+        }))
+    })
