@@ -1,12 +1,11 @@
 import * as HttpClient from "@effect/platform/HttpClient"
-import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { Config, Context, Effect, Layer, Option } from "effect"
 import type * as ConfigError from "effect/ConfigError"
 import type * as Scope from "effect/Scope"
 import { Agent } from "undici"
 import type { Dispatcher } from "undici"
 import * as Hosts from "./hosts.js"
+import * as LeanClient from "./httpClient.js"
 import type { ResolvedSession, SessionOptions } from "./options.js"
 import { resolveSession } from "./options.js"
 
@@ -46,20 +45,8 @@ export const make = (options?: SessionOptions): Effect.Effect<SessionImpl, never
     return { [TypeId]: TypeId, config, dispatcher, hosts } satisfies SessionImpl
   })
 
-/** A plain `@effect/platform` client on the session's pool and defaults. */
-export const httpClient = (session: SessionImpl): HttpClient.HttpClient => {
-  const { baseUrl, headers, tracerPropagation } = session.config
-  const client = NodeHttpClient.makeUndici(session.dispatcher).pipe(
-    HttpClient.mapRequest((request) => {
-      const withBase = baseUrl === undefined || /^[a-z][a-z0-9+.-]*:/i.test(request.url)
-        ? request
-        : HttpClientRequest.prependUrl(request, baseUrl)
-      // Session headers are defaults: what the request sets wins.
-      return HttpClientRequest.setHeaders(withBase, { ...headers, ...request.headers })
-    })
-  )
-  return HttpClient.withTracerPropagation(client, tracerPropagation)
-}
+/** The `@effect/platform` client on the session's engine (see httpClient.ts). */
+export const httpClient = (session: SessionImpl): HttpClient.HttpClient => LeanClient.make(session)
 
 export const layer = (
   options?: SessionOptions
