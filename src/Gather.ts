@@ -15,7 +15,8 @@
  *
  * @since 0.1.0
  */
-import * as Effect from "effect/Effect"
+import type * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import type * as Duration from "effect/Duration"
 import type * as Either from "effect/Either"
 import { dual } from "effect/Function"
@@ -245,11 +246,13 @@ export interface StreamOptions<Mode extends "settle" | "fail-fast"> {
   readonly progress?: Progress.Tracker | undefined
 }
 
-const failFast = <I, A, E, EI, R>(
-  results: Stream.Stream<Result<I, A, E>, EI, R>
+// In fail-fast mode the workers fail the stream on the first Left, so every
+// item that arrives here is a Right.
+const values = <I, A, E, EI, R>(
+  results: Stream.Stream<Result<I, A, E>, E | EI, R>
 ): Stream.Stream<Success<I, A>, E | EI, R> =>
-  Stream.mapEffect(results, ({ index, input, outcome }) =>
-    outcome._tag === "Left" ? Effect.fail(outcome.left) : Effect.succeed({ index, input, value: outcome.right }))
+  Stream.filterMap(results, ({ index, input, outcome }) =>
+    outcome._tag === "Right" ? Option.some({ index, input, value: outcome.right }) : Option.none())
 
 /**
  * Gathers an input too large to hold in memory: pulls inputs lazily with
@@ -296,7 +299,9 @@ export const stream: {
     f: (input: I, index: number) => Effect.Effect<A, E, R>,
     options?: StreamOptions<"settle" | "fail-fast">
   ): Stream.Stream<Result<I, A, E> | Success<I, A>, E | EI, R | RI> => {
-    const results = internal.stream(source, tracked(f, options?.progress?.counters), options)
-    return options?.mode === "fail-fast" ? failFast(results) : results
+    const failFast = options?.mode === "fail-fast"
+    const results = internal.stream(source, tracked(f, options?.progress?.counters), { ...options, failFast })
+    // In settle mode no worker ever fails with E: only the source's EI remains.
+    return failFast ? values(results) : results as Stream.Stream<Result<I, A, E>, EI, R | RI>
   }
 )

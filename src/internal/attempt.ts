@@ -16,6 +16,8 @@ import type * as FetchError from "../FetchError.js"
 import type { Limits } from "./options.js"
 import { BodyChannel } from "./bodyStream.js"
 import * as Errors from "./errors.js"
+import type { QueueWatch, Waiting } from "./queueWatch.js"
+import { redactUrl } from "./redact.js"
 
 /** What one attempt produces; the redirect and decode layers build on it. */
 export interface RawResponse {
@@ -31,13 +33,19 @@ export interface RawResponse {
   readonly stream: BodyChannel | undefined
 }
 
-export interface PreparedRequest {
-  readonly method: string
-  readonly url: URL
-  /** The URL for messages, credentials redacted. */
-  readonly displayUrl: string
-  readonly headers: Record<string, string>
-  readonly body: string | Uint8Array | null
+export class PreparedRequest {
+  private display: string | undefined = undefined
+  constructor(
+    readonly method: string,
+    readonly url: URL,
+    readonly headers: Record<string, string>,
+    readonly body: string | Uint8Array | null
+  ) {}
+
+  /** The URL for messages, credentials redacted; computed only when needed. */
+  get displayUrl(): string {
+    return this.display ??= redactUrl(this.url)
+  }
 }
 
 /** What this attempt does with the body once the status is known. */
@@ -57,6 +65,8 @@ const STREAM_HIGH_WATER = 1024 * 1024
 
 export interface AttemptContext {
   readonly dispatcher: Dispatcher
+  /** Where a request waiting for a connection is checked against its deadline. */
+  readonly queueWatch: QueueWatch
   readonly request: PreparedRequest
   readonly limits: Limits
   readonly attempt: number
@@ -94,11 +104,29 @@ const decoders: Record<string, Decoder> = {
   br: zlib.brotliDecompress
 }
 
-class AttemptHandler {
+/**
+ * Time limits use one lazy timer per attempt: it is armed for the earliest
+ * limit that can expire (the attempt's end, or the last activity plus the
+ * headers/body-idle limit) and, when it fires, checks what really expired and
+ * re-arms if nothing did. Body chunks only record the time, so a steady body
+ * costs no timer operations; undici's own phase timers tick at ~0.5 s and
+ * cannot enforce short limits.
+ */
+type TimeoutPhase = "attempt" | "deadline" | "headers" | "body"
+
+class AttemptHandler implements Waiting {
   private abortConnection: ((error?: Error) => void) | undefined = undefined
   private finished = false
   private timer: ReturnType<typeof setTimeout> | undefined = undefined
-  private deadlineTimer: ReturnType<typeof setTimeout> | undefined = undefined
+  private timerDue = Number.POSITIVE_INFINITY
+  private attemptEnd = Number.POSITIVE_INFINITY
+  private attemptPhase: TimeoutPhase = "attempt"
+  private attemptLimitMs = 0
+  private idleLimitMs = 0
+  private idlePhase: TimeoutPhase = "headers"
+  private lastActivity = 0
+  private paused = false
+  queueDeadline = Number.POSITIVE_INFINITY
   private status = 0
   private headers: Record<string, string> | undefined = undefined
   private headersAt = 0
@@ -143,24 +171,52 @@ class AttemptHandler {
 
   private clearTimers(): void {
     if (this.timer !== undefined) clearTimeout(this.timer)
-    if (this.deadlineTimer !== undefined) clearTimeout(this.deadlineTimer)
     this.timer = undefined
-    this.deadlineTimer = undefined
+    this.timerDue = Number.POSITIVE_INFINITY
+    if (this.queueDeadline !== Number.POSITIVE_INFINITY) this.context.queueWatch.remove(this)
   }
 
-  /** Armed at dispatch: the deadline also covers the wait for a pooled connection. */
-  armDeadline(): void {
+  /** At dispatch: the deadline also covers the wait for a pooled connection. */
+  watchQueue(): void {
     const deadline = this.context.deadline
     if (deadline === undefined) return
-    this.deadlineTimer = setTimeout(this.onDeadline, Math.max(1, deadline.remainingMs))
+    this.queueDeadline = this.dispatchedAt + deadline.remainingMs
+    this.context.queueWatch.add(this)
   }
 
-  private readonly onDeadline = (): void => {
+  expireInQueue(): void {
+    this.queueDeadline = Number.POSITIVE_INFINITY
     this.fail({ _tag: "Timeout", phase: "deadline", limitMs: this.context.deadline!.limitMs }, true)
   }
 
-  private readonly onAttemptTimeout = (): void => {
-    this.fail({ _tag: "Timeout", phase: "attempt", limitMs: this.context.limits.timeouts.attemptMs }, true)
+  private schedule(now: number): void {
+    const idleDue = this.idleLimitMs > 0 ? this.lastActivity + this.idleLimitMs : Number.POSITIVE_INFINITY
+    const due = Math.min(this.attemptEnd, idleDue)
+    if (due === Number.POSITIVE_INFINITY) return
+    // A timer that fires sooner will look again then.
+    if (this.timer !== undefined && this.timerDue <= due) return
+    if (this.timer !== undefined) clearTimeout(this.timer)
+    this.timerDue = due
+    this.timer = setTimeout(this.onTimer, Math.max(1, Math.ceil(due - now)))
+  }
+
+  private readonly onTimer = (): void => {
+    this.timer = undefined
+    this.timerDue = Number.POSITIVE_INFINITY
+    const now = performance.now()
+    if (now >= this.attemptEnd) return this.timeout(this.attemptPhase, this.attemptLimitMs)
+    if (this.idleLimitMs > 0 && now >= this.lastActivity + this.idleLimitMs) {
+      // A consumer that holds the stream back is not the server being idle.
+      if (this.paused) this.lastActivity = now
+      else return this.timeout(this.idlePhase, this.idleLimitMs)
+    }
+    this.schedule(now)
+  }
+
+  private timeout(phase: TimeoutPhase, limitMs: number): void {
+    const failure: Errors.Failure = { _tag: "Timeout", phase, limitMs }
+    if (this.channel !== undefined) this.failStream(failure)
+    else this.fail(failure, true)
   }
 
   // undici calls this when the request is written to a connected socket
@@ -171,24 +227,45 @@ class AttemptHandler {
       return
     }
     this.abortConnection = abort
-    const attemptMs = this.context.limits.timeouts.attemptMs
-    // When the deadline comes first anyway, one timer is enough.
-    const deadline = this.context.deadline
-    if (
-      attemptMs > 0 && this.timer === undefined &&
-      (deadline === undefined || attemptMs < deadline.remainingMs - (performance.now() - this.dispatchedAt))
-    ) {
-      this.timer = setTimeout(this.onAttemptTimeout, attemptMs)
+    if (this.queueDeadline !== Number.POSITIVE_INFINITY) {
+      this.context.queueWatch.remove(this)
+      this.queueDeadline = Number.POSITIVE_INFINITY
     }
+    if (this.lastActivity !== 0) return // a pipelined retry of the same attempt: limits already run
+    const now = performance.now()
+    const { timeouts } = this.context.limits
+    const deadline = this.context.deadline
+    const remaining = deadline === undefined ? Number.POSITIVE_INFINITY : deadline.remainingMs - (now - this.dispatchedAt)
+    if (remaining <= 0) {
+      this.fail({ _tag: "Timeout", phase: "deadline", limitMs: deadline!.limitMs }, true)
+      return
+    }
+    if (timeouts.attemptMs > 0 && timeouts.attemptMs <= remaining) {
+      this.attemptEnd = now + timeouts.attemptMs
+      this.attemptPhase = "attempt"
+      this.attemptLimitMs = timeouts.attemptMs
+    } else if (deadline !== undefined) {
+      this.attemptEnd = now + remaining
+      this.attemptPhase = "deadline"
+      this.attemptLimitMs = deadline.limitMs
+    }
+    this.idlePhase = "headers"
+    this.idleLimitMs = timeouts.headersMs
+    this.lastActivity = now
+    this.schedule(now)
   }
 
   onHeaders(statusCode: number, rawHeaders: Array<Buffer>, resume: () => void, _statusText: string): boolean {
     if (statusCode < 200) return true // 1xx: informational, the real status follows
     if (this.finished) return false
     const headers = parseRawHeaders(rawHeaders)
+    const now = performance.now()
     this.status = statusCode
     this.headers = headers
-    this.headersAt = performance.now() - this.context.startedAt
+    this.headersAt = now - this.context.startedAt
+    this.idlePhase = "body"
+    this.idleLimitMs = this.context.limits.timeouts.bodyIdleMs
+    this.lastActivity = now
     this.mode = this.context.bodyMode(statusCode, headers)
     const encoding = headers["content-encoding"]?.trim().toLowerCase()
     if (encoding !== undefined && encoding !== "" && encoding !== "identity") {
@@ -208,11 +285,13 @@ class AttemptHandler {
       }
     }
     if (this.context.stream && this.mode === BodyMode.Keep) this.startStreaming(resume)
+    this.schedule(now)
     return true
   }
 
   private startStreaming(resume: () => void): void {
-    this.clearTimers()
+    // The attempt and the deadline end at the headers; body idle goes on.
+    this.attemptEnd = Number.POSITIVE_INFINITY
     this.finished = true
     this.resumeUndici = resume
     const channel = new BodyChannel(STREAM_HIGH_WATER, () => this.abortConnection?.(new Errors.AbortedByClient()))
@@ -240,6 +319,8 @@ class AttemptHandler {
   }
 
   private readonly resumeFromConsumer = (): void => {
+    this.paused = false
+    this.lastActivity = performance.now()
     this.decoder?.resume()
     this.resumeUndici?.()
   }
@@ -254,7 +335,10 @@ class AttemptHandler {
       return false
     }
     const more = channel.push(chunk, this.resumeFromConsumer)
-    if (!more) this.decoder?.pause()
+    if (!more) {
+      this.paused = true
+      this.decoder?.pause()
+    }
     return more
   }
 
@@ -262,12 +346,14 @@ class AttemptHandler {
     const channel = this.channel!
     if (channel.done) return
     channel.fail(this.error(failure))
+    this.clearTimers()
     this.abortConnection?.(new Errors.AbortedByClient())
     this.decoder?.destroy()
   }
 
   private streamData(chunk: Buffer): boolean {
     if (this.channel!.done) return false
+    this.lastActivity = performance.now()
     if (this.decoder === undefined) return this.deliver(chunk)
     this.decoder.write(chunk)
     // The decoder buffers its own output; pause the socket while it is full.
@@ -277,11 +363,16 @@ class AttemptHandler {
   onData(chunk: Buffer): boolean {
     if (this.channel !== undefined) return this.streamData(chunk)
     if (this.finished) return false
+    this.lastActivity = performance.now()
     this.received += chunk.length
-    const limit = this.context.limits.maxBodyBytes
+    // An encoded body is capped after decoding (zlib's maxOutputLength); the
+    // wire bytes only get a loose ceiling, as incompressible data grows a bit.
+    const limit = this.encoding === undefined || this.mode !== BodyMode.Keep
+      ? this.context.limits.maxBodyBytes
+      : this.context.limits.maxBodyBytes * 1.01 + 1024
     if (this.received > limit) {
       if (this.mode === BodyMode.Keep) {
-        this.fail({ _tag: "BodyTooLarge", limitBytes: limit, receivedBytes: this.received }, true)
+        this.fail({ _tag: "BodyTooLarge", limitBytes: this.context.limits.maxBodyBytes, receivedBytes: this.received }, true)
         return false
       }
       // A rejected status or a redirect with a huge body: keep what we have.
@@ -302,6 +393,7 @@ class AttemptHandler {
 
   onComplete(_trailers: Array<string> | null): void {
     if (this.channel !== undefined) {
+      this.clearTimers()
       if (this.decoder !== undefined) this.decoder.end()
       else this.channel.end()
       return
@@ -357,14 +449,17 @@ class AttemptHandler {
 
   private succeed(body: Buffer, bytes: number): void {
     this.finished = true
-    this.resume(Effect.succeed({
+    const response = Effect.succeed<RawResponse>({
       status: this.status,
       headers: this.headers!,
       body: this.mode === BodyMode.Prefix && body.length > ERROR_PREFIX_BYTES ? body.subarray(0, ERROR_PREFIX_BYTES) : body,
       bytes,
       headersAt: this.headersAt,
       stream: undefined
-    }))
+    })
+    // undici frees the connection only after onComplete returns: resuming
+    // later lets the fiber's next request reuse this socket, not open another.
+    queueMicrotask(() => this.resume(response))
   }
 }
 
@@ -372,16 +467,17 @@ class AttemptHandler {
 export const run = (context: AttemptContext): Effect.Effect<RawResponse, FetchError.FetchError> =>
   Effect.async<RawResponse, FetchError.FetchError>((resume) => {
     const handler = new AttemptHandler(context, resume)
-    const { request, limits } = context
-    handler.armDeadline()
+    const { request } = context
+    handler.watchQueue()
     context.dispatcher.dispatch({
       origin: request.url.origin,
       path: request.url.pathname + request.url.search,
       method: request.method as Dispatcher.HttpMethod,
       headers: request.headers,
       body: request.body,
-      headersTimeout: limits.timeouts.headersMs,
-      bodyTimeout: limits.timeouts.bodyIdleMs
+      // Our own timer enforces these (see AttemptHandler).
+      headersTimeout: 0,
+      bodyTimeout: 0
     }, handler)
     return Effect.sync(() => handler.interrupt())
   })

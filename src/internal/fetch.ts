@@ -76,7 +76,6 @@ const prepare = (
   if (url.protocol !== "http:" && url.protocol !== "https:") return invalidUrl(method, href, "UnsupportedScheme", startedAt)
   if (url.hostname === "") return invalidUrl(method, href, "Malformed", startedAt)
   for (const [name, value] of request.urlParams) url.searchParams.append(name, value)
-  const displayUrl = redactUrl(url)
 
   // Credentials in the URL become a Basic header, as browsers and aiohttp do,
   // and never travel in the request line.
@@ -95,7 +94,7 @@ const prepare = (
 
   const done = (body: string | Uint8Array | null, contentType: string | undefined): Effect.Effect<Prepared> => {
     if (contentType !== undefined && headers["content-type"] === undefined) headers["content-type"] = contentType
-    return Effect.succeed({ method, url, displayUrl, headers, body })
+    return Effect.succeed(new Attempt.PreparedRequest(method, url, headers, body))
   }
 
   const body = request.body
@@ -106,7 +105,7 @@ const prepare = (
       return done(body.body, body.contentType)
     case "Raw": {
       const bytes = toBytes(body.body)
-      if (bytes === undefined) return invalidBody(method, displayUrl, "a raw body must be a string or bytes", startedAt)
+      if (bytes === undefined) return invalidBody(method, redactUrl(url), "a raw body must be a string or bytes", startedAt)
       return done(bytes, body.contentType)
     }
     case "FormData": {
@@ -125,7 +124,7 @@ const prepare = (
       }).pipe(
         Effect.map((chunks) => Buffer.concat(chunks)),
         Effect.matchEffect({
-          onFailure: (cause) => invalidBody(method, displayUrl, `body stream failed: ${String(cause)}`, startedAt),
+          onFailure: (cause) => invalidBody(method, redactUrl(url), `body stream failed: ${String(cause)}`, startedAt),
           onSuccess: (bytes) => done(bytes, body.contentType)
         })
       )
@@ -173,7 +172,7 @@ export const nextHop = (
     delete headers["content-length"]
   }
   url.hash = ""
-  return { method, url, displayUrl: redactUrl(url), headers, body }
+  return new Attempt.PreparedRequest(method, url, headers, body)
 }
 
 const utf8 = new TextDecoder("utf-8")
@@ -277,6 +276,7 @@ const run = (
       Effect.flatMap(
         Attempt.run({
           dispatcher: session.dispatcher,
+          queueWatch: session.queueWatch,
           request: prepared,
           limits,
           attempt,
@@ -306,31 +306,26 @@ const run = (
 
   // Attempts of one hop; the retry schedule is built only after a failure,
   // so a request that succeeds first time pays nothing for it.
-  const attempts = (prepared: Prepared): Effect.Effect<readonly [Attempt.RawResponse, number], FetchError.FetchError> => {
-    let attempt = 1
-    return exchange(prepared, 1).pipe(
-      Effect.map((raw) => [raw, 1] as const),
-      Effect.catchAll((first) => {
-        if (!Retry.isRetryable(limits.retry, prepared.method, first)) return Effect.fail(first)
-        let replayed = false
-        const again = Effect.suspend(() => {
-          if (!replayed) {
-            replayed = true
-            return Effect.fail(first)
-          }
-          attempt++
-          return exchange(prepared, attempt)
-        })
-        return Effect.map(
-          Effect.retry(again, Retry.schedule(limits.retry, prepared.method, deadline?.at)),
-          (raw) => [raw, attempt] as const
-        )
+  let attempt = 1
+  const attempts = (prepared: Prepared): Effect.Effect<Attempt.RawResponse, FetchError.FetchError> => {
+    attempt = 1
+    return Effect.catchAll(exchange(prepared, 1), (first) => {
+      if (!Retry.isRetryable(limits.retry, prepared.method, first)) return Effect.fail(first)
+      let replayed = false
+      const again = Effect.suspend(() => {
+        if (!replayed) {
+          replayed = true
+          return Effect.fail(first)
+        }
+        attempt++
+        return exchange(prepared, attempt)
       })
-    )
+      return Effect.retry(again, Retry.schedule(limits.retry, prepared.method, deadline?.at))
+    })
   }
 
   const hop = (prepared: Prepared): Effect.Effect<FetchResponse<Uint8Array>, FetchError.FetchError> =>
-    Effect.flatMap(attempts(prepared), ([raw, attempt]) => {
+    Effect.flatMap(attempts(prepared), (raw) => {
       if (follow && isRedirect(raw.status, raw.headers)) {
         const fail = (failure: Errors.Failure) =>
           Effect.fail(Errors.make(failure, prepared.method, prepared.displayUrl, attempt, performance.now() - startedAt))

@@ -179,6 +179,8 @@ const makeGate = (permits: number) => {
 }
 
 export interface StreamOptions {
+  /** Fail the stream with the first failure, as soon as it happens. */
+  readonly failFast?: boolean | undefined
   readonly deadline?: Duration.DurationInput | undefined
   readonly concurrency?: number | undefined
   readonly ordered?: boolean | undefined
@@ -195,8 +197,9 @@ export const stream = <I, A, E, R, EI, RI>(
   source: Source<I, EI, RI>,
   run: (input: I, index: number) => Effect.Effect<A, E, R>,
   options: StreamOptions | undefined
-): Stream.Stream<Item<I, A, E>, EI, R | RI> =>
+): Stream.Stream<Item<I, A, E>, E | EI, R | RI> =>
   Stream.unwrapScoped(Effect.gen(function*() {
+    const failFast = options?.failFast === true
     const deadline = options?.deadline === undefined ? undefined : yield* deadlineAt(options.deadline)
     const f = deadline === undefined
       ? run
@@ -207,7 +210,7 @@ export const stream = <I, A, E, R, EI, RI>(
     const next = yield* inputs(source, window)
     const gate = makeGate(window)
     // Holds at most `window` items: the gate bounds what workers take.
-    const out = yield* Mailbox.make<Item<I, A, E>, EI>()
+    const out = yield* Mailbox.make<Item<I, A, E>, E | EI>()
     let nextIndex = 0
     // Ordered mode: finished items wait here until their turn.
     const pending = new Map<number, Item<I, A, E>>()
@@ -226,14 +229,17 @@ export const stream = <I, A, E, R, EI, RI>(
         head = pending.get(nextToEmit)
       }
     }
-    const worker: Effect.Effect<void, EI, R> = Effect.flatMap(gate.acquire, () =>
+    const worker: Effect.Effect<void, E | EI, R> = Effect.flatMap(gate.acquire, () =>
       Effect.flatMap(next, (input) => {
         if (input === End) {
           gate.release(1)
           return Effect.void
         }
         const index = nextIndex++
-        return Effect.flatMap(Effect.either(f(input, index)), (outcome) => {
+        return Effect.flatMap(Effect.either(f(input, index)), (outcome): Effect.Effect<void, E | EI, R> => {
+          // Fail-fast fails here, before any reordering: an earlier input
+          // still running must not hold the failure back.
+          if (failFast && outcome._tag === "Left") return Effect.fail(outcome.left)
           emit({ index, input, outcome })
           return worker
         })
@@ -243,14 +249,21 @@ export const stream = <I, A, E, R, EI, RI>(
       Effect.flatMap((exit) => out.done(exit)),
       Effect.forkScoped
     )
-    const pull: Effect.Effect<Chunk.Chunk<Item<I, A, E>>, Option.Option<EI>> = Effect.flatMap(
-      Effect.mapError(out.takeAll, Option.some),
-      ([items, done]) => {
-        gate.release(items.length)
-        if (items.length > 0) return Effect.succeed(items)
-        return done ? Effect.fail(Option.none()) : pull
-      }
-    )
+    // A chunk's permits come back when the consumer asks for the next one:
+    // until then its items are still held downstream.
+    let handedOut = 0
+    const pull: Effect.Effect<Chunk.Chunk<Item<I, A, E>>, Option.Option<E | EI>> = Effect.suspend(() => {
+      gate.release(handedOut)
+      handedOut = 0
+      return Effect.flatMap(
+        Effect.mapError(out.takeAll, Option.some),
+        ([items, done]) => {
+          handedOut = items.length
+          if (items.length > 0) return Effect.succeed(items)
+          return done ? Effect.fail(Option.none()) : pull
+        }
+      )
+    })
     return Stream.repeatEffectChunkOption(pull)
   }))
 

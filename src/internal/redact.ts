@@ -42,9 +42,14 @@ export const redactUrl = (input: string | URL): string => {
   return url.href
 }
 
-// A string that does not parse as a URL can still hold `user:pass@`.
+// A string that does not parse as a URL can still hold `user:pass@` and
+// secret query parameters.
 const redactUnparsable = (input: string): string =>
-  input.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#@\s]*@/i, `$1${REDACTED}@`).slice(0, 2048)
+  input
+    .replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#@\s]*@/i, `$1${REDACTED}@`)
+    .replace(/([?&;])([^=&;#]*)=([^&;#]*)/g, (whole, separator: string, name: string) =>
+      secretParam.test(name) ? `${separator}${name}=${REDACTED}` : whole)
+    .slice(0, 2048)
 
 /** True for header names whose values are credentials. */
 export const isSecretHeader = (name: string): boolean => secretHeaders.has(name.toLowerCase())
