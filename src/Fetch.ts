@@ -96,8 +96,7 @@ const toRequest = (input: Input): HttpClientRequest.HttpClientRequest =>
     ? HttpClientRequest.get(input.href)
     : input
 
-const run = (input: Input, options: Options | undefined) =>
-  Effect.flatMap(session.tag, (current) => internal.execute(current, toRequest(input), options))
+const run = (input: Input, options: Options | undefined) => internal.executeCurrent(toRequest(input), options)
 
 /**
  * Sends any `HttpClientRequest` (method, headers, body) and reads the body

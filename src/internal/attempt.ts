@@ -17,7 +17,8 @@ import type { Limits } from "./options.js"
 import { BodyChannel } from "./bodyStream.js"
 import * as Errors from "./errors.js"
 import type { QueueWatch, Waiting } from "./queueWatch.js"
-import { redactUrl } from "./redact.js"
+import { isSecretHeader, redactUrl } from "./redact.js"
+import { decodeText } from "./text.js"
 
 /** What one attempt produces; the redirect and decode layers build on it. */
 export interface RawResponse {
@@ -113,6 +114,12 @@ const decoders: Record<string, Decoder> = {
  * cannot enforce short limits.
  */
 type TimeoutPhase = "attempt" | "deadline" | "headers" | "body"
+
+const badStatus = (status: number, headers: Record<string, string>, prefix: Uint8Array): Errors.Failure => {
+  const shown: Record<string, string> = {}
+  for (const name of Object.keys(headers)) shown[name] = isSecretHeader(name) ? "***" : headers[name]!
+  return { _tag: "BadStatus", status, headers: shown, body: decodeText(prefix, headers["content-type"]) }
+}
 
 class AttemptHandler implements Waiting {
   private abortConnection: ((error?: Error) => void) | undefined = undefined
@@ -449,10 +456,15 @@ class AttemptHandler implements Waiting {
 
   private succeed(body: Buffer, bytes: number): void {
     this.finished = true
+    if (this.mode === BodyMode.Prefix) {
+      const failure = badStatus(this.status, this.headers!, body.subarray(0, ERROR_PREFIX_BYTES))
+      queueMicrotask(() => this.resume(Effect.fail(this.error(failure))))
+      return
+    }
     const response = Effect.succeed<RawResponse>({
       status: this.status,
       headers: this.headers!,
-      body: this.mode === BodyMode.Prefix && body.length > ERROR_PREFIX_BYTES ? body.subarray(0, ERROR_PREFIX_BYTES) : body,
+      body,
       bytes,
       headersAt: this.headersAt,
       stream: undefined

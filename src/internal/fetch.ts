@@ -4,17 +4,22 @@
  * error. Attempts themselves live in `attempt.ts`.
  */
 import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
-import { Clock, Effect, FiberRef, Option, ParseResult, Schema, Stream } from "effect"
+import { Clock, Context, Effect, FiberRef, Option, ParseResult, Schema, Stream } from "effect"
+import type * as Fiber from "effect/Fiber"
 import type * as FetchError from "../FetchError.js"
 import * as Attempt from "./attempt.js"
 import type { BodyChannel } from "./bodyStream.js"
 import * as Errors from "./errors.js"
 import * as Metrics from "./metrics.js"
 import * as Retry from "./retry.js"
-import { isSecretHeader, redactUrl } from "./redact.js"
+import { redactUrl } from "./redact.js"
 import type { CallOptions, Limits } from "./options.js"
 import { lowerCaseHeaders, resolveCall } from "./options.js"
 import type { SessionImpl } from "./session.js"
+import { tag as sessionTag } from "./session.js"
+import { decodeText } from "./text.js"
+
+export { decodeText }
 
 /** See `Fetch.FetchResponse`. */
 export interface FetchResponse<A> {
@@ -175,31 +180,6 @@ export const nextHop = (
   return new Attempt.PreparedRequest(method, url, headers, body)
 }
 
-const utf8 = new TextDecoder("utf-8")
-
-const charsetOf = (contentType: string | undefined): string | undefined => {
-  if (contentType === undefined) return undefined
-  const match = /charset\s*=\s*"?([^";\s]+)/i.exec(contentType)
-  return match === null ? undefined : match[1]!.toLowerCase()
-}
-
-/** Decodes bytes as text by the response's charset (UTF-8 unless it names another). */
-export const decodeText = (bytes: Uint8Array, contentType: string | undefined): string => {
-  const charset = charsetOf(contentType)
-  if (charset === undefined || charset === "utf-8" || charset === "utf8") return utf8.decode(bytes)
-  try {
-    return new TextDecoder(charset).decode(bytes)
-  } catch {
-    return utf8.decode(bytes)
-  }
-}
-
-const badStatus = (raw: Attempt.RawResponse): Errors.Failure => {
-  const headers: Record<string, string> = {}
-  for (const name of Object.keys(raw.headers)) headers[name] = isSecretHeader(name) ? "***" : raw.headers[name]!
-  return { _tag: "BadStatus", status: raw.status, headers, body: decodeText(raw.body, raw.headers["content-type"]) }
-}
-
 /**
  * A deadline (Clock ms) that every fetch in the current fiber honours, set
  * by `Gather` with `deadline`; the earlier of it and the session's `total`
@@ -217,31 +197,54 @@ export const execute = (
   options: CallOptions | undefined,
   stream = false
 ): Effect.Effect<FetchResponse<Uint8Array>, FetchError.FetchError> =>
-  Effect.withFiberRuntime((fiber) => {
-    const startedAtEpoch = Date.now()
-    const startedAt = performance.now()
-    let limits: Limits
-    try {
-      limits = resolveCall(session.config, options)
-    } catch (error) {
-      return Effect.die(error)
-    }
-    const gatherDeadline = fiber.getFiberRef(currentDeadline)
-    const totalMs = limits.timeouts.totalMs
-    if (totalMs === 0 && gatherDeadline === undefined) return run(session, request, options, limits, startedAt, startedAtEpoch, undefined, stream)
-    return Effect.flatMap(Clock.currentTimeMillis, (now) => {
-      const own = totalMs === 0 ? undefined : { at: now + totalMs, limitMs: totalMs }
-      const shared = gatherDeadline === undefined ? undefined : { at: gatherDeadline, limitMs: Math.max(0, gatherDeadline - now) }
-      const deadline = own === undefined ? shared : shared === undefined || own.at <= shared.at ? own : shared
-      return run(session, request, options, limits, startedAt, startedAtEpoch, deadline, stream)
-    })
-  })
+  Effect.withFiberRuntime((fiber) => start(fiber, session, request, options, stream))
+
+/** {@link execute} on the session in the fiber's context: one Effect step fewer per request. */
+export const executeCurrent = (
+  request: HttpClientRequest.HttpClientRequest,
+  options: CallOptions | undefined,
+  stream = false
+): Effect.Effect<FetchResponse<Uint8Array>, FetchError.FetchError, SessionImpl> =>
+  Effect.withFiberRuntime((fiber) =>
+    start(fiber, Context.unsafeGet(fiber.currentContext, sessionTag), request, options, stream))
 
 interface Deadline {
-  /** Clock ms. */
+  /** Clock ms, for waits (retry backoff, pauses, limiters). */
   readonly at: number
+  /** The same moment in performance.now() terms, for the request's timers. */
+  readonly perfAt: number
   /** The limit as configured, for the error. */
   readonly limitMs: number
+}
+
+const start = (
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  session: SessionImpl,
+  request: HttpClientRequest.HttpClientRequest,
+  options: CallOptions | undefined,
+  stream: boolean
+): Effect.Effect<FetchResponse<Uint8Array>, FetchError.FetchError> => {
+  const startedAtEpoch = Date.now()
+  const startedAt = performance.now()
+  let limits: Limits
+  try {
+    limits = resolveCall(session.config, options)
+  } catch (error) {
+    return Effect.die(error)
+  }
+  const gatherDeadline = fiber.getFiberRef(currentDeadline)
+  const totalMs = limits.timeouts.totalMs
+  let deadline: Deadline | undefined
+  if (totalMs > 0 || gatherDeadline !== undefined) {
+    // The Clock (a TestClock in tests) places the deadline for waits; the
+    // request's own timers run on real time from the same remaining span.
+    const now = Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis()
+    const ownAt = totalMs > 0 ? now + totalMs : Number.POSITIVE_INFINITY
+    const sharedAt = gatherDeadline ?? Number.POSITIVE_INFINITY
+    const at = Math.min(ownAt, sharedAt)
+    deadline = { at, perfAt: startedAt + (at - now), limitMs: ownAt <= sharedAt ? totalMs : Math.max(0, sharedAt - now) }
+  }
+  return run(session, request, options, limits, startedAt, startedAtEpoch, deadline, stream)
 }
 
 const run = (
@@ -264,43 +267,45 @@ const run = (
   const hosts = session.hosts
   const chain: Array<string> = []
 
-  // One attempt on one hop: wait at the gates, exchange, judge the status.
+  // One attempt on one hop: wait at the gates, then exchange; the attempt
+  // itself fails with BadStatus for a status the request does not accept.
   const exchange = (prepared: Prepared, attempt: number): Effect.Effect<Attempt.RawResponse, FetchError.FetchError> => {
-    const fail = (failure: Errors.Failure) =>
-      Errors.make(failure, prepared.method, prepared.displayUrl, attempt, performance.now() - startedAt)
-    const judge = (raw: Attempt.RawResponse) =>
-      (follow && isRedirect(raw.status, raw.headers)) || limits.acceptStatus(raw.status)
-        ? Effect.succeed(raw)
-        : Effect.fail(fail(badStatus(raw)))
-    const send = (remainingMs: number | undefined) =>
-      Effect.flatMap(
-        Attempt.run({
-          dispatcher: session.dispatcher,
-          queueWatch: session.queueWatch,
-          request: prepared,
-          limits,
-          attempt,
-          startedAt,
-          bodyMode,
-          stream,
-          deadline: remainingMs === undefined || deadline === undefined ? undefined : { remainingMs, limitMs: deadline.limitMs }
-        }),
-        judge
-      )
-    const timedOut = () => fail({ _tag: "Timeout", phase: "deadline", limitMs: deadline!.limitMs })
-    const sendInTime = deadline === undefined
-      ? send(undefined)
-      : Effect.flatMap(Clock.currentTimeMillis, (now) => now >= deadline.at ? Effect.fail(timedOut()) : send(deadline.at - now))
-    const gated = hosts.idle()
-      ? sendInTime
-      : hosts.gate(prepared.url.origin, sendInTime, deadline?.at, timedOut)
-    return Effect.tapError(gated, (error) => {
-      if (error._tag !== "BadStatus" || !pausingStatuses.has(error.status)) return Effect.void
-      return Effect.flatMap(Clock.currentTimeMillis, (now) => {
-        const wait = Retry.retryAfterOf(error, now)
-        if (Option.isSome(wait)) hosts.pause(prepared.url.origin, now + Math.min(wait.value, limits.retry.maxRetryAfterMs))
-        return Effect.void
+    const send = Effect.suspend(() => {
+      const remainingMs = deadline === undefined ? undefined : deadline.perfAt - performance.now()
+      if (remainingMs !== undefined && remainingMs <= 0) return Effect.fail(timedOut(prepared, attempt))
+      return Attempt.run({
+        dispatcher: session.dispatcher,
+        queueWatch: session.queueWatch,
+        request: prepared,
+        limits,
+        attempt,
+        startedAt,
+        bodyMode,
+        stream,
+        deadline: remainingMs === undefined ? undefined : { remainingMs, limitMs: deadline!.limitMs }
       })
+    })
+    return hosts.idle()
+      ? send
+      : hosts.gate(prepared.url.origin, send, deadline?.at, () => timedOut(prepared, attempt))
+  }
+
+  const timedOut = (prepared: Prepared, attempt: number) =>
+    Errors.make(
+      { _tag: "Timeout", phase: "deadline", limitMs: deadline!.limitMs },
+      prepared.method,
+      prepared.displayUrl,
+      attempt,
+      performance.now() - startedAt
+    )
+
+  // A 429/503 with Retry-After pauses the whole origin (queued requests wait too).
+  const pauseOrigin = (prepared: Prepared, error: FetchError.FetchError): Effect.Effect<void> => {
+    if (error._tag !== "BadStatus" || !pausingStatuses.has(error.status)) return Effect.void
+    return Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      const wait = Retry.retryAfterOf(error, now)
+      if (Option.isSome(wait)) hosts.pause(prepared.url.origin, now + Math.min(wait.value, limits.retry.maxRetryAfterMs))
+      return Effect.void
     })
   }
 
@@ -309,19 +314,23 @@ const run = (
   let attempt = 1
   const attempts = (prepared: Prepared): Effect.Effect<Attempt.RawResponse, FetchError.FetchError> => {
     attempt = 1
-    return Effect.catchAll(exchange(prepared, 1), (first) => {
-      if (!Retry.isRetryable(limits.retry, prepared.method, first)) return Effect.fail(first)
-      let replayed = false
-      const again = Effect.suspend(() => {
-        if (!replayed) {
-          replayed = true
-          return Effect.fail(first)
-        }
-        attempt++
-        return exchange(prepared, attempt)
-      })
-      return Effect.retry(again, Retry.schedule(limits.retry, prepared.method, deadline?.at))
-    })
+    return Effect.catchAll(exchange(prepared, 1), (first) =>
+      Effect.zipRight(
+        pauseOrigin(prepared, first),
+        Effect.suspend(() => {
+          if (!Retry.isRetryable(limits.retry, prepared.method, first)) return Effect.fail(first)
+          let replayed = false
+          const again = Effect.suspend(() => {
+            if (!replayed) {
+              replayed = true
+              return Effect.fail(first)
+            }
+            attempt++
+            return Effect.tapError(exchange(prepared, attempt), (error) => pauseOrigin(prepared, error))
+          })
+          return Effect.retry(again, Retry.schedule(limits.retry, prepared.method, deadline?.at))
+        })
+      ))
   }
 
   const hop = (prepared: Prepared): Effect.Effect<FetchResponse<Uint8Array>, FetchError.FetchError> =>
