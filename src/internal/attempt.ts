@@ -5,9 +5,9 @@
  * native (v1) handler callbacks instead of `request()`: no body stream, no
  * AbortController, no promise per request. Interruption calls the abort
  * function undici hands to `onConnect`, which destroys the socket, so the
- * server sees the disconnect. Phase timeouts run on undici's own timers; the
- * attempt timeout is one `setTimeout` armed once the request has a connection,
- * so waiting for a pool slot never counts against it.
+ * server sees the disconnect. Time limits are checked by the session's
+ * watchdog (no timer per request); the attempt's limits start once it has a
+ * connection, so waiting for a pool slot only counts against the deadline.
  */
 import { Effect } from "effect"
 import type { Dispatcher } from "undici"
@@ -16,7 +16,7 @@ import type * as FetchError from "../FetchError.js"
 import type { Limits } from "./options.js"
 import { BodyChannel } from "./bodyStream.js"
 import * as Errors from "./errors.js"
-import type { QueueWatch, Waiting } from "./queueWatch.js"
+import type { Watched, Watchdog } from "./watchdog.js"
 import { isSecretHeader, redactUrl } from "./redact.js"
 import { decodeText } from "./text.js"
 
@@ -66,8 +66,8 @@ const STREAM_HIGH_WATER = 1024 * 1024
 
 export interface AttemptContext {
   readonly dispatcher: Dispatcher
-  /** Where a request waiting for a connection is checked against its deadline. */
-  readonly queueWatch: QueueWatch
+  /** Checks the attempt's time limits (see watchdog.ts). */
+  readonly watchdog: Watchdog
   readonly request: PreparedRequest
   readonly limits: Limits
   readonly attempt: number
@@ -106,12 +106,12 @@ const decoders: Record<string, Decoder> = {
 }
 
 /**
- * Time limits use one lazy timer per attempt: it is armed for the earliest
- * limit that can expire (the attempt's end, or the last activity plus the
- * headers/body-idle limit) and, when it fires, checks what really expired and
- * re-arms if nothing did. Body chunks only record the time, so a steady body
- * costs no timer operations; undici's own phase timers tick at ~0.5 s and
- * cannot enforce short limits.
+ * Time limits are checked lazily by the session's watchdog: `due` is the
+ * earliest moment a limit can expire (the deadline while queued; then the
+ * attempt's end, or the last activity plus the headers/body-idle limit).
+ * When it passes, `onDue` checks what really expired and moves `due` on if
+ * nothing did. Body chunks only record the time. undici's own phase timers
+ * tick at ~0.5 s and cannot enforce short limits, so they are off.
  */
 type TimeoutPhase = "attempt" | "deadline" | "headers" | "body"
 
@@ -121,11 +121,11 @@ const badStatus = (status: number, headers: Record<string, string>, prefix: Uint
   return { _tag: "BadStatus", status, headers: shown, body: decodeText(prefix, headers["content-type"]) }
 }
 
-class AttemptHandler implements Waiting {
+class AttemptHandler implements Watched {
   private abortConnection: ((error?: Error) => void) | undefined = undefined
   private finished = false
-  private timer: ReturnType<typeof setTimeout> | undefined = undefined
-  private timerDue = Number.POSITIVE_INFINITY
+  private watched = false
+  due = Number.POSITIVE_INFINITY
   private attemptEnd = Number.POSITIVE_INFINITY
   private attemptPhase: TimeoutPhase = "attempt"
   private attemptLimitMs = 0
@@ -133,7 +133,7 @@ class AttemptHandler implements Waiting {
   private idlePhase: TimeoutPhase = "headers"
   private lastActivity = 0
   private paused = false
-  queueDeadline = Number.POSITIVE_INFINITY
+  private queueDeadline = Number.POSITIVE_INFINITY
   private status = 0
   private headers: Record<string, string> | undefined = undefined
   private headersAt = 0
@@ -177,10 +177,11 @@ class AttemptHandler implements Waiting {
   }
 
   private clearTimers(): void {
-    if (this.timer !== undefined) clearTimeout(this.timer)
-    this.timer = undefined
-    this.timerDue = Number.POSITIVE_INFINITY
-    if (this.queueDeadline !== Number.POSITIVE_INFINITY) this.context.queueWatch.remove(this)
+    if (this.watched) {
+      this.watched = false
+      this.context.watchdog.unwatch(this)
+    }
+    this.due = Number.POSITIVE_INFINITY
   }
 
   /** At dispatch: the deadline also covers the wait for a pooled connection. */
@@ -188,36 +189,33 @@ class AttemptHandler implements Waiting {
     const deadline = this.context.deadline
     if (deadline === undefined) return
     this.queueDeadline = this.dispatchedAt + deadline.remainingMs
-    this.context.queueWatch.add(this)
+    this.due = this.queueDeadline
+    this.watched = true
+    this.context.watchdog.watch(this)
   }
 
-  expireInQueue(): void {
-    this.queueDeadline = Number.POSITIVE_INFINITY
-    this.fail({ _tag: "Timeout", phase: "deadline", limitMs: this.context.deadline!.limitMs }, true)
-  }
-
-  private schedule(now: number): void {
+  private reschedule(): void {
     const idleDue = this.idleLimitMs > 0 ? this.lastActivity + this.idleLimitMs : Number.POSITIVE_INFINITY
-    const due = Math.min(this.attemptEnd, idleDue)
-    if (due === Number.POSITIVE_INFINITY) return
-    // A timer that fires sooner will look again then.
-    if (this.timer !== undefined && this.timerDue <= due) return
-    if (this.timer !== undefined) clearTimeout(this.timer)
-    this.timerDue = due
-    this.timer = setTimeout(this.onTimer, Math.max(1, Math.ceil(due - now)))
+    this.due = Math.min(this.attemptEnd, idleDue)
+    if (this.due === Number.POSITIVE_INFINITY) return
+    if (!this.watched) {
+      this.watched = true
+      this.context.watchdog.watch(this)
+    }
   }
 
-  private readonly onTimer = (): void => {
-    this.timer = undefined
-    this.timerDue = Number.POSITIVE_INFINITY
-    const now = performance.now()
+  onDue(now: number): void {
+    if (this.abortConnection === undefined && now >= this.queueDeadline) {
+      this.queueDeadline = Number.POSITIVE_INFINITY
+      return this.fail({ _tag: "Timeout", phase: "deadline", limitMs: this.context.deadline!.limitMs }, true)
+    }
     if (now >= this.attemptEnd) return this.timeout(this.attemptPhase, this.attemptLimitMs)
     if (this.idleLimitMs > 0 && now >= this.lastActivity + this.idleLimitMs) {
       // A consumer that holds the stream back is not the server being idle.
       if (this.paused) this.lastActivity = now
       else return this.timeout(this.idlePhase, this.idleLimitMs)
     }
-    this.schedule(now)
+    this.reschedule()
   }
 
   private timeout(phase: TimeoutPhase, limitMs: number): void {
@@ -234,10 +232,7 @@ class AttemptHandler implements Waiting {
       return
     }
     this.abortConnection = abort
-    if (this.queueDeadline !== Number.POSITIVE_INFINITY) {
-      this.context.queueWatch.remove(this)
-      this.queueDeadline = Number.POSITIVE_INFINITY
-    }
+    this.queueDeadline = Number.POSITIVE_INFINITY
     if (this.lastActivity !== 0) return // a pipelined retry of the same attempt: limits already run
     const now = performance.now()
     const { timeouts } = this.context.limits
@@ -259,7 +254,7 @@ class AttemptHandler implements Waiting {
     this.idlePhase = "headers"
     this.idleLimitMs = timeouts.headersMs
     this.lastActivity = now
-    this.schedule(now)
+    this.reschedule()
   }
 
   onHeaders(statusCode: number, rawHeaders: Array<Buffer>, resume: () => void, _statusText: string): boolean {
@@ -292,11 +287,12 @@ class AttemptHandler implements Waiting {
       }
     }
     if (this.context.stream && this.mode === BodyMode.Keep) this.startStreaming(resume)
-    this.schedule(now)
+    this.reschedule()
     return true
   }
 
   private startStreaming(resume: () => void): void {
+    this.resumeFromConsumer = this.resumeFromConsumer.bind(this)
     // The attempt and the deadline end at the headers; body idle goes on.
     this.attemptEnd = Number.POSITIVE_INFINITY
     this.finished = true
@@ -325,7 +321,8 @@ class AttemptHandler implements Waiting {
     }))
   }
 
-  private readonly resumeFromConsumer = (): void => {
+  // Bound once, in stream mode only: no closure per buffered request.
+  private resumeFromConsumer(): void {
     this.paused = false
     this.lastActivity = performance.now()
     this.decoder?.resume()
@@ -458,7 +455,7 @@ class AttemptHandler implements Waiting {
     this.finished = true
     if (this.mode === BodyMode.Prefix) {
       const failure = badStatus(this.status, this.headers!, body.subarray(0, ERROR_PREFIX_BYTES))
-      queueMicrotask(() => this.resume(Effect.fail(this.error(failure))))
+      this.resume(Effect.fail(this.error(failure)))
       return
     }
     const response = Effect.succeed<RawResponse>({
@@ -469,9 +466,11 @@ class AttemptHandler implements Waiting {
       headersAt: this.headersAt,
       stream: undefined
     })
-    // undici frees the connection only after onComplete returns: resuming
-    // later lets the fiber's next request reuse this socket, not open another.
-    queueMicrotask(() => this.resume(response))
+    // undici reuses this socket only one event-loop turn later (it waits for
+    // servers that close despite keep-alive), so a fiber's next request may
+    // take another pooled connection: up to ~2x concurrency sockets, capped by
+    // maxConnectionsPerHost.
+    this.resume(response)
   }
 }
 

@@ -3,7 +3,7 @@
  * session's policy, and turn the result into a `FetchResponse` or a typed
  * error. Attempts themselves live in `attempt.ts`.
  */
-import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as HttpBody from "@effect/platform/HttpBody"
 import { Clock, Context, Effect, FiberRef, Option, ParseResult, Schema, Stream } from "effect"
 import type * as Fiber from "effect/Fiber"
 import type * as FetchError from "../FetchError.js"
@@ -57,6 +57,35 @@ const invalidUrl = (method: string, input: string, reason: "Malformed" | "Unsupp
 const invalidBody = (method: string, displayUrl: string, detail: string, startedAt: number) =>
   Effect.fail(Errors.make({ _tag: "InvalidRequest", reason: "Body", detail }, method, displayUrl, 1, performance.now() - startedAt))
 
+/**
+ * What the engine needs of a request. Every `HttpClientRequest` is one; a
+ * plain URL string becomes one without building a whole request object.
+ */
+export interface RequestSpec {
+  readonly method: string
+  readonly url: string
+  readonly urlParams: Iterable<readonly [string, string]>
+  readonly headers: Readonly<Record<string, string>>
+  readonly body: HttpBody.HttpBody
+}
+
+const noParams: ReadonlyArray<readonly [string, string]> = []
+const noHeaders: Readonly<Record<string, string>> = Object.freeze({})
+
+/** A GET of a URL, as light as a request can be. */
+export const getSpec = (url: string): RequestSpec => ({
+  method: "GET",
+  url,
+  urlParams: noParams,
+  headers: noHeaders,
+  body: HttpBody.empty
+})
+
+const hasKeys = (record: Readonly<Record<string, string>>): boolean => {
+  for (const _ in record) return true
+  return false
+}
+
 const toBytes = (body: unknown): string | Uint8Array | undefined => {
   if (typeof body === "string" || body instanceof Uint8Array) return body
   if (body instanceof ArrayBuffer) return new Uint8Array(body)
@@ -65,11 +94,11 @@ const toBytes = (body: unknown): string | Uint8Array | undefined => {
 
 const prepare = (
   session: SessionImpl,
-  request: HttpClientRequest.HttpClientRequest,
+  request: RequestSpec,
   extraHeaders: Readonly<Record<string, string>> | undefined,
   traceparent: string | undefined,
   startedAt: number
-): Effect.Effect<Prepared, FetchError.FetchError> => {
+): Prepared | Effect.Effect<Prepared, FetchError.FetchError> => {
   const method = request.method
   const href = joinUrl(session.config.baseUrl, request.url)
   let url: URL
@@ -91,18 +120,29 @@ const prepare = (
     url.password = ""
   }
 
-  const headers: Record<string, string> = { ...session.config.headers }
-  if (extraHeaders !== undefined) Object.assign(headers, lowerCaseHeaders(extraHeaders))
-  Object.assign(headers, request.headers)
-  if (traceparent !== undefined) headers["traceparent"] = traceparent
-  if (userInfo !== undefined && headers["authorization"] === undefined) headers["authorization"] = userInfo
-
-  const done = (body: string | Uint8Array | null, contentType: string | undefined): Effect.Effect<Prepared> => {
-    if (contentType !== undefined && headers["content-type"] === undefined) headers["content-type"] = contentType
-    return Effect.succeed(new Attempt.PreparedRequest(method, url, headers, body))
+  // The session's headers object is shared by every request that adds none
+  // of its own (undici only reads it); anything added makes a copy.
+  let headers: Record<string, string> = session.config.headers as Record<string, string>
+  const body = request.body
+  if (
+    extraHeaders !== undefined || hasKeys(request.headers) || userInfo !== undefined || traceparent !== undefined ||
+    (body._tag !== "Empty" && body._tag !== "Raw")
+  ) {
+    headers = { ...headers }
+    if (extraHeaders !== undefined) Object.assign(headers, lowerCaseHeaders(extraHeaders))
+    Object.assign(headers, request.headers)
+    if (userInfo !== undefined && headers["authorization"] === undefined) headers["authorization"] = userInfo
+    if (traceparent !== undefined) headers["traceparent"] = traceparent
   }
 
-  const body = request.body
+  const done = (bytes: string | Uint8Array | null, contentType: string | undefined): Prepared => {
+    if (contentType !== undefined && headers["content-type"] === undefined) {
+      if (headers === session.config.headers) headers = { ...headers }
+      headers["content-type"] = contentType
+    }
+    return new Attempt.PreparedRequest(method, url, headers, bytes)
+  }
+
   switch (body._tag) {
     case "Empty":
       return done(null, undefined)
@@ -117,7 +157,7 @@ const prepare = (
       // Encoded once up front so that a retry or a 307/308 can send it again.
       const encoded = new Response(body.formData)
       return Effect.promise(() => encoded.arrayBuffer()).pipe(
-        Effect.flatMap((buffer) => done(new Uint8Array(buffer), encoded.headers.get("content-type") ?? undefined))
+        Effect.map((buffer) => done(new Uint8Array(buffer), encoded.headers.get("content-type") ?? undefined))
       )
     }
     case "Stream":
@@ -130,7 +170,7 @@ const prepare = (
         Effect.map((chunks) => Buffer.concat(chunks)),
         Effect.matchEffect({
           onFailure: (cause) => invalidBody(method, redactUrl(url), `body stream failed: ${String(cause)}`, startedAt),
-          onSuccess: (bytes) => done(bytes, body.contentType)
+          onSuccess: (bytes) => Effect.succeed(done(bytes, body.contentType))
         })
       )
   }
@@ -193,7 +233,7 @@ const pausingStatuses = new Set([429, 503])
 /** Runs the request through gates, attempts, retries and redirects. */
 export const execute = (
   session: SessionImpl,
-  request: HttpClientRequest.HttpClientRequest,
+  request: RequestSpec,
   options: CallOptions | undefined,
   stream = false
 ): Effect.Effect<FetchResponse<Uint8Array>, FetchError.FetchError> =>
@@ -201,7 +241,7 @@ export const execute = (
 
 /** {@link execute} on the session in the fiber's context: one Effect step fewer per request. */
 export const executeCurrent = (
-  request: HttpClientRequest.HttpClientRequest,
+  request: RequestSpec,
   options: CallOptions | undefined,
   stream = false
 ): Effect.Effect<FetchResponse<Uint8Array>, FetchError.FetchError, SessionImpl> =>
@@ -220,7 +260,7 @@ interface Deadline {
 const start = (
   fiber: Fiber.RuntimeFiber<unknown, unknown>,
   session: SessionImpl,
-  request: HttpClientRequest.HttpClientRequest,
+  request: RequestSpec,
   options: CallOptions | undefined,
   stream: boolean
 ): Effect.Effect<FetchResponse<Uint8Array>, FetchError.FetchError> => {
@@ -249,7 +289,7 @@ const start = (
 
 const run = (
   session: SessionImpl,
-  request: HttpClientRequest.HttpClientRequest,
+  request: RequestSpec,
   options: CallOptions | undefined,
   limits: Limits,
   startedAt: number,
@@ -275,7 +315,7 @@ const run = (
       if (remainingMs !== undefined && remainingMs <= 0) return Effect.fail(timedOut(prepared, attempt))
       return Attempt.run({
         dispatcher: session.dispatcher,
-        queueWatch: session.queueWatch,
+        watchdog: session.watchdog,
         request: prepared,
         limits,
         attempt,
@@ -359,7 +399,8 @@ const run = (
     })
 
   const start = (traceparent: string | undefined) => {
-    const fetched = Effect.flatMap(prepare(session, request, options?.headers, traceparent, startedAt), hop)
+    const prepared = prepare(session, request, options?.headers, traceparent, startedAt)
+    const fetched = Effect.isEffect(prepared) ? Effect.flatMap(prepared, hop) : hop(prepared)
     if (!session.config.metrics) return fetched
     return Effect.tapBoth(fetched, {
       onFailure: Metrics.recordFailure,

@@ -6,7 +6,7 @@ import { Agent } from "undici"
 import type { Dispatcher } from "undici"
 import * as Hosts from "./hosts.js"
 import * as LeanClient from "./httpClient.js"
-import { QueueWatch } from "./queueWatch.js"
+import { Watchdog } from "./watchdog.js"
 import type { ResolvedSession, SessionOptions } from "./options.js"
 import { resolveSession } from "./options.js"
 
@@ -18,7 +18,7 @@ export interface SessionImpl {
   readonly config: ResolvedSession
   readonly dispatcher: Dispatcher
   readonly hosts: Hosts.Hosts
-  readonly queueWatch: QueueWatch
+  readonly watchdog: Watchdog
 }
 
 export const tag = Context.GenericTag<SessionImpl>("effect-gather/Session")
@@ -44,11 +44,11 @@ export const make = (options?: SessionOptions): Effect.Effect<SessionImpl, never
       (agent) => Effect.promise(() => agent.destroy())
     )
     const hosts = Hosts.make(config.hostLimits, yield* Effect.scope)
-    const queueWatch = yield* Effect.acquireRelease(
-      Effect.sync(() => new QueueWatch()),
-      (watch) => Effect.sync(() => watch.close())
+    const watchdog = yield* Effect.acquireRelease(
+      Effect.sync(() => new Watchdog()),
+      (watchdog) => Effect.sync(() => watchdog.close())
     )
-    return { [TypeId]: TypeId, config, dispatcher, hosts, queueWatch } satisfies SessionImpl
+    return { [TypeId]: TypeId, config, dispatcher, hosts, watchdog } satisfies SessionImpl
   })
 
 /** The `@effect/platform` client on the session's engine (see httpClient.ts). */
