@@ -3,11 +3,11 @@
  * as a stream of lines (never the whole input in memory). Blank lines and
  * `#` comments are skipped; every other line is an input, valid URL or not.
  */
-import * as fs from "node:fs"
 import * as NodeStream from "@effect/platform-node/NodeStream"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
+import * as fs from "node:fs"
 import { describe, RunFailed, UsageError } from "./errors.js"
 
 /** Pure: the input on a line, or `undefined` for a blank line or a comment. */

@@ -5,10 +5,10 @@
  * line, and file writes are synchronous, so what was reported as written is
  * in the file when the process exits.
  */
-import * as fs from "node:fs"
-import * as path from "node:path"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
+import * as fs from "node:fs"
+import * as path from "node:path"
 import { describe, RunFailed } from "./errors.js"
 
 /** Where record lines (or table rows) go. */
@@ -44,8 +44,11 @@ export const printError = (message: string): Effect.Effect<void> => stderr(`gath
 /** Whether stderr is a terminal (the progress line is drawn only then). */
 export const stderrIsTTY = (): boolean => process.stderr.isTTY === true
 
+/** Whether stdin is a terminal (someone would have to type the URLs). */
+export const stdinIsTTY = (): boolean => process.stdin.isTTY === true
+
 /** The terminal's width, 80 when unknown. */
-export const stderrColumns = (): number => process.stderr.columns ?? 80
+export const stderrColumns = (): number => process.stderr.columns || 80
 
 /** A single status line redrawn in place on stderr (a TTY). */
 export interface StatusLine {

@@ -15,6 +15,10 @@ export interface Snapshot {
   readonly elapsedMs: number
 }
 
+/** Whether to draw the progress line: only on a terminal, and never with `--quiet`. */
+export const showProgress = (options: { readonly quiet: boolean; readonly stderrIsTTY: boolean }): boolean =>
+  options.stderrIsTTY && !options.quiet
+
 const formatEta = (seconds: number): string => {
   if (!Number.isFinite(seconds)) return "?"
   const s = Math.max(0, Math.round(seconds))

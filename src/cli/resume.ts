@@ -7,10 +7,10 @@
  * newline is checked: a complete record gets its newline back, anything else
  * is cut off, so the file is valid NDJSON before new lines are appended.
  */
-import * as fs from "node:fs"
-import * as readline from "node:readline"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
+import * as fs from "node:fs"
+import * as readline from "node:readline"
 import { describe, RunFailed } from "./errors.js"
 import { parseLine } from "./record.js"
 

@@ -4,9 +4,9 @@
  * dot, ASCII only, at most {@link maxNameLength} characters, and a hash of
  * the whole URL so two URLs never share a file.
  */
+import * as Either from "effect/Either"
 import { createHash } from "node:crypto"
 import * as path from "node:path"
-import * as Either from "effect/Either"
 
 /** Longest readable part of a name; the hash suffix comes on top. */
 export const maxStemLength = 100
