@@ -735,7 +735,8 @@ describe("DemoServer lifecycle", () => {
       const start = performance.now()
       yield* Scope.close(scope, Exit.void)
       const elapsed = performance.now() - start
-      expect(elapsed).toBeLessThan(1000)
+      // server.close() alone would wait for the keep-alive socket (5 s) and the /hang forever
+      expect(elapsed).toBeLessThan(3000)
 
       // the hanging request was cut, and nothing listens any more
       const outcome = yield* Fiber.join(hang)

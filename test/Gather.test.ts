@@ -215,7 +215,8 @@ layer(serverAndSession((server) => ({ baseUrl: server.baseUrl, retry: false })),
         const started = performance.now()
         const results = yield* Gather.all(Array.from({ length: n }, () => delayed(300)), { concurrency: "unbounded" })
         expect(results).toEqual(Array.from({ length: n }, () => 300))
-        expect(performance.now() - started).toBeLessThan(300 * 3)
+        // one at a time would take 300 * n ms
+        expect(performance.now() - started).toBeLessThan(300 * n / 2)
         expect((yield* settledStats).peakInFlight).toBe(n)
 
         yield* server.resetStats
@@ -410,7 +411,7 @@ layer(serverAndSession((server) => ({ baseUrl: server.baseUrl, retry: false })),
         const server = yield* fresh
         const started = performance.now()
         const error = yield* failure(Stream.runCollect(
-          Gather.stream(["/delay/2000", "fail"], (path) => path === "fail" ? failAfter(1) : Fetch.get(path), {
+          Gather.stream(["/delay/6000", "fail"], (path) => path === "fail" ? failAfter(1) : Fetch.get(path), {
             concurrency: 2,
             ordered: true,
             mode: "fail-fast"
@@ -418,7 +419,8 @@ layer(serverAndSession((server) => ({ baseUrl: server.baseUrl, retry: false })),
         ))
         assert(error._tag === "BadStatus")
         expect(error.status).toBe(500)
-        expect(performance.now() - started).toBeLessThan(1000)
+        // well before the first input's 6 s
+        expect(performance.now() - started).toBeLessThan(3000)
         expect((yield* eventually(server.stats, (s) => s.inFlight === 0)).aborted).toBe(1)
       }))
 

@@ -264,7 +264,6 @@ const start = (
   options: CallOptions | undefined,
   stream: boolean
 ): Effect.Effect<FetchResponse<Uint8Array>, FetchError.FetchError> => {
-  const startedAtEpoch = Date.now()
   const startedAt = performance.now()
   let limits: Limits
   try {
@@ -284,7 +283,7 @@ const start = (
     const at = Math.min(ownAt, sharedAt)
     deadline = { at, perfAt: startedAt + (at - now), limitMs: ownAt <= sharedAt ? totalMs : Math.max(0, sharedAt - now) }
   }
-  return run(session, request, options, limits, startedAt, startedAtEpoch, deadline, stream)
+  return run(session, request, options, limits, startedAt, deadline, stream)
 }
 
 const run = (
@@ -293,7 +292,6 @@ const run = (
   options: CallOptions | undefined,
   limits: Limits,
   startedAt: number,
-  startedAtEpoch: number,
   deadline: Deadline | undefined,
   stream: boolean
 ): Effect.Effect<FetchResponse<Uint8Array>, FetchError.FetchError> => {
@@ -310,7 +308,7 @@ const run = (
   // One attempt on one hop: wait at the gates, then exchange; the attempt
   // itself fails with BadStatus for a status the request does not accept.
   const exchange = (prepared: Prepared, attempt: number): Effect.Effect<Attempt.RawResponse, FetchError.FetchError> => {
-    const send = Effect.suspend(() => {
+    const send = () => {
       const remainingMs = deadline === undefined ? undefined : deadline.perfAt - performance.now()
       if (remainingMs !== undefined && remainingMs <= 0) return Effect.fail(timedOut(prepared, attempt))
       return Attempt.run({
@@ -324,10 +322,11 @@ const run = (
         stream,
         deadline: remainingMs === undefined ? undefined : { remainingMs, limitMs: deadline!.limitMs }
       })
-    })
+    }
+    // Gated, the remaining time is measured after the wait.
     return hosts.idle()
-      ? send
-      : hosts.gate(prepared.url.origin, send, deadline?.at, () => timedOut(prepared, attempt))
+      ? send()
+      : hosts.gate(prepared.url.origin, Effect.suspend(send), deadline?.at, () => timedOut(prepared, attempt))
   }
 
   const timedOut = (prepared: Prepared, attempt: number) =>
@@ -394,7 +393,7 @@ const run = (
         bytes: raw.bytes,
         attempts: attempt,
         redirects: chain,
-        timing: { startedAt: startedAtEpoch, headersMs: raw.headersAt, totalMs: performance.now() - startedAt }
+        timing: { startedAt: performance.timeOrigin + startedAt, headersMs: raw.headersAt, totalMs: performance.now() - startedAt }
       })
     })
 
