@@ -9,7 +9,7 @@
  *
  * @since 0.1.0
  */
-import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -89,14 +89,11 @@ export interface Options {
  */
 export type Input = string | URL | HttpClientRequest.HttpClientRequest
 
-const toRequest = (input: Input): HttpClientRequest.HttpClientRequest =>
-  typeof input === "string"
-    ? HttpClientRequest.get(input)
-    : input instanceof URL
-    ? HttpClientRequest.get(input.href)
-    : input
+const toRequest = (input: Input): internal.RequestSpec =>
+  typeof input === "string" ? internal.getSpec(input) : input instanceof URL ? internal.getSpec(input.href) : input
 
 const run = (input: Input, options: Options | undefined) => internal.executeCurrent(toRequest(input), options)
+const runSpec = (request: internal.RequestSpec, options: Options | undefined) => internal.executeCurrent(request, options)
 
 /**
  * Sends any `HttpClientRequest` (method, headers, body) and reads the body
@@ -177,7 +174,7 @@ export const json = <A, I, R>(
   options?: Options
 ): Effect.Effect<FetchResponse<A>, FetchError.FetchError, Session.Session | R> => {
   const req = toRequest(input)
-  return Effect.flatMap(run(req, options), internal.toJson(schema, req.method))
+  return Effect.flatMap(runSpec(req, options), internal.toJson(schema, req.method))
 }
 
 /**
