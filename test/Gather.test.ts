@@ -5,6 +5,7 @@ import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as FastCheck from "effect/FastCheck"
 import { pipe } from "effect/Function"
 import * as Schema from "effect/Schema"
@@ -406,6 +407,31 @@ layer(serverAndSession((server) => ({ baseUrl: server.baseUrl, retry: false })),
     // earlier input has finished, so "fail-fast" waits for the slowest
     // earlier input (forever for one that hangs) instead of failing at once
     // as Gather.all does.
+    it.effect("interrupting a running gather aborts every request in flight (worker hook)", () =>
+      Effect.gen(function*() {
+        const server = yield* fresh
+        const fiber = yield* Effect.fork(Gather.all(Array.from({ length: 6 }, () => Fetch.get("/hang")), { concurrency: 3 }))
+        yield* eventually(server.stats, (s) => s.inFlight === 3)
+        yield* Fiber.interrupt(fiber)
+        const stats = yield* eventually(server.stats, (s) => s.inFlight === 0 && s.aborted === 3)
+        expect(stats.aborted).toBe(3)
+        expect(stats.requests).toBe(3)
+      }))
+
+    it.effect("a fetch interrupted inside a worker by its own timeout aborts its socket", () =>
+      Effect.gen(function*() {
+        const server = yield* fresh
+        // Effect.timeout runs the fetch in a forked fiber: not the worker's,
+        // so it must take the path with its own canceler.
+        const outcomes = yield* Gather.settle(
+          Array.from({ length: 2 }, () => Effect.timeout(Fetch.get("/hang"), "150 millis")),
+          { concurrency: 2 }
+        )
+        expect(outcomes.map((o) => Either.isLeft(o) && o.left._tag)).toEqual(["TimeoutException", "TimeoutException"])
+        const stats = yield* eventually(server.stats, (s) => s.inFlight === 0 && s.aborted === 2)
+        expect(stats.aborted).toBe(2)
+      }))
+
     it.effect("stream fail-fast also fails at once in ordered mode", () =>
       Effect.gen(function*() {
         const server = yield* fresh

@@ -9,7 +9,8 @@
  * watchdog (no timer per request); the attempt's limits start once it has a
  * connection, so waiting for a pool slot only counts against the deadline.
  */
-import { Effect } from "effect"
+import { Effect, FiberRef } from "effect"
+import type * as Fiber from "effect/Fiber"
 import type { Dispatcher } from "undici"
 import * as zlib from "node:zlib"
 import type * as FetchError from "../FetchError.js"
@@ -474,21 +475,64 @@ class AttemptHandler implements Watched {
   }
 }
 
+/**
+ * Where a Gather worker keeps the attempt it is running, so that one
+ * interruption hook per worker can abort it. `Effect.async` with a canceler
+ * wraps every request in `onInterrupt` (about 3 KB of allocations and a
+ * handful of Effect steps); inside a worker that hook is paid once per
+ * worker instead. `owner` is the worker's fiber: a fiber forked inside the
+ * work (a timeout, a race) inherits the slot but is not its owner, and takes
+ * the path with a canceler.
+ */
+export class InterruptSlot {
+  current: AttemptHandler | undefined = undefined
+  constructor(readonly owner: Fiber.RuntimeFiber<unknown, unknown>) {}
+}
+
+export const currentInterruptSlot = FiberRef.unsafeMake<InterruptSlot | undefined>(undefined)
+
+const dispatch = (context: AttemptContext, handler: AttemptHandler): void => {
+  const { request } = context
+  handler.watchQueue()
+  context.dispatcher.dispatch({
+    origin: request.url.origin,
+    path: request.url.pathname + request.url.search,
+    method: request.method as Dispatcher.HttpMethod,
+    headers: request.headers,
+    body: request.body,
+    // Our own watchdog enforces these (see AttemptHandler).
+    headersTimeout: 0,
+    bodyTimeout: 0
+  }, handler)
+}
+
 /** Runs one attempt; interrupting the Effect aborts the request. */
 export const run = (context: AttemptContext): Effect.Effect<RawResponse, FetchError.FetchError> =>
-  Effect.async<RawResponse, FetchError.FetchError>((resume) => {
-    const handler = new AttemptHandler(context, resume)
-    const { request } = context
-    handler.watchQueue()
-    context.dispatcher.dispatch({
-      origin: request.url.origin,
-      path: request.url.pathname + request.url.search,
-      method: request.method as Dispatcher.HttpMethod,
-      headers: request.headers,
-      body: request.body,
-      // Our own timer enforces these (see AttemptHandler).
-      headersTimeout: 0,
-      bodyTimeout: 0
-    }, handler)
-    return Effect.sync(() => handler.interrupt())
+  Effect.withFiberRuntime((fiber) => {
+    const slot = fiber.getFiberRef(currentInterruptSlot)
+    if (slot !== undefined && slot.owner === fiber) {
+      return Effect.async<RawResponse, FetchError.FetchError>((resume) => {
+        const handler = new AttemptHandler(context, resume)
+        slot.current = handler
+        dispatch(context, handler)
+      })
+    }
+    return Effect.async<RawResponse, FetchError.FetchError>((resume) => {
+      const handler = new AttemptHandler(context, resume)
+      dispatch(context, handler)
+      return Effect.sync(() => handler.interrupt())
+    })
+  })
+
+/**
+ * Runs `worker` with an interrupt slot: its fetches skip the per-request
+ * canceler, and interrupting the worker aborts the one in flight.
+ */
+export const withInterruptSlot = <A, E, R>(worker: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.withFiberRuntime((fiber) => {
+    const slot = new InterruptSlot(fiber)
+    return Effect.onInterrupt(
+      Effect.locally(worker, currentInterruptSlot, slot),
+      () => Effect.sync(() => slot.current?.interrupt())
+    )
   })

@@ -7,6 +7,7 @@
  * only as fast as workers free up (an infinite or lazy iterable works).
  */
 import { Cause, Chunk, Clock, Duration, Effect, Either, FiberRef, Mailbox, Option, Queue, Stream } from "effect"
+import { withInterruptSlot } from "./attempt.js"
 import { currentDeadline } from "./fetch.js"
 import type * as Scope from "effect/Scope"
 
@@ -60,8 +61,9 @@ export const run = <I, A, E, R>(
         return worker
       })
     })
-    if (workers === 1) return worker
-    const pool = new Array<Effect.Effect<void, E, R>>(workers).fill(worker)
+    const hooked = withInterruptSlot(worker)
+    if (workers === 1) return hooked
+    const pool = new Array<Effect.Effect<void, E, R>>(workers).fill(hooked)
     return Effect.all(pool, { concurrency: "unbounded", discard: true })
   })
 
@@ -244,7 +246,7 @@ export const stream = <I, A, E, R, EI, RI>(
           return worker
         })
       }))
-    yield* Effect.all(new Array<typeof worker>(workers).fill(worker), { concurrency: "unbounded", discard: true }).pipe(
+    yield* Effect.all(new Array<typeof worker>(workers).fill(withInterruptSlot(worker)), { concurrency: "unbounded", discard: true }).pipe(
       Effect.exit,
       Effect.flatMap((exit) => out.done(exit)),
       Effect.forkScoped
