@@ -123,7 +123,10 @@ export interface Options {
   readonly headers?: Readonly<Record<string, string>> | undefined
   /** The `User-Agent`. Default `"effect-gather/<version>"`; `false` sends none. */
   readonly userAgent?: string | false | undefined
-  /** Connections kept per origin (the pool's size per host). Default `64`. */
+  /**
+   * Connections per origin (the pool's size per host). Default `128`. Past it,
+   * requests wait for a free connection (time counted only against `total`).
+   */
   readonly maxConnectionsPerHost?: number | undefined
   /**
    * A per-attempt limit (`"5 seconds"`) or limits by phase. Defaults: attempt

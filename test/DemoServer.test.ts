@@ -13,6 +13,7 @@ import { Agent, Client, request } from "undici"
 import type { Dispatcher } from "undici"
 import * as DemoServer from "../src/DemoServer.js"
 import { flakyHash, parseIntegerIn, RecentLog } from "../src/internal/demoServer.js"
+import { eventually, realSleep } from "./support.js"
 
 // ---------------------------------------------------------------------------
 // a tiny client on undici's `request`: no redirects followed, no decoding
@@ -43,26 +44,6 @@ const call = (dispatcher: Dispatcher, url: string, options: CallOptions = {}): E
 
 const text = (reply: Reply): string => reply.body.toString("utf8")
 const json = (reply: Reply): unknown => JSON.parse(text(reply))
-
-/** Waits on a real timer: the tests inside `layer(...)` run under `TestClock`. */
-const realSleep = (millis: number): Effect.Effect<void> =>
-  Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, millis)))
-
-/** Polls until `predicate` holds (real time), then returns the last value. */
-const eventually = <A, E, R>(
-  effect: Effect.Effect<A, E, R>,
-  predicate: (a: A) => boolean,
-  timeoutMillis = 3000
-): Effect.Effect<A, E, R> =>
-  Effect.gen(function*() {
-    const deadline = performance.now() + timeoutMillis
-    let value = yield* effect
-    while (!predicate(value) && performance.now() < deadline) {
-      yield* realSleep(10)
-      value = yield* effect
-    }
-    return value
-  })
 
 const timed = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<readonly [A, number], E, R> =>
   Effect.gen(function*() {

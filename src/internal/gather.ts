@@ -217,16 +217,32 @@ export const stream = <I, A, E, R, EI, RI>(
     // Ordered mode: finished items wait here until their turn.
     const pending = new Map<number, Item<I, A, E>>()
     let nextToEmit = 0
-    const emit = (item: Item<I, A, E>): void => {
-      if (!ordered) {
-        out.unsafeOffer(item)
-        return
+    // Outcomes that complete in the same turn of the event loop (undici
+    // delivers many responses per poll) reach the consumer as one chunk: a
+    // chunk per item would cost a trip through the Stream machinery each.
+    let batch: Array<Item<I, A, E>> = []
+    let flushScheduled = false
+    const flush = (): void => {
+      flushScheduled = false
+      if (batch.length === 0) return
+      const items = batch
+      batch = []
+      out.unsafeOfferAll(items)
+    }
+    const offer = (item: Item<I, A, E>): void => {
+      batch.push(item)
+      if (!flushScheduled) {
+        flushScheduled = true
+        setImmediate(flush)
       }
+    }
+    const emit = (item: Item<I, A, E>): void => {
+      if (!ordered) return offer(item)
       pending.set(item.index, item)
       let head = pending.get(nextToEmit)
       while (head !== undefined) {
         pending.delete(nextToEmit)
-        out.unsafeOffer(head)
+        offer(head)
         nextToEmit++
         head = pending.get(nextToEmit)
       }
@@ -248,7 +264,10 @@ export const stream = <I, A, E, R, EI, RI>(
       }))
     yield* Effect.all(new Array<typeof worker>(workers).fill(withInterruptSlot(worker)), { concurrency: "unbounded", discard: true }).pipe(
       Effect.exit,
-      Effect.flatMap((exit) => out.done(exit)),
+      Effect.flatMap((exit) => {
+        flush()
+        return out.done(exit)
+      }),
       Effect.forkScoped
     )
     // A chunk's permits come back when the consumer asks for the next one:

@@ -77,7 +77,7 @@ export const defaultUserAgent = `effect-gather/${version}`
 export const isOk = (status: number): boolean => status >= 200 && status < 300
 
 export const defaults = {
-  maxConnectionsPerHost: 64,
+  maxConnectionsPerHost: 128,
   timeouts: {
     attemptMs: 60_000,
     connectMs: 10_000,

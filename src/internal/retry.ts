@@ -5,16 +5,7 @@
 import { Duration, Effect, Option, Random, Schedule, ScheduleDecision, ScheduleInterval } from "effect"
 import type * as FetchError from "../FetchError.js"
 import { transientStatuses } from "../FetchError.js"
-
-export interface RetryOptions {
-  readonly times?: number | undefined
-  readonly baseDelay?: Duration.DurationInput | undefined
-  readonly maxDelay?: Duration.DurationInput | undefined
-  readonly maxRetryAfter?: Duration.DurationInput | undefined
-  readonly methods?: ReadonlyArray<string> | undefined
-  readonly statuses?: ReadonlyArray<number> | undefined
-  readonly schedule?: Schedule.Schedule<unknown, FetchError.FetchError> | undefined
-}
+import type { RetryOptions } from "../Session.js"
 
 export type RetryInput = number | false | RetryOptions
 

@@ -1,0 +1,65 @@
+// The benchmark's target server: plain node:http, meant to run in its own
+// process so its CPU is never charged to a client.
+//
+//   node bench/target.mjs            listens on 127.0.0.1, a free port; prints the port on stdout
+//
+// Routes (any query string is ignored except `ms`):
+//   GET /small          200, a 100-byte body with content-length, keep-alive
+//   GET /delay?ms=100   the same body after `ms` milliseconds (0..10000, default 100)
+//   anything else       404
+//
+// It exits on SIGTERM/SIGINT, and with `--exit-on-stdin-close` (how the
+// runner starts it) when its stdin closes, so it never outlives the runner.
+import { createServer } from "node:http"
+
+const body = Buffer.alloc(100, "x")
+const headers = {
+  "content-type": "text/plain",
+  "content-length": String(body.length),
+  connection: "keep-alive"
+}
+const notFound = Buffer.from("not found\n")
+
+const respond = (res) => {
+  res.writeHead(200, headers)
+  res.end(body)
+}
+
+const server = createServer((req, res) => {
+  const url = req.url ?? "/"
+  if (url === "/small" || url.startsWith("/small?")) return respond(res)
+  if (url === "/delay" || url.startsWith("/delay?")) {
+    const raw = new URLSearchParams(url.slice(url.indexOf("?") + 1)).get("ms")
+    const ms = raw === null ? 100 : Math.min(10_000, Math.max(0, Number(raw) || 0))
+    const timer = setTimeout(respond, ms, res)
+    res.on("close", () => clearTimeout(timer))
+    return
+  }
+  res.writeHead(404, { "content-type": "text/plain", "content-length": String(notFound.length) })
+  res.end(notFound)
+})
+
+// Keep connections open between a client's warm-up and its measured phase,
+// and never close a socket after some number of requests.
+server.keepAliveTimeout = 60_000
+server.headersTimeout = 65_000
+server.requestTimeout = 0
+server.maxRequestsPerSocket = 0
+server.maxHeadersCount = 100
+
+const stop = () => {
+  server.close()
+  server.closeAllConnections()
+  process.exit(0)
+}
+process.on("SIGTERM", stop)
+process.on("SIGINT", stop)
+if (process.argv.includes("--exit-on-stdin-close")) {
+  process.stdin.on("end", stop)
+  process.stdin.on("error", stop)
+  process.stdin.resume()
+}
+
+server.listen({ host: "127.0.0.1", port: 0, backlog: 4096 }, () => {
+  process.stdout.write(`${server.address().port}\n`)
+})
