@@ -19,7 +19,10 @@
  *
  * Only loopback targets are accepted (exit 2 otherwise).
  */
-import { Effect, Either, ManagedRuntime, Stream } from "effect"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as ManagedRuntime from "effect/ManagedRuntime"
+import * as Stream from "effect/Stream"
 import { Fetch, Gather, Session } from "../src/index.js"
 import type { Tally } from "./common.js"
 import { armDeadline, measure, parseArgs, range, refuse, report, urlOf } from "./common.js"

@@ -9,7 +9,8 @@
  * watchdog (no timer per request); the attempt's limits start once it has a
  * connection, so waiting for a pool slot only counts against the deadline.
  */
-import { Effect, FiberRef } from "effect"
+import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
 import type * as Fiber from "effect/Fiber"
 import type { Dispatcher } from "undici"
 import * as zlib from "node:zlib"

@@ -4,7 +4,10 @@
  * undici is paused (its parser stops reading the socket, and its body timer
  * stops with it) until the consumer catches up.
  */
-import { Chunk, Effect, Option, Stream } from "effect"
+import * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Stream from "effect/Stream"
 import type * as FetchError from "../FetchError.js"
 
 export class BodyChannel {

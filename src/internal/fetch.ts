@@ -4,7 +4,14 @@
  * error. Attempts themselves live in `attempt.ts`.
  */
 import * as HttpBody from "@effect/platform/HttpBody"
-import { Clock, Context, Effect, FiberRef, Option, ParseResult, Schema, Stream } from "effect"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
+import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
 import type * as Fiber from "effect/Fiber"
 import type * as FetchError from "../FetchError.js"
 import * as Attempt from "./attempt.js"

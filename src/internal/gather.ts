@@ -6,7 +6,17 @@
  * is the results array plus `concurrency` fibers, and the iterator is pulled
  * only as fast as workers free up (an infinite or lazy iterable works).
  */
-import { Cause, Chunk, Clock, Duration, Effect, Either, FiberRef, Mailbox, Option, Queue, Stream } from "effect"
+import * as Cause from "effect/Cause"
+import * as Chunk from "effect/Chunk"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as FiberRef from "effect/FiberRef"
+import * as Mailbox from "effect/Mailbox"
+import * as Option from "effect/Option"
+import * as Queue from "effect/Queue"
+import * as Stream from "effect/Stream"
 import { withInterruptSlot } from "./attempt.js"
 import { currentDeadline } from "./fetch.js"
 import type * as Scope from "effect/Scope"

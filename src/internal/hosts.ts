@@ -5,7 +5,11 @@
  * starts, so it never counts against the attempt's own time limits; only the
  * overall deadline bounds it.
  */
-import { Clock, Duration, Effect, RateLimiter, Scope } from "effect"
+import * as Clock from "effect/Clock"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as RateLimiter from "effect/RateLimiter"
+import * as Scope from "effect/Scope"
 
 export interface Rate {
   readonly limit: number

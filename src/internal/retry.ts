@@ -2,7 +2,13 @@
  * The retry policy: which failures are retried (pure), how long to wait
  * (pure, given a random number), and a `Schedule` that does the waiting.
  */
-import { Duration, Effect, Option, Random, Schedule, ScheduleDecision, ScheduleInterval } from "effect"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as Random from "effect/Random"
+import * as Schedule from "effect/Schedule"
+import * as ScheduleDecision from "effect/ScheduleDecision"
+import * as ScheduleInterval from "effect/ScheduleInterval"
 import type * as FetchError from "../FetchError.js"
 import { transientStatuses } from "../FetchError.js"
 import type { RetryOptions } from "../Session.js"
