@@ -22,18 +22,14 @@ import type { Watched, Watchdog } from "./watchdog.js"
 import { isSecretHeader, redactUrl } from "./redact.js"
 import { decodeText } from "./text.js"
 
-/** What one attempt produces; the redirect and decode layers build on it. */
-export interface RawResponse {
-  readonly status: number
-  readonly headers: Record<string, string>
-  /** The decoded body, or the first 1 KiB of it when the status is not accepted. */
-  readonly body: Uint8Array
-  /** Decoded body size in bytes (all of it, also when only a prefix is kept). */
-  readonly bytes: number
-  /** ms from the start of the fetch to the response headers. */
-  readonly headersAt: number
-  /** In stream mode with an accepted status: the body, still arriving. */
-  readonly stream: BodyChannel | undefined
+/**
+ * A redirect the fetch will follow. It travels on the failure channel (it is
+ * not a FetchError and never leaves the engine), so a plain success needs no
+ * Effect step to be told apart from it.
+ */
+export class Redirect {
+  readonly _tag = "Redirect"
+  constructor(readonly status: number, readonly location: string) {}
 }
 
 export class PreparedRequest {
@@ -66,17 +62,19 @@ const ERROR_PREFIX_BYTES = 1024
 /** Unread bytes of a streamed body before the socket is paused. */
 const STREAM_HIGH_WATER = 1024 * 1024
 
+/**
+ * What an attempt needs from the fetch it belongs to (one object per fetch,
+ * shared by its attempts and hops).
+ */
 export interface AttemptContext {
   readonly dispatcher: Dispatcher
   /** Checks the attempt's time limits (see watchdog.ts). */
   readonly watchdog: Watchdog
-  readonly request: PreparedRequest
   readonly limits: Limits
-  readonly attempt: number
   /** performance.now() when the whole fetch started. */
   readonly startedAt: number
-  /** Real ms left before the overall deadline, and the limit to report. */
-  readonly deadline: { readonly remainingMs: number; readonly limitMs: number } | undefined
+  /** The overall deadline's limit, for the error. */
+  readonly deadlineLimitMs: number
   /**
    * Resolve at the headers and hand the body over as it arrives (an accepted
    * status only; error and redirect bodies are still read here). The attempt
@@ -84,8 +82,38 @@ export interface AttemptContext {
    */
   readonly stream: boolean
   /** Decides the body mode from the status and headers. */
-  readonly bodyMode: (status: number, headers: Record<string, string>) => BodyMode
+  bodyMode(status: number, headers: Record<string, string>): BodyMode
+  /** Builds the fetch's response from an accepted one. */
+  respond(
+    request: PreparedRequest,
+    status: number,
+    headers: Record<string, string>,
+    body: Uint8Array,
+    bytes: number,
+    headersAt: number,
+    channel: BodyChannel | undefined
+  ): FetchResponse<Uint8Array>
 }
+
+/** See `Fetch.FetchResponse`. */
+export interface FetchResponse<A> {
+  /** Stream mode only: the body still arriving. */
+  readonly channel?: BodyChannel | undefined
+  readonly url: string
+  readonly status: number
+  readonly headers: Readonly<Record<string, string>>
+  readonly body: A
+  readonly bytes: number
+  readonly attempts: number
+  readonly redirects: ReadonlyArray<string>
+  readonly timing: {
+    readonly startedAt: number
+    readonly headersMs: number
+    readonly totalMs: number
+  }
+}
+
+export type Outcome = Effect.Effect<FetchResponse<Uint8Array>, FetchError.FetchError | Redirect>
 
 const parseRawHeaders = (raw: ReadonlyArray<Buffer | string>): Record<string, string> => {
   const headers: Record<string, string> = {}
@@ -152,12 +180,16 @@ class AttemptHandler implements Watched {
 
   constructor(
     private readonly context: AttemptContext,
-    private readonly resume: (effect: Effect.Effect<RawResponse, FetchError.FetchError>) => void
+    private readonly request: PreparedRequest,
+    private readonly attempt: number,
+    /** Real ms left before the overall deadline (Infinity: none). */
+    private readonly remainingMs: number,
+    private readonly resume: (effect: Outcome) => void
   ) {}
 
   private error(failure: Errors.Failure): FetchError.FetchError {
-    const { attempt, request, startedAt } = this.context
-    return Errors.make(failure, request.method, request.displayUrl, attempt, performance.now() - startedAt)
+    const { request, attempt } = this
+    return Errors.make(failure, request.method, request.displayUrl, attempt, performance.now() - this.context.startedAt)
   }
 
   private fail(failure: Errors.Failure, abort: boolean): void {
@@ -188,9 +220,8 @@ class AttemptHandler implements Watched {
 
   /** At dispatch: the deadline also covers the wait for a pooled connection. */
   watchQueue(): void {
-    const deadline = this.context.deadline
-    if (deadline === undefined) return
-    this.queueDeadline = this.dispatchedAt + deadline.remainingMs
+    if (this.remainingMs === Number.POSITIVE_INFINITY) return
+    this.queueDeadline = this.dispatchedAt + this.remainingMs
     this.due = this.queueDeadline
     this.watched = true
     this.context.watchdog.watch(this)
@@ -209,7 +240,7 @@ class AttemptHandler implements Watched {
   onDue(now: number): void {
     if (this.abortConnection === undefined && now >= this.queueDeadline) {
       this.queueDeadline = Number.POSITIVE_INFINITY
-      return this.fail({ _tag: "Timeout", phase: "deadline", limitMs: this.context.deadline!.limitMs }, true)
+      return this.fail({ _tag: "Timeout", phase: "deadline", limitMs: this.context.deadlineLimitMs }, true)
     }
     if (now >= this.attemptEnd) return this.timeout(this.attemptPhase, this.attemptLimitMs)
     if (this.idleLimitMs > 0 && now >= this.lastActivity + this.idleLimitMs) {
@@ -238,20 +269,19 @@ class AttemptHandler implements Watched {
     if (this.lastActivity !== 0) return // a pipelined retry of the same attempt: limits already run
     const now = performance.now()
     const { timeouts } = this.context.limits
-    const deadline = this.context.deadline
-    const remaining = deadline === undefined ? Number.POSITIVE_INFINITY : deadline.remainingMs - (now - this.dispatchedAt)
+    const remaining = this.remainingMs - (now - this.dispatchedAt)
     if (remaining <= 0) {
-      this.fail({ _tag: "Timeout", phase: "deadline", limitMs: deadline!.limitMs }, true)
+      this.fail({ _tag: "Timeout", phase: "deadline", limitMs: this.context.deadlineLimitMs }, true)
       return
     }
     if (timeouts.attemptMs > 0 && timeouts.attemptMs <= remaining) {
       this.attemptEnd = now + timeouts.attemptMs
       this.attemptPhase = "attempt"
       this.attemptLimitMs = timeouts.attemptMs
-    } else if (deadline !== undefined) {
+    } else if (remaining !== Number.POSITIVE_INFINITY) {
       this.attemptEnd = now + remaining
       this.attemptPhase = "deadline"
-      this.attemptLimitMs = deadline.limitMs
+      this.attemptLimitMs = this.context.deadlineLimitMs
     }
     this.idlePhase = "headers"
     this.idleLimitMs = timeouts.headersMs
@@ -313,14 +343,9 @@ class AttemptHandler implements Watched {
         this.failStream({ _tag: "DecodeError", reason: "Encoding", path: [], detail: `${this.encoding}: ${error.message}` }))
       this.decoder = decoder
     }
-    this.resume(Effect.succeed({
-      status: this.status,
-      headers: this.headers!,
-      body: new Uint8Array(0),
-      bytes: 0,
-      headersAt: this.headersAt,
-      stream: channel
-    }))
+    this.resume(Effect.succeed(
+      this.context.respond(this.request, this.status, this.headers!, new Uint8Array(0), 0, this.headersAt, channel)
+    ))
   }
 
   // Bound once, in stream mode only: no closure per buffered request.
@@ -460,14 +485,13 @@ class AttemptHandler implements Watched {
       this.resume(Effect.fail(this.error(failure)))
       return
     }
-    const response = Effect.succeed<RawResponse>({
-      status: this.status,
-      headers: this.headers!,
-      body,
-      bytes,
-      headersAt: this.headersAt,
-      stream: undefined
-    })
+    if (this.mode === BodyMode.Drop) {
+      this.resume(Effect.fail(new Redirect(this.status, this.headers!["location"]!)))
+      return
+    }
+    const response = Effect.succeed(
+      this.context.respond(this.request, this.status, this.headers!, body, bytes, this.headersAt, undefined)
+    )
     // undici reuses this socket only one event-loop turn later (it waits for
     // servers that close despite keep-alive), so a fiber's next request may
     // take another pooled connection: up to ~2x concurrency sockets, capped by
@@ -492,8 +516,7 @@ export class InterruptSlot {
 
 export const currentInterruptSlot = FiberRef.unsafeMake<InterruptSlot | undefined>(undefined)
 
-const dispatch = (context: AttemptContext, handler: AttemptHandler): void => {
-  const { request } = context
+const dispatch = (context: AttemptContext, request: PreparedRequest, handler: AttemptHandler): void => {
   handler.watchQueue()
   context.dispatcher.dispatch({
     origin: request.url.origin,
@@ -507,20 +530,29 @@ const dispatch = (context: AttemptContext, handler: AttemptHandler): void => {
   }, handler)
 }
 
-/** Runs one attempt; interrupting the Effect aborts the request. */
-export const run = (context: AttemptContext): Effect.Effect<RawResponse, FetchError.FetchError> =>
+/**
+ * Runs one attempt; interrupting the Effect aborts the request. Succeeds with
+ * the fetch's response, fails with a FetchError (BadStatus for a status the
+ * request does not accept) or with a Redirect to follow.
+ */
+export const run = (
+  context: AttemptContext,
+  request: PreparedRequest,
+  attempt: number,
+  remainingMs: number
+): Outcome =>
   Effect.withFiberRuntime((fiber) => {
     const slot = fiber.getFiberRef(currentInterruptSlot)
     if (slot !== undefined && slot.owner === fiber) {
-      return Effect.async<RawResponse, FetchError.FetchError>((resume) => {
-        const handler = new AttemptHandler(context, resume)
+      return Effect.async((resume) => {
+        const handler = new AttemptHandler(context, request, attempt, remainingMs, resume)
         slot.current = handler
-        dispatch(context, handler)
+        dispatch(context, request, handler)
       })
     }
-    return Effect.async<RawResponse, FetchError.FetchError>((resume) => {
-      const handler = new AttemptHandler(context, resume)
-      dispatch(context, handler)
+    return Effect.async((resume) => {
+      const handler = new AttemptHandler(context, request, attempt, remainingMs, resume)
+      dispatch(context, request, handler)
       return Effect.sync(() => handler.interrupt())
     })
   })

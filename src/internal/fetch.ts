@@ -13,6 +13,7 @@ import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import type * as Fiber from "effect/Fiber"
+import type * as Schedule from "effect/Schedule"
 import type * as FetchError from "../FetchError.js"
 import * as Attempt from "./attempt.js"
 import type { BodyChannel } from "./bodyStream.js"
@@ -28,25 +29,7 @@ import { decodeText } from "./text.js"
 
 export { decodeText }
 
-/** See `Fetch.FetchResponse`. */
-export interface FetchResponse<A> {
-  /** Stream mode only: the body still arriving. */
-  readonly channel?: BodyChannel | undefined
-  readonly url: string
-  readonly status: number
-  readonly headers: Readonly<Record<string, string>>
-  readonly body: A
-  readonly bytes: number
-  readonly attempts: number
-  readonly redirects: ReadonlyArray<string>
-  readonly timing: Timing
-}
-
-export interface Timing {
-  readonly startedAt: number
-  readonly headersMs: number
-  readonly totalMs: number
-}
+export type FetchResponse<A> = Attempt.FetchResponse<A>
 
 const schemePattern = /^[a-z][a-z0-9+.-]*:/i
 
@@ -255,15 +238,6 @@ export const executeCurrent = (
   Effect.withFiberRuntime((fiber) =>
     start(fiber, Context.unsafeGet(fiber.currentContext, sessionTag), request, options, stream))
 
-interface Deadline {
-  /** Clock ms, for waits (retry backoff, pauses, limiters). */
-  readonly at: number
-  /** The same moment in performance.now() terms, for the request's timers. */
-  readonly perfAt: number
-  /** The limit as configured, for the error. */
-  readonly limitMs: number
-}
-
 const start = (
   fiber: Fiber.RuntimeFiber<unknown, unknown>,
   session: SessionImpl,
@@ -278,9 +252,9 @@ const start = (
   } catch (error) {
     return Effect.die(error)
   }
+  const fetching = new Fetching(session, limits, startedAt, stream)
   const gatherDeadline = fiber.getFiberRef(currentDeadline)
   const totalMs = limits.timeouts.totalMs
-  let deadline: Deadline | undefined
   if (totalMs > 0 || gatherDeadline !== undefined) {
     // The Clock (a TestClock in tests) places the deadline for waits; the
     // request's own timers run on real time from the same remaining span.
@@ -288,137 +262,186 @@ const start = (
     const ownAt = totalMs > 0 ? now + totalMs : Number.POSITIVE_INFINITY
     const sharedAt = gatherDeadline ?? Number.POSITIVE_INFINITY
     const at = Math.min(ownAt, sharedAt)
-    deadline = { at, perfAt: startedAt + (at - now), limitMs: ownAt <= sharedAt ? totalMs : Math.max(0, sharedAt - now) }
+    fetching.deadlineAt = at
+    fetching.deadlinePerfAt = startedAt + (at - now)
+    fetching.deadlineLimitMs = ownAt <= sharedAt ? totalMs : Math.max(0, sharedAt - now)
   }
-  return run(session, request, options, limits, startedAt, deadline, stream)
-}
-
-const run = (
-  session: SessionImpl,
-  request: RequestSpec,
-  options: CallOptions | undefined,
-  limits: Limits,
-  startedAt: number,
-  deadline: Deadline | undefined,
-  stream: boolean
-): Effect.Effect<FetchResponse<Uint8Array>, FetchError.FetchError> => {
-  const follow = limits.maxRedirects > 0
-  const bodyMode = (status: number, headers: Record<string, string>): Attempt.BodyMode =>
-    follow && isRedirect(status, headers)
-      ? Attempt.BodyMode.Drop
-      : limits.acceptStatus(status)
-      ? Attempt.BodyMode.Keep
-      : Attempt.BodyMode.Prefix
-  const hosts = session.hosts
-  const chain: Array<string> = []
-
-  // One attempt on one hop: wait at the gates, then exchange; the attempt
-  // itself fails with BadStatus for a status the request does not accept.
-  const exchange = (prepared: Prepared, attempt: number): Effect.Effect<Attempt.RawResponse, FetchError.FetchError> => {
-    const send = () => {
-      const remainingMs = deadline === undefined ? undefined : deadline.perfAt - performance.now()
-      if (remainingMs !== undefined && remainingMs <= 0) return Effect.fail(timedOut(prepared, attempt))
-      return Attempt.run({
-        dispatcher: session.dispatcher,
-        watchdog: session.watchdog,
-        request: prepared,
-        limits,
-        attempt,
-        startedAt,
-        bodyMode,
-        stream,
-        deadline: remainingMs === undefined ? undefined : { remainingMs, limitMs: deadline!.limitMs }
-      })
-    }
-    // Gated, the remaining time is measured after the wait.
-    return hosts.idle()
-      ? send()
-      : hosts.gate(prepared.url.origin, Effect.suspend(send), deadline?.at, () => timedOut(prepared, attempt))
-  }
-
-  const timedOut = (prepared: Prepared, attempt: number) =>
-    Errors.make(
-      { _tag: "Timeout", phase: "deadline", limitMs: deadline!.limitMs },
-      prepared.method,
-      prepared.displayUrl,
-      attempt,
-      performance.now() - startedAt
-    )
-
-  // A 429/503 with Retry-After pauses the whole origin (queued requests wait too).
-  const pauseOrigin = (prepared: Prepared, error: FetchError.FetchError): Effect.Effect<void> => {
-    if (error._tag !== "BadStatus" || !pausingStatuses.has(error.status)) return Effect.void
-    return Effect.flatMap(Clock.currentTimeMillis, (now) => {
-      const wait = Retry.retryAfterOf(error, now)
-      if (Option.isSome(wait)) hosts.pause(prepared.url.origin, now + Math.min(wait.value, limits.retry.maxRetryAfterMs))
-      return Effect.void
-    })
-  }
-
-  // Attempts of one hop; the retry schedule is built only after a failure,
-  // so a request that succeeds first time pays nothing for it.
-  let attempt = 1
-  const attempts = (prepared: Prepared): Effect.Effect<Attempt.RawResponse, FetchError.FetchError> => {
-    attempt = 1
-    return Effect.catchAll(exchange(prepared, 1), (first) =>
-      Effect.zipRight(
-        pauseOrigin(prepared, first),
-        Effect.suspend(() => {
-          if (!Retry.isRetryable(limits.retry, prepared.method, first)) return Effect.fail(first)
-          let replayed = false
-          const again = Effect.suspend(() => {
-            if (!replayed) {
-              replayed = true
-              return Effect.fail(first)
-            }
-            attempt++
-            return Effect.tapError(exchange(prepared, attempt), (error) => pauseOrigin(prepared, error))
-          })
-          return Effect.retry(again, Retry.schedule(limits.retry, prepared.method, deadline?.at))
-        })
-      ))
-  }
-
-  const hop = (prepared: Prepared): Effect.Effect<FetchResponse<Uint8Array>, FetchError.FetchError> =>
-    Effect.flatMap(attempts(prepared), (raw) => {
-      if (follow && isRedirect(raw.status, raw.headers)) {
-        const fail = (failure: Errors.Failure) =>
-          Effect.fail(Errors.make(failure, prepared.method, prepared.displayUrl, attempt, performance.now() - startedAt))
-        chain.push(prepared.url.href)
-        if (chain.length > limits.maxRedirects) {
-          return fail({ _tag: "TooManyRedirects", limit: limits.maxRedirects, chain: chain.map(redactUrl) })
-        }
-        const next = nextHop(prepared, raw.status, raw.headers["location"]!, limits.allowInsecureRedirects)
-        return "_tag" in next ? fail(next) : hop(next)
-      }
-      return Effect.succeed<FetchResponse<Uint8Array>>({
-        channel: raw.stream,
-        url: prepared.url.href,
-        status: raw.status,
-        headers: raw.headers,
-        body: raw.body,
-        bytes: raw.bytes,
-        attempts: attempt,
-        redirects: chain,
-        timing: { startedAt: performance.timeOrigin + startedAt, headersMs: raw.headersAt, totalMs: performance.now() - startedAt }
-      })
-    })
-
-  const start = (traceparent: string | undefined) => {
+  const begin = (traceparent: string | undefined) => {
     const prepared = prepare(session, request, options?.headers, traceparent, startedAt)
-    const fetched = Effect.isEffect(prepared) ? Effect.flatMap(prepared, hop) : hop(prepared)
+    const fetched = Effect.isEffect(prepared) ? Effect.flatMap(prepared, fetching.hop) : fetching.hop(prepared)
     if (!session.config.metrics) return fetched
     return Effect.tapBoth(fetched, {
       onFailure: Metrics.recordFailure,
       onSuccess: (response) => Metrics.recordSuccess(response.url, response.status, response.timing.totalMs)
     })
   }
-  if (!session.config.tracerPropagation) return start(undefined)
+  if (!session.config.tracerPropagation) return begin(undefined)
   return Effect.useSpan(
     `http.client ${request.method}`,
     { kind: "client", attributes: { "http.request.method": request.method, "url.full": redactUrl(request.url) } },
-    (span) => start(`00-${span.traceId}-${span.spanId}-${span.sampled ? "01" : "00"}`)
+    (span) => begin(`00-${span.traceId}-${span.spanId}-${span.sampled ? "01" : "00"}`)
   )
+}
+
+const noRedirects: ReadonlyArray<string> = []
+
+/**
+ * One fetch in progress: its limits, deadline, current hop, attempt number
+ * and redirect chain, shared by its attempts. One object per fetch instead
+ * of a closure per step.
+ */
+class Fetching implements Attempt.AttemptContext {
+  readonly dispatcher: SessionImpl["dispatcher"]
+  readonly watchdog: SessionImpl["watchdog"]
+  readonly follow: boolean
+  /** Clock ms, for waits (retry backoff, pauses, limiters); Infinity: none. */
+  deadlineAt = Number.POSITIVE_INFINITY
+  /** The same moment in performance.now() terms, for the request's timers. */
+  deadlinePerfAt = Number.POSITIVE_INFINITY
+  deadlineLimitMs = 0
+  attempt = 1
+  private current: Prepared | undefined = undefined
+  private chain: Array<string> | undefined = undefined
+
+  constructor(
+    readonly session: SessionImpl,
+    readonly limits: Limits,
+    readonly startedAt: number,
+    readonly stream: boolean
+  ) {
+    this.dispatcher = session.dispatcher
+    this.watchdog = session.watchdog
+    this.follow = limits.maxRedirects > 0
+  }
+
+  bodyMode(status: number, headers: Record<string, string>): Attempt.BodyMode {
+    return this.follow && isRedirect(status, headers)
+      ? Attempt.BodyMode.Drop
+      : this.limits.acceptStatus(status)
+      ? Attempt.BodyMode.Keep
+      : Attempt.BodyMode.Prefix
+  }
+
+  respond(
+    request: Prepared,
+    status: number,
+    headers: Record<string, string>,
+    body: Uint8Array,
+    bytes: number,
+    headersAt: number,
+    channel: BodyChannel | undefined
+  ): FetchResponse<Uint8Array> {
+    const now = performance.now()
+    return {
+      channel,
+      url: request.url.href,
+      status,
+      headers,
+      body,
+      bytes,
+      attempts: this.attempt,
+      redirects: this.chain ?? noRedirects,
+      timing: { startedAt: performance.timeOrigin + this.startedAt, headersMs: headersAt, totalMs: now - this.startedAt }
+    }
+  }
+
+  /** Attempts of one hop; the retry schedule is built only after a failure. */
+  readonly hop = (prepared: Prepared): Effect.Effect<FetchResponse<Uint8Array>, FetchError.FetchError> => {
+    this.current = prepared
+    this.attempt = 1
+    return Effect.catchAll(this.exchange(prepared, 1), this.onFailure)
+  }
+
+  // One attempt: wait at the gates, then exchange.
+  private exchange(prepared: Prepared, attempt: number): Attempt.Outcome {
+    const hosts = this.session.hosts
+    if (hosts.idle()) return this.send(prepared, attempt)
+    // Gated, the remaining time is measured after the wait.
+    return hosts.gate(
+      prepared.url.origin,
+      Effect.suspend(() => this.send(prepared, attempt)),
+      Number.isFinite(this.deadlineAt) ? this.deadlineAt : undefined,
+      () => this.timedOut(prepared, attempt)
+    )
+  }
+
+  private send(prepared: Prepared, attempt: number): Attempt.Outcome {
+    const remainingMs = this.deadlinePerfAt - performance.now()
+    if (remainingMs <= 0) return Effect.fail(this.timedOut(prepared, attempt))
+    return Attempt.run(this, prepared, attempt, remainingMs)
+  }
+
+  private timedOut(prepared: Prepared, attempt: number): FetchError.FetchError {
+    return Errors.make(
+      { _tag: "Timeout", phase: "deadline", limitMs: this.deadlineLimitMs },
+      prepared.method,
+      prepared.displayUrl,
+      attempt,
+      performance.now() - this.startedAt
+    )
+  }
+
+  private readonly onFailure = (
+    first: FetchError.FetchError | Attempt.Redirect
+  ): Effect.Effect<FetchResponse<Uint8Array>, FetchError.FetchError> => {
+    const prepared = this.current!
+    if (first._tag === "Redirect") return this.redirect(prepared, first)
+    return Effect.zipRight(
+      this.pauseOrigin(prepared, first),
+      Effect.suspend(() => this.retry(prepared, first))
+    )
+  }
+
+  private retry(
+    prepared: Prepared,
+    first: FetchError.FetchError
+  ): Effect.Effect<FetchResponse<Uint8Array>, FetchError.FetchError> {
+    const policy = this.limits.retry
+    if (!Retry.isRetryable(policy, prepared.method, first)) return Effect.fail(first)
+    let replayed = false
+    const again: Attempt.Outcome = Effect.suspend(() => {
+      if (!replayed) {
+        replayed = true
+        return Effect.fail(first)
+      }
+      this.attempt++
+      return Effect.tapError(this.exchange(prepared, this.attempt), (error) =>
+        error._tag === "Redirect" ? Effect.void : this.pauseOrigin(prepared, error))
+    })
+    // A Redirect is never retryable: the schedule stops and it is followed.
+    const schedule = Retry.schedule(policy, prepared.method, Number.isFinite(this.deadlineAt) ? this.deadlineAt : undefined)
+    return Effect.catchAll(
+      Effect.retry(again, schedule as Schedule.Schedule<unknown, FetchError.FetchError | Attempt.Redirect>),
+      (error) => error._tag === "Redirect" ? this.redirect(prepared, error) : Effect.fail(error)
+    )
+  }
+
+  private redirect(
+    prepared: Prepared,
+    signal: Attempt.Redirect
+  ): Effect.Effect<FetchResponse<Uint8Array>, FetchError.FetchError> {
+    const fail = (failure: Errors.Failure) =>
+      Effect.fail(Errors.make(failure, prepared.method, prepared.displayUrl, this.attempt, performance.now() - this.startedAt))
+    const chain = this.chain ??= []
+    chain.push(prepared.url.href)
+    if (chain.length > this.limits.maxRedirects) {
+      return fail({ _tag: "TooManyRedirects", limit: this.limits.maxRedirects, chain: chain.map(redactUrl) })
+    }
+    const next = nextHop(prepared, signal.status, signal.location, this.limits.allowInsecureRedirects)
+    return "_tag" in next ? fail(next) : this.hop(next)
+  }
+
+  // A 429/503 with Retry-After pauses the whole origin (queued requests wait too).
+  private pauseOrigin(prepared: Prepared, error: FetchError.FetchError): Effect.Effect<void> {
+    if (error._tag !== "BadStatus" || !pausingStatuses.has(error.status)) return Effect.void
+    const hosts = this.session.hosts
+    const maxMs = this.limits.retry.maxRetryAfterMs
+    return Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      const wait = Retry.retryAfterOf(error, now)
+      if (Option.isSome(wait)) hosts.pause(prepared.url.origin, now + Math.min(wait.value, maxMs))
+      return Effect.void
+    })
+  }
 }
 
 /** Decodes a response body as text. */
