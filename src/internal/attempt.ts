@@ -14,6 +14,7 @@ import * as FiberRef from "effect/FiberRef"
 import type * as Fiber from "effect/Fiber"
 import type { Dispatcher } from "undici"
 import * as zlib from "node:zlib"
+import type { FetchResponse as PublicFetchResponse } from "../Fetch.js"
 import type * as FetchError from "../FetchError.js"
 import type { Limits } from "./options.js"
 import { BodyChannel } from "./bodyStream.js"
@@ -95,22 +96,10 @@ export interface AttemptContext {
   ): FetchResponse<Uint8Array>
 }
 
-/** See `Fetch.FetchResponse`. */
-export interface FetchResponse<A> {
+/** The public response, plus the body channel in stream mode. */
+export type FetchResponse<A> = PublicFetchResponse<A> & {
   /** Stream mode only: the body still arriving. */
   readonly channel?: BodyChannel | undefined
-  readonly url: string
-  readonly status: number
-  readonly headers: Readonly<Record<string, string>>
-  readonly body: A
-  readonly bytes: number
-  readonly attempts: number
-  readonly redirects: ReadonlyArray<string>
-  readonly timing: {
-    readonly startedAt: number
-    readonly headersMs: number
-    readonly totalMs: number
-  }
 }
 
 export type Outcome = Effect.Effect<FetchResponse<Uint8Array>, FetchError.FetchError | Redirect>
