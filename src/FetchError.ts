@@ -13,13 +13,13 @@ import * as Predicate from "effect/Predicate"
 
 /**
  * @since 0.1.0
- * @category type ids
+ * @category models
  */
 export const TypeId: unique symbol = Symbol.for("effect-gather/FetchError")
 
 /**
  * @since 0.1.0
- * @category type ids
+ * @category models
  */
 export type TypeId = typeof TypeId
 

@@ -61,7 +61,7 @@ export const policy = (
  * ```
  *
  * @since 0.1.0
- * @category parsing
+ * @category constructors
  */
 export const parseRetryAfter: (value: string | undefined, nowMs: number) => Option.Option<number> =
   internal.parseRetryAfter

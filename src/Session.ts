@@ -25,13 +25,13 @@ import * as internal from "./internal/session.js"
 
 /**
  * @since 0.1.0
- * @category type ids
+ * @category models
  */
 export const TypeId: typeof internal.TypeId = internal.TypeId
 
 /**
  * @since 0.1.0
- * @category type ids
+ * @category models
  */
 export type TypeId = internal.TypeId
 
@@ -177,7 +177,7 @@ export interface Session extends internal.SessionImpl {
 
 /**
  * @since 0.1.0
- * @category tags
+ * @category layers
  */
 export const Session: Context.Tag<Session, Session> = internal.tag
 
