@@ -554,8 +554,9 @@ const main = async (): Promise<void> => {
   if (!hasAiohttp) notes.push(aiohttpNote)
   const withPython = (clients: ReadonlyArray<Client>) => (hasAiohttp ? [...clients, aiohttp] : clients)
 
-  const s1 = { n: 150, c: 150, warmup: 600, template: "/delay?ms=100&i={i}" }
-  const s2 = { n: quick ? 2_000 : 20_000, c: 64, warmup: quick ? 200 : 500, template: "/small?i={i}" }
+  // Warm-ups long enough for the JIT to settle, the same for every client.
+  const s1 = { n: 150, c: 150, warmup: quick ? 600 : 3000, template: "/delay?ms=100&i={i}" }
+  const s2 = { n: quick ? 2_000 : 20_000, c: 64, warmup: quick ? 200 : 5_000, template: "/small?i={i}" }
   const s3Small = { n: quick ? 10_000 : 100_000, c: 256, warmup: quick ? 200 : 500, template: "/small?i={i}" }
   const s3Large = { n: 1_000_000, c: 256, warmup: 500, template: "/small?i={i}" }
   const s1Clients = withPython([undici, globalFetch, platform, gatherAll, gatherStream, gatherAllDefaultPool])
