@@ -9,17 +9,15 @@ import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import { DemoServer, Fetch, Gather, Session } from "../index.js"
 import { RunFailed, SomeFailed, UsageError } from "./errors.js"
-import { helpDoc, validated } from "./help.js"
+import { helpDoc, positive, validated } from "./help.js"
 import * as Output from "./output.js"
 import { parseDuration } from "./parse.js"
 import { formatMs, formatRate, renderTimeline } from "./summary.js"
 import type { Span } from "./summary.js"
 
-const positive = (name: string) => (n: number) => n >= 1 ? Either.right(n) : Either.left(`--${name} must be at least 1, got ${n}`)
 
 const options = {
   template: Args.text({ name: "URL_TEMPLATE" }).pipe(

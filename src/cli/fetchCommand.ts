@@ -19,7 +19,7 @@ import * as Stream from "effect/Stream"
 import * as path from "node:path"
 import { Fetch, Gather, Session } from "../index.js"
 import { describe, SomeFailed, UsageError } from "./errors.js"
-import { helpDoc, validated } from "./help.js"
+import { helpDoc, nonNegative, positive, validated } from "./help.js"
 import * as Input from "./input.js"
 import * as Output from "./output.js"
 import { parseBytes, parseHeaders, parseLimit, parseMethod, parseRate } from "./parse.js"
@@ -53,9 +53,6 @@ export interface FetchConfig {
   readonly quiet: boolean
 }
 
-const positive = (name: string) => (n: number) => n >= 1 ? Either.right(n) : Either.left(`--${name} must be at least 1, got ${n}`)
-
-const nonNegative = (name: string) => (n: number) => n >= 0 ? Either.right(n) : Either.left(`--${name} must be 0 or more, got ${n}`)
 
 const options = {
   file: Args.text({ name: "FILE" }).pipe(

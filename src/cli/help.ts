@@ -28,6 +28,14 @@ export const helpDoc = (doc: {
     HelpDoc.p(["Exit codes:", ...exitCodesText.map((line) => `  ${line}`)].join("\n"))
   ])
 
+/** A whole number of at least 1 for option `--name`. */
+export const positive = (name: string) => (n: number): Either.Either<number, string> =>
+  n >= 1 ? Either.right(n) : Either.left(`--${name} must be at least 1, got ${n}`)
+
+/** A whole number of 0 or more for option `--name`. */
+export const nonNegative = (name: string) => (n: number): Either.Either<number, string> =>
+  n >= 0 ? Either.right(n) : Either.left(`--${name} must be 0 or more, got ${n}`)
+
 /** Parses an option's value with a pure parser; its message becomes a usage error (exit code 2). */
 export const validated = <A, B>(parse: (a: A) => Either.Either<B, string>) => (self: Options.Options<A>): Options.Options<B> =>
   Options.mapEffect(self, (a) =>

@@ -74,10 +74,6 @@ export const fromUndici = (error: Error, hadHeaders: boolean, timeouts: Timeouts
     case "UND_ERR_CONNECT_TIMEOUT":
     case "ETIMEDOUT":
       return { _tag: "Timeout", phase: "connect", limitMs: timeouts.connectMs }
-    case "UND_ERR_HEADERS_TIMEOUT":
-      return { _tag: "Timeout", phase: "headers", limitMs: timeouts.headersMs }
-    case "UND_ERR_BODY_TIMEOUT":
-      return { _tag: "Timeout", phase: "body", limitMs: timeouts.bodyIdleMs }
     case "ECONNREFUSED":
       return { _tag: "ConnectionError", reason: "Refused", phase: "connect", code }
     case "ENOTFOUND":

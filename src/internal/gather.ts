@@ -316,5 +316,3 @@ export const deadlineAt = (deadline: Duration.DurationInput): Effect.Effect<numb
   return Effect.flatMap(Clock.currentTimeMillis, (now) =>
     Effect.map(FiberRef.get(currentDeadline), (outer) => outer === undefined ? now + ms : Math.min(outer, now + ms)))
 }
-
-export { currentDeadline }

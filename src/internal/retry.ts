@@ -37,8 +37,6 @@ export const defaultPolicy: RetryPolicy = {
   schedule: undefined
 }
 
-export const noRetry: RetryPolicy = { ...defaultPolicy, times: 0 }
-
 const millis = (input: Duration.DurationInput | undefined, fallback: number): number =>
   input === undefined ? fallback : Math.max(0, Duration.toMillis(Duration.decode(input)))
 
