@@ -92,8 +92,9 @@ export type Input = string | URL | HttpClientRequest.HttpClientRequest
 const toRequest = (input: Input): internal.RequestSpec =>
   typeof input === "string" ? internal.getSpec(input) : input instanceof URL ? internal.getSpec(input.href) : input
 
-const run = (input: Input, options: Options | undefined) => internal.executeCurrent(toRequest(input), options)
-const runSpec = (request: internal.RequestSpec, options: Options | undefined) => internal.executeCurrent(request, options)
+// Each call is one FetchEffect: an ordinary Effect that a Gather can also
+// start without a fiber step per request (see internal/fastPath.ts).
+const run = (input: Input, options: Options | undefined) => new internal.FetchEffect(toRequest(input), options, internal.asBytes)
 
 /**
  * Sends any `HttpClientRequest` (method, headers, body) and reads the body
@@ -149,7 +150,7 @@ export const text = (
   input: Input,
   options?: Options
 ): Effect.Effect<FetchResponse<string>, FetchError.FetchError, Session.Session> =>
-  Effect.map(run(input, options), internal.toText)
+  new internal.FetchEffect(toRequest(input), options, internal.asText)
 
 /**
  * Any input, body parsed as JSON and decoded with a `Schema`. Invalid JSON
@@ -174,7 +175,7 @@ export const json = <A, I, R>(
   options?: Options
 ): Effect.Effect<FetchResponse<A>, FetchError.FetchError, Session.Session | R> => {
   const req = toRequest(input)
-  return Effect.flatMap(runSpec(req, options), internal.toJson(schema, req.method))
+  return new internal.FetchEffect(req, options, internal.asJson(schema, req.method))
 }
 
 /**

@@ -22,7 +22,6 @@ import type * as Either from "effect/Either"
 import { dual } from "effect/Function"
 import * as Stream from "effect/Stream"
 import * as internal from "./internal/gather.js"
-import { tracked } from "./internal/progress.js"
 import type * as Progress from "./Progress.js"
 
 /**
@@ -69,7 +68,7 @@ export type Outcome<A, E> = Either.Either<A, E>
  */
 export const defaultConcurrency: number = internal.defaultConcurrency
 
-const identity = <A, E, R>(effect: Effect.Effect<A, E, R>) => effect
+const identity = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => effect
 
 /**
  * Runs the effects with at most `concurrency` at once and collects their
@@ -95,7 +94,7 @@ export const all = <A, E, R>(
   options?: Options
 ): Effect.Effect<Array<A>, E, R> =>
   internal.withDeadline(
-    internal.all(effects, tracked(identity, options?.progress?.counters), options?.concurrency),
+    internal.all(effects, identity, options?.concurrency, options?.progress?.counters),
     options?.deadline
   )
 
@@ -121,7 +120,7 @@ export const settle = <A, E, R>(
   options?: Options
 ): Effect.Effect<Array<Outcome<A, E>>, never, R> =>
   internal.withDeadline(
-    internal.settle(effects, tracked(identity, options?.progress?.counters), options?.concurrency),
+    internal.settle(effects, identity, options?.concurrency, options?.progress?.counters),
     options?.deadline
   )
 
@@ -179,11 +178,11 @@ export const forEach: {
     f: (input: I, index: number) => Effect.Effect<A, E, R>,
     options?: ForEachOptions<"fail-fast" | "settle">
   ): Effect.Effect<Array<A> | Array<Outcome<A, E>>, E, R> => {
-    const g = tracked(f, options?.progress?.counters)
+    const counters = options?.progress?.counters
     return internal.withDeadline<Array<A> | Array<Outcome<A, E>>, E, R>(
       options?.mode === "settle"
-        ? internal.settle(inputs, g, options.concurrency)
-        : internal.all(inputs, g, options?.concurrency),
+        ? internal.settle(inputs, f, options.concurrency, counters)
+        : internal.all(inputs, f, options?.concurrency, counters),
       options?.deadline
     )
   }
@@ -300,7 +299,7 @@ export const stream: {
     options?: StreamOptions<"settle" | "fail-fast">
   ): Stream.Stream<Result<I, A, E> | Success<I, A>, E | EI, R | RI> => {
     const failFast = options?.mode === "fail-fast"
-    const results = internal.stream(source, tracked(f, options?.progress?.counters), { ...options, failFast })
+    const results = internal.stream(source, f, { ...options, failFast, counters: options?.progress?.counters })
     // In settle mode no worker ever fails with E: only the source's EI remains.
     return failFast ? values(results) : results as Stream.Stream<Result<I, A, E>, EI, R | RI>
   }

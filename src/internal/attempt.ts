@@ -10,8 +10,6 @@
  * connection, so waiting for a pool slot only counts against the deadline.
  */
 import * as Effect from "effect/Effect"
-import * as FiberRef from "effect/FiberRef"
-import type * as Fiber from "effect/Fiber"
 import type { Dispatcher } from "undici"
 import * as zlib from "node:zlib"
 import type { FetchResponse as PublicFetchResponse } from "../Fetch.js"
@@ -22,6 +20,7 @@ import * as Errors from "./errors.js"
 import type { Watched, Watchdog } from "./watchdog.js"
 import { isSecretHeader, redactUrl } from "./redact.js"
 import { decodeText } from "./text.js"
+import { currentInterruptSlot } from "./interruptSlot.js"
 
 /**
  * A redirect the fetch will follow. It travels on the failure channel (it is
@@ -104,6 +103,23 @@ export type FetchResponse<A> = PublicFetchResponse<A> & {
 
 export type Outcome = Effect.Effect<FetchResponse<Uint8Array>, FetchError.FetchError | Redirect>
 
+/** Where an attempt reports its end, exactly once (not at all when interrupted). */
+export interface AttemptDone {
+  succeed(response: FetchResponse<Uint8Array>): void
+  fail(error: FetchError.FetchError | Redirect): void
+}
+
+/** Reports to an `Effect.async` resume: the attempt as an Effect. */
+class ResumeDone implements AttemptDone {
+  constructor(private readonly resume: (effect: Outcome) => void) {}
+  succeed(response: FetchResponse<Uint8Array>): void {
+    this.resume(Effect.succeed(response))
+  }
+  fail(error: FetchError.FetchError | Redirect): void {
+    this.resume(Effect.fail(error))
+  }
+}
+
 const parseRawHeaders = (raw: ReadonlyArray<Buffer | string>): Record<string, string> => {
   const headers: Record<string, string> = {}
   for (let i = 0; i + 1 < raw.length; i += 2) {
@@ -173,7 +189,7 @@ class AttemptHandler implements Watched {
     private readonly attempt: number,
     /** Real ms left before the overall deadline (Infinity: none). */
     private readonly remainingMs: number,
-    private readonly resume: (effect: Outcome) => void
+    private readonly done: AttemptDone
   ) {}
 
   private error(failure: Errors.Failure): FetchError.FetchError {
@@ -187,7 +203,7 @@ class AttemptHandler implements Watched {
     this.clearTimers()
     this.chunks = []
     if (abort && this.abortConnection !== undefined) this.abortConnection(new Errors.AbortedByClient())
-    this.resume(Effect.fail(this.error(failure)))
+    this.done.fail(this.error(failure))
   }
 
   /** Called by the fiber's canceler: destroy the socket, answer nothing. */
@@ -332,9 +348,9 @@ class AttemptHandler implements Watched {
         this.failStream({ _tag: "DecodeError", reason: "Encoding", path: [], detail: `${this.encoding}: ${error.message}` }))
       this.decoder = decoder
     }
-    this.resume(Effect.succeed(
+    this.done.succeed(
       this.context.respond(this.request, this.status, this.headers!, new Uint8Array(0), 0, this.headersAt, channel)
-    ))
+    )
   }
 
   // Bound once, in stream mode only: no closure per buffered request.
@@ -471,39 +487,21 @@ class AttemptHandler implements Watched {
     this.finished = true
     if (this.mode === BodyMode.Prefix) {
       const failure = badStatus(this.status, this.headers!, body.subarray(0, ERROR_PREFIX_BYTES))
-      this.resume(Effect.fail(this.error(failure)))
+      this.done.fail(this.error(failure))
       return
     }
     if (this.mode === BodyMode.Drop) {
-      this.resume(Effect.fail(new Redirect(this.status, this.headers!["location"]!)))
+      this.done.fail(new Redirect(this.status, this.headers!["location"]!))
       return
     }
-    const response = Effect.succeed(
-      this.context.respond(this.request, this.status, this.headers!, body, bytes, this.headersAt, undefined)
-    )
+    const response = this.context.respond(this.request, this.status, this.headers!, body, bytes, this.headersAt, undefined)
     // undici reuses this socket only one event-loop turn later (it waits for
     // servers that close despite keep-alive), so a fiber's next request may
     // take another pooled connection: up to ~2x concurrency sockets, capped by
     // maxConnectionsPerHost.
-    this.resume(response)
+    this.done.succeed(response)
   }
 }
-
-/**
- * Where a Gather worker keeps the attempt it is running, so that one
- * interruption hook per worker can abort it. `Effect.async` with a canceler
- * wraps every request in `onInterrupt` (about 3 KB of allocations and a
- * handful of Effect steps); inside a worker that hook is paid once per
- * worker instead. `owner` is the worker's fiber: a fiber forked inside the
- * work (a timeout, a race) inherits the slot but is not its owner, and takes
- * the path with a canceler.
- */
-export class InterruptSlot {
-  current: AttemptHandler | undefined = undefined
-  constructor(readonly owner: Fiber.RuntimeFiber<unknown, unknown>) {}
-}
-
-export const currentInterruptSlot = FiberRef.unsafeMake<InterruptSlot | undefined>(undefined)
 
 const dispatch = (context: AttemptContext, request: PreparedRequest, handler: AttemptHandler): void => {
   handler.watchQueue()
@@ -534,27 +532,28 @@ export const run = (
     const slot = fiber.getFiberRef(currentInterruptSlot)
     if (slot !== undefined && slot.owner === fiber) {
       return Effect.async((resume) => {
-        const handler = new AttemptHandler(context, request, attempt, remainingMs, resume)
-        slot.current = handler
-        dispatch(context, request, handler)
+        slot.current = start(context, request, attempt, remainingMs, new ResumeDone(resume))
       })
     }
     return Effect.async((resume) => {
-      const handler = new AttemptHandler(context, request, attempt, remainingMs, resume)
-      dispatch(context, request, handler)
+      const handler = start(context, request, attempt, remainingMs, new ResumeDone(resume))
       return Effect.sync(() => handler.interrupt())
     })
   })
 
 /**
- * Runs `worker` with an interrupt slot: its fetches skip the per-request
- * canceler, and interrupting the worker aborts the one in flight.
+ * Starts one attempt that reports to `done`; `interrupt()` on the result
+ * aborts it (no report follows). The callback form of {@link run}.
  */
-export const withInterruptSlot = <A, E, R>(worker: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
-  Effect.withFiberRuntime((fiber) => {
-    const slot = new InterruptSlot(fiber)
-    return Effect.onInterrupt(
-      Effect.locally(worker, currentInterruptSlot, slot),
-      () => Effect.sync(() => slot.current?.interrupt())
-    )
-  })
+export const start = (
+  context: AttemptContext,
+  request: PreparedRequest,
+  attempt: number,
+  remainingMs: number,
+  done: AttemptDone
+): { interrupt(): void } => {
+  const handler = new AttemptHandler(context, request, attempt, remainingMs, done)
+  dispatch(context, request, handler)
+  return handler
+}
+

@@ -7,7 +7,7 @@ import * as HttpBody from "@effect/platform/HttpBody"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import * as FiberRef from "effect/FiberRef"
+import * as Effectable from "effect/Effectable"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
@@ -17,7 +17,9 @@ import type * as Schedule from "effect/Schedule"
 import type * as FetchError from "../FetchError.js"
 import * as Attempt from "./attempt.js"
 import type { BodyChannel } from "./bodyStream.js"
+import { currentDeadline } from "./deadline.js"
 import * as Errors from "./errors.js"
+import * as FastPath from "./fastPath.js"
 import * as Metrics from "./metrics.js"
 import * as Retry from "./retry.js"
 import { redactUrl } from "./redact.js"
@@ -210,13 +212,6 @@ export const nextHop = (
   return new Attempt.PreparedRequest(method, url, headers, body)
 }
 
-/**
- * A deadline (Clock ms) that every fetch in the current fiber honours, set
- * by `Gather` with `deadline`; the earlier of it and the session's `total`
- * applies.
- */
-export const currentDeadline = FiberRef.unsafeMake<number | undefined>(undefined)
-
 /** 429 and 503 with `Retry-After` pause the whole origin, not just this request. */
 const pausingStatuses = new Set([429, 503])
 
@@ -253,19 +248,7 @@ const start = (
     return Effect.die(error)
   }
   const fetching = new Fetching(session, limits, startedAt, stream)
-  const gatherDeadline = fiber.getFiberRef(currentDeadline)
-  const totalMs = limits.timeouts.totalMs
-  if (totalMs > 0 || gatherDeadline !== undefined) {
-    // The Clock (a TestClock in tests) places the deadline for waits; the
-    // request's own timers run on real time from the same remaining span.
-    const now = Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis()
-    const ownAt = totalMs > 0 ? now + totalMs : Number.POSITIVE_INFINITY
-    const sharedAt = gatherDeadline ?? Number.POSITIVE_INFINITY
-    const at = Math.min(ownAt, sharedAt)
-    fetching.deadlineAt = at
-    fetching.deadlinePerfAt = startedAt + (at - now)
-    fetching.deadlineLimitMs = ownAt <= sharedAt ? totalMs : Math.max(0, sharedAt - now)
-  }
+  fetching.placeDeadline(fiber)
   const begin = (traceparent: string | undefined) => {
     const prepared = prepare(session, request, options?.headers, traceparent, startedAt)
     const fetched = Effect.isEffect(prepared) ? Effect.flatMap(prepared, fetching.hop) : fetching.hop(prepared)
@@ -300,7 +283,7 @@ class Fetching implements Attempt.AttemptContext {
   deadlinePerfAt = Number.POSITIVE_INFINITY
   deadlineLimitMs = 0
   attempt = 1
-  private current: Prepared | undefined = undefined
+  protected current: Prepared | undefined = undefined
   private chain: Array<string> | undefined = undefined
 
   constructor(
@@ -312,6 +295,24 @@ class Fetching implements Attempt.AttemptContext {
     this.dispatcher = session.dispatcher
     this.watchdog = session.watchdog
     this.follow = limits.maxRedirects > 0
+  }
+
+  /**
+   * The earlier of the session's `total` and an enclosing Gather deadline.
+   * The Clock (a TestClock in tests) places it for waits; the request's own
+   * timers run on real time from the same remaining span.
+   */
+  placeDeadline(fiber: Fiber.RuntimeFiber<unknown, unknown>): void {
+    const gatherDeadline = fiber.getFiberRef(currentDeadline)
+    const totalMs = this.limits.timeouts.totalMs
+    if (totalMs <= 0 && gatherDeadline === undefined) return
+    const now = Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis()
+    const ownAt = totalMs > 0 ? now + totalMs : Number.POSITIVE_INFINITY
+    const sharedAt = gatherDeadline ?? Number.POSITIVE_INFINITY
+    const at = Math.min(ownAt, sharedAt)
+    this.deadlineAt = at
+    this.deadlinePerfAt = this.startedAt + (at - now)
+    this.deadlineLimitMs = ownAt <= sharedAt ? totalMs : Math.max(0, sharedAt - now)
   }
 
   bodyMode(status: number, headers: Record<string, string>): Attempt.BodyMode {
@@ -381,7 +382,7 @@ class Fetching implements Attempt.AttemptContext {
     )
   }
 
-  private readonly onFailure = (
+  protected readonly onFailure = (
     first: FetchError.FetchError | Attempt.Redirect
   ): Effect.Effect<FetchResponse<Uint8Array>, FetchError.FetchError> => {
     const prepared = this.current!
@@ -443,6 +444,138 @@ class Fetching implements Attempt.AttemptContext {
     })
   }
 }
+
+/**
+ * What a fetch makes of the response: at once (bytes, text), or with an
+ * effect (a schema may need services or async work).
+ */
+export type Finish<A, R> =
+  | { readonly _tag: "Sync"; readonly f: (response: FetchResponse<Uint8Array>) => FetchResponse<A> }
+  | {
+    readonly _tag: "Effect"
+    readonly f: (response: FetchResponse<Uint8Array>) => Effect.Effect<FetchResponse<A>, FetchError.FetchError, R>
+  }
+
+/** 429 and 503 can carry `Retry-After`, which pauses the origin: that needs the fiber. */
+const needsFiber = (policy: Limits["retry"], method: string, error: FetchError.FetchError | Attempt.Redirect): boolean =>
+  error._tag === "Redirect" || (error._tag === "BadStatus" && pausingStatuses.has(error.status)) ||
+  Retry.isRetryable(policy, method, error)
+
+/**
+ * A fetch started from a Gather worker's callback loop: the first attempt
+ * runs on callbacks; its outcome goes to the worker's sink, or, when a retry,
+ * a redirect, an origin pause or an effectful finish follows, the rest runs
+ * on the worker's fiber through the same {@link Fetching} methods as always.
+ */
+class FastFetching<A, R> extends Fetching implements Attempt.AttemptDone {
+  constructor(
+    session: SessionImpl,
+    limits: Limits,
+    startedAt: number,
+    private readonly finish: Finish<A, R>,
+    private readonly sink: FastPath.Sink<FetchResponse<A>, FetchError.FetchError, R>
+  ) {
+    super(session, limits, startedAt, false)
+  }
+
+  begin(prepared: Prepared): void {
+    this.current = prepared
+  }
+
+  succeed(response: FetchResponse<Uint8Array>): void {
+    const finish = this.finish
+    if (finish._tag === "Sync") this.sink.succeed(finish.f(response))
+    else this.sink.continueWith(finish.f(response))
+  }
+
+  fail(error: FetchError.FetchError | Attempt.Redirect): void {
+    if (!needsFiber(this.limits.retry, this.current!.method, error)) {
+      // needsFiber is true for every Redirect, so this is a FetchError.
+      if (error._tag !== "Redirect") this.sink.fail(error)
+      return
+    }
+    this.sink.continueWith(finishWith(this.onFailure(error), this.finish))
+  }
+}
+
+const finishWith = <A, E, R, R2>(
+  fetched: Effect.Effect<FetchResponse<Uint8Array>, E, R>,
+  finish: Finish<A, R2>
+): Effect.Effect<FetchResponse<A>, E | FetchError.FetchError, R | R2> =>
+  finish._tag === "Sync" ? Effect.map(fetched, finish.f) : Effect.flatMap(fetched, finish.f)
+
+const noSession = (): undefined => undefined
+
+/**
+ * Starts `effect`'s fetch on callbacks, or says it cannot (`undefined`): a
+ * session with tracing, metrics or host limits in force, a body that must be
+ * encoded first, an invalid URL or a spent deadline all take the ordinary
+ * path, which handles them.
+ */
+const startFast = <A, R>(
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  effect: FetchEffect<A, R>,
+  sink: FastPath.Sink<FetchResponse<A>, FetchError.FetchError, R>
+): FastPath.Running | undefined => {
+  const session = Context.getOrElse(fiber.currentContext, sessionTag, noSession)
+  if (session === undefined) return undefined
+  const config = session.config
+  if (config.tracerPropagation || config.metrics || !session.hosts.idle()) return undefined
+  let limits: Limits
+  try {
+    limits = resolveCall(config, effect.options)
+  } catch {
+    return undefined
+  }
+  const startedAt = performance.now()
+  const fetching = new FastFetching(session, limits, startedAt, effect.finish, sink)
+  fetching.placeDeadline(fiber)
+  const prepared = prepare(session, effect.request, effect.options?.headers, undefined, startedAt)
+  if (!(prepared instanceof Attempt.PreparedRequest)) return undefined
+  const remainingMs = fetching.deadlinePerfAt - performance.now()
+  if (remainingMs <= 0) return undefined
+  fetching.begin(prepared)
+  return Attempt.start(fetching, prepared, 1, remainingMs, fetching)
+}
+
+/**
+ * A fetch as an Effect that a Gather worker can also start on callbacks
+ * (see fastPath.ts). Run anywhere else, it is the ordinary fetch.
+ */
+export class FetchEffect<A, R> extends Effectable.Class<FetchResponse<A>, FetchError.FetchError, SessionImpl | R>
+  implements FastPath.FastPath<FetchResponse<A>, FetchError.FetchError, R>
+{
+  constructor(
+    readonly request: RequestSpec,
+    readonly options: CallOptions | undefined,
+    readonly finish: Finish<A, R>
+  ) {
+    super()
+  }
+
+  commit(): Effect.Effect<FetchResponse<A>, FetchError.FetchError, SessionImpl | R> {
+    return finishWith(executeCurrent(this.request, this.options), this.finish)
+  }
+
+  [FastPath.TypeId](
+    fiber: Fiber.RuntimeFiber<unknown, unknown>,
+    sink: FastPath.Sink<FetchResponse<A>, FetchError.FetchError, R>
+  ): FastPath.Running | undefined {
+    return startFast(fiber, this, sink)
+  }
+}
+
+/** The body as it came. */
+export const asBytes: Finish<Uint8Array, never> = { _tag: "Sync", f: (response) => response }
+
+/** The body decoded as text. */
+export const asText: Finish<string, never> = { _tag: "Sync", f: (response) => toText(response) }
+
+/** The body parsed as JSON and decoded with `schema`. */
+export const asJson = <A, I, R>(schema: Schema.Schema<A, I, R>, method: string): Finish<A, R> => ({
+  _tag: "Effect",
+  f: toJson(schema, method)
+})
 
 /** Decodes a response body as text. */
 export const toText = (response: FetchResponse<Uint8Array>): FetchResponse<string> => ({

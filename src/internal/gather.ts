@@ -1,25 +1,34 @@
 /**
- * A fixed set of worker fibers pulling from one shared iterator.
+ * A fixed set of workers pulling from one shared source.
  *
  * `Effect.forEach` with `concurrency` copies the input and forks a fiber per
- * item; here the cost per item is one iterator step and one flatMap, memory
- * is the results array plus `concurrency` fibers, and the iterator is pulled
- * only as fast as workers free up (an infinite or lazy iterable works).
+ * item; here the cost per item is one source step, memory is the results
+ * plus `concurrency` workers, and the source is pulled only as fast as
+ * workers free up (an infinite or lazy iterable works).
+ *
+ * A worker is a fiber that runs a callback loop: an effect that can start
+ * with callbacks (see fastPath.ts) is started, and its completion takes the
+ * next input and starts that, without the fiber suspending and resuming per
+ * item. Any other effect, or the part of a fast one that needs the fiber (a
+ * retry wait, say), runs on the worker's fiber, which then re-enters the
+ * loop.
  */
-import * as Cause from "effect/Cause"
-import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
+import * as Chunk from "effect/Chunk"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
 import * as FiberRef from "effect/FiberRef"
 import * as Mailbox from "effect/Mailbox"
 import * as Option from "effect/Option"
-import * as Queue from "effect/Queue"
 import * as Stream from "effect/Stream"
-import { withInterruptSlot } from "./attempt.js"
-import { currentDeadline } from "./fetch.js"
+import type * as Cause from "effect/Cause"
 import type * as Scope from "effect/Scope"
+import { currentDeadline } from "./deadline.js"
+import * as FastPath from "./fastPath.js"
+import { withInterruptSlot } from "./interruptSlot.js"
+import type { Counters } from "./progress.js"
 
 export type Concurrency = number | "unbounded"
 
@@ -35,16 +44,151 @@ export const workerCount = (concurrency: Concurrency | undefined, size: number |
 const knownSize = (inputs: Iterable<unknown>): number | undefined =>
   Array.isArray(inputs) ? inputs.length : inputs instanceof Set || inputs instanceof Map ? inputs.size : undefined
 
+const End: unique symbol = Symbol("effect-gather/End")
+type End = typeof End
+const Pending: unique symbol = Symbol("effect-gather/Pending")
+type Pending = typeof Pending
+
+/** What the workers of one gather share: where inputs come from and outcomes go. */
+interface Work<I, A, E, EI, R> {
+  /** The next input, `End`, or `Pending` (run `wait`, then poll again). Never blocks. */
+  readonly poll: () => I | End | Pending
+  /** Completes when `poll` may have something again; fails if the source failed. */
+  readonly wait: Effect.Effect<void, EI>
+  readonly f: (input: I, index: number) => Effect.Effect<A, E, R>
+  readonly onValue: (index: number, input: I, value: A) => void
+  /** Records a failure; `false` ends the gather with it (fail-fast). */
+  readonly onError: (index: number, input: I, error: E) => boolean
+  readonly counters: Counters | undefined
+}
+
+/** One worker: a callback loop over fast effects, the fiber for the rest. */
+const worker = <I, A, E, EI, R>(work: Work<I, A, E, EI, R>, nextIndex: () => number): Effect.Effect<void, E | EI, R> => {
+  const { counters } = work
+  const slow = (effect: Effect.Effect<A, E, R>, index: number, input: I): Effect.Effect<void, E | EI, R> => {
+    const matched = Effect.matchEffect(effect, {
+      onFailure: (error) => {
+        counters?.onFailure(error)
+        return work.onError(index, input, error) ? loop : Effect.fail(error)
+      },
+      onSuccess: (value) => {
+        counters?.onSuccess(value)
+        work.onValue(index, input, value)
+        return loop
+      }
+    })
+    return counters === undefined ? matched : Effect.onInterrupt(matched, () => Effect.sync(() => counters.onInterrupt()))
+  }
+
+  const loop: Effect.Effect<void, E | EI, R> = Effect.withFiberRuntime((fiber) =>
+    Effect.async<void, E | EI, R>((resume) => {
+      let running: FastPath.Running | undefined
+      let index = 0
+      let input: I
+      let starting = false
+      let completedWhileStarting = false
+      let finished = false
+      const finish = (effect: Effect.Effect<void, E | EI, R>): void => {
+        finished = true
+        running = undefined
+        resume(effect)
+      }
+      const sink: FastPath.Sink<A, E, R> = {
+        succeed: (value) => {
+          running = undefined
+          counters?.onSuccess(value)
+          work.onValue(index, input, value)
+          pump()
+        },
+        fail: (error) => {
+          running = undefined
+          counters?.onFailure(error)
+          if (work.onError(index, input, error)) pump()
+          else finish(Effect.fail(error))
+        },
+        continueWith: (effect) => finish(slow(effect, index, input))
+      }
+      const pump = (): void => {
+        // A start that completes at once reports while `start` is still on
+        // the stack: the loop below takes the next input instead of recursing.
+        if (starting) {
+          completedWhileStarting = true
+          return
+        }
+        while (!finished) {
+          let effect: Effect.Effect<A, E, R>
+          try {
+            const next = work.poll()
+            if (next === End) return finish(Effect.void)
+            if (next === Pending) return finish(Effect.zipRight(work.wait, loop))
+            input = next
+            index = nextIndex()
+            counters?.onStart()
+            effect = work.f(next, index)
+          } catch (error) {
+            // A throwing iterator or function is a defect, as in Effect.forEach.
+            return finish(Effect.die(error))
+          }
+          if (!FastPath.isFastPath(effect)) return finish(slow(effect, index, input))
+          starting = true
+          completedWhileStarting = false
+          const started = effect[FastPath.TypeId](fiber, sink)
+          starting = false
+          if (started === undefined) return finish(slow(effect, index, input))
+          if (!completedWhileStarting) {
+            if (!finished) running = started
+            return
+          }
+        }
+      }
+      pump()
+      return Effect.sync(() => {
+        const current = running
+        running = undefined
+        if (current === undefined) return
+        current.interrupt()
+        counters?.onInterrupt()
+      })
+    })
+  )
+  return loop
+}
+
+/** Runs `workers` workers over `work`; the first failure interrupts the rest. */
+const runWorkers = <I, A, E, EI, R>(work: Work<I, A, E, EI, R>, workers: number): Effect.Effect<void, E | EI, R> => {
+  let next = 0
+  const nextIndex = () => next++
+  const one = withInterruptSlot(worker(work, nextIndex))
+  if (workers === 1) return one
+  return Effect.all(new Array<typeof one>(workers).fill(one), { concurrency: "unbounded", discard: true })
+}
+
+const iterablePoll = <I>(iterable: Iterable<I>): () => I | End => {
+  const iterator = iterable[Symbol.iterator]()
+  let done = false
+  return () => {
+    if (done) return End
+    const step = iterator.next()
+    if (step.done === true) {
+      done = true
+      return End
+    }
+    return step.value
+  }
+}
+
 /**
- * Runs `f` over `inputs` with at most `concurrency` in flight, handing each
- * result to `onResult` with its input index. Fails with the first failure and
- * interrupts the workers still running (their requests are aborted).
+ * Runs `f` over `inputs` with at most `concurrency` at once, handing each
+ * value to `onValue` and each failure to `onError` (which ends the whole
+ * with it when it returns `false`).
  */
 export const run = <I, A, E, R>(
   inputs: Iterable<I>,
   f: (input: I, index: number) => Effect.Effect<A, E, R>,
   concurrency: Concurrency | undefined,
-  onResult: (index: number, value: A) => void
+  onValue: (index: number, value: A) => void,
+  onError: (index: number, error: E) => boolean,
+  counters: Counters | undefined
 ): Effect.Effect<void, E, R> =>
   Effect.suspend(() => {
     // "unbounded" needs the size up front; everything is in memory then anyway.
@@ -55,39 +199,28 @@ export const run = <I, A, E, R>(
     } catch (error) {
       return Effect.die(error)
     }
-    const iterator = source[Symbol.iterator]()
-    let exhausted = false
-    let nextIndex = 0
-    const worker: Effect.Effect<void, E, R> = Effect.suspend(() => {
-      if (exhausted) return Effect.void
-      const step = iterator.next()
-      if (step.done === true) {
-        exhausted = true
-        return Effect.void
-      }
-      const index = nextIndex++
-      return Effect.flatMap(f(step.value, index), (value) => {
-        onResult(index, value)
-        return worker
-      })
-    })
-    const hooked = withInterruptSlot(worker)
-    if (workers === 1) return hooked
-    const pool = new Array<Effect.Effect<void, E, R>>(workers).fill(hooked)
-    return Effect.all(pool, { concurrency: "unbounded", discard: true })
+    return runWorkers<I, A, E, never, R>({
+      poll: iterablePoll(source),
+      wait: Effect.void,
+      f,
+      onValue: (index, _input, value) => onValue(index, value),
+      onError: (index, _input, error) => onError(index, error),
+      counters
+    }, workers)
   })
 
 export const all = <I, A, E, R>(
   inputs: Iterable<I>,
   f: (input: I, index: number) => Effect.Effect<A, E, R>,
-  concurrency: Concurrency | undefined
+  concurrency: Concurrency | undefined,
+  counters?: Counters | undefined
 ): Effect.Effect<Array<A>, E, R> =>
   Effect.suspend(() => {
     const results: Array<A> = []
     return Effect.as(
       run(inputs, f, concurrency, (index, value) => {
         results[index] = value
-      }),
+      }, () => false, counters),
       results
     )
   })
@@ -95,9 +228,20 @@ export const all = <I, A, E, R>(
 export const settle = <I, A, E, R>(
   inputs: Iterable<I>,
   f: (input: I, index: number) => Effect.Effect<A, E, R>,
-  concurrency: Concurrency | undefined
+  concurrency: Concurrency | undefined,
+  counters?: Counters | undefined
 ): Effect.Effect<Array<Either.Either<A, E>>, never, R> =>
-  all(inputs, (input, index) => Effect.either(f(input, index)), concurrency)
+  Effect.suspend(() => {
+    const results: Array<Either.Either<A, E>> = []
+    const settled = run(inputs, f, concurrency, (index, value) => {
+      results[index] = Either.right(value)
+    }, (index, error) => {
+      results[index] = Either.left(error)
+      return true
+    }, counters)
+    // onError never ends the run, so no worker fails with E.
+    return Effect.as(Effect.orDie(settled), results)
+  })
 
 /** One result of a streamed gather. */
 export interface Item<I, A, E> {
@@ -111,82 +255,123 @@ export type Source<I, EI, RI> = Stream.Stream<I, EI, RI> | Iterable<I> | AsyncIt
 const isAsyncIterable = (u: unknown): u is AsyncIterable<unknown> =>
   typeof u === "object" && u !== null && Symbol.asyncIterator in u
 
-const End: unique symbol = Symbol("effect-gather/End")
-type End = typeof End
+/** Wakes whoever waits, all at once: each re-checks its own condition. */
+class Waiters {
+  private list: Array<() => void> = []
+  readonly wait: Effect.Effect<void> = Effect.async<void>((resume) => {
+    const wake = () => resume(Effect.void)
+    this.list.push(wake)
+    return Effect.sync(() => {
+      const at = this.list.indexOf(wake)
+      if (at >= 0) this.list.splice(at, 1)
+    })
+  })
+  wakeAll(): void {
+    if (this.list.length === 0) return
+    const woken = this.list
+    this.list = []
+    for (const wake of woken) wake()
+  }
+}
 
 /**
- * Takes the next input, `End` when there are no more. Iterables are pulled
- * synchronously by the worker itself; streams and async iterables are run by
- * one feeder fiber into a bounded queue, which is the backpressure.
+ * Inputs from a Stream or an async iterable: a feeder fiber fills a bounded
+ * buffer that workers poll without blocking; a full buffer holds the feeder
+ * back (backpressure).
  */
+class Buffered<I, EI> {
+  private items: Array<I> = []
+  private head = 0
+  private ended = false
+  private failure: Cause.Cause<EI> | undefined = undefined
+  private readonly takers = new Waiters()
+  private readonly feeders = new Waiters()
+  constructor(private readonly capacity: number) {}
+
+  readonly offerAll = (chunk: Chunk.Chunk<I>): Effect.Effect<void> => {
+    for (const item of chunk) this.items.push(item)
+    this.takers.wakeAll()
+    return this.waitForRoom
+  }
+
+  private readonly waitForRoom: Effect.Effect<void> = Effect.suspend(() =>
+    this.items.length - this.head < this.capacity ? Effect.void : Effect.zipRight(this.feeders.wait, this.waitForRoom)
+  )
+
+  readonly poll = (): I | End | Pending => {
+    if (this.head < this.items.length) {
+      const item = this.items[this.head++]!
+      // Taken slots are dropped a buffer's worth at a time (amortised O(1)).
+      if (this.head === this.items.length) {
+        this.items = []
+        this.head = 0
+      } else if (this.head >= this.capacity) {
+        this.items = this.items.slice(this.head)
+        this.head = 0
+      }
+      this.feeders.wakeAll()
+      return item
+    }
+    if (this.failure !== undefined) return Pending
+    return this.ended ? End : Pending
+  }
+
+  readonly wait: Effect.Effect<void, EI> = Effect.suspend(() => {
+    if (this.head < this.items.length || this.ended) return Effect.void
+    if (this.failure !== undefined) return Effect.failCause(this.failure)
+    return this.takers.wait
+  })
+
+  end(exit: Exit.Exit<void, EI>): void {
+    if (Exit.isSuccess(exit)) this.ended = true
+    else this.failure = exit.cause
+    this.takers.wakeAll()
+  }
+}
+
+/** The stream's buffer of inputs, or a plain poll over an iterable. */
 const inputs = <I, EI, RI>(
   source: Source<I, EI, RI>,
   capacity: number
-): Effect.Effect<Effect.Effect<I | End, EI>, never, Scope.Scope | RI> => {
+): Effect.Effect<{ readonly poll: () => I | End | Pending; readonly wait: Effect.Effect<void, EI> }, never, Scope.Scope | RI> => {
   if (!(Stream.StreamTypeId in source) && !isAsyncIterable(source)) {
-    return Effect.sync(() => {
-      const iterator = (source as Iterable<I>)[Symbol.iterator]()
-      let done = false
-      return Effect.sync((): I | End => {
-        if (done) return End
-        const step = iterator.next()
-        if (step.done === true) {
-          done = true
-          return End
-        }
-        return step.value
-      })
-    })
+    return Effect.sync(() => ({ poll: iterablePoll(source), wait: Effect.void }))
   }
-  const stream: Stream.Stream<I, EI, RI> = Stream.StreamTypeId in source
-    ? source as Stream.Stream<I, EI, RI>
-    : Stream.fromAsyncIterable(source as AsyncIterable<I>, (error) => Cause.die(error) as never)
-  return Effect.gen(function*() {
-    const queue = yield* Queue.bounded<I | End | Cause.Cause<EI>>(capacity)
-    yield* Stream.runForEachChunk(stream, (chunk) => queue.offerAll(chunk)).pipe(
-      Effect.matchCauseEffect({
-        onFailure: (cause) => queue.offer(cause),
-        onSuccess: () => queue.offer(End)
-      }),
-      Effect.forkScoped
-    )
-    return Effect.flatMap(queue.take, (item): Effect.Effect<I | End, EI> => {
-      // Put the end back so every other worker sees it too.
-      if (item === End) return Effect.as(queue.offer(End), End)
-      if (Cause.isCause(item)) return Effect.zipRight(queue.offer(item), Effect.failCause(item))
-      return Effect.succeed(item)
+  const buffer = new Buffered<I, EI>(capacity)
+  // An async iterable that throws or rejects is a defect: it has no typed
+  // error channel to fail on.
+  const feed: Effect.Effect<void, EI, RI> = Stream.StreamTypeId in source
+    ? Stream.runForEachChunk(source, buffer.offerAll)
+    : Effect.suspend(() => {
+      const iterator = source[Symbol.asyncIterator]()
+      const step: Effect.Effect<void> = Effect.flatMap(Effect.promise(() => iterator.next()), (result) => {
+        if (result.done === true) return Effect.void
+        return Effect.zipRight(buffer.offerAll(Chunk.of(result.value)), step)
+      })
+      return Effect.onInterrupt(step, () => Effect.promise(async () => void (await iterator.return?.())))
     })
-  })
+  return Effect.as(
+    Effect.forkScoped(Effect.onExit(feed, (exit) => Effect.sync(() => buffer.end(exit)))),
+    { poll: buffer.poll, wait: buffer.wait }
+  )
 }
 
 /** Permits for "taken but not yet emitted", without a Semaphore's per-call cost. */
-const makeGate = (permits: number) => {
-  let available = permits
-  const waiters: Array<() => void> = []
-  const wait = Effect.async<void>((resume) => {
-    const wake = () => resume(Effect.void)
-    waiters.push(wake)
-    return Effect.sync(() => {
-      const at = waiters.indexOf(wake)
-      if (at >= 0) waiters.splice(at, 1)
-      else available++ // woken and interrupted at once: hand the permit back
-    })
-  })
-  return {
-    acquire: Effect.suspend(() => {
-      if (available > 0) {
-        available--
-        return Effect.void
-      }
-      return wait
-    }),
-    release: (n: number): void => {
-      available += n
-      while (available > 0 && waiters.length > 0) {
-        available--
-        waiters.shift()!()
-      }
-    }
+class Gate {
+  private readonly waiters = new Waiters()
+  constructor(private available: number) {}
+  tryAcquire(): boolean {
+    if (this.available === 0) return false
+    this.available--
+    return true
+  }
+  readonly waitAvailable: Effect.Effect<void> = Effect.suspend(() =>
+    this.available > 0 ? Effect.void : Effect.zipRight(this.waiters.wait, this.waitAvailable)
+  )
+  release(n: number): void {
+    if (n === 0) return
+    this.available += n
+    this.waiters.wakeAll()
   }
 }
 
@@ -197,6 +382,7 @@ export interface StreamOptions {
   readonly concurrency?: number | undefined
   readonly ordered?: boolean | undefined
   readonly bufferSize?: number | undefined
+  readonly counters?: Counters | undefined
 }
 
 /**
@@ -207,23 +393,19 @@ export interface StreamOptions {
  */
 export const stream = <I, A, E, R, EI, RI>(
   source: Source<I, EI, RI>,
-  run: (input: I, index: number) => Effect.Effect<A, E, R>,
+  f: (input: I, index: number) => Effect.Effect<A, E, R>,
   options: StreamOptions | undefined
 ): Stream.Stream<Item<I, A, E>, E | EI, R | RI> =>
   Stream.unwrapScoped(Effect.gen(function*() {
     const failFast = options?.failFast === true
     const deadline = options?.deadline === undefined ? undefined : yield* deadlineAt(options.deadline)
-    const f = deadline === undefined
-      ? run
-      : (input: I, index: number) => Effect.locally(run(input, index), currentDeadline, deadline)
     const workers = workerCount(options?.concurrency, undefined)
     const window = Math.max(workers, options?.bufferSize ?? workers * 2)
     const ordered = options?.ordered === true
-    const next = yield* inputs(source, window)
-    const gate = makeGate(window)
+    const source_ = yield* inputs(source, window)
+    const gate = new Gate(window)
     // Holds at most `window` items: the gate bounds what workers take.
     const out = yield* Mailbox.make<Item<I, A, E>, E | EI>()
-    let nextIndex = 0
     // Ordered mode: finished items wait here until their turn.
     const pending = new Map<number, Item<I, A, E>>()
     let nextToEmit = 0
@@ -257,22 +439,29 @@ export const stream = <I, A, E, R, EI, RI>(
         head = pending.get(nextToEmit)
       }
     }
-    const worker: Effect.Effect<void, E | EI, R> = Effect.flatMap(gate.acquire, () =>
-      Effect.flatMap(next, (input) => {
-        if (input === End) {
-          gate.release(1)
-          return Effect.void
-        }
-        const index = nextIndex++
-        return Effect.flatMap(Effect.either(f(input, index)), (outcome): Effect.Effect<void, E | EI, R> => {
-          // Fail-fast fails here, before any reordering: an earlier input
-          // still running must not hold the failure back.
-          if (failFast && outcome._tag === "Left") return Effect.fail(outcome.left)
-          emit({ index, input, outcome })
-          return worker
-        })
-      }))
-    yield* Effect.all(new Array<typeof worker>(workers).fill(withInterruptSlot(worker)), { concurrency: "unbounded", discard: true }).pipe(
+    const work: Work<I, A, E, EI, R> = {
+      // A permit first, then an input: the permit comes back when the
+      // consumer has taken the item (or at once, when there is no input).
+      poll: () => {
+        if (!gate.tryAcquire()) return Pending
+        const next = source_.poll()
+        if (next === End || next === Pending) gate.release(1)
+        return next
+      },
+      wait: Effect.zipRight(gate.waitAvailable, source_.wait),
+      f,
+      onValue: (index, input, value) => emit({ index, input, outcome: Either.right(value) }),
+      // Fail-fast fails here, before any reordering: an earlier input
+      // still running must not hold the failure back.
+      onError: (index, input, error) => {
+        if (failFast) return false
+        emit({ index, input, outcome: Either.left(error) })
+        return true
+      },
+      counters: options?.counters
+    }
+    const running = runWorkers(work, workers)
+    yield* (deadline === undefined ? running : Effect.locally(running, currentDeadline, deadline)).pipe(
       Effect.exit,
       Effect.flatMap((exit) => {
         flush()

@@ -1,7 +1,3 @@
-import * as Cause from "effect/Cause"
-import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
-import * as Option from "effect/Option"
 import type { Snapshot } from "../Progress.js"
 
 /** Mutable counts bumped by gather workers; reads make a snapshot. */
@@ -52,21 +48,3 @@ export class Counters {
     }
   }
 }
-
-
-/** Wraps `f` so every call reports to `counters`. */
-export const tracked = <I, A, E, R>(
-  f: (input: I, index: number) => Effect.Effect<A, E, R>,
-  counters: Counters | undefined
-): (input: I, index: number) => Effect.Effect<A, E, R> =>
-  counters === undefined ? f : (input, index) =>
-    Effect.suspend(() => {
-      counters.onStart()
-      return Effect.onExit(f(input, index), (exit) =>
-        Effect.sync(() => {
-          if (Exit.isSuccess(exit)) return counters.onSuccess(exit.value)
-          const failure = Cause.failureOption(exit.cause)
-          if (Option.isSome(failure)) return counters.onFailure(failure.value)
-          counters.onInterrupt()
-        }))
-    })

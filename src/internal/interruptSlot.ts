@@ -1,0 +1,37 @@
+/**
+ * Where a Gather worker keeps the work it is running, so that one
+ * interruption hook per worker can abort it. `Effect.async` with a canceler
+ * wraps every request in `onInterrupt` (about 3 KB of allocations and a
+ * handful of Effect steps); inside a worker that hook is paid once per worker
+ * instead. `owner` is the worker's fiber: a fiber forked inside the work (a
+ * timeout, a race) inherits the slot but is not its owner, and takes the path
+ * with a canceler. Generic: Gather sets it, the HTTP engine fills it.
+ */
+import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
+import { globalValue } from "effect/GlobalValue"
+import type * as Fiber from "effect/Fiber"
+import type { Running } from "./fastPath.js"
+
+export class InterruptSlot {
+  current: Running | undefined = undefined
+  constructor(readonly owner: Fiber.RuntimeFiber<unknown, unknown>) {}
+}
+
+export const currentInterruptSlot: FiberRef.FiberRef<InterruptSlot | undefined> = globalValue(
+  Symbol.for("effect-gather/currentInterruptSlot"),
+  () => FiberRef.unsafeMake<InterruptSlot | undefined>(undefined)
+)
+
+/**
+ * Runs `worker` with an interrupt slot: work inside it can skip the
+ * per-request canceler, and interrupting the worker aborts the one running.
+ */
+export const withInterruptSlot = <A, E, R>(worker: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.withFiberRuntime((fiber) => {
+    const slot = new InterruptSlot(fiber)
+    return Effect.onInterrupt(
+      Effect.locally(worker, currentInterruptSlot, slot),
+      () => Effect.sync(() => slot.current?.interrupt())
+    )
+  })
