@@ -11,16 +11,19 @@
  */
 import * as Effect from "effect/Effect"
 import type { Dispatcher } from "undici"
-import * as zlib from "node:zlib"
 import type { FetchResponse as PublicFetchResponse } from "../Fetch.js"
 import type * as FetchError from "../FetchError.js"
-import type { Limits } from "./options.js"
-import { BodyChannel } from "./bodyStream.js"
+import type { BodyChannel } from "./bodyStream.js"
+import * as BodySink from "./bodySink.js"
+import { Deadlines } from "./deadlines.js"
+import type { Phase } from "./deadlines.js"
+import { encodingOf } from "./decoders.js"
 import * as Errors from "./errors.js"
-import type { Watched, Watchdog } from "./watchdog.js"
+import { currentInterruptSlot } from "./interruptSlot.js"
+import type { Limits } from "./options.js"
 import { isSecretHeader, redactUrl } from "./redact.js"
 import { decodeText } from "./text.js"
-import { currentInterruptSlot } from "./interruptSlot.js"
+import type { Watchdog } from "./watchdog.js"
 
 /**
  * A redirect the fetch will follow. It travels on the failure channel (it is
@@ -56,11 +59,6 @@ export const enum BodyMode {
   /** Drop it (a redirect that will be followed). */
   Drop
 }
-
-const ERROR_PREFIX_BYTES = 1024
-
-/** Unread bytes of a streamed body before the socket is paused. */
-const STREAM_HIGH_WATER = 1024 * 1024
 
 /**
  * What an attempt needs from the fetch it belongs to (one object per fetch,
@@ -131,56 +129,31 @@ const parseRawHeaders = (raw: ReadonlyArray<Buffer | string>): Record<string, st
   return headers
 }
 
-type Decoder = (input: Buffer, options: zlib.ZlibOptions | zlib.BrotliOptions, callback: (error: Error | null, result: Buffer) => void) => void
-
-const decoders: Record<string, Decoder> = {
-  gzip: zlib.gunzip,
-  "x-gzip": zlib.gunzip,
-  deflate: zlib.inflate,
-  br: zlib.brotliDecompress
-}
-
-/**
- * Time limits are checked lazily by the session's watchdog: `due` is the
- * earliest moment a limit can expire (the deadline while queued; then the
- * attempt's end, or the last activity plus the headers/body-idle limit).
- * When it passes, `onDue` checks what really expired and moves `due` on if
- * nothing did. Body chunks only record the time. undici's own phase timers
- * tick at ~0.5 s and cannot enforce short limits, so they are off.
- */
-type TimeoutPhase = "attempt" | "deadline" | "headers" | "body"
-
 const badStatus = (status: number, headers: Record<string, string>, prefix: Uint8Array): Errors.Failure => {
   const shown: Record<string, string> = {}
   for (const name of Object.keys(headers)) shown[name] = isSecretHeader(name) ? "***" : headers[name]!
   return { _tag: "BadStatus", status, headers: shown, body: decodeText(prefix, headers["content-type"]) }
 }
 
-class AttemptHandler implements Watched {
+/**
+ * One attempt as an undici dispatch handler: it starts the limits when the
+ * request is on a socket, picks the body sink at the headers and reports
+ * once to `done`. The parts live apart: limits in `Deadlines`, what happens
+ * to the body in `bodySink.ts`, content decoding in `decoders.ts`.
+ */
+class AttemptHandler implements BodySink.BufferedHost, BodySink.PrefixHost, BodySink.StreamHost {
   private abortConnection: ((error?: Error) => void) | undefined = undefined
+  /** Reported (or interrupted): nothing more goes to `done`. */
   private finished = false
-  private watched = false
-  due = Number.POSITIVE_INFINITY
-  private attemptEnd = Number.POSITIVE_INFINITY
-  private attemptPhase: TimeoutPhase = "attempt"
-  private attemptLimitMs = 0
-  private idleLimitMs = 0
-  private idlePhase: TimeoutPhase = "headers"
-  private lastActivity = 0
-  private paused = false
-  private queueDeadline = Number.POSITIVE_INFINITY
+  private readonly deadlines: Deadlines
   private status = 0
   private headers: Record<string, string> | undefined = undefined
   private headersAt = 0
+  private sink: BodySink.BodySink | undefined = undefined
+  private streamed: BodySink.Streamed | undefined = undefined
   private mode = BodyMode.Keep
-  private encoding: string | undefined = undefined
-  private chunks: Array<Buffer> = []
-  private kept = 0
-  private received = 0
-  private channel: BodyChannel | undefined = undefined
-  private decoder: zlib.Gunzip | zlib.Inflate | zlib.BrotliDecompress | undefined = undefined
-  private resumeUndici: (() => void) | undefined = undefined
-
+  /** We cut the socket on purpose: its error is not the outcome. */
+  private wasCut = false
   readonly dispatchedAt = performance.now()
 
   constructor(
@@ -190,9 +163,11 @@ class AttemptHandler implements Watched {
     /** Real ms left before the overall deadline (Infinity: none). */
     private readonly remainingMs: number,
     private readonly done: AttemptDone
-  ) {}
+  ) {
+    this.deadlines = new Deadlines(context.watchdog, this, context.deadlineLimitMs)
+  }
 
-  private error(failure: Errors.Failure): FetchError.FetchError {
+  error(failure: Errors.Failure): FetchError.FetchError {
     const { request, attempt } = this
     return Errors.make(failure, request.method, request.displayUrl, attempt, performance.now() - this.context.startedAt)
   }
@@ -200,66 +175,45 @@ class AttemptHandler implements Watched {
   private fail(failure: Errors.Failure, abort: boolean): void {
     if (this.finished) return
     this.finished = true
-    this.clearTimers()
-    this.chunks = []
-    if (abort && this.abortConnection !== undefined) this.abortConnection(new Errors.AbortedByClient())
+    this.sink = undefined
+    this.deadlines.stop()
+    if (abort) this.abort()
     this.done.fail(this.error(failure))
   }
 
-  /** Called by the fiber's canceler: destroy the socket, answer nothing. */
+  /** Called when the work is interrupted: destroy the socket, answer nothing. */
   interrupt(): void {
     if (this.finished) return
     this.finished = true
-    this.clearTimers()
-    this.chunks = []
+    this.sink = undefined
+    this.deadlines.stop()
+    this.abort()
+  }
+
+  abort(): void {
     this.abortConnection?.(new Errors.AbortedByClient())
   }
 
-  private clearTimers(): void {
-    if (this.watched) {
-      this.watched = false
-      this.context.watchdog.unwatch(this)
-    }
-    this.due = Number.POSITIVE_INFINITY
+  /** At dispatch: the overall deadline also covers the wait for a pooled connection. */
+  queued(dispatchedAt: number): void {
+    this.deadlines.queued(dispatchedAt, this.remainingMs)
   }
 
-  /** At dispatch: the deadline also covers the wait for a pooled connection. */
-  watchQueue(): void {
-    if (this.remainingMs === Number.POSITIVE_INFINITY) return
-    this.queueDeadline = this.dispatchedAt + this.remainingMs
-    this.due = this.queueDeadline
-    this.watched = true
-    this.context.watchdog.watch(this)
-  }
-
-  private reschedule(): void {
-    const idleDue = this.idleLimitMs > 0 ? this.lastActivity + this.idleLimitMs : Number.POSITIVE_INFINITY
-    this.due = Math.min(this.attemptEnd, idleDue)
-    if (this.due === Number.POSITIVE_INFINITY) return
-    if (!this.watched) {
-      this.watched = true
-      this.context.watchdog.watch(this)
-    }
-  }
-
-  onDue(now: number): void {
-    if (this.abortConnection === undefined && now >= this.queueDeadline) {
-      this.queueDeadline = Number.POSITIVE_INFINITY
-      return this.fail({ _tag: "Timeout", phase: "deadline", limitMs: this.context.deadlineLimitMs }, true)
-    }
-    if (now >= this.attemptEnd) return this.timeout(this.attemptPhase, this.attemptLimitMs)
-    if (this.idleLimitMs > 0 && now >= this.lastActivity + this.idleLimitMs) {
-      // A consumer that holds the stream back is not the server being idle.
-      if (this.paused) this.lastActivity = now
-      else return this.timeout(this.idlePhase, this.idleLimitMs)
-    }
-    this.reschedule()
-  }
-
-  private timeout(phase: TimeoutPhase, limitMs: number): void {
+  expire(phase: Phase, limitMs: number): void {
     const failure: Errors.Failure = { _tag: "Timeout", phase, limitMs }
-    if (this.channel !== undefined) this.failStream(failure)
+    if (this.streamed !== undefined) this.streamed.fail(failure)
     else this.fail(failure, true)
+  }
+
+  // StreamHost
+  activity(): void {
+    this.deadlines.activity(performance.now())
+  }
+  paused(paused: boolean): void {
+    this.deadlines.paused = paused
+  }
+  stop(): void {
+    this.deadlines.stop()
   }
 
   // undici calls this when the request is written to a connected socket
@@ -270,28 +224,12 @@ class AttemptHandler implements Watched {
       return
     }
     this.abortConnection = abort
-    this.queueDeadline = Number.POSITIVE_INFINITY
-    if (this.lastActivity !== 0) return // a pipelined retry of the same attempt: limits already run
+    if (this.deadlines.started) return // a pipelined retry of the same attempt: limits already run
     const now = performance.now()
-    const { timeouts } = this.context.limits
     const remaining = this.remainingMs - (now - this.dispatchedAt)
-    if (remaining <= 0) {
+    if (!this.deadlines.connect(now, this.context.limits.timeouts, remaining)) {
       this.fail({ _tag: "Timeout", phase: "deadline", limitMs: this.context.deadlineLimitMs }, true)
-      return
     }
-    if (timeouts.attemptMs > 0 && timeouts.attemptMs <= remaining) {
-      this.attemptEnd = now + timeouts.attemptMs
-      this.attemptPhase = "attempt"
-      this.attemptLimitMs = timeouts.attemptMs
-    } else if (remaining !== Number.POSITIVE_INFINITY) {
-      this.attemptEnd = now + remaining
-      this.attemptPhase = "deadline"
-      this.attemptLimitMs = this.context.deadlineLimitMs
-    }
-    this.idlePhase = "headers"
-    this.idleLimitMs = timeouts.headersMs
-    this.lastActivity = now
-    this.reschedule()
   }
 
   onHeaders(statusCode: number, rawHeaders: Array<Buffer>, resume: () => void, _statusText: string): boolean {
@@ -302,209 +240,94 @@ class AttemptHandler implements Watched {
     this.status = statusCode
     this.headers = headers
     this.headersAt = now - this.context.startedAt
-    this.idlePhase = "body"
-    this.idleLimitMs = this.context.limits.timeouts.bodyIdleMs
-    this.lastActivity = now
-    this.mode = this.context.bodyMode(statusCode, headers)
-    const encoding = headers["content-encoding"]?.trim().toLowerCase()
-    if (encoding !== undefined && encoding !== "" && encoding !== "identity") {
-      if (decoders[encoding] === undefined && this.mode === BodyMode.Keep) {
-        this.fail({ _tag: "DecodeError", reason: "Encoding", path: [], detail: `unsupported content-encoding ${encoding}` }, true)
-        return false
-      }
-      this.encoding = encoding
-    }
+    this.deadlines.headers(now, this.context.limits.timeouts.bodyIdleMs)
+    const mode = this.mode = this.context.bodyMode(statusCode, headers)
+    const encoding = encodingOf(headers["content-encoding"])
     const limit = this.context.limits.maxBodyBytes
-    const length = headers["content-length"]
-    if (length !== undefined && this.mode === BodyMode.Keep && this.encoding === undefined) {
-      const announced = Number(length)
-      if (announced > limit) {
-        this.fail({ _tag: "BodyTooLarge", limitBytes: limit, receivedBytes: announced }, true)
-        return false
-      }
+    if (mode !== BodyMode.Keep) {
+      this.sink = new BodySink.Prefix(this, limit, encoding._tag === "Known" ? encoding.decoder : undefined, mode === BodyMode.Prefix)
+      return true
     }
-    if (this.context.stream && this.mode === BodyMode.Keep) this.startStreaming(resume)
-    this.reschedule()
-    return true
-  }
-
-  private startStreaming(resume: () => void): void {
-    this.resumeFromConsumer = this.resumeFromConsumer.bind(this)
-    // The attempt and the deadline end at the headers; body idle goes on.
-    this.attemptEnd = Number.POSITIVE_INFINITY
-    this.finished = true
-    this.resumeUndici = resume
-    const channel = new BodyChannel(STREAM_HIGH_WATER, () => this.abortConnection?.(new Errors.AbortedByClient()))
-    this.channel = channel
-    if (this.encoding !== undefined) {
-      const decoder = this.encoding === "br"
-        ? zlib.createBrotliDecompress()
-        : this.encoding === "deflate"
-        ? zlib.createInflate()
-        : zlib.createGunzip()
-      decoder.on("data", (chunk: Buffer) => this.deliver(chunk))
-      decoder.on("end", () => channel.end())
-      decoder.on("error", (error) =>
-        this.failStream({ _tag: "DecodeError", reason: "Encoding", path: [], detail: `${this.encoding}: ${error.message}` }))
-      this.decoder = decoder
-    }
-    this.done.succeed(
-      this.context.respond(this.request, this.status, this.headers!, new Uint8Array(0), 0, this.headersAt, channel)
-    )
-  }
-
-  // Bound once, in stream mode only: no closure per buffered request.
-  private resumeFromConsumer(): void {
-    this.paused = false
-    this.lastActivity = performance.now()
-    this.decoder?.resume()
-    this.resumeUndici?.()
-  }
-
-  // Decoded bytes: the cap applies here, after content decoding.
-  private deliver(chunk: Buffer): boolean {
-    const channel = this.channel!
-    this.kept += chunk.length
-    const limit = this.context.limits.maxBodyBytes
-    if (this.kept > limit) {
-      this.failStream({ _tag: "BodyTooLarge", limitBytes: limit, receivedBytes: this.kept })
+    if (encoding._tag === "Unknown") {
+      this.fail({ _tag: "DecodeError", reason: "Encoding", path: [], detail: `unsupported content-encoding ${encoding.name}` }, true)
       return false
     }
-    const more = channel.push(chunk, this.resumeFromConsumer)
-    if (!more) {
-      this.paused = true
-      this.decoder?.pause()
+    const decoder = encoding._tag === "Known" ? encoding.decoder : undefined
+    const length = headers["content-length"]
+    if (length !== undefined && decoder === undefined && Number(length) > limit) {
+      this.fail({ _tag: "BodyTooLarge", limitBytes: limit, receivedBytes: Number(length) }, true)
+      return false
     }
-    return more
-  }
-
-  private failStream(failure: Errors.Failure): void {
-    const channel = this.channel!
-    if (channel.done) return
-    channel.fail(this.error(failure))
-    this.clearTimers()
-    this.abortConnection?.(new Errors.AbortedByClient())
-    this.decoder?.destroy()
-  }
-
-  private streamData(chunk: Buffer): boolean {
-    if (this.channel!.done) return false
-    this.lastActivity = performance.now()
-    if (this.decoder === undefined) return this.deliver(chunk)
-    this.decoder.write(chunk)
-    // The decoder buffers its own output; pause the socket while it is full.
-    return this.decoder.writableLength < STREAM_HIGH_WATER
+    if (!this.context.stream) {
+      this.sink = new BodySink.Buffered(this, limit, decoder)
+      return true
+    }
+    // Streamed: the response goes out now; the attempt and the deadline end
+    // here, body idle goes on.
+    this.finished = true
+    this.deadlines.endAttempt()
+    const streamed = new BodySink.Streamed(this, limit, decoder, resume)
+    this.sink = this.streamed = streamed
+    this.done.succeed(this.context.respond(this.request, statusCode, headers, new Uint8Array(0), 0, this.headersAt, streamed.channel))
+    return true
   }
 
   onData(chunk: Buffer): boolean {
-    if (this.channel !== undefined) return this.streamData(chunk)
-    if (this.finished) return false
-    this.lastActivity = performance.now()
-    this.received += chunk.length
-    // An encoded body is capped after decoding (zlib's maxOutputLength); the
-    // wire bytes only get a loose ceiling, as incompressible data grows a bit.
-    const limit = this.encoding === undefined || this.mode !== BodyMode.Keep
-      ? this.context.limits.maxBodyBytes
-      : this.context.limits.maxBodyBytes * 1.01 + 1024
-    if (this.received > limit) {
-      if (this.mode === BodyMode.Keep) {
-        this.fail({ _tag: "BodyTooLarge", limitBytes: this.context.limits.maxBodyBytes, receivedBytes: this.received }, true)
-        return false
-      }
-      // A rejected status or a redirect with a huge body: keep what we have.
-      this.finishResponse(true)
-      return false
-    }
-    // An encoded prefix does not decode, so a rejected encoded body is kept
-    // whole (still under the cap) and cut after decoding.
-    if (
-      this.mode === BodyMode.Keep ||
-      (this.mode === BodyMode.Prefix && (this.encoding !== undefined || this.kept < ERROR_PREFIX_BYTES))
-    ) {
-      this.chunks.push(chunk)
-      this.kept += chunk.length
-    }
-    return true
+    return this.sink === undefined ? false : this.sink.data(chunk)
   }
 
   onComplete(_trailers: Array<string> | null): void {
-    if (this.channel !== undefined) {
-      this.clearTimers()
-      if (this.decoder !== undefined) this.decoder.end()
-      else this.channel.end()
-      return
-    }
-    if (this.finished) return
-    this.finishResponse(false)
+    const sink = this.sink
+    if (sink === undefined) return
+    if (this.streamed === undefined) this.deadlines.stop()
+    sink.complete()
   }
 
   onError(error: Error): void {
-    if (this.channel !== undefined) {
-      if (!(error instanceof Errors.AbortedByClient)) {
-        this.failStream(Errors.fromUndici(error, true, this.context.limits.timeouts))
-      }
+    if (this.streamed !== undefined) {
+      if (!(error instanceof Errors.AbortedByClient)) this.streamed.fail(Errors.fromUndici(error, true, this.context.limits.timeouts))
       return
     }
-    if (this.finished) return
+    if (this.wasCut) return
     this.fail(Errors.fromUndici(error, this.headers !== undefined, this.context.limits.timeouts), false)
   }
 
-  private finishResponse(abort: boolean): void {
-    this.clearTimers()
-    if (abort) {
-      this.finished = true
-      this.abortConnection?.(new Errors.AbortedByClient())
-      this.finished = false
-    }
-    const raw = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.kept)
-    this.chunks = []
-    const decode = this.encoding === undefined ? undefined : decoders[this.encoding]
-    if (decode === undefined) {
-      this.succeed(raw, this.received)
-      return
-    }
-    const limit = this.mode === BodyMode.Keep ? this.context.limits.maxBodyBytes : ERROR_PREFIX_BYTES
-    // zlib stops at maxOutputLength, so a small gzip body can never expand
-    // past the cap in memory; it runs on the thread pool, off the event loop.
-    decode(raw, { maxOutputLength: Number.isFinite(limit) ? limit + 1 : undefined }, (error, decoded) => {
-      if (this.finished) return
-      if (error !== null) {
-        const tooLarge = (error as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE" || error instanceof RangeError
-        if (this.mode !== BodyMode.Keep) this.succeed(Buffer.alloc(0), 0)
-        else if (tooLarge) this.fail({ _tag: "BodyTooLarge", limitBytes: limit, receivedBytes: limit + 1 }, false)
-        else this.fail({ _tag: "DecodeError", reason: "Encoding", path: [], detail: `${this.encoding}: ${error.message}` }, false)
-        return
-      }
-      if (this.mode === BodyMode.Keep && decoded.length > limit) {
-        this.fail({ _tag: "BodyTooLarge", limitBytes: limit, receivedBytes: decoded.length }, false)
-        return
-      }
-      this.succeed(decoded, decoded.length)
-    })
+  // BufferedHost
+  bodyRead(body: Buffer, bytes: number): void {
+    if (this.finished) return
+    this.finished = true
+    this.sink = undefined
+    // undici reuses this socket only one event-loop turn later (it waits for
+    // servers that close despite keep-alive), so a worker's next request may
+    // take another pooled connection: up to ~2x concurrency sockets, capped
+    // by maxConnectionsPerHost.
+    this.done.succeed(this.context.respond(this.request, this.status, this.headers!, body, bytes, this.headersAt, undefined))
   }
 
-  private succeed(body: Buffer, bytes: number): void {
+  bodyFailed(failure: Errors.Failure, abort: boolean): void {
+    this.fail(failure, abort)
+  }
+
+  // PrefixHost
+  cut(): void {
+    this.wasCut = true
+    this.sink = undefined
+    this.deadlines.stop()
+    this.abort()
+  }
+
+  prefixRead(prefix: Buffer): void {
+    if (this.finished) return
     this.finished = true
-    if (this.mode === BodyMode.Prefix) {
-      const failure = badStatus(this.status, this.headers!, body.subarray(0, ERROR_PREFIX_BYTES))
-      this.done.fail(this.error(failure))
-      return
-    }
-    if (this.mode === BodyMode.Drop) {
-      this.done.fail(new Redirect(this.status, this.headers!["location"]!))
-      return
-    }
-    const response = this.context.respond(this.request, this.status, this.headers!, body, bytes, this.headersAt, undefined)
-    // undici reuses this socket only one event-loop turn later (it waits for
-    // servers that close despite keep-alive), so a fiber's next request may
-    // take another pooled connection: up to ~2x concurrency sockets, capped by
-    // maxConnectionsPerHost.
-    this.done.succeed(response)
+    this.sink = undefined
+    this.deadlines.stop()
+    if (this.mode === BodyMode.Prefix) this.done.fail(this.error(badStatus(this.status, this.headers!, prefix)))
+    else this.done.fail(new Redirect(this.status, this.headers!["location"]!))
   }
 }
 
 const dispatch = (context: AttemptContext, request: PreparedRequest, handler: AttemptHandler): void => {
-  handler.watchQueue()
+  handler.queued(handler.dispatchedAt)
   context.dispatcher.dispatch({
     origin: request.url.origin,
     path: request.url.pathname + request.url.search,
