@@ -1,0 +1,162 @@
+/**
+ * The callback fast path of a Gather (plain `Fetch` effects started without
+ * a fiber step per request) against the ordinary fiber path: the same inputs
+ * must give the same outcomes, attempts and redirect chains, and the server
+ * must see the same requests.
+ */
+import { describe, expect, it, layer } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as FastCheck from "effect/FastCheck"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
+import * as DemoServer from "../src/DemoServer.js"
+import * as Fetch from "../src/Fetch.js"
+import type * as FetchError from "../src/FetchError.js"
+import * as Gather from "../src/Gather.js"
+import * as Session from "../src/Session.js"
+import { isFastPath } from "../src/internal/fastPath.js"
+import { settledStats } from "./support.js"
+
+const kinds = [
+  "ok",
+  "text",
+  "json",
+  "bad-json",
+  "404",
+  "503-retried",
+  "retry-after",
+  "flaky",
+  "hang",
+  "reset",
+  "redirect",
+  "redirect-loop",
+  "gzip",
+  "invalid",
+  "big"
+] as const
+type Kind = typeof kinds[number]
+
+const Named = Schema.Struct({ name: Schema.String })
+
+/** Every input is a plain Fetch effect: what the fast path recognises. */
+const fetchOf = (kind: Kind, i: number, run: string): Effect.Effect<Fetch.FetchResponse<unknown>, FetchError.FetchError, Session.Session> => {
+  switch (kind) {
+    case "ok":
+      return Fetch.get(`/bytes/${i % 50}`)
+    case "text":
+      return Fetch.text(`/json/t${i}`)
+    case "json":
+      return Fetch.json(`/json/j${i}`, Named)
+    case "bad-json":
+      return Fetch.json("/bad-json", Schema.Unknown)
+    case "404":
+      return Fetch.get("/status/404")
+    case "503-retried":
+      return Fetch.get("/status/503")
+    case "retry-after":
+      return Fetch.get(`/retry-after/0?status=429&times=1&key=${run}-${i}`)
+    case "flaky":
+      return Fetch.text(`/flaky?p=0.5&seed=${i}`)
+    case "hang":
+      return Fetch.get("/hang", { timeout: { headers: "200 millis" } })
+    case "reset":
+      return Fetch.get("/reset")
+    case "redirect":
+      return Fetch.get(`/redirect/${1 + (i % 3)}`)
+    case "redirect-loop":
+      return Fetch.get("/redirect-loop")
+    case "gzip":
+      return Fetch.text("/gzip")
+    case "invalid":
+      return Fetch.get("http://[::1")
+    case "big":
+      return Fetch.get("/bytes/4096", { maxBodyBytes: 1000 })
+  }
+}
+
+/** What must be the same on both paths (timings and ports are not). */
+const project = (outcome: Either.Either<Fetch.FetchResponse<unknown>, FetchError.FetchError>) =>
+  Either.match(outcome, {
+    onRight: (response) => ({
+      ok: true,
+      status: response.status,
+      body: response.body instanceof Uint8Array ? Buffer.from(response.body).toString("base64") : response.body,
+      attempts: response.attempts,
+      redirects: response.redirects.length,
+      path: new URL(response.url).pathname
+    }),
+    onLeft: (error) => ({
+      ok: false,
+      tag: error._tag,
+      detail: "status" in error ? error.status : "phase" in error ? error.phase : "reason" in error ? error.reason : "",
+      attempt: error.attempt
+    })
+  })
+
+const sessionOptions = (server: DemoServer.DemoServer): Session.Options => ({
+  baseUrl: server.baseUrl,
+  retry: { times: 2, baseDelay: "1 millis", maxDelay: "4 millis" },
+  // Generous: a limit that fires on a busy machine would differ between runs.
+  timeout: { headers: "5 seconds" }
+})
+
+layer(DemoServer.layer(), { excludeTestServices: true })("Gather fast path", (it) => {
+  it.effect.prop(
+    "plain fetches give the same outcomes, attempts and server requests as the fiber path",
+    [FastCheck.array(FastCheck.constantFrom(...kinds), { minLength: 1, maxLength: 24 }), FastCheck.integer({ min: 1, max: 6 })],
+    ([inputs, concurrency]) =>
+      Effect.gen(function*() {
+        const server = yield* DemoServer.DemoServer
+        const nonce = Math.random().toString(36).slice(2)
+        const gather = (mode: "fast" | "fiber") =>
+          Effect.gen(function*() {
+            yield* settledStats
+            yield* server.resetStats
+            yield* server.resetState
+            const effects = inputs.map((kind, i) => {
+              const fetch = fetchOf(kind, i, `${mode}-${nonce}`)
+              // An Effect.map hides the fetch from the fast path: the fiber path runs it.
+              return mode === "fast" ? fetch : Effect.map(fetch, (response) => response)
+            })
+            expect(effects.every((effect) => isFastPath(effect) === (mode === "fast"))).toBe(true)
+            const outcomes = yield* Gather.settle(effects, { concurrency })
+            const stats = yield* settledStats
+            return { outcomes: outcomes.map(project), requests: stats.requests, aborted: stats.aborted }
+          }).pipe(Effect.provide(Session.layer(sessionOptions(server))))
+        const fast = yield* gather("fast")
+        const fiber = yield* gather("fiber")
+        expect(fast.outcomes).toEqual(fiber.outcomes)
+        expect(fast.requests).toBe(fiber.requests)
+        expect(fast.aborted).toBe(fiber.aborted)
+      }),
+    { timeout: 60_000, fastCheck: { numRuns: 12, seed: 20261201 } }
+  )
+
+  it.effect("Gather.stream and Gather.all over plain fetches agree with settle, in order", () =>
+    Effect.gen(function*() {
+      const server = yield* DemoServer.DemoServer
+      const urls = Array.from({ length: 300 }, (_, i) => `/bytes/${i % 97}`)
+      const run = Effect.gen(function*() {
+        const all = yield* Gather.all(urls.map((url) => Fetch.get(url)), { concurrency: 16 })
+        const streamed = yield* Gather.stream(urls, (url) => Fetch.get(url), { concurrency: 16, ordered: true }).pipe(
+          Stream.runCollect
+        )
+        return { all, streamed: Array.from(streamed) }
+      }).pipe(Effect.provide(Session.layer({ baseUrl: server.baseUrl })))
+      const { all, streamed } = yield* run
+      expect(all.map((r) => r.bytes)).toEqual(urls.map((_, i) => i % 97))
+      expect(streamed.map((r) => r.index)).toEqual(urls.map((_, i) => i))
+      expect(streamed.map((r) => Either.isRight(r.outcome) ? r.outcome.right.bytes : -1)).toEqual(urls.map((_, i) => i % 97))
+    }))
+})
+
+describe("isFastPath", () => {
+  it("recognises plain Fetch effects and nothing composed from them", () => {
+    expect(isFastPath(Fetch.get("http://127.0.0.1:1/"))).toBe(true)
+    expect(isFastPath(Fetch.text("http://127.0.0.1:1/"))).toBe(true)
+    expect(isFastPath(Fetch.json("http://127.0.0.1:1/", Schema.Unknown))).toBe(true)
+    expect(isFastPath(Effect.map(Fetch.get("http://127.0.0.1:1/"), (r) => r.status))).toBe(false)
+    expect(isFastPath(Effect.succeed(1))).toBe(false)
+  })
+})
