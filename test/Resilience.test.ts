@@ -168,7 +168,7 @@ describe("deadlines and pool waits", () => {
 
 describe("redirect policy", () => {
   const request = (url: string, method = "GET", headers: Record<string, string> = {}, body: string | null = null) =>
-    new PreparedRequest(method, new URL(url), headers, body)
+    PreparedRequest.fromUrl(method, new URL(url), headers, body)
   const credentials = { authorization: "Bearer s3cret", cookie: "a=1", "proxy-authorization": "Basic x", accept: "*/*" }
 
   it("same origin keeps every header; another origin loses the credentials", () => {

@@ -35,18 +35,37 @@ export class Redirect {
   constructor(readonly status: number, readonly location: string) {}
 }
 
+/**
+ * A request ready to send. The URL is kept as strings (`href`, `origin`, and
+ * `path` for the request line); the `URL` object is made only when needed (a
+ * redirect to resolve, a message), see plainUrl.ts.
+ */
 export class PreparedRequest {
   private display: string | undefined = undefined
+  private parsed: URL | undefined
   constructor(
     readonly method: string,
-    readonly url: URL,
+    readonly href: string,
+    readonly origin: string,
+    readonly path: string,
     readonly headers: Record<string, string>,
-    readonly body: string | Uint8Array | null
-  ) {}
+    readonly body: string | Uint8Array | null,
+    url?: URL
+  ) {
+    this.parsed = url
+  }
+
+  static fromUrl(method: string, url: URL, headers: Record<string, string>, body: string | Uint8Array | null): PreparedRequest {
+    return new PreparedRequest(method, url.href, url.origin, url.pathname + url.search, headers, body, url)
+  }
+
+  get url(): URL {
+    return this.parsed ??= new URL(this.href)
+  }
 
   /** The URL for messages, credentials redacted; computed only when needed. */
   get displayUrl(): string {
-    return this.display ??= redactUrl(this.url)
+    return this.display ??= redactUrl(this.href)
   }
 }
 
@@ -329,8 +348,8 @@ class AttemptHandler implements BodySink.BufferedHost, BodySink.PrefixHost, Body
 const dispatch = (context: AttemptContext, request: PreparedRequest, handler: AttemptHandler): void => {
   handler.queued(handler.dispatchedAt)
   context.dispatcher.dispatch({
-    origin: request.url.origin,
-    path: request.url.pathname + request.url.search,
+    origin: request.origin,
+    path: request.path,
     method: request.method as Dispatcher.HttpMethod,
     headers: request.headers,
     body: request.body,

@@ -22,6 +22,7 @@ import * as Errors from "./errors.js"
 import * as FastPath from "./fastPath.js"
 import * as Metrics from "./metrics.js"
 import * as Retry from "./retry.js"
+import { splitPlainUrl } from "./plainUrl.js"
 import { redactUrl } from "./redact.js"
 import type { CallOptions, Limits } from "./options.js"
 import { lowerCaseHeaders, resolveCall } from "./options.js"
@@ -73,6 +74,12 @@ export const getSpec = (url: string): RequestSpec => ({
   body: HttpBody.empty
 })
 
+const isEmpty = (params: Iterable<readonly [string, string]>): boolean => {
+  if (Array.isArray(params)) return params.length === 0
+  for (const _ of params) return false
+  return true
+}
+
 const hasKeys = (record: Readonly<Record<string, string>>): boolean => {
   for (const _ in record) return true
   return false
@@ -93,23 +100,26 @@ const prepare = (
 ): Prepared | Effect.Effect<Prepared, FetchError.FetchError> => {
   const method = request.method
   const href = joinUrl(session.config.baseUrl, request.url)
-  let url: URL
-  try {
-    url = new URL(href)
-  } catch {
-    return invalidUrl(method, href, "Malformed", startedAt)
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") return invalidUrl(method, href, "UnsupportedScheme", startedAt)
-  if (url.hostname === "") return invalidUrl(method, href, "Malformed", startedAt)
-  for (const [name, value] of request.urlParams) url.searchParams.append(name, value)
-
-  // Credentials in the URL become a Basic header, as browsers and aiohttp do,
-  // and never travel in the request line.
+  const plain = isEmpty(request.urlParams) ? splitPlainUrl(href) : undefined
+  let url: URL | undefined
   let userInfo: string | undefined
-  if (url.username !== "" || url.password !== "") {
-    userInfo = `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString("base64")}`
-    url.username = ""
-    url.password = ""
+  if (plain === undefined) {
+    try {
+      url = new URL(href)
+    } catch {
+      return invalidUrl(method, href, "Malformed", startedAt)
+    }
+    if (url.protocol !== "http:" && url.protocol !== "https:") return invalidUrl(method, href, "UnsupportedScheme", startedAt)
+    if (url.hostname === "") return invalidUrl(method, href, "Malformed", startedAt)
+    for (const [name, value] of request.urlParams) url.searchParams.append(name, value)
+
+    // Credentials in the URL become a Basic header, as browsers and aiohttp
+    // do, and never travel in the request line.
+    if (url.username !== "" || url.password !== "") {
+      userInfo = `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString("base64")}`
+      url.username = ""
+      url.password = ""
+    }
   }
 
   // The session's headers object is shared by every request that adds none
@@ -132,7 +142,9 @@ const prepare = (
       if (headers === session.config.headers) headers = { ...headers }
       headers["content-type"] = contentType
     }
-    return new Attempt.PreparedRequest(method, url, headers, bytes)
+    return url === undefined
+      ? new Attempt.PreparedRequest(method, plain!.href, plain!.origin, plain!.path, headers, bytes)
+      : Attempt.PreparedRequest.fromUrl(method, url, headers, bytes)
   }
 
   switch (body._tag) {
@@ -142,7 +154,7 @@ const prepare = (
       return done(body.body, body.contentType)
     case "Raw": {
       const bytes = toBytes(body.body)
-      if (bytes === undefined) return invalidBody(method, redactUrl(url), "a raw body must be a string or bytes", startedAt)
+      if (bytes === undefined) return invalidBody(method, redactUrl(url ?? href), "a raw body must be a string or bytes", startedAt)
       return done(bytes, body.contentType)
     }
     case "FormData": {
@@ -161,7 +173,7 @@ const prepare = (
       }).pipe(
         Effect.map((chunks) => Buffer.concat(chunks)),
         Effect.matchEffect({
-          onFailure: (cause) => invalidBody(method, redactUrl(url), `body stream failed: ${String(cause)}`, startedAt),
+          onFailure: (cause) => invalidBody(method, redactUrl(url ?? href), `body stream failed: ${String(cause)}`, startedAt),
           onSuccess: (bytes) => Effect.succeed(done(bytes, body.contentType))
         })
       )
@@ -195,7 +207,7 @@ export const nextHop = (
     return { _tag: "RedirectRejected", reason: "Downgrade", location: redactUrl(url) }
   }
   const headers = { ...previous.headers }
-  if (url.origin !== previous.url.origin) {
+  if (url.origin !== previous.origin) {
     for (const name of crossOriginHeaders) delete headers[name]
   }
   // 303 always, and 301/302 after a POST, become a GET without body (RFC 9110 15.4).
@@ -209,7 +221,7 @@ export const nextHop = (
     delete headers["content-length"]
   }
   url.hash = ""
-  return new Attempt.PreparedRequest(method, url, headers, body)
+  return Attempt.PreparedRequest.fromUrl(method, url, headers, body)
 }
 
 /** 429 and 503 with `Retry-After` pause the whole origin, not just this request. */
@@ -335,7 +347,7 @@ class Fetching implements Attempt.AttemptContext {
     const now = performance.now()
     return {
       channel,
-      url: request.url.href,
+      url: request.href,
       status,
       headers,
       body,
@@ -359,7 +371,7 @@ class Fetching implements Attempt.AttemptContext {
     if (hosts.idle()) return this.send(prepared, attempt)
     // Gated, the remaining time is measured after the wait.
     return hosts.gate(
-      prepared.url.origin,
+      prepared.origin,
       Effect.suspend(() => this.send(prepared, attempt)),
       Number.isFinite(this.deadlineAt) ? this.deadlineAt : undefined,
       () => this.timedOut(prepared, attempt)
@@ -424,7 +436,7 @@ class Fetching implements Attempt.AttemptContext {
     const fail = (failure: Errors.Failure) =>
       Effect.fail(Errors.make(failure, prepared.method, prepared.displayUrl, this.attempt, performance.now() - this.startedAt))
     const chain = this.chain ??= []
-    chain.push(prepared.url.href)
+    chain.push(prepared.href)
     if (chain.length > this.limits.maxRedirects) {
       return fail({ _tag: "TooManyRedirects", limit: this.limits.maxRedirects, chain: chain.map(redactUrl) })
     }
@@ -439,7 +451,7 @@ class Fetching implements Attempt.AttemptContext {
     const maxMs = this.limits.retry.maxRetryAfterMs
     return Effect.flatMap(Clock.currentTimeMillis, (now) => {
       const wait = Retry.retryAfterOf(error, now)
-      if (Option.isSome(wait)) hosts.pause(prepared.url.origin, now + Math.min(wait.value, maxMs))
+      if (Option.isSome(wait)) hosts.pause(prepared.origin, now + Math.min(wait.value, maxMs))
       return Effect.void
     })
   }
