@@ -79,7 +79,7 @@ const buildClients = async (): Promise<{ readonly dir: string; readonly loader: 
     const specifier: string = "esbuild"
     const esbuild = (await import(specifier)) as { build: (options: Record<string, unknown>) => Promise<unknown> }
     await esbuild.build({
-      entryPoints: [path.join(benchDir, "client.ts"), path.join(benchDir, "baseline.ts")],
+      entryPoints: [path.join(benchDir, "client.ts"), path.join(benchDir, "baseline.ts"), path.join(benchDir, "cli-client.ts")],
       outdir: dir,
       outExtension: { ".js": ".mjs" },
       bundle: true,
@@ -318,6 +318,8 @@ const gatherAllDefaultPool = js(
   ["--gather=all", "--connections=128"]
 )
 const gatherStream = js("gather-stream", "effect-gather `Gather.stream` (lazy range)", "client.ts", ["--gather=stream"])
+
+const gatherCli = js("gather-cli", "`gather fetch FILE -c C -o OUT --quiet` (the CLI, in process)", "cli-client.ts", [])
 
 const python = "/usr/bin/python3"
 const hasAiohttp = spawnSync(python, ["-c", "import aiohttp"], { stdio: "ignore", timeout: 20_000 }).status === 0
@@ -559,6 +561,7 @@ const main = async (): Promise<void> => {
   const s2 = { n: quick ? 2_000 : 20_000, c: 64, warmup: quick ? 200 : 5_000, template: "/small?i={i}" }
   const s3Small = { n: quick ? 10_000 : 100_000, c: 256, warmup: quick ? 200 : 500, template: "/small?i={i}" }
   const s3Large = { n: 1_000_000, c: 256, warmup: 500, template: "/small?i={i}" }
+  const s4 = { n: quick ? 10_000 : 100_000, c: 64, warmup: quick ? 500 : 2_000, template: "/small?i={i}" }
   const s1Clients = withPython([undici, globalFetch, platform, gatherAll, gatherStream, gatherAllDefaultPool])
   const s2Clients = withPython([undici, globalFetch, platform, gatherAll, gatherStream])
 
@@ -580,7 +583,8 @@ const main = async (): Promise<void> => {
     const roundJobs = [
       ...jobs("S1", s1Clients, node, s1, 60),
       ...jobs("S2", s2Clients, small, s2, 120),
-      ...jobs("S3", round === 0 ? [gatherStream, gatherAll] : [gatherStream], small, s3Small, 180)
+      ...jobs("S3", round === 0 ? [gatherStream, gatherAll] : [gatherStream], small, s3Small, 180),
+      ...jobs("S4", [gatherStream, gatherCli], small, s4, 180)
     ]
     for (let i = 0; i < roundJobs.length; i++) {
       const job = roundJobs[(i + round) % roundJobs.length]!
@@ -646,6 +650,23 @@ const main = async (): Promise<void> => {
     return [[client.label, int(n), fmt(s.startRssMb, 0), fmt(s.peakRssMb, 0), fmt(s.peakRssMb - s.startRssMb, 0), fmt(s.wallS, 1), int(s.reqPerS), fmt(s.cpuUsPerReq, 1), fmt(s.otherCpuPct, 0), String(s.rounds), okCell(s)]]
   })
 
+  const base4 = summarize("S4", gatherStream, s4.n)
+  const rowsS4 = [gatherStream, gatherCli].flatMap((client) => {
+    const s = summarize("S4", client, s4.n)
+    if (s === undefined) return []
+    return [[
+      client.label,
+      int(s.reqPerS),
+      base4 === undefined ? "–" : fmt(s.reqPerS / base4.reqPerS, 2),
+      fmt(s.cpuUsPerReq, 1),
+      base4 === undefined ? "–" : fmt(s.cpuUsPerReq / base4.cpuUsPerReq, 2),
+      fmt(s.peakRssMb, 0),
+      fmt(s.otherCpuPct, 0),
+      String(s.rounds),
+      okCell(s)
+    ]]
+  })
+
   const loadAtEnd = loadAvg()
   const markdown = `# effect-gather benchmark results
 
@@ -668,6 +689,12 @@ ${table(["client", "req/s", "req/s range", "req/s ÷ undici", "best ÷ best undi
 ## S3: memory of a large gather, concurrency ${s3Small.c}, \`/small\`
 
 ${table(["client", "inputs", "RSS at start MB", "peak RSS MB", "growth MB", "wall s", "req/s", "CPU µs/req", "other CPU %", "rounds", "ok / failed"], rowsS3)}
+
+## S4: the command line, \`gather fetch\` over ${int(s4.n)} URLs with \`-o\` a file, concurrency ${s4.c}
+
+The CLI's own program (what \`bin.ts\` runs), in process, reading the URLs from a file and writing NDJSON records; beside the library's \`Gather.stream\` on the same target. Target: the CLI at ≥ 0.8× the library's req/s.
+
+${table(["client", "req/s", "req/s ÷ Gather.stream", "CPU µs/req", "CPU ÷ Gather.stream", "peak RSS MB", "other CPU %", "rounds", "ok / failed"], rowsS4)}
 
 ## Notes
 
