@@ -13,7 +13,6 @@ import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import type * as Fiber from "effect/Fiber"
-import type * as Schedule from "effect/Schedule"
 import type * as FetchError from "../FetchError.js"
 import * as Attempt from "./attempt.js"
 import type { BodyChannel } from "./bodyStream.js"
@@ -105,7 +104,15 @@ const prepare = (
   // and never travel in the request line.
   let userInfo: string | undefined
   if (url.username !== "" || url.password !== "") {
-    userInfo = `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString("base64")}`
+    // A bad percent-escape (`a%zz`) makes decodeURIComponent throw: that
+    // input is an InvalidUrl, never a defect that stops a whole gather.
+    let credentials: string
+    try {
+      credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`
+    } catch {
+      return invalidUrl(method, href, "Malformed", startedAt)
+    }
+    userInfo = `Basic ${Buffer.from(credentials).toString("base64")}`
     url.username = ""
     url.password = ""
   }
@@ -399,20 +406,24 @@ class Fetching implements Attempt.AttemptContext {
     const policy = this.limits.retry
     if (!Retry.isRetryable(policy, prepared.method, first)) return Effect.fail(first)
     let replayed = false
-    const again: Attempt.Outcome = Effect.suspend(() => {
+    // A Redirect answering a retry ends the retries as a success value, so
+    // the schedule (the user's too) only ever sees FetchErrors; it is then
+    // followed.
+    const again: Effect.Effect<FetchResponse<Uint8Array> | Attempt.Redirect, FetchError.FetchError> = Effect.suspend(() => {
       if (!replayed) {
         replayed = true
         return Effect.fail(first)
       }
       this.attempt++
-      return Effect.tapError(this.exchange(prepared, this.attempt), (error) =>
-        error._tag === "Redirect" ? Effect.void : this.pauseOrigin(prepared, error))
+      return Effect.catchAll(this.exchange(prepared, this.attempt), (error) =>
+        error._tag === "Redirect"
+          ? Effect.succeed(error)
+          : Effect.zipRight(this.pauseOrigin(prepared, error), Effect.fail(error)))
     })
-    // A Redirect is never retryable: the schedule stops and it is followed.
     const schedule = Retry.schedule(policy, prepared.method, Number.isFinite(this.deadlineAt) ? this.deadlineAt : undefined)
-    return Effect.catchAll(
-      Effect.retry(again, schedule as Schedule.Schedule<unknown, FetchError.FetchError | Attempt.Redirect>),
-      (error) => error._tag === "Redirect" ? this.redirect(prepared, error) : Effect.fail(error)
+    return Effect.flatMap(
+      Effect.retry(again, schedule),
+      (result) => result instanceof Attempt.Redirect ? this.redirect(prepared, result) : Effect.succeed(result)
     )
   }
 

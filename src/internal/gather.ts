@@ -13,6 +13,7 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as FiberRef from "effect/FiberRef"
+import { identity } from "effect/Function"
 import * as Mailbox from "effect/Mailbox"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
@@ -140,7 +141,8 @@ const inputs = <I, EI, RI>(
   }
   const stream: Stream.Stream<I, EI, RI> = Stream.StreamTypeId in source
     ? source as Stream.Stream<I, EI, RI>
-    : Stream.fromAsyncIterable(source as AsyncIterable<I>, (error) => Cause.die(error) as never)
+    // What an async iterable throws is not a typed error: a defect.
+    : Stream.orDie(Stream.fromAsyncIterable(source as AsyncIterable<I>, identity))
   return Effect.gen(function*() {
     const queue = yield* Queue.bounded<I | End | Cause.Cause<EI>>(capacity)
     yield* Stream.runForEachChunk(stream, (chunk) => queue.offerAll(chunk)).pipe(

@@ -1,0 +1,197 @@
+/**
+ * Regression tests for the hardening issue (#9): each one failed before its
+ * fix. Real servers on 127.0.0.1 only.
+ */
+import { assert, describe, expect, it } from "@effect/vitest"
+import * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import * as Logger from "effect/Logger"
+import * as Schedule from "effect/Schedule"
+import * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
+import * as http from "node:http"
+import type { AddressInfo } from "node:net"
+import { fileNameFor } from "../src/cli/safeName.js"
+import * as DemoServer from "../src/DemoServer.js"
+import * as Fetch from "../src/Fetch.js"
+import type * as FetchError from "../src/FetchError.js"
+import * as Gather from "../src/Gather.js"
+import { isSecretHeader, redactHeaders, redactUrl } from "../src/internal/redact.js"
+import * as Session from "../src/Session.js"
+import { assertTag, closedPort, failure } from "./support.js"
+
+/** A plain node:http server on 127.0.0.1 port 0, closed with the scope. */
+export const rawServer = (handler: http.RequestListener) =>
+  Effect.acquireRelease(
+    Effect.async<http.Server>((resume) => {
+      const server = http.createServer(handler)
+      server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
+    }),
+    (server) =>
+      Effect.async<void>((resume) => {
+        server.closeAllConnections()
+        server.close(() => resume(Effect.void))
+      })
+  ).pipe(Effect.map((server) => `http://127.0.0.1:${(server.address() as AddressInfo).port}`))
+
+const demo = Effect.flatMap(Effect.scope, (scope) => Scope.extend(DemoServer.make({ port: 0 }), scope))
+
+describe("bug 1: a bad percent-escape in the user info", () => {
+  it.scoped("is an InvalidUrl outcome, and settle goes on with the other inputs", () =>
+    Effect.gen(function*() {
+      const server = yield* demo
+      const host = server.baseUrl.slice("http://".length)
+      const inputs = [`${server.baseUrl}/empty`, `http://a%zz:pw@${host}/x`, `${server.baseUrl}/json/two`]
+      const outcomes = yield* Gather.settle(inputs.map((url) => Fetch.get(url)), { concurrency: 1 }).pipe(
+        Effect.provide(Session.layer({ retry: false }))
+      )
+      expect(outcomes).toHaveLength(3)
+      expect(Either.isRight(outcomes[0]!)).toBe(true)
+      expect(Either.isRight(outcomes[2]!)).toBe(true)
+      const middle = outcomes[1]!
+      assert(Either.isLeft(middle))
+      assertTag(middle.left, "InvalidUrl")
+      expect(middle.left.message).not.toContain("pw")
+    }))
+})
+
+describe("bug 2: the HttpClient service path", () => {
+  it.scoped("errors carry no credential from the URL, its parameters or the headers", () =>
+    Effect.gen(function*() {
+      const port = yield* closedPort
+      const client = yield* HttpClient.HttpClient
+      const logged: Array<string> = []
+      const logger = Logger.make(({ cause, message }) => logged.push(`${String(message)} ${Cause.pretty(cause)}`))
+      const requests = [
+        HttpClientRequest.get(`http://dave:SECRET@127.0.0.1:${port}/x?token=TOK#access_token=FRAG`),
+        HttpClientRequest.get(`http://127.0.0.1:${port}/y`).pipe(
+          HttpClientRequest.setUrlParam("api_key", "PARAMKEY"),
+          HttpClientRequest.setHeader("Authorization", "Bearer HEADERTOKEN"),
+          HttpClientRequest.setHeader("X-Api-Key", "HEADERKEY")
+        )
+      ]
+      for (const request of requests) {
+        const exit = yield* Effect.exit(client.execute(request))
+        assert(Exit.isFailure(exit))
+        const error = Cause.squash(exit.cause) as Error
+        yield* Effect.logError(exit.cause).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
+        const shown = [error.message, Cause.pretty(exit.cause), JSON.stringify(error), String(error), ...logged]
+        for (const text of shown) {
+          for (const secret of ["SECRET", "TOK", "FRAG", "PARAMKEY", "HEADERTOKEN", "HEADERKEY"]) {
+            expect(text, text).not.toContain(secret)
+          }
+        }
+        expect(error.message).toContain(`127.0.0.1:${port}`)
+      }
+    }).pipe(Effect.provide(Session.layer({ retry: false }))))
+})
+
+describe("bug 3: --body-dir file names", () => {
+  it("hold no secret query parameter, user info or fragment, and still differ per secret", () => {
+    const one = fileNameFor("http://127.0.0.1:8080/x?token=SUPERSECRET")
+    const two = fileNameFor("http://127.0.0.1:8080/x?token=OTHERSECRET")
+    const user = fileNameFor("http://alice:hunter2@127.0.0.1:8080/x#access_token=FRAGSECRET")
+    for (const name of [one, two, user]) {
+      expect(name).not.toMatch(/SUPERSECRET|OTHERSECRET|hunter2|alice|FRAGSECRET/)
+    }
+    expect(one).not.toBe(two)
+    expect(one).toMatch(/^127\.0\.0\.1_8080_x_token/)
+  })
+})
+
+describe("bug 5: redaction of common secret names", () => {
+  it.each([
+    "auth_token",
+    "private_token",
+    "access-token",
+    "oauth_token",
+    "X-Goog-Signature",
+    "X-Amz-Signature",
+    "urlsig",
+    "hmac_sig",
+    "client-secret",
+    "sessionid",
+    "subscription-key",
+    "X-Amz-Credential"
+  ])("the query parameter %s", (name) => {
+    const shown = redactUrl(`http://127.0.0.1/x?${name}=VALUE123&page=2`)
+    expect(shown).not.toContain("VALUE123")
+    expect(shown).toContain("page=2")
+  })
+
+  it("a fragment that carries a token", () => {
+    const shown = redactUrl("http://127.0.0.1/cb#access_token=VALUE123&state=ok")
+    expect(shown).not.toContain("VALUE123")
+    expect(shown).toContain("state=ok")
+  })
+
+  it("keeps names that only look alike", () => {
+    expect(redactUrl("http://127.0.0.1/x?page=2&sort=name&monkey=1")).toBe("http://127.0.0.1/x?page=2&sort=name&monkey=1")
+  })
+
+  it.each(["X-Auth-Token", "X-Goog-Signature", "Private-Token", "X-Api-Key", "Api-Key", "X-CSRF-Token", "X-Amz-Security-Token"])(
+    "the header %s",
+    (name) => {
+      expect(isSecretHeader(name)).toBe(true)
+      expect(redactHeaders({ [name]: "VALUE123" })[name]).toBe("***")
+    }
+  )
+
+  it.effect("errors of a fetch hide them too", () =>
+    Effect.gen(function*() {
+      const port = yield* closedPort
+      const error = yield* failure(
+        Fetch.get(`http://127.0.0.1:${port}/x?private_token=VALUE123&X-Goog-Signature=SIG456#access_token=FRAG789`)
+      )
+      for (const text of [error.message, error.url, JSON.stringify(error)]) {
+        expect(text).not.toMatch(/VALUE123|SIG456|FRAG789/)
+      }
+    }).pipe(Effect.provide(Session.layer({ retry: false }))))
+})
+
+describe("bug 8: no cast hides a wrong type", () => {
+  it.effect("a throwing async iterable is a defect of Gather.stream, not a Cause in the error channel", () =>
+    Effect.gen(function*() {
+      const boom = new Error("source broke")
+      async function* source() {
+        yield 1
+        throw boom
+      }
+      const exit = yield* Effect.exit(Stream.runCollect(Gather.stream(source(), (n: number) => Effect.succeed(n))))
+      assert(Exit.isFailure(exit))
+      expect(Cause.failureOption(exit.cause)._tag).toBe("None")
+      const defects = Array.from(Cause.defects(exit.cause))
+      // Every worker that asks for the next input sees the same defect.
+      expect(defects.length).toBeGreaterThan(0)
+      for (const defect of defects) expect(defect).toBe(boom)
+    }))
+
+  it.scopedLive("a user's retry schedule only ever sees FetchErrors, even when a retry is answered by a redirect", () =>
+    Effect.gen(function*() {
+      let hits = 0
+      const base = yield* rawServer((request, response) => {
+        if (request.url === "/done") return response.end("done")
+        hits++
+        if (hits === 1) {
+          response.statusCode = 503
+          return response.end("busy")
+        }
+        response.writeHead(302, { location: "/done" })
+        response.end()
+      })
+      const seen: Array<unknown> = []
+      const schedule = Schedule.spaced("1 millis").pipe(
+        Schedule.tapInput((input: FetchError.FetchError) => Effect.sync(() => seen.push(input)))
+      )
+      const response = yield* Fetch.text(`${base}/start`).pipe(
+        Effect.provide(Session.layer({ retry: { times: 3, schedule } }))
+      )
+      expect(response.body).toBe("done")
+      expect(seen.length).toBeGreaterThan(0)
+      for (const input of seen) expect((input as { _tag: string })._tag).toBe("BadStatus")
+    }))
+})
