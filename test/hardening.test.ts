@@ -21,6 +21,7 @@ import * as Fetch from "../src/Fetch.js"
 import type * as FetchError from "../src/FetchError.js"
 import * as Gather from "../src/Gather.js"
 import { isSecretHeader, redactHeaders, redactUrl } from "../src/internal/redact.js"
+import { UploadProgress } from "../src/internal/upload.js"
 import * as Session from "../src/Session.js"
 import { assertTag, closedPort, failure } from "./support.js"
 
@@ -193,5 +194,54 @@ describe("bug 8: no cast hides a wrong type", () => {
       expect(response.body).toBe("done")
       expect(seen.length).toBeGreaterThan(0)
       for (const input of seen) expect((input as { _tag: string })._tag).toBe("BadStatus")
+    }))
+})
+
+describe("bug 7: a slow but steady upload", () => {
+  it("the kernel's share is estimated from the burst and the steady rate after it", () => {
+    const burstOnly = new UploadProgress(0)
+    for (let i = 0; i < 10; i++) burstOnly.chunk(65536, i * 0.1)
+    expect(burstOnly.drainMs(2)).toBe(0)
+    // 1 MiB at once, then 64 KiB every 10 ms (6.4 KiB/ms): 1 MiB takes ~160 ms to leave.
+    const steady = new UploadProgress(0)
+    for (let i = 0; i < 16; i++) steady.chunk(65536, 0)
+    for (let i = 1; i <= 20; i++) steady.chunk(65536, i * 10)
+    expect(steady.drainMs(200)).toBeCloseTo(160, 0)
+  })
+
+  it.scopedLive("is progress, not a headers timeout; a stalled one fails in the send phase", () =>
+    Effect.gen(function*() {
+      // Reads at most 64 KiB every 10 ms: steady, and far slower than the
+      // client can write. The kernel's socket buffers on loopback hold a few
+      // MB that undici cannot see leave, so the body is large against them.
+      const base = yield* rawServer((request, response) => {
+        let received = 0
+        request.on("data", (chunk: Buffer) => {
+          received += chunk.length
+          request.pause()
+          setTimeout(() => request.resume(), 10)
+        })
+        request.on("end", () => response.end(String(received)))
+      })
+      const body = new Uint8Array(12 * 1024 * 1024).fill(97)
+      const upload = HttpClientRequest.post(`${base}/upload`).pipe(HttpClientRequest.bodyUint8Array(body))
+      const started = performance.now()
+      const response = yield* Fetch.text(upload).pipe(
+        Effect.provide(Session.layer({ retry: false, timeout: { headers: "1500 millis", attempt: "60 seconds" } }))
+      )
+      expect(response.body).toBe(String(body.length))
+      // It really took longer than the headers limit.
+      expect(performance.now() - started).toBeGreaterThan(1500)
+
+      // A server that stops reading: the idle limit runs out while sending.
+      const stalled = yield* rawServer((request) => request.pause())
+      const error = yield* failure(
+        Fetch.text(HttpClientRequest.post(`${stalled}/upload`).pipe(HttpClientRequest.bodyUint8Array(body))).pipe(
+          Effect.provide(Session.layer({ retry: false, timeout: { headers: "300 millis" } }))
+        )
+      )
+      assertTag(error, "Timeout")
+      expect(error.phase).toBe("send")
+      expect(error.message).toContain("send timeout")
     }))
 })

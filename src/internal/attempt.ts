@@ -13,6 +13,7 @@ import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
 import type * as Fiber from "effect/Fiber"
 import type { Dispatcher } from "undici"
+import { Readable } from "node:stream"
 import * as zlib from "node:zlib"
 import type { FetchResponse as PublicFetchResponse } from "../Fetch.js"
 import type * as FetchError from "../FetchError.js"
@@ -22,6 +23,7 @@ import * as Errors from "./errors.js"
 import type { Watched, Watchdog } from "./watchdog.js"
 import { isSecretHeader, redactUrl } from "./redact.js"
 import { decodeText } from "./text.js"
+import { UploadProgress } from "./upload.js"
 
 /**
  * A redirect the fetch will follow. It travels on the failure channel (it is
@@ -132,7 +134,7 @@ const decoders: Record<string, Decoder> = {
  * nothing did. Body chunks only record the time. undici's own phase timers
  * tick at ~0.5 s and cannot enforce short limits, so they are off.
  */
-type TimeoutPhase = "attempt" | "deadline" | "headers" | "body"
+type TimeoutPhase = "attempt" | "deadline" | "send" | "headers" | "body"
 
 const badStatus = (status: number, headers: Record<string, string>, prefix: Uint8Array): Errors.Failure => {
   const shown: Record<string, string> = {}
@@ -164,6 +166,7 @@ class AttemptHandler implements Watched {
   private channel: BodyChannel | undefined = undefined
   private decoder: zlib.Gunzip | zlib.Inflate | zlib.BrotliDecompress | undefined = undefined
   private resumeUndici: (() => void) | undefined = undefined
+  private upload: UploadProgress | undefined = undefined
 
   readonly dispatchedAt = performance.now()
 
@@ -272,9 +275,30 @@ class AttemptHandler implements Watched {
       this.attemptPhase = "deadline"
       this.attemptLimitMs = this.context.deadlineLimitMs
     }
-    this.idlePhase = "headers"
+    // While the body is being sent, each chunk the socket takes is activity
+    // (onBodySent); the wait for the headers starts once it is all sent.
+    this.idlePhase = this.request.body === null ? "headers" : "send"
     this.idleLimitMs = timeouts.headersMs
     this.lastActivity = now
+    this.reschedule()
+  }
+
+  // undici 7 passes the chunk (its types still say a size).
+  onBodySent(chunk: unknown): void {
+    if (this.idlePhase !== "send") return
+    const now = performance.now()
+    this.lastActivity = now
+    if (this.upload === undefined) this.upload = new UploadProgress(now)
+    this.upload.chunk(chunk instanceof Uint8Array ? chunk.length : typeof chunk === "number" ? chunk : 0, now)
+  }
+
+  onRequestSent(): void {
+    if (this.idlePhase !== "send") return
+    this.idlePhase = "headers"
+    // The headers limit starts once the bytes still in the kernel's buffers
+    // can have reached the server (see upload.ts).
+    const now = performance.now()
+    this.lastActivity = now + (this.upload?.drainMs(now) ?? 0)
     this.reschedule()
   }
 
@@ -505,14 +529,34 @@ export class InterruptSlot {
 
 export const currentInterruptSlot = FiberRef.unsafeMake<InterruptSlot | undefined>(undefined)
 
+/** Request bodies larger than this are written in chunks of this size. */
+const UPLOAD_CHUNK = 64 * 1024
+
+// A large body goes as a stream of chunks, each handed to the socket once it has drained
+// the one before, and each reported to onBodySent: a server that reads
+// slowly but steadily is seen making progress. One whole buffer would count
+// as sent at once (into Node's socket buffer), whatever the server reads.
+function* uploadChunks(bytes: Uint8Array): Generator<Uint8Array> {
+  for (let at = 0; at < bytes.length; at += UPLOAD_CHUNK) yield bytes.subarray(at, at + UPLOAD_CHUNK)
+}
+
 const dispatch = (context: AttemptContext, request: PreparedRequest, handler: AttemptHandler): void => {
   handler.watchQueue()
+  let body: string | Uint8Array | Readable | null = request.body
+  let headers = request.headers
+  if (body !== null && body.length > UPLOAD_CHUNK / 4) {
+    const bytes = typeof body === "string" ? Buffer.from(body) : body
+    if (bytes.length > UPLOAD_CHUNK) {
+      headers = { ...headers, "content-length": String(bytes.length) }
+      body = Readable.from(uploadChunks(bytes), { objectMode: false })
+    }
+  }
   context.dispatcher.dispatch({
     origin: request.url.origin,
     path: request.url.pathname + request.url.search,
     method: request.method as Dispatcher.HttpMethod,
-    headers: request.headers,
-    body: request.body,
+    headers,
+    body,
     // Our own watchdog enforces these (see AttemptHandler).
     headersTimeout: 0,
     bodyTimeout: 0
