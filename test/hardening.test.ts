@@ -6,6 +6,8 @@ import { assert, describe, expect, it } from "@effect/vitest"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Cause from "effect/Cause"
+import * as ConfigProvider from "effect/ConfigProvider"
+import * as Layer from "effect/Layer"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
@@ -244,4 +246,25 @@ describe("bug 7: a slow but steady upload", () => {
       expect(error.phase).toBe("send")
       expect(error.message).toContain("send timeout")
     }))
+})
+
+describe("weaker points", () => {
+  it.effect("GATHER_TIMEOUT=abc names the variable as typed", () =>
+    Effect.gen(function*() {
+      const bad = ConfigProvider.fromMap(new Map([["GATHER_TIMEOUT", "abc"]]), { pathDelim: "_" })
+      const error = yield* Effect.flip(
+        Effect.scoped(Layer.build(Session.layerConfig().pipe(Layer.provide(Layer.setConfigProvider(bad)))))
+      )
+      expect(String(error)).toContain("GATHER_TIMEOUT")
+      expect(String(error)).not.toContain("GATHER.TIMEOUT")
+    }))
+
+  it.effect("InvalidUrl messages carry no raw CR, LF or NUL from the input", () =>
+    Effect.gen(function*() {
+      for (const input of ["not a url\r\nX-Injected: 1", "http://[::1\r\n/x", "ftp://h/\u0000x\r\ny"]) {
+        const error = yield* failure(Fetch.get(input))
+        assertTag(error, "InvalidUrl")
+        for (const text of [error.message, error.url]) expect(text).not.toMatch(/[\r\n\0]/)
+      }
+    }).pipe(Effect.provide(Session.layer({ retry: false }))))
 })
