@@ -25,7 +25,7 @@ import * as Gather from "../src/Gather.js"
 import { isSecretHeader, redactHeaders, redactUrl } from "../src/internal/redact.js"
 import { UploadProgress } from "../src/internal/upload.js"
 import * as Session from "../src/Session.js"
-import { assertTag, closedPort, failure } from "./support.js"
+import { assertTag, closedPort, EchoedHeaders, failure } from "./support.js"
 
 /** A plain node:http server on 127.0.0.1 port 0, closed with the scope. */
 export const rawServer = (handler: http.RequestListener) =>
@@ -267,4 +267,44 @@ describe("weaker points", () => {
         for (const text of [error.message, error.url]) expect(text).not.toMatch(/[\r\n\0]/)
       }
     }).pipe(Effect.provide(Session.layer({ retry: false }))))
+})
+
+describe("weaker points: redirects and streams", () => {
+  it.scoped("a redirect to another origin drops every header the redactor hides, or the session's own list", () =>
+    Effect.gen(function*() {
+      const from = yield* demo
+      const to = yield* demo
+      const headers = { "X-Api-Key": "K1", "X-Auth-Token": "T1", "Private-Token": "P1", "X-Custom": "C1", "Accept-Language": "fr" }
+      const url = `${from.baseUrl}/redirect-to?url=${encodeURIComponent(`${to.baseUrl}/headers`)}`
+      const echoed = (options: Session.Options) =>
+        Fetch.json(url, EchoedHeaders, { headers }).pipe(
+          Effect.map((response) => response.body.headers),
+          Effect.provide(Session.layer(options))
+        )
+      const byDefault = yield* echoed({ retry: false })
+      expect(byDefault["accept-language"]).toBe("fr")
+      expect(byDefault["x-custom"]).toBe("C1")
+      for (const name of ["x-api-key", "x-auth-token", "private-token"]) expect(byDefault[name]).toBeUndefined()
+      const ownList = yield* echoed({ retry: false, stripOnCrossOrigin: ["X-Custom"] })
+      expect(ownList["x-custom"]).toBeUndefined()
+      expect(ownList["x-api-key"]).toBe("K1")
+      const extended = yield* echoed({ retry: false, stripOnCrossOrigin: (name) => Session.isSecretHeader(name) || name === "x-custom" })
+      expect(extended["x-custom"]).toBeUndefined()
+      expect(extended["x-api-key"]).toBeUndefined()
+    }))
+
+  it.scopedLive("Fetch.stream honours total after the headers arrive", () =>
+    Effect.gen(function*() {
+      const server = yield* demo
+      const started = performance.now()
+      const error = yield* Fetch.stream(`${server.baseUrl}/slow-body?chunks=40&interval=100`).pipe(
+        Effect.flatMap((response) => Effect.flip(Stream.runDrain(response.body))),
+        Effect.scoped,
+        Effect.provide(Session.layer({ retry: false, timeout: { total: "700 millis", bodyIdle: "5 seconds" } }))
+      )
+      assertTag(error, "Timeout")
+      expect(error.phase).toBe("deadline")
+      // Well before the 4 s the body would take.
+      expect(performance.now() - started).toBeLessThan(3500)
+    }))
 })

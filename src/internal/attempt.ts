@@ -338,8 +338,12 @@ class AttemptHandler implements Watched {
 
   private startStreaming(resume: () => void): void {
     this.resumeFromConsumer = this.resumeFromConsumer.bind(this)
-    // The attempt and the deadline end at the headers; body idle goes on.
-    this.attemptEnd = Number.POSITIVE_INFINITY
+    // The attempt limit ends at the headers; body idle goes on, and so does
+    // the fetch's deadline (`total`, a gather's `deadline`), which fails the
+    // stream in phase "deadline".
+    this.attemptEnd = this.dispatchedAt + this.remainingMs
+    this.attemptPhase = "deadline"
+    this.attemptLimitMs = this.context.deadlineLimitMs
     this.finished = true
     this.resumeUndici = resume
     const channel = new BodyChannel(STREAM_HIGH_WATER, () => this.abortConnection?.(new Errors.AbortedByClient()))

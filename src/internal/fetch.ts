@@ -19,7 +19,7 @@ import type { BodyChannel } from "./bodyStream.js"
 import * as Errors from "./errors.js"
 import * as Metrics from "./metrics.js"
 import * as Retry from "./retry.js"
-import { redactUrl } from "./redact.js"
+import { isSecretHeader, redactUrl } from "./redact.js"
 import type { CallOptions, Limits } from "./options.js"
 import { lowerCaseHeaders, resolveCall } from "./options.js"
 import type { SessionImpl } from "./session.js"
@@ -175,8 +175,6 @@ const prepare = (
 
 const redirectStatuses = new Set([301, 302, 303, 307, 308])
 
-const crossOriginHeaders = ["authorization", "cookie", "proxy-authorization"]
-
 const isRedirect = (status: number, headers: Record<string, string>): boolean =>
   redirectStatuses.has(status) && headers["location"] !== undefined
 
@@ -185,7 +183,8 @@ export const nextHop = (
   previous: Prepared,
   status: number,
   location: string,
-  allowInsecure: boolean
+  allowInsecure: boolean,
+  strip: (name: string) => boolean = isSecretHeader
 ): Prepared | Errors.Failure => {
   let url: URL
   try {
@@ -201,7 +200,9 @@ export const nextHop = (
   }
   const headers = { ...previous.headers }
   if (url.origin !== previous.url.origin) {
-    for (const name of crossOriginHeaders) delete headers[name]
+    for (const name of Object.keys(headers)) {
+      if (strip(name)) delete headers[name]
+    }
   }
   // 303 always, and 301/302 after a POST, become a GET without body (RFC 9110 15.4).
   const toGet = status === 303 ? previous.method !== "HEAD" : (status === 301 || status === 302) && previous.method === "POST"
@@ -438,7 +439,13 @@ class Fetching implements Attempt.AttemptContext {
     if (chain.length > this.limits.maxRedirects) {
       return fail({ _tag: "TooManyRedirects", limit: this.limits.maxRedirects, chain: chain.map(redactUrl) })
     }
-    const next = nextHop(prepared, signal.status, signal.location, this.limits.allowInsecureRedirects)
+    const next = nextHop(
+      prepared,
+      signal.status,
+      signal.location,
+      this.limits.allowInsecureRedirects,
+      this.session.config.stripOnCrossOrigin
+    )
     return "_tag" in next ? fail(next) : this.hop(next)
   }
 
