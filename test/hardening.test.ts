@@ -308,3 +308,14 @@ describe("weaker points: redirects and streams", () => {
       expect(performance.now() - started).toBeLessThan(3500)
     }))
 })
+
+describe("found by fuzzing", () => {
+  it.each([
+    "http://#:Zq9SECRETx@127.0.0.1:1/x",
+    "http://u:Zq9SECRETx@[::1/x",
+    "http://#?/:Zq9SECRETx@h:99999/",
+    "http://u:Zq9\r\nSECRETx@h:99999/"
+  ])("user info of an unparsable URL is hidden whatever it holds: %s", (input) => {
+    expect(redactUrl(input)).not.toMatch(/Zq9|SECRETx/)
+  })
+})

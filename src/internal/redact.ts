@@ -106,12 +106,14 @@ export const redactUrl = (input: string | URL): string => {
 }
 
 // A string that does not parse as a URL can still hold `user:pass@` and
-// secret query parameters.
+// secret query parameters. Its user info may hold any character (`#`, `/`,
+// `?` too: that is often why it does not parse), so everything after the
+// scheme up to the last `@` is hidden (found by fuzzing: `http://#:pw@h/`).
 const redactUnparsable = (input: string): string =>
   escapeControls(
     input
       .slice(0, 4096)
-      .replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#]*@/i, `$1${REDACTED}@`)
+      .replace(/^([a-z][a-z0-9+.-]*:(?:\/\/)?)?.*@/is, (_whole, scheme: string | undefined) => `${scheme ?? ""}${REDACTED}@`)
       .replace(/([?&;#])([^=&;#]*)=([^&;#]*)/g, (whole, separator: string, name: string) =>
         isSecretParam(name) ? `${separator}${name}=${REDACTED}` : whole)
   ).slice(0, 2048)
