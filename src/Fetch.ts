@@ -17,16 +17,23 @@ import type * as Schema from "effect/Schema"
 import type * as FetchError from "./FetchError.js"
 import * as internal from "./internal/fetch.js"
 import * as session from "./internal/session.js"
+import * as redact from "./internal/redact.js"
 import type * as Session from "./Session.js"
 
 /**
  * A response whose body was read to the end.
  *
+ * `url` and `redirects` are raw: exactly the URLs requested, including user
+ * info and query parameters such as `?token=` that a redirect's `Location`
+ * brought (they are data the caller may need to act on). Pass them through
+ * {@link redactUrl} before showing or logging them; errors, CLI records and
+ * reports already do.
+ *
  * @since 0.1.0
  * @category models
  */
 export interface FetchResponse<A> {
-  /** The final URL, after redirects. */
+  /** The final URL, after redirects; raw (see above). */
   readonly url: string
   readonly status: number
   /** Response headers, lower-case names; repeated headers joined with `", "`. */
@@ -37,7 +44,7 @@ export interface FetchResponse<A> {
   readonly bytes: number
   /** How many attempts the final hop took (1 without retries). */
   readonly attempts: number
-  /** The URLs that redirected, in order; empty without redirects. */
+  /** The URLs that redirected, in order, raw; empty without redirects. */
   readonly redirects: ReadonlyArray<string>
   readonly timing: Timing
 }
@@ -194,7 +201,9 @@ export interface StreamOptions extends Options {}
  * encoding is decoded on the fly, and the cap applies only when
  * `maxBodyBytes` is given (to the decoded bytes, failing the stream with
  * `BodyTooLarge`). Retries and redirects happen before the headers; the
- * `attempt` and `total` limits end there, `bodyIdle` guards the rest. When
+ * `attempt` limit ends there, `bodyIdle` guards the rest, and `total` (or a
+ * gather's `deadline`) still fails the stream with `Timeout` phase
+ * `"deadline"` when it passes. When
  * the scope closes before the body was read to the end, the request is
  * aborted. `bytes` is the announced `content-length`, or `-1`.
  *
@@ -236,3 +245,14 @@ export const stream = (
         )
       }
     ))
+
+/**
+ * A URL as it may be shown: user info and credential-like query and
+ * fragment parameters (`token`, `auth_token`, `X-Goog-Signature`, `sig`,
+ * `#access_token=`...) replaced by `***`, control characters escaped. The
+ * rule every error message, CLI record and report uses.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const redactUrl: (url: string | URL) => string = redact.redactUrl

@@ -108,7 +108,10 @@ export class ConnectionError extends Data.TaggedError("ConnectionError")<Request
 /**
  * A time limit ran out. `phase` says which limit:
  * - `connect`: opening the TCP/TLS connection;
- * - `headers`: from sending the request to the response headers;
+ * - `send`: the server took no byte of the request body for `limitMs`
+ *   (the headers limit, applied as idle time while the body is sent: a
+ *   slow upload that keeps moving never times out here);
+ * - `headers`: from the end of the request to the response headers;
  * - `body`: no body bytes for `limitMs` (idle time, not total);
  * - `attempt`: the whole attempt once it had a connection;
  * - `deadline`: the overall deadline across attempts and waits.
@@ -117,7 +120,7 @@ export class ConnectionError extends Data.TaggedError("ConnectionError")<Request
  * @category errors
  */
 export class Timeout extends Data.TaggedError("Timeout")<RequestContext & {
-  readonly phase: "connect" | "headers" | "body" | "attempt" | "deadline"
+  readonly phase: "connect" | "send" | "headers" | "body" | "attempt" | "deadline"
   readonly limitMs: number
 }> {
   /** @since 0.1.0 */

@@ -21,6 +21,7 @@ import type * as Scope from "effect/Scope"
 import type { Dispatcher } from "undici"
 import type * as FetchError from "./FetchError.js"
 import * as options from "./internal/options.js"
+import * as redact from "./internal/redact.js"
 import * as internal from "./internal/session.js"
 
 /**
@@ -139,6 +140,15 @@ export interface Options {
   readonly maxRedirects?: number | undefined
   /** Follow `https:` to `http:` redirects (otherwise `RedirectRejected`). Default `false`. */
   readonly allowInsecureRedirects?: boolean | undefined
+  /**
+   * Headers removed when a redirect leaves the origin: a list of names (any
+   * case), or a test of a lower-case name. Default {@link isSecretHeader}:
+   * every header the redactor hides (`Authorization`, `Proxy-Authorization`,
+   * `Cookie`, `X-Api-Key`, and any name with a word such as token, secret,
+   * signature, key, auth, session). A list replaces the default; to add to
+   * it, pass `(name) => Session.isSecretHeader(name) || name === "x-tenant"`.
+   */
+  readonly stripOnCrossOrigin?: ReadonlyArray<string> | ((name: string) => boolean) | undefined
   /** Create a client span per request and send `traceparent`. Default `false`. */
   readonly tracerPropagation?: boolean | undefined
   /** `3` (retries), `false` (none) or a policy. Default 2 retries of transient failures. */
@@ -152,6 +162,16 @@ export interface Options {
   /** Record the `Metrics` (duration histogram, outcome counter). Default `false`. */
   readonly metrics?: boolean | undefined
 }
+
+/**
+ * True for header names whose values are credentials: what errors, records
+ * and reports redact, and what a redirect to another origin drops by
+ * default (see {@link Options.stripOnCrossOrigin}).
+ *
+ * @since 0.1.0
+ * @category guards
+ */
+export const isSecretHeader: (name: string) => boolean = redact.isSecretHeader
 
 /**
  * The options after defaults were applied, in milliseconds and bytes (`0` ms

@@ -9,6 +9,7 @@
 /** Options that take no value, by every name. Every other option takes one (unless written `--name=value`). */
 export const flagNames: ReadonlySet<string> = new Set([
   "--resume",
+  "--retry-failed",
   "--ordered",
   "--quiet",
   "-q",

@@ -1,7 +1,7 @@
 /**
  * How the `gather` commands end when they do not simply succeed. Each maps to
  * an exit code in `main.ts`: {@link UsageError} → 2, {@link RunFailed} → 1,
- * {@link SomeFailed} → 1; an interruption → 130.
+ * {@link SomeFailed} → 1, {@link StdoutClosed} → 141; an interruption → 130.
  */
 import * as Data from "effect/Data"
 
@@ -20,12 +20,21 @@ export class SomeFailed extends Data.TaggedError("SomeFailed")<{
   readonly failed: number
 }> {}
 
+/**
+ * Whoever read stdout has gone (`gather fetch urls.txt | head -1`): the run
+ * stops quietly, as Unix tools do on SIGPIPE (exit code 141 = 128 + 13).
+ */
+export class StdoutClosed extends Data.TaggedError("StdoutClosed")<{
+  readonly message: string
+}> {}
+
 /** The exit codes, as documented in every command's help. */
 export const exitCodes = {
   ok: 0,
   someFailed: 1,
   usage: 2,
-  interrupted: 130
+  interrupted: 130,
+  stdoutClosed: 141
 } as const
 
 /** The message of an unknown error value. */

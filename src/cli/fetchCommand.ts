@@ -18,9 +18,11 @@ import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import * as path from "node:path"
 import { Fetch, Gather, Session } from "../index.js"
-import { describe, SomeFailed, UsageError } from "./errors.js"
+import { describe, SomeFailed, StdoutClosed, UsageError } from "./errors.js"
+import type { RunFailed } from "./errors.js"
 import { helpDoc, nonNegative, positive, validated } from "./help.js"
 import * as Input from "./input.js"
+import * as InputKey from "./inputKey.js"
 import * as Output from "./output.js"
 import { parseBytes, parseHeaders, parseLimit, parseMethod, parseRate } from "./parse.js"
 import type { Method, Rate } from "./parse.js"
@@ -34,6 +36,11 @@ import type { Bar } from "./summary.js"
 /** Output formats of `gather fetch`. */
 export type Format = "ndjson" | "table" | "bars"
 
+/** An input line with its resume key. */
+interface Keyed extends Input.Input {
+  readonly key: string
+}
+
 /** Everything `gather fetch` was asked to do, parsed. */
 export interface FetchConfig {
   readonly file: Option.Option<string>
@@ -46,6 +53,7 @@ export interface FetchConfig {
   readonly method: Method
   readonly out: Option.Option<string>
   readonly resume: boolean
+  readonly retryFailed: boolean
   readonly bodyDir: Option.Option<string>
   readonly maxBody: Option.Option<number | false>
   readonly format: Format
@@ -110,7 +118,12 @@ const options = {
     Options.optional
   ),
   resume: Options.boolean("resume").pipe(
-    Options.withDescription("With --out: skip URLs already in the file (repairing a torn last line) and append.")
+    Options.withDescription(
+      "With --out: skip the input lines already recorded in the file (by line number and a keyed hash of the input, kept in FILE.key), repair a torn last line, and append."
+    )
+  ),
+  retryFailed: Options.boolean("retry-failed").pipe(
+    Options.withDescription("Like --resume, and fetch again the input lines whose latest record failed (the new record is appended; the last record of a line is its current one).")
   ),
   bodyDir: Options.text("body-dir").pipe(
     Options.withPseudoName("DIR"),
@@ -169,6 +182,9 @@ const preflight = (config: FetchConfig) =>
     if (config.resume && Option.isNone(config.out)) {
       return yield* new UsageError({ message: "--resume needs --out FILE (the file to resume)" })
     }
+    if (config.retryFailed && Option.isNone(config.out)) {
+      return yield* new UsageError({ message: "--retry-failed needs --out FILE (the file to resume)" })
+    }
     const file = Option.getOrUndefined(config.file)
     if (Option.isSome(config.out) && !Input.isStdin(file) && path.resolve(config.out.value) === path.resolve(file!)) {
       return yield* new UsageError({ message: "--out must not be the input file" })
@@ -184,7 +200,15 @@ const gather = (config: FetchConfig) =>
   Effect.gen(function*() {
     const file = Option.getOrUndefined(config.file)
     const outFile = Option.getOrUndefined(config.out)
-    const resumed = config.resume && outFile !== undefined ? yield* Resume.load(outFile) : undefined
+    const resuming = config.resume || config.retryFailed
+    const resumed = resuming && outFile !== undefined ? yield* Resume.load(outFile) : undefined
+    // The secret of the resume keys, kept beside the output file.
+    const key = outFile === undefined ? { secret: InputKey.fresh(), created: true } : yield* InputKey.forOutput(outFile)
+    if (resumed !== undefined && resumed.records > 0 && key.created) {
+      yield* Output.printError(`${InputKey.keyFileOf(outFile!)} was missing: no record can be matched, every input is fetched again`)
+    } else if (resumed !== undefined && resumed.unkeyed > 0) {
+      yield* Output.printError(`${outFile}: ${resumed.unkeyed} record(s) without a line number and key (an older gather) are not skipped`)
+    }
     if (resumed !== undefined && resumed.repair !== "none") {
       yield* Output.printError(
         resumed.repair === "truncate"
@@ -196,7 +220,7 @@ const gather = (config: FetchConfig) =>
     // NDJSON goes to --out, or to stdout when the format is ndjson; a table
     // or a bar chart always goes to stdout.
     const records = outFile !== undefined
-      ? yield* Output.openFile(outFile, config.resume)
+      ? yield* Output.openFile(outFile, resuming)
       : config.format === "ndjson"
       ? Output.stdout
       : undefined
@@ -208,11 +232,14 @@ const gather = (config: FetchConfig) =>
     let started = 0
     let completed = 0
     let skipped = 0
+    let retried = 0
     let total: number | undefined
-    const isDone = (input: string) => resumed !== undefined && resumed.done.has(Records.displayUrl(input))
+    const keyOf = (input: Input.Input): string => InputKey.keyOf(key.secret, config.method, input.text)
+    const isDone = (input: Input.Input, inputKey: string) =>
+      resumed !== undefined && Resume.isDone(resumed, input.line, inputKey, config.retryFailed)
 
     const save = (input: string, response: Fetch.FetchResponse<Uint8Array>, dir: string) => {
-      const name = fileNameFor(input)
+      const name = fileNameFor(input, key.secret)
       return Either.match(resolveInside(dir, name), {
         onLeft: (reason) => Effect.succeed(Records.fromSaveFailure(input, response, reason)),
         onRight: (full) =>
@@ -239,20 +266,40 @@ const gather = (config: FetchConfig) =>
     // their sockets and get no record, so `--resume` fetches them again), then
     // writes what is left here: nothing finished is lost.
     const finished = new Map<number, Records.ResultRecord>()
-    const item = (input: string, index: number): Effect.Effect<Records.ResultRecord, never, Session.Session> =>
+    const item = (input: Keyed, index: number): Effect.Effect<Records.ResultRecord, never, Session.Session> =>
       Effect.suspend(() => {
         started++
-        return Effect.tap(fetchOne(input), (record) => {
+        return Effect.tap(fetchOne(input.text), (record) => {
           completed++
-          finished.set(index, record)
+          finished.set(index, Records.forInput(record, input.line, input.key))
         })
       })
 
-    const source = Stream.filter(Input.inputs(file), (input) => {
-      if (!isDone(input)) return true
-      skipped++
-      return false
+    // Every input line is its own input: duplicate lines are fetched and
+    // recorded once each (their records share a key, not a line).
+    const source = Stream.filterMap(Input.inputs(file), (input) => {
+      const inputKey = keyOf(input)
+      if (isDone(input, inputKey)) {
+        skipped++
+        return Option.none()
+      }
+      if (resumed?.lines.get(input.line)?.key === inputKey) retried++
+      return Option.some({ line: input.line, text: input.text, key: inputKey })
     })
+
+    // The record sink: after its first error nothing more is written to it,
+    // and `written` counts the records it really took.
+    let written = 0
+    let sinkError: RunFailed | StdoutClosed | undefined
+    const toSink = (text: string, count: number) => {
+      if (records === undefined || text === "" || sinkError !== undefined) return Effect.void
+      return records.write(text).pipe(
+        Effect.tapBoth({
+          onFailure: (error) => Effect.sync(() => (sinkError = error)),
+          onSuccess: () => Effect.sync(() => (written += count))
+        })
+      )
+    }
 
     // Synchronous from taking the records to handing the text to the sink,
     // and uninterruptible while the sink writes: a record is written exactly
@@ -260,6 +307,7 @@ const gather = (config: FetchConfig) =>
     const write = (indices: ReadonlyArray<number>) =>
       Effect.uninterruptible(Effect.suspend(() => {
         let lines = ""
+        let count = 0
         let rows = ""
         for (const index of indices) {
           const record = finished.get(index)
@@ -267,13 +315,14 @@ const gather = (config: FetchConfig) =>
           finished.delete(index)
           tally.add(record)
           lines += Records.toLine(record)
+          count++
           if (table !== undefined) rows += tableRow(record)
           if (config.format === "bars" && bars.length < maxBars) {
             bars.push({ index, label: record.url, ms: record.ms ?? 0, note: noteOf(record) })
           }
         }
-        const written = records === undefined || lines === "" ? Effect.void : records.write(lines)
-        return table === undefined || rows === "" ? written : Effect.zipRight(written, table.write(rows))
+        const toRecords = toSink(lines, count)
+        return table === undefined || rows === "" ? toRecords : Effect.zipRight(toRecords, table.write(rows))
       }))
 
     if (table !== undefined) yield* table.write(tableHeader)
@@ -300,7 +349,7 @@ const gather = (config: FetchConfig) =>
       )
     )
     const counter = progress === undefined ? undefined : yield* Effect.fork(
-      Input.count(file, (input) => !isDone(input)).pipe(
+      Input.count(file, (input) => !isDone(input, keyOf(input))).pipe(
         Effect.tap((n) => Effect.sync(() => (total = n))),
         Effect.ignore
       )
@@ -320,20 +369,27 @@ const gather = (config: FetchConfig) =>
         yield* Output.stderrLines(renderSummary(tally, {
           elapsedMs: performance.now() - startedAt,
           skipped,
+          retried,
           resumedFrom: outFile,
           interrupted,
-          aborted: started - completed
+          aborted: started - completed,
+          output: records === undefined ? undefined : {
+            description: records.description,
+            written,
+            stopped: sinkError === undefined ? undefined : sinkError._tag === "StdoutClosed" ? "closed" : "failed"
+          }
         }))
       })
 
     // Records finished but not yet written when the gather stopped early.
     const flushRest = Effect.suspend(() => write(Array.from(finished.keys()).sort((a, b) => a - b))).pipe(
-      Effect.catchAll((error) => Output.printError(error.message))
+      Effect.catchAll((error) => error._tag === "StdoutClosed" ? Effect.void : Output.printError(error.message))
     )
-    const reportFailure = (exit: Exit.Exit<void, unknown>) =>
-      Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause)
-        ? Output.printError(describe(Cause.squash(exit.cause)))
-        : Effect.void
+    const reportFailure = (exit: Exit.Exit<void, unknown>) => {
+      if (Exit.isSuccess(exit) || Cause.isInterruptedOnly(exit.cause)) return Effect.void
+      const error = Cause.squash(exit.cause)
+      return error instanceof StdoutClosed ? Effect.void : Output.printError(describe(error))
+    }
 
     const worker = yield* Effect.fork(work)
     const exit = yield* Fiber.await(worker).pipe(

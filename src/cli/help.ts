@@ -12,7 +12,8 @@ export const exitCodesText = [
   "0    every input succeeded",
   "1    some inputs failed (or the run itself failed)",
   "2    usage error (bad option, unreadable input)",
-  "130  interrupted (Ctrl-C / SIGTERM)"
+  "130  interrupted (Ctrl-C / SIGTERM)",
+  "141  stdout closed by its reader (e.g. | head)"
 ]
 
 /** A command's description: what it does, more detail, examples and the exit codes. */

@@ -48,18 +48,22 @@ const bytes = (file: string | undefined): Stream.Stream<Uint8Array, RunFailed> =
 export const lines = (file: string | undefined): Stream.Stream<string, RunFailed> =>
   bytes(file).pipe(Stream.decodeText(), Stream.splitLines)
 
-/** The inputs: trimmed lines that are neither blank nor comments. */
-export const inputs = (file: string | undefined): Stream.Stream<string, RunFailed> =>
-  Stream.filterMap(lines(file), (line) => Option.fromNullable(inputOf(line)))
+/** One input and the line it is on (1-based, blank lines and comments counted). */
+export interface Input {
+  readonly line: number
+  readonly text: string
+}
+
+/** The inputs: trimmed lines that are neither blank nor comments, with their line numbers. */
+export const inputs = (file: string | undefined): Stream.Stream<Input, RunFailed> =>
+  Stream.filterMap(Stream.zipWithIndex(lines(file)), ([line, index]) =>
+    Option.map(Option.fromNullable(inputOf(line)), (text): Input => ({ line: index + 1, text })))
 
 /**
  * Counts the inputs of a file that `keep` accepts by reading it once more
  * (for the progress line's total); `undefined` for stdin.
  */
-export const count = (file: string | undefined, keep: (input: string) => boolean): Effect.Effect<number | undefined, RunFailed> =>
+export const count = (file: string | undefined, keep: (input: Input) => boolean): Effect.Effect<number | undefined, RunFailed> =>
   isStdin(file)
     ? Effect.succeed(undefined)
-    : Stream.runFold(lines(file), 0, (n, line) => {
-      const input = inputOf(line)
-      return input !== undefined && keep(input) ? n + 1 : n
-    })
+    : Stream.runFold(inputs(file), 0, (n, input) => keep(input) ? n + 1 : n)

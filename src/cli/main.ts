@@ -12,7 +12,7 @@ import * as Option from "effect/Option"
 import { version } from "../internal/version.js"
 import { optionsFirst } from "./argv.js"
 import * as bench from "./benchCommand.js"
-import { exitCodes, RunFailed, SomeFailed, UsageError } from "./errors.js"
+import { exitCodes, RunFailed, SomeFailed, StdoutClosed, UsageError } from "./errors.js"
 import * as fetch from "./fetchCommand.js"
 import { helpDoc } from "./help.js"
 import * as Output from "./output.js"
@@ -42,6 +42,7 @@ export const exitCodeOf = (exit: Exit.Exit<unknown, unknown>): number => {
     const error = failure.value
     if (ValidationError.isValidationError(error)) return exitCodes.usage
     if (error instanceof UsageError) return exitCodes.usage
+    if (error instanceof StdoutClosed) return exitCodes.stdoutClosed
   }
   return exitCodes.someFailed
 }
@@ -56,6 +57,7 @@ const report = (cause: Cause.Cause<unknown>): Effect.Effect<void> => {
   if (error instanceof UsageError) return Output.printError(`${error.message} (see --help)`)
   if (error instanceof RunFailed) return Output.printError(error.message)
   if (error instanceof SomeFailed) return Effect.void // the summary said it
+  if (error instanceof StdoutClosed) return Effect.void // the reader went away: end quietly
   return Output.printError(Cause.pretty(cause))
 }
 

@@ -9,24 +9,46 @@ import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { describe, RunFailed } from "./errors.js"
+import { describe, RunFailed, StdoutClosed } from "./errors.js"
 
 /** Where record lines (or table rows) go. */
 export interface LineSink {
   /** Writes whole lines (each ending in `\n`) at once. */
-  readonly write: (text: string) => Effect.Effect<void, RunFailed>
+  readonly write: (text: string) => Effect.Effect<void, RunFailed | StdoutClosed>
   readonly description: string
 }
 
-const writeTo = (stream: NodeJS.WriteStream, name: string) => (text: string): Effect.Effect<void, RunFailed> =>
+// The reader of a pipe went away: EPIPE, or a stream already destroyed by it.
+const closedCodes: ReadonlySet<string> = new Set(["EPIPE", "ERR_STREAM_DESTROYED", "ERR_STREAM_WRITE_AFTER_END"])
+
+const writeTo = (stream: NodeJS.WriteStream, name: string) => (text: string): Effect.Effect<void, RunFailed | StdoutClosed> =>
   text === ""
     ? Effect.void
-    : Effect.async<void, RunFailed>((resume) => {
+    : Effect.async<void, RunFailed | StdoutClosed>((resume) => {
+      if (stream.destroyed) return resume(Effect.fail(new StdoutClosed({ message: `${name} closed` })))
       // The callback is the backpressure: the next chunk waits for this one.
       stream.write(text, (error) => {
-        resume(error == null ? Effect.void : Effect.fail(new RunFailed({ message: `cannot write to ${name}: ${describe(error)}` })))
+        if (error == null) return resume(Effect.void)
+        const code = (error as NodeJS.ErrnoException).code
+        resume(Effect.fail(
+          code !== undefined && closedCodes.has(code)
+            ? new StdoutClosed({ message: `${name} closed` })
+            : new RunFailed({ message: `cannot write to ${name}: ${describe(error)}` })
+        ))
       })
     })
+
+/**
+ * Without a listener, a write error on stdout or stderr (EPIPE once the
+ * reader has gone) is thrown as an uncaught exception with a stack trace.
+ * The failed write's callback reports it instead; these listeners only keep
+ * the process alive.
+ */
+const ignore = (): void => undefined
+
+export const guardStdio = (): void => {
+  for (const stream of [process.stdout, process.stderr]) stream.on("error", ignore)
+}
 
 /** Standard output. */
 export const stdout: LineSink = { write: writeTo(process.stdout, "stdout"), description: "stdout" }

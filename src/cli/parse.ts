@@ -110,13 +110,17 @@ export const parseBytes = (input: string): Either.Either<number | false, string>
 
 const tokenPattern = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/
 
-/** A header as `Name: value`; the name must be an HTTP token, the value one line. */
+/**
+ * A header as `Name: value`; the name must be an HTTP token, the value one
+ * line. A message never repeats the value, nor a name that is not a token
+ * (either may be a credential typed in the wrong place).
+ */
 export const parseHeader = (input: string): Either.Either<readonly [string, string], string> => {
   const colon = input.indexOf(":")
-  if (colon <= 0) return Either.left(`invalid header "${input}" (expected "Name: value")`)
+  if (colon <= 0) return Either.left(`invalid header (expected "Name: value", got ${input.length} characters without a name and colon)`)
   const name = input.slice(0, colon).trim()
   const value = input.slice(colon + 1).trim()
-  if (!tokenPattern.test(name)) return Either.left(`invalid header name "${name}"`)
+  if (!tokenPattern.test(name)) return Either.left(`invalid header name (expected "Name: value" with a name of letters, digits and -)`)
   if (/[\r\n\0]/.test(value)) return Either.left(`header ${name} has a line break or NUL in its value`)
   return Either.right([name, value] as const)
 }

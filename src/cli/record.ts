@@ -14,8 +14,13 @@ export const ErrorInfo = Schema.Struct({
   message: Schema.String
 })
 
-/** One output line. Fields that do not apply are `null`, never missing. */
+/**
+ * One output line. Fields that do not apply are `null`, never missing
+ * (`line` and `key` are missing only in files from before they existed).
+ */
 export const ResultRecord = Schema.Struct({
+  /** The input's line number (1-based; blank lines and comments count). */
+  line: Schema.optional(Schema.Number),
   /** The input as written, credentials redacted. */
   url: Schema.String,
   ok: Schema.Boolean,
@@ -30,7 +35,9 @@ export const ResultRecord = Schema.Struct({
   /** The URL after redirects, credentials redacted. */
   final_url: Schema.NullOr(Schema.String),
   /** With `--body-dir`: the file the body was saved to. */
-  body_file: Schema.optional(Schema.String)
+  body_file: Schema.optional(Schema.String),
+  /** The resume key: a keyed hash of the method and the input as written (see inputKey.ts). */
+  key: Schema.optional(Schema.String)
 })
 
 /** @see ResultRecord */
@@ -97,6 +104,12 @@ export const fromSaveFailure = (
   ok: false,
   error: { tag: saveErrorTag, message: `cannot save body of ${redactUrl(response.url)}: ${detail}` }
 })
+
+/** The record of the input on `line`, with its resume key: `line` first, `key` last. */
+export const forInput = (record: ResultRecord, line: number, key: string): ResultRecord => {
+  const { key: _key, line: _line, ...fields } = record
+  return { line, ...fields, key }
+}
 
 /** One NDJSON line, newline included. `JSON.stringify` escapes every line break, so a record is always one line. */
 export const toLine = (record: ResultRecord): string => `${JSON.stringify(record)}\n`

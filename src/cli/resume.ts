@@ -24,29 +24,58 @@ export const maxTailBytes = 1024 * 1024
 export const tailRepair = (tail: string): TailRepair =>
   tail === "" ? "none" : parseLine(tail) !== undefined ? "terminate" : "truncate"
 
-/** The URLs recorded so far and what was done to the file. */
+/** The latest record of one input line. */
+export interface LineState {
+  readonly key: string
+  readonly ok: boolean
+}
+
+/** What an earlier run recorded and what was done to the file. */
 export interface ResumeState {
-  /** The `url` field of every valid record. */
+  /** The `url` field of every valid record (for display; never a resume key). */
   readonly done: ReadonlySet<string>
+  /** Per input line, its latest record's key and outcome. */
+  readonly lines: ReadonlyMap<number, LineState>
   /** Valid records read. */
   readonly records: number
+  /** Records without a line number and key (older files): never counted as done. */
+  readonly unkeyed: number
   /** Lines that were not records (left in place, not counted as done). */
   readonly invalid: number
   readonly repair: TailRepair
 }
 
-/** A fold step over the lines of a results file. */
-export const addLine = (
-  state: { done: Set<string>; records: number; invalid: number },
-  line: string
-): void => {
+type MutableState = {
+  done: Set<string>
+  lines: Map<number, LineState>
+  records: number
+  unkeyed: number
+  invalid: number
+}
+
+const emptyState = (): MutableState => ({ done: new Set(), lines: new Map(), records: 0, unkeyed: 0, invalid: 0 })
+
+/** A fold step over the lines of a results file: a later record of a line replaces an earlier one. */
+export const addLine = (state: MutableState, line: string): void => {
   if (line.trim() === "") return
   const record = parseLine(line)
   if (record === undefined) state.invalid++
   else {
     state.records++
     state.done.add(record.url)
+    if (record.line === undefined || record.key === undefined) state.unkeyed++
+    else state.lines.set(record.line, { key: record.key, ok: record.ok })
   }
+}
+
+/**
+ * Pure: whether the input on `line` with resume key `key` is already done:
+ * its latest record has the same key (the same input: a changed file does
+ * not match) and succeeded, or failed and `retryFailed` is off.
+ */
+export const isDone = (state: ResumeState, line: number, key: string, retryFailed: boolean): boolean => {
+  const found = state.lines.get(line)
+  return found !== undefined && found.key === key && (found.ok || !retryFailed)
 }
 
 const blockSize = 64 * 1024
@@ -109,12 +138,12 @@ const lines = (path: string, length: number): Stream.Stream<string, RunFailed> =
 export const load = (path: string): Effect.Effect<ResumeState, RunFailed> =>
   Effect.gen(function*() {
     const exists = yield* Effect.promise(() => fs.promises.stat(path).then((s) => s.isFile(), () => false))
-    if (!exists) return { done: new Set<string>(), records: 0, invalid: 0, repair: "none" } satisfies ResumeState
+    if (!exists) return { ...emptyState(), repair: "none" } satisfies ResumeState
     const { goodLength, repair } = yield* Effect.tryPromise({
       try: () => repairFile(path),
       catch: (error) => new RunFailed({ message: `cannot repair ${path}: ${describe(error)}` })
     })
-    const state = { done: new Set<string>(), records: 0, invalid: 0 }
+    const state = emptyState()
     yield* Stream.runForEach(lines(path, goodLength), (line) => Effect.sync(() => addLine(state, line)))
     return { ...state, repair } satisfies ResumeState
   })

@@ -101,12 +101,20 @@ export interface RunInfo {
   readonly elapsedMs: number
   /** Inputs skipped by `--resume`. */
   readonly skipped?: number | undefined
+  /** Inputs fetched again by `--retry-failed`. */
+  readonly retried?: number | undefined
   /** The file that was resumed. */
   readonly resumedFrom?: string | undefined
   /** Set when the run was stopped by a signal. */
   readonly interrupted?: boolean | undefined
   /** Requests cut while in flight when the run was stopped. */
   readonly aborted?: number | undefined
+  /** Where the records went, how many it took, and why it stopped taking them. */
+  readonly output?: {
+    readonly description: string
+    readonly written: number
+    readonly stopped?: "closed" | "failed" | undefined
+  } | undefined
 }
 
 /** The end-of-run summary, one string per line. */
@@ -127,6 +135,18 @@ export const renderSummary = (tally: Tally, info: RunInfo): Array<string> => {
   }
   if (info.skipped !== undefined && info.skipped > 0) {
     lines.push(`  resumed  ${info.skipped} skipped, already in ${info.resumedFrom ?? "the output"}`)
+  }
+  if (info.retried !== undefined && info.retried > 0) {
+    lines.push(`  retried  ${info.retried} input(s) whose record had failed`)
+  }
+  const output = info.output
+  if (output !== undefined && (output.stopped !== undefined || output.written < tally.done)) {
+    const records = `${output.written} of ${tally.done} record${tally.done === 1 ? "" : "s"}`
+    lines.push(
+      output.stopped === "closed"
+        ? `  output   ${output.description} closed after ${records}; the run was stopped`
+        : `  output   ${records} written to ${output.description}${output.stopped === "failed" ? " (a write failed; the run was stopped)" : ""}`
+    )
   }
   if (info.interrupted === true) {
     lines.push(`  interrupted: no new inputs taken, ${info.aborted ?? 0} in-flight request(s) aborted`)

@@ -11,6 +11,7 @@
  */
 import * as Effect from "effect/Effect"
 import type { Dispatcher } from "undici"
+import { Readable } from "node:stream"
 import type { FetchResponse as PublicFetchResponse } from "../Fetch.js"
 import type * as FetchError from "../FetchError.js"
 import type { BodyChannel } from "./bodyStream.js"
@@ -23,6 +24,7 @@ import { currentInterruptSlot } from "./interruptSlot.js"
 import type { Limits } from "./options.js"
 import { isSecretHeader, redactUrl } from "./redact.js"
 import { decodeText } from "./text.js"
+import { UploadProgress } from "./upload.js"
 import type { Watchdog } from "./watchdog.js"
 
 /**
@@ -173,6 +175,7 @@ class AttemptHandler implements BodySink.BufferedHost, BodySink.PrefixHost, Body
   private mode = BodyMode.Keep
   /** We cut the socket on purpose: its error is not the outcome. */
   private wasCut = false
+  private upload: UploadProgress | undefined = undefined
   readonly dispatchedAt = performance.now()
 
   constructor(
@@ -246,9 +249,26 @@ class AttemptHandler implements BodySink.BufferedHost, BodySink.PrefixHost, Body
     if (this.deadlines.started) return // a pipelined retry of the same attempt: limits already run
     const now = performance.now()
     const remaining = this.remainingMs - (now - this.dispatchedAt)
-    if (!this.deadlines.connect(now, this.context.limits.timeouts, remaining)) {
+    if (!this.deadlines.connect(now, this.context.limits.timeouts, remaining, this.request.body !== null)) {
       this.fail({ _tag: "Timeout", phase: "deadline", limitMs: this.context.deadlineLimitMs }, true)
     }
+  }
+
+  // undici 7 passes the chunk (its types still say a size).
+  onBodySent(chunk: unknown): void {
+    if (!this.deadlines.sending) return
+    const now = performance.now()
+    this.deadlines.activity(now)
+    this.upload ??= new UploadProgress(now)
+    this.upload.chunk(chunk instanceof Uint8Array ? chunk.length : typeof chunk === "number" ? chunk : 0, now)
+  }
+
+  onRequestSent(): void {
+    if (!this.deadlines.sending) return
+    // The headers limit starts once the bytes still in the kernel's buffers
+    // can have reached the server (see upload.ts).
+    const now = performance.now()
+    this.deadlines.sent(now, this.upload?.drainMs(now) ?? 0)
   }
 
   onHeaders(statusCode: number, rawHeaders: Array<Buffer>, resume: () => void, _statusText: string): boolean {
@@ -284,7 +304,7 @@ class AttemptHandler implements BodySink.BufferedHost, BodySink.PrefixHost, Body
     // Streamed: the response goes out now; the attempt and the deadline end
     // here, body idle goes on.
     this.finished = true
-    this.deadlines.endAttempt()
+    this.deadlines.streaming(this.dispatchedAt + this.remainingMs)
     const streamed = new BodySink.Streamed(this, limit, decoder, resume)
     this.sink = this.streamed = streamed
     this.done.succeed(this.context.respond(this.request, statusCode, headers, new Uint8Array(0), 0, this.headersAt, streamed.channel))
@@ -345,14 +365,34 @@ class AttemptHandler implements BodySink.BufferedHost, BodySink.PrefixHost, Body
   }
 }
 
+/** Request bodies larger than this are written in chunks of this size. */
+const UPLOAD_CHUNK = 64 * 1024
+
+// A large body goes as a stream of chunks, each handed to the socket once it
+// has drained the one before, and each reported to onBodySent: a server that
+// reads slowly but steadily is seen making progress. One whole buffer would
+// count as sent at once (into Node's socket buffer), whatever the server reads.
+function* uploadChunks(bytes: Uint8Array): Generator<Uint8Array> {
+  for (let at = 0; at < bytes.length; at += UPLOAD_CHUNK) yield bytes.subarray(at, at + UPLOAD_CHUNK)
+}
+
 const dispatch = (context: AttemptContext, request: PreparedRequest, handler: AttemptHandler): void => {
   handler.queued(handler.dispatchedAt)
+  let body: string | Uint8Array | Readable | null = request.body
+  let headers = request.headers
+  if (body !== null && body.length > UPLOAD_CHUNK / 4) {
+    const bytes = typeof body === "string" ? Buffer.from(body) : body
+    if (bytes.length > UPLOAD_CHUNK) {
+      headers = { ...headers, "content-length": String(bytes.length) }
+      body = Readable.from(uploadChunks(bytes), { objectMode: false })
+    }
+  }
   context.dispatcher.dispatch({
     origin: request.origin,
     path: request.path,
     method: request.method as Dispatcher.HttpMethod,
-    headers: request.headers,
-    body: request.body,
+    headers,
+    body,
     // Our own watchdog enforces these (see AttemptHandler).
     headersTimeout: 0,
     bodyTimeout: 0

@@ -11,7 +11,7 @@
 import type { Timeouts } from "./options.js"
 import type { Watched, Watchdog } from "./watchdog.js"
 
-export type Phase = "attempt" | "deadline" | "headers" | "body"
+export type Phase = "attempt" | "deadline" | "send" | "headers" | "body"
 
 /** Who is told when a limit expires. */
 export interface Expiring {
@@ -57,7 +57,7 @@ export class Deadlines implements Watched {
    * start. `remainingMs` is what is left of the overall deadline; false when
    * nothing is (the caller fails with the deadline).
    */
-  connect(now: number, timeouts: Timeouts, remainingMs: number): boolean {
+  connect(now: number, timeouts: Timeouts, remainingMs: number, hasBody: boolean): boolean {
     this.connected = true
     this.queueDeadline = Number.POSITIVE_INFINITY
     if (remainingMs <= 0) return false
@@ -70,11 +70,28 @@ export class Deadlines implements Watched {
       this.attemptPhase = "deadline"
       this.attemptLimitMs = this.deadlineLimitMs
     }
-    this.idlePhase = "headers"
+    // While a body is being sent, each chunk the socket takes is activity;
+    // the wait for the headers starts once it is all sent.
+    this.idlePhase = hasBody ? "send" : "headers"
     this.idleLimitMs = timeouts.headersMs
     this.lastActivity = now
     this.reschedule()
     return true
+  }
+
+  /** True while the request body is still being sent. */
+  get sending(): boolean {
+    return this.idlePhase === "send"
+  }
+
+  /**
+   * The body is sent; the headers limit starts `drainMs` from now, once the
+   * bytes still in the kernel's buffers can have reached the server.
+   */
+  sent(now: number, drainMs: number): void {
+    this.idlePhase = "headers"
+    this.lastActivity = now + drainMs
+    this.reschedule()
   }
 
   /** The headers came: from now on the body-idle limit applies. */
@@ -85,9 +102,16 @@ export class Deadlines implements Watched {
     this.reschedule()
   }
 
-  /** A streamed body outlives the attempt and the deadline; body idle goes on. */
-  endAttempt(): void {
-    this.attemptEnd = Number.POSITIVE_INFINITY
+  /**
+   * A streamed body outlives the attempt limit; body idle goes on, and so
+   * does the fetch's deadline (`total`, a gather's `deadline`, at `deadlineAt`),
+   * which fails the stream in phase "deadline".
+   */
+  streaming(deadlineAt: number): void {
+    this.attemptEnd = deadlineAt
+    this.attemptPhase = "deadline"
+    this.attemptLimitMs = this.deadlineLimitMs
+    this.reschedule()
   }
 
   activity(now: number): void {

@@ -1,5 +1,6 @@
 import * as FetchError from "../FetchError.js"
 import type { Timeouts } from "./options.js"
+import { escapeControls } from "./redact.js"
 
 type Omitted = keyof FetchError.RequestContext | "message" | "stack" | "name" | "cause" | "pipe" | "toJSON" | "toString"
 
@@ -22,7 +23,8 @@ export const make = (
     case "InvalidUrl":
       return new FetchError.InvalidUrl({ ...context, reason: failure.reason })
     case "InvalidRequest":
-      return new FetchError.InvalidRequest({ ...context, reason: failure.reason, detail: failure.detail })
+      // The detail may quote the input: one line, no raw control characters.
+      return new FetchError.InvalidRequest({ ...context, reason: failure.reason, detail: escapeControls(failure.detail) })
     case "ConnectionError":
       return new FetchError.ConnectionError({ ...context, reason: failure.reason, phase: failure.phase, code: failure.code })
     case "Timeout":

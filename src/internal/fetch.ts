@@ -13,7 +13,6 @@ import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import type * as Fiber from "effect/Fiber"
-import type * as Schedule from "effect/Schedule"
 import type * as FetchError from "../FetchError.js"
 import * as Attempt from "./attempt.js"
 import type { BodyChannel } from "./bodyStream.js"
@@ -23,7 +22,7 @@ import * as FastPath from "./fastPath.js"
 import * as Metrics from "./metrics.js"
 import * as Retry from "./retry.js"
 import { splitPlainUrl } from "./plainUrl.js"
-import { redactUrl } from "./redact.js"
+import { isSecretHeader, redactUrl } from "./redact.js"
 import type { CallOptions, Limits } from "./options.js"
 import { lowerCaseHeaders, resolveCall } from "./options.js"
 import type { SessionImpl } from "./session.js"
@@ -116,7 +115,15 @@ const prepare = (
     // Credentials in the URL become a Basic header, as browsers and aiohttp
     // do, and never travel in the request line.
     if (url.username !== "" || url.password !== "") {
-      userInfo = `Basic ${Buffer.from(`${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`).toString("base64")}`
+      // A bad percent-escape (`a%zz`) makes decodeURIComponent throw: that
+      // input is an InvalidUrl, never a defect that stops a whole gather.
+      let credentials: string
+      try {
+        credentials = `${decodeURIComponent(url.username)}:${decodeURIComponent(url.password)}`
+      } catch {
+        return invalidUrl(method, href, "Malformed", startedAt)
+      }
+      userInfo = `Basic ${Buffer.from(credentials).toString("base64")}`
       url.username = ""
       url.password = ""
     }
@@ -182,8 +189,6 @@ const prepare = (
 
 const redirectStatuses = new Set([301, 302, 303, 307, 308])
 
-const crossOriginHeaders = ["authorization", "cookie", "proxy-authorization"]
-
 const isRedirect = (status: number, headers: Record<string, string>): boolean =>
   redirectStatuses.has(status) && headers["location"] !== undefined
 
@@ -192,7 +197,8 @@ export const nextHop = (
   previous: Prepared,
   status: number,
   location: string,
-  allowInsecure: boolean
+  allowInsecure: boolean,
+  strip: (name: string) => boolean = isSecretHeader
 ): Prepared | Errors.Failure => {
   let url: URL
   try {
@@ -208,7 +214,9 @@ export const nextHop = (
   }
   const headers = { ...previous.headers }
   if (url.origin !== previous.origin) {
-    for (const name of crossOriginHeaders) delete headers[name]
+    for (const name of Object.keys(headers)) {
+      if (strip(name)) delete headers[name]
+    }
   }
   // 303 always, and 301/302 after a POST, become a GET without body (RFC 9110 15.4).
   const toGet = status === 303 ? previous.method !== "HEAD" : (status === 301 || status === 302) && previous.method === "POST"
@@ -412,20 +420,24 @@ class Fetching implements Attempt.AttemptContext {
     const policy = this.limits.retry
     if (!Retry.isRetryable(policy, prepared.method, first)) return Effect.fail(first)
     let replayed = false
-    const again: Attempt.Outcome = Effect.suspend(() => {
+    // A Redirect answering a retry ends the retries as a success value, so
+    // the schedule (the user's too) only ever sees FetchErrors; it is then
+    // followed.
+    const again: Effect.Effect<FetchResponse<Uint8Array> | Attempt.Redirect, FetchError.FetchError> = Effect.suspend(() => {
       if (!replayed) {
         replayed = true
         return Effect.fail(first)
       }
       this.attempt++
-      return Effect.tapError(this.exchange(prepared, this.attempt), (error) =>
-        error._tag === "Redirect" ? Effect.void : this.pauseOrigin(prepared, error))
+      return Effect.catchAll(this.exchange(prepared, this.attempt), (error) =>
+        error._tag === "Redirect"
+          ? Effect.succeed(error)
+          : Effect.zipRight(this.pauseOrigin(prepared, error), Effect.fail(error)))
     })
-    // A Redirect is never retryable: the schedule stops and it is followed.
     const schedule = Retry.schedule(policy, prepared.method, Number.isFinite(this.deadlineAt) ? this.deadlineAt : undefined)
-    return Effect.catchAll(
-      Effect.retry(again, schedule as Schedule.Schedule<unknown, FetchError.FetchError | Attempt.Redirect>),
-      (error) => error._tag === "Redirect" ? this.redirect(prepared, error) : Effect.fail(error)
+    return Effect.flatMap(
+      Effect.retry(again, schedule),
+      (result) => result instanceof Attempt.Redirect ? this.redirect(prepared, result) : Effect.succeed(result)
     )
   }
 
@@ -440,7 +452,13 @@ class Fetching implements Attempt.AttemptContext {
     if (chain.length > this.limits.maxRedirects) {
       return fail({ _tag: "TooManyRedirects", limit: this.limits.maxRedirects, chain: chain.map(redactUrl) })
     }
-    const next = nextHop(prepared, signal.status, signal.location, this.limits.allowInsecureRedirects)
+    const next = nextHop(
+      prepared,
+      signal.status,
+      signal.location,
+      this.limits.allowInsecureRedirects,
+      this.session.config.stripOnCrossOrigin
+    )
     return "_tag" in next ? fail(next) : this.hop(next)
   }
 

@@ -10,7 +10,7 @@ import * as Cookies from "@effect/platform/Cookies"
 import * as Headers from "@effect/platform/Headers"
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientError from "@effect/platform/HttpClientError"
-import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
 import * as HttpIncomingMessage from "@effect/platform/HttpIncomingMessage"
 import * as UrlParams from "@effect/platform/UrlParams"
@@ -22,6 +22,7 @@ import type * as FetchError from "../FetchError.js"
 import type { FetchResponse } from "./fetch.js"
 import { decodeText, execute } from "./fetch.js"
 import type { CallOptions } from "./options.js"
+import { isSecretParam, redactHeaders, redactUrl } from "./redact.js"
 import type { SessionImpl } from "./session.js"
 
 const everyStatus = () => true
@@ -53,7 +54,7 @@ class LeanResponse implements HttpClientResponse.HttpClientResponse {
   }
 
   private decodeError(cause: unknown): HttpClientError.ResponseError {
-    return new HttpClientError.ResponseError({ request: this.request, response: this, reason: "Decode", cause })
+    return new HttpClientError.ResponseError({ request: shownRequest(this.request), response: this, reason: "Decode", cause })
   }
 
   get text(): Effect.Effect<string, HttpClientError.ResponseError> {
@@ -88,7 +89,12 @@ class LeanResponse implements HttpClientResponse.HttpClientResponse {
   }
 
   toJSON(): unknown {
-    return { _id: "@effect/platform/HttpClientResponse", request: this.request.toJSON(), status: this.status, headers: this.response.headers }
+    return {
+      _id: "@effect/platform/HttpClientResponse",
+      request: shownRequest(this.request).toJSON(),
+      status: this.status,
+      headers: redactHeaders(this.response.headers)
+    }
   }
 
   toString(): string {
@@ -100,9 +106,22 @@ class LeanResponse implements HttpClientResponse.HttpClientResponse {
   }
 }
 
+/**
+ * The request as an error shows it. The platform's errors print
+ * `(METHOD url)` in their message and the whole request in their JSON, so
+ * they get a copy with the URL, its parameters and fragment, and the secret
+ * headers redacted, and without the body; the caller still has the original.
+ */
+const shownRequest = (request: HttpClientRequest.HttpClientRequest): HttpClientRequest.HttpClientRequest =>
+  HttpClientRequest.make(request.method)(redactUrl(request.url), {
+    urlParams: request.urlParams.map(([name, value]) => [name, isSecretParam(name) ? "***" : value] as const),
+    hash: Option.getOrUndefined(Option.map(request.hash, (hash) => redactUrl(`http://h/#${hash}`).slice("http://h/#".length))),
+    headers: redactHeaders(request.headers)
+  })
+
 const toHttpClientError = (request: HttpClientRequest.HttpClientRequest) => (error: FetchError.FetchError) =>
   new HttpClientError.RequestError({
-    request,
+    request: shownRequest(request),
     reason: error._tag === "InvalidUrl" ? "InvalidUrl" : error._tag === "InvalidRequest" ? "Encode" : "Transport",
     cause: error,
     description: error.message

@@ -3,6 +3,7 @@ import type { HostLimitsConfig, RateInput } from "./hosts.js"
 import { parseRate } from "./hosts.js"
 import type { RetryInput, RetryPolicy } from "./retry.js"
 import { defaultPolicy, resolvePolicy } from "./retry.js"
+import { isSecretHeader } from "./redact.js"
 import { version } from "./version.js"
 
 /** A duration, or `false`/`0` to switch a limit off. */
@@ -25,6 +26,7 @@ export interface SessionOptions {
   readonly maxBodyBytes?: number | false | undefined
   readonly maxRedirects?: number | undefined
   readonly allowInsecureRedirects?: boolean | undefined
+  readonly stripOnCrossOrigin?: ReadonlyArray<string> | ((name: string) => boolean) | undefined
   readonly tracerPropagation?: boolean | undefined
   readonly retry?: RetryInput | undefined
   readonly maxInFlight?: number | undefined
@@ -67,6 +69,8 @@ export interface ResolvedSession extends Limits {
   readonly headers: Readonly<Record<string, string>>
   readonly userAgent: string | undefined
   readonly maxConnectionsPerHost: number
+  /** Whether a header (lower-case name) is dropped when a redirect leaves the origin. */
+  readonly stripOnCrossOrigin: (name: string) => boolean
   readonly tracerPropagation: boolean
   readonly metrics: boolean
   readonly hostLimits: HostLimitsConfig
@@ -148,6 +152,13 @@ const normalizeBaseUrl = (input: string | URL | undefined): string | undefined =
   return href.endsWith("/") ? href.slice(0, -1) : href
 }
 
+const stripTest = (input: ReadonlyArray<string> | ((name: string) => boolean) | undefined): (name: string) => boolean => {
+  if (input === undefined) return isSecretHeader
+  if (typeof input === "function") return input
+  const names = new Set(input.map((name) => name.toLowerCase()))
+  return (name) => names.has(name)
+}
+
 /** Normalizes session options once; throws on options that can never work. */
 export const resolveSession = (options: SessionOptions = {}): ResolvedSession => {
   const userAgent = options.userAgent === false ? undefined : (options.userAgent ?? defaultUserAgent)
@@ -164,6 +175,7 @@ export const resolveSession = (options: SessionOptions = {}): ResolvedSession =>
     maxBodyBytes: byteLimit(options.maxBodyBytes, defaults.maxBodyBytes),
     maxRedirects: positiveInt("maxRedirects", options.maxRedirects, defaults.maxRedirects),
     allowInsecureRedirects: options.allowInsecureRedirects ?? false,
+    stripOnCrossOrigin: stripTest(options.stripOnCrossOrigin),
     acceptStatus: isOk,
     retry: resolvePolicy(options.retry, defaultPolicy),
     tracerPropagation: options.tracerPropagation ?? defaults.tracerPropagation,

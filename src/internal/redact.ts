@@ -5,10 +5,48 @@
 
 const REDACTED = "***"
 
-// Query parameters that carry credentials often enough that showing them is
-// never worth the risk; matched case-insensitively on the whole name.
-const secretParam = /^(access_token|refresh_token|id_token|token|api[-_]?key|apikey|key|secret|client_secret|password|passwd|pwd|auth|signature|sig|x-amz-signature|x-amz-credential|x-amz-security-token)$/i
+// Query and fragment parameters that carry credentials often enough that
+// showing them is never worth the risk. A name is lower-cased and split into
+// words at `-`, `_` and `.` (`X-Goog-Signature` → x, goog, signature); it is
+// secret when one of its words is a secret word, or when it ends in `sig`,
+// `token` or `secret` glued to another word (`urlsig`, `accesstoken`).
+const secretWords: ReadonlySet<string> = new Set([
+  "token",
+  "secret",
+  "signature",
+  "sig",
+  "password",
+  "passwd",
+  "pwd",
+  "passphrase",
+  "key",
+  "apikey",
+  "auth",
+  "authorization",
+  "credential",
+  "credentials",
+  "session",
+  "sessionid",
+  "sid",
+  "jwt",
+  "bearer",
+  "otp",
+  "cookie"
+])
 
+const secretSuffix = /(sig|token|secret|signature|password|apikey|sessionid)$/
+
+/** True for query (or fragment) parameter names whose values are credentials. */
+export const isSecretParam = (name: string): boolean => {
+  const lower = name.toLowerCase()
+  if (secretSuffix.test(lower)) return true
+  for (const word of lower.split(/[-_.\s]+/)) {
+    if (secretWords.has(word)) return true
+  }
+  return false
+}
+
+// Header names that are credentials whatever their words say.
 const secretHeaders: ReadonlySet<string> = new Set([
   "authorization",
   "proxy-authorization",
@@ -17,7 +55,33 @@ const secretHeaders: ReadonlySet<string> = new Set([
   "x-api-key"
 ])
 
-/** Redacts user info and credential-like query parameters of a URL. */
+/** True for header names whose values are credentials (`Authorization`, `Cookie`, `X-Auth-Token`, `X-Goog-Signature`...). */
+export const isSecretHeader = (name: string): boolean => {
+  const lower = name.toLowerCase()
+  return secretHeaders.has(lower) || isSecretParam(lower)
+}
+
+// ASCII control characters (CR, LF, NUL...) never reach a message as such:
+// a message is one line, and a log line cannot be forged through it.
+const controlCharacters = /[\x00-\x1f\x7f]/g
+
+/** Replaces control characters with their percent-escapes (`\r` → `%0D`). */
+export const escapeControls = (text: string): string =>
+  text.replace(controlCharacters, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, "0")}`)
+
+const redactParams = (text: string): string | undefined => {
+  const params = new URLSearchParams(text)
+  let changed = false
+  for (const name of Array.from(params.keys())) {
+    if (isSecretParam(name)) {
+      params.set(name, REDACTED)
+      changed = true
+    }
+  }
+  return changed ? params.toString().replaceAll("%2A", "*") : undefined
+}
+
+/** Redacts user info and credential-like query and fragment parameters of a URL. */
 export const redactUrl = (input: string | URL): string => {
   let url: URL
   try {
@@ -30,29 +94,29 @@ export const redactUrl = (input: string | URL): string => {
     url.password = url.password === "" ? "" : REDACTED
   }
   if (url.search !== "") {
-    let changed = false
-    for (const name of Array.from(url.searchParams.keys())) {
-      if (secretParam.test(name)) {
-        url.searchParams.set(name, REDACTED)
-        changed = true
-      }
-    }
-    if (changed) url.search = url.searchParams.toString().replaceAll("%2A", "*")
+    const search = redactParams(url.search)
+    if (search !== undefined) url.search = search
   }
-  return url.href
+  // OAuth's implicit flow returns `#access_token=...`.
+  if (url.hash.includes("=")) {
+    const hash = redactParams(url.hash.slice(1))
+    if (hash !== undefined) url.hash = hash
+  }
+  return escapeControls(url.href)
 }
 
 // A string that does not parse as a URL can still hold `user:pass@` and
-// secret query parameters.
+// secret query parameters. Its user info may hold any character (`#`, `/`,
+// `?` too: that is often why it does not parse), so everything after the
+// scheme up to the last `@` is hidden (found by fuzzing: `http://#:pw@h/`).
 const redactUnparsable = (input: string): string =>
-  input
-    .replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/?#@\s]*@/i, `$1${REDACTED}@`)
-    .replace(/([?&;])([^=&;#]*)=([^&;#]*)/g, (whole, separator: string, name: string) =>
-      secretParam.test(name) ? `${separator}${name}=${REDACTED}` : whole)
-    .slice(0, 2048)
-
-/** True for header names whose values are credentials. */
-export const isSecretHeader = (name: string): boolean => secretHeaders.has(name.toLowerCase())
+  escapeControls(
+    input
+      .slice(0, 4096)
+      .replace(/^([a-z][a-z0-9+.-]*:(?:\/\/)?)?.*@/is, (_whole, scheme: string | undefined) => `${scheme ?? ""}${REDACTED}@`)
+      .replace(/([?&;#])([^=&;#]*)=([^&;#]*)/g, (whole, separator: string, name: string) =>
+        isSecretParam(name) ? `${separator}${name}=${REDACTED}` : whole)
+  ).slice(0, 2048)
 
 /** A copy of the headers with credential values replaced. */
 export const redactHeaders = (

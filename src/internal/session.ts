@@ -69,22 +69,25 @@ export const layer = (
 const optional = <A>(config: Config.Config<A>): Config.Config<A | undefined> =>
   Config.map(Config.option(config), Option.getOrUndefined)
 
-/** Session options from `GATHER_*` variables (any `ConfigProvider`). */
+/**
+ * Session options from `GATHER_*` variables (any `ConfigProvider`). The
+ * names are whole (`GATHER_TIMEOUT`, not `TIMEOUT` nested in `GATHER`), so
+ * an error names the variable as the user typed it.
+ */
 export const config: Config.Config<SessionOptions> = Config.all({
-  baseUrl: optional(Config.string("BASE_URL")),
-  userAgent: optional(Config.string("USER_AGENT")),
-  maxConnectionsPerHost: optional(Config.integer("MAX_CONNECTIONS_PER_HOST")),
-  timeout: optional(Config.duration("TIMEOUT")),
-  connectTimeout: optional(Config.duration("CONNECT_TIMEOUT")),
-  maxBodyBytes: optional(Config.integer("MAX_BODY_BYTES")),
-  maxRedirects: optional(Config.integer("MAX_REDIRECTS")),
-  tracerPropagation: optional(Config.boolean("TRACER_PROPAGATION"))
+  baseUrl: optional(Config.string("GATHER_BASE_URL")),
+  userAgent: optional(Config.string("GATHER_USER_AGENT")),
+  maxConnectionsPerHost: optional(Config.integer("GATHER_MAX_CONNECTIONS_PER_HOST")),
+  timeout: optional(Config.duration("GATHER_TIMEOUT")),
+  connectTimeout: optional(Config.duration("GATHER_CONNECT_TIMEOUT")),
+  maxBodyBytes: optional(Config.integer("GATHER_MAX_BODY_BYTES")),
+  maxRedirects: optional(Config.integer("GATHER_MAX_REDIRECTS")),
+  tracerPropagation: optional(Config.boolean("GATHER_TRACER_PROPAGATION"))
 }).pipe(
   Config.map(({ connectTimeout, timeout, ...rest }): SessionOptions => ({
     ...rest,
     timeout: connectTimeout === undefined ? timeout : { attempt: timeout, connect: connectTimeout }
-  })),
-  Config.nested("GATHER")
+  }))
 )
 
 export const layerConfig = (
