@@ -1,8 +1,12 @@
 import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import type { Snapshot } from "../Progress.js"
+import { tag as sessionTag } from "./session.js"
+
+const noWindows: Readonly<Record<string, number>> = Object.freeze({})
 
 /** Mutable counts bumped by gather workers; reads make a snapshot. */
 export class Counters {
@@ -12,6 +16,8 @@ export class Counters {
   interrupted = 0
   bytes = 0
   readonly failedByTag: Record<string, number> = {}
+  /** The adaptive windows of the session the tracked gather runs on (found at its first start). */
+  windows: (() => Record<string, number>) | undefined = undefined
   constructor(readonly startedAt: number) {}
 
   onStart(): void {
@@ -48,7 +54,8 @@ export class Counters {
       bytes: this.bytes,
       inFlight: this.started - done - this.interrupted,
       elapsedMs,
-      ratePerSecond: elapsedMs === 0 ? 0 : (done * 1000) / elapsedMs
+      ratePerSecond: elapsedMs === 0 ? 0 : (done * 1000) / elapsedMs,
+      windows: this.windows === undefined ? noWindows : this.windows()
     }
   }
 }
@@ -60,7 +67,11 @@ export const tracked = <I, A, E, R>(
   counters: Counters | undefined
 ): (input: I, index: number) => Effect.Effect<A, E, R> =>
   counters === undefined ? f : (input, index) =>
-    Effect.suspend(() => {
+    Effect.withFiberRuntime((fiber) => {
+      if (counters.windows === undefined) {
+        const session = Context.getOption(fiber.currentContext, sessionTag)
+        if (session._tag === "Some") counters.windows = session.value.hosts.windows
+      }
       counters.onStart()
       return Effect.onExit(f(input, index), (exit) =>
         Effect.sync(() => {
