@@ -143,9 +143,10 @@ export interface AdaptiveOptions {
  * - `"request"` (default): the refused request waits what the server asked
  *   (never less) before its retry; other requests to the origin go on (with
  *   `adaptive`, within a smaller window). When the server makes clear the
- *   limit is origin-wide, the whole origin pauses anyway: 4 distinct paths
- *   refused with `Retry-After`, each sent after the origin's first refusal,
- *   with no success from the origin in between.
+ *   limit is origin-wide, the whole origin pauses anyway (until the latest
+ *   time asked): 4 distinct paths refused with `Retry-After`, each sent after
+ *   the wait the origin's first refusal asked for had passed, with no success
+ *   from the origin in between.
  * - `"origin"`: every refusal pauses every request to the origin until the
  *   time asked (queued requests wait too).
  *

@@ -84,7 +84,7 @@ const options = {
     Options.withDescription("Find each host's capacity: an in-flight window per host that grows while requests succeed and shrinks on 429, 503, resets and timeouts (at most -c; shown in the progress line).")
   ),
   retryAfter: Options.choice("retry-after", ["request", "origin"]).pipe(
-    Options.withDescription("What a 429/503 Retry-After holds back: the refused request only (default; the whole host when 4 different paths are refused in a row), or every request to the host."),
+    Options.withDescription("What a 429/503 Retry-After holds back: the refused request only (default; the whole host when, after the first wait, 4 different paths are refused with no success between), or every request to the host."),
     Options.optional
   ),
   timeout: Options.text("timeout").pipe(

@@ -129,18 +129,19 @@ export const retryAfterHeaderOf = (error: unknown): string | undefined => {
 
 /**
  * Distinct paths that must be refused with `Retry-After`, each sent after
- * the origin's first refusal of the episode and with no success from the
- * origin in between, before the limit is taken as origin-wide.
+ * the wait the origin's first refusal asked for had passed and with no
+ * success from the origin in between, before the limit is taken as
+ * origin-wide. Requests sent during that first wait do not count: against
+ * a server at capacity, the requests already on their way are refused too,
+ * and that says nothing about the other routes.
  */
 export const globalRefusalPaths = 4
 
-/**
- * The refusals of one origin since its last success. `sentAfter` is the send
- * sequence number at the first refusal: only requests sent later count (the
- * ones already in flight were sent before the server said anything).
- */
+/** The refusals of one origin since its last success. */
 export interface Episode {
-  readonly sentAfter: number
+  /** Clock ms from which a refused request counts: the end of the first refusal's wait. */
+  readonly countFrom: number
+  /** Distinct paths counted so far. */
   readonly paths: ReadonlyArray<string>
   /** The latest moment (Clock ms) any refusal of the episode asked to wait until. */
   readonly until: number
@@ -154,28 +155,22 @@ export interface Refusal {
 }
 
 /**
- * The rule: a refusal with `Retry-After` of a request with send number
- * `sentSeq` for `path`, when the origin has sent `currentSeq` requests so
- * far. A success ends the episode (`undefined`). When `globalRefusalPaths`
- * distinct paths sent after the episode began are refused, the origin
- * pauses until the latest time asked (and the episode starts over, so the
- * next pause needs the same evidence again).
+ * The rule, for a refusal with `Retry-After` (asking to wait until `until`)
+ * of a request for `path` sent at `sentAt` (Clock ms). A success ends the
+ * episode (the caller sets it to `undefined`). When `globalRefusalPaths`
+ * distinct paths sent after the first wait are refused, the origin pauses
+ * until the latest time asked, and the episode starts over, so the next
+ * pause needs the same evidence again.
  */
-export const onRefusal = (
-  episode: Episode | undefined,
-  path: string,
-  sentSeq: number,
-  currentSeq: number,
-  until: number
-): Refusal => {
-  if (episode === undefined) return { episode: { sentAfter: currentSeq, paths: [], until }, pauseUntil: undefined }
+export const onRefusal = (episode: Episode | undefined, path: string, sentAt: number, until: number): Refusal => {
+  if (episode === undefined) return { episode: { countFrom: until, paths: [], until }, pauseUntil: undefined }
   const latest = Math.max(episode.until, until)
-  if (sentSeq <= episode.sentAfter || episode.paths.includes(path)) {
-    return { episode: { sentAfter: episode.sentAfter, paths: episode.paths, until: latest }, pauseUntil: undefined }
+  if (sentAt < episode.countFrom || episode.paths.includes(path)) {
+    return { episode: { countFrom: episode.countFrom, paths: episode.paths, until: latest }, pauseUntil: undefined }
   }
   const paths = [...episode.paths, path]
   if (paths.length >= globalRefusalPaths) {
-    return { episode: { sentAfter: currentSeq, paths: [], until: latest }, pauseUntil: latest }
+    return { episode: { countFrom: latest, paths: [], until: latest }, pauseUntil: latest }
   }
-  return { episode: { sentAfter: episode.sentAfter, paths, until: latest }, pauseUntil: undefined }
+  return { episode: { countFrom: episode.countFrom, paths, until: latest }, pauseUntil: undefined }
 }

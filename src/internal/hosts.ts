@@ -72,8 +72,6 @@ interface HostState {
   pausedUntil: number
   semaphore: Effect.Semaphore | undefined
   limiter: RateLimiter.RateLimiter | undefined
-  /** Requests that passed the gate so far (their send numbers). */
-  sent: number
   /** Refusals with Retry-After since the origin's last success (`"request"` scope). */
   episode: Adaptive.Episode | undefined
   /** The adaptive window, when the session has one. */
@@ -137,7 +135,6 @@ export const make = (config: HostLimitsConfig, scope: Scope.Scope, maxRetryAfter
         pausedUntil: 0,
         semaphore: config.maxInFlightPerHost === undefined ? undefined : Effect.unsafeMakeSemaphore(config.maxInFlightPerHost),
         limiter: undefined,
-        sent: 0,
         episode: undefined,
         window: adaptive === undefined ? undefined : Adaptive.initial(adaptive),
         inFlight: 0,
@@ -212,7 +209,7 @@ export const make = (config: HostLimitsConfig, scope: Scope.Scope, maxRetryAfter
   const finish = (
     host: HostState,
     exit: Exit.Exit<unknown, unknown>,
-    seq: number,
+    sentAt: number,
     epoch: number,
     inFlightAtSend: number
   ): Effect.Effect<void> => {
@@ -240,7 +237,7 @@ export const make = (config: HostLimitsConfig, scope: Scope.Scope, maxRetryAfter
     return Effect.map(Clock.currentTimeMillis, (now) => {
       const wait = parseRetryAfter(header, now)
       if (Option.isNone(wait)) return
-      const refusal = Adaptive.onRefusal(host.episode, pathOf(failure), seq, host.sent, now + Math.min(wait.value, maxRetryAfterMs))
+      const refusal = Adaptive.onRefusal(host.episode, pathOf(failure), sentAt, now + Math.min(wait.value, maxRetryAfterMs))
       host.episode = refusal.episode
       if (refusal.pauseUntil !== undefined && refusal.pauseUntil > host.pausedUntil) host.pausedUntil = refusal.pauseUntil
     })
@@ -281,15 +278,19 @@ export const make = (config: HostLimitsConfig, scope: Scope.Scope, maxRetryAfter
           ? waits
           : Effect.flatMap(Clock.currentTimeMillis, (now) =>
             Effect.timeoutFail(waits, { duration: Duration.millis(Math.max(0, deadlineAt - now)), onTimeout: onDeadline }))
-        return Effect.flatMap(restore(bounded), () => {
-          const seq = ++host.sent
+        const run = (sentAt: number) => {
           const epoch = host.window === undefined ? 0 : host.window.epoch
           const inFlightAtSend = host.inFlight
           return restore(effect).pipe(
-            Effect.onExit((exit) => finish(host, exit, seq, epoch, inFlightAtSend)),
+            Effect.onExit((exit) => finish(host, exit, sentAt, epoch, inFlightAtSend)),
             Effect.ensuring(Effect.zipRight(release(host.semaphore), release(global)))
           )
-        })
+        }
+        // The send time matters only while refusals are being counted.
+        return Effect.flatMap(
+          restore(bounded),
+          () => host.episode === undefined ? run(Number.NEGATIVE_INFINITY) : Effect.flatMap(Clock.currentTimeMillis, run)
+        )
       })
   }
 }
