@@ -201,6 +201,19 @@ export const runAdaptive = async (options: { readonly quick: boolean }): Promise
           ]
       )
     )
+    // The issue's targets, checked on this run.
+    const adaptiveA = rowsA[4]?.result
+    const fixedAboveK = rowsA.slice(2, 4).map((row) => row.server?.refused ?? NaN)
+    const adaptiveB = rowsB[2]?.result
+    const perRequestB = rowsB[1]?.result
+    const verdict = (ok: boolean) => (ok ? "holds" : "missed")
+    const targets = [
+      adaptiveA === undefined ? "A: adaptive did not finish" :
+      `A: adaptive ${fmt(adaptiveA.wall_s / bestFixed, 2)}× the best fixed completion (target ≤ 1.3×: ${verdict(adaptiveA.wall_s / bestFixed <= 1.3)}); ` +
+        `${int(rowsA[4]?.server?.refused ?? NaN)} wasted against ${fixedAboveK.map(int).join(" and ")} for fixed 64 and 256 (target: fewer than any fixed setting above K: ${verdict((rowsA[4]?.server?.refused ?? Infinity) < Math.min(...fixedAboveK))})`,
+      adaptiveB === undefined || perRequestB === undefined ? "B: a row did not finish" :
+      `B: adaptive ${fmt(adaptiveB.wall_s / reference, 2)}×, per request ${fmt(perRequestB.wall_s / reference, 2)}× the undici reference (target ≤ 1.5×: ${verdict(adaptiveB.wall_s / reference <= 1.5)} / ${verdict(perRequestB.wall_s / reference <= 1.5)})`
+    ]
     return `${heading}
 
 One run (one round, clients one after another), ${new Date().toISOString()}, on a shared 2-core machine (other work running: read the ratios, not the absolute times). Target: \`bench/capacity-target.mjs\` in its own process; clients: \`bench/adaptive-client.ts\` (each in its own process, \`--import tsx\`); ${fmt((performance.now() - started) / 1000, 0)} s in all.
@@ -216,6 +229,11 @@ ${tableA}
 4% of the paths answer 429 or 503 with \`Retry-After: 1\` the first time, then 200; every answer after 2 ms. The origin-pause row is stopped after 60 s.
 
 ${tableB}
+
+Targets on this run:
+
+${targets.map((line) => `- ${line}`).join("\n")}
+- Why B misses with \`adaptive\`: AIMD reads every refusal as congestion, and refusals that come at random (4% of the paths, whatever the load) hold a loss-driven window near √(2(1+β)/((1−β)p)) ≈ 8 of the 32 (the measured median is in the trace column). The controller has no test yet of whether refusals depend on the load; until it has, per-route limits are best met with the default (Retry-After per request, no window). The per-request row's gap to undici is the client's CPU per request (the answers take 2 ms, so the client is the bottleneck, more so on a loaded machine), not waiting: no request waits longer than its own Retry-After.
 `
   } finally {
     target.stop()
