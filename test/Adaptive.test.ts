@@ -178,11 +178,11 @@ describe("the adaptive window at a server", () => {
         const origin = new URL(server.baseUrl).origin
         // The window after each completion, in completion order.
         const samples: Array<number> = []
-        const inputs = Array.from({ length: 300 }, (_, i) => i)
+        const inputs = Array.from({ length: 200 }, (_, i) => i)
         const results = yield* Gather.forEach(
           inputs,
           (i) =>
-            Fetch.get(`/capacity?k=10&ms=60&retryAfter=0&i=${i}`).pipe(
+            Fetch.get(`/capacity?k=10&ms=150&retryAfter=0&i=${i}`).pipe(
               Effect.tap(() => Effect.sync(() => samples.push(session.hosts.windows()[origin]!)))
             ),
           { concurrency: 64, mode: "settle" }
@@ -190,19 +190,19 @@ describe("the adaptive window at a server", () => {
         const ok = results.filter(Either.isRight)
         expect(ok.length).toBe(inputs.length)
         const refused = ok.reduce((sum, result) => sum + result.right.attempts - 1, 0)
-        // A fixed 64 would be refused 54 times per round of 60 ms, for the whole run.
+        // A fixed 64 would be refused 54 times per round of 150 ms, for the whole run.
         expect(refused).toBeLessThan(250)
         // The last two thirds of the run: the window has left 64 for the capacity.
-        const settled = samples.slice(100).sort((a, b) => a - b)
+        const settled = samples.slice(70).sort((a, b) => a - b)
         const median = settled[Math.floor(settled.length / 2)]!
         // The window counts a request from its send to its response read, the
-        // server only while it serves it: on a busy machine the window settles
-        // somewhat above k, never near the 64 it started at.
+        // server only while it serves it (150 ms, long next to the event loop's
+        // delays on a busy machine): the window settles near k, at most a little above.
         expect(median).toBeGreaterThanOrEqual(4)
         expect(median).toBeLessThanOrEqual(20)
         const stats = yield* server.stats
         expect(stats.requests).toBe(inputs.length + refused)
-        console.log(`adaptive at /capacity?k=10: median window ${median} after the first 100, ${refused} refused`)
+        console.log(`adaptive at /capacity?k=10: median window ${median} after the first 70, ${refused} refused`)
       })), { timeout: 60_000 })
 
   it.live("one window per origin, shared by two gathers at once; shown in Progress and in the Metrics gauge", () =>
@@ -231,12 +231,32 @@ describe("the adaptive window at a server", () => {
     withAdaptive({ adaptive: true, maxConnectionsPerHost: 16 }, (server) =>
       Effect.gen(function*() {
         const progress = yield* Progress.make
-        yield* Gather.forEach(Array.from({ length: 64 }, (_, i) => i), (i) => Fetch.get(`/delay/20?i=${i}`), {
+        // Long requests, so all 16 overlap at the server even on a busy machine.
+        yield* Gather.forEach(Array.from({ length: 48 }, (_, i) => i), (i) => Fetch.get(`/delay/300?i=${i}`), {
           concurrency: 16,
           progress
         })
         expect((yield* progress.snapshot).windows[new URL(server.baseUrl).origin]).toBe(16)
         expect((yield* server.stats).peakInFlight).toBe(16)
+      })))
+
+  it.live("requests whose deadline passes while they wait for a slot give nothing back twice and keep nothing", () =>
+    withAdaptive({ adaptive: { max: 2 } }, (server) =>
+      Effect.gen(function*() {
+        const slow = yield* Effect.fork(Gather.all([Fetch.get("/delay/300"), Fetch.get("/delay/300")], { concurrency: 2 }))
+        yield* Effect.sleep("50 millis")
+        const waiting = yield* Gather.forEach(Array.from({ length: 6 }, (_, i) => i), (i) => Fetch.get(`/json/w${i}`), {
+          concurrency: 6,
+          mode: "settle",
+          deadline: "100 millis"
+        })
+        expect(waiting.every(Either.isLeft)).toBe(true)
+        yield* Fiber.join(slow)
+        yield* server.resetStats
+        // The window still holds exactly 2: no slot leaked, none handed out twice.
+        yield* Gather.all(Array.from({ length: 8 }, (_, i) => Fetch.get(`/delay/30?i=${i}`)), { concurrency: 8 })
+        expect((yield* server.stats).peakInFlight).toBe(2)
+        expect((yield* Session.Session).hosts.windows()[new URL(server.baseUrl).origin]).toBe(2)
       })))
 
   it.effect("a refused request's retry waits what Retry-After asked, while the window lets others through (TestClock)", () =>

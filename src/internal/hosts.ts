@@ -185,20 +185,26 @@ export const make = (config: HostLimitsConfig, scope: Scope.Scope, maxRetryAfter
 
   // A slot of the window: taken at once when there is room, else after the
   // requests already waiting (the waker counts it in before resuming us).
-  const takeSlot = (host: HostState): Effect.Effect<void> => {
+  // `ticket.slot` turns true in the same step the slot is counted, so the
+  // gate can hand it back if the wait ends any other way (an interruption,
+  // the deadline winning a race it had already lost).
+  const takeSlot = (host: HostState, ticket: { slot: boolean }): Effect.Effect<void> => {
     if (host.window === undefined) return Effect.void
     return Effect.suspend(() => {
       if (host.waiters.length === 0 && host.inFlight < Adaptive.limit(host.window!)) {
         host.inFlight++
+        ticket.slot = true
         return Effect.void
       }
       return Effect.async<void>((resume) => {
-        const woken = () => resume(Effect.void)
+        const woken = () => {
+          ticket.slot = true
+          resume(Effect.void)
+        }
         host.waiters.push(woken)
         return Effect.sync(() => {
           const at = host.waiters.indexOf(woken)
           if (at >= 0) host.waiters.splice(at, 1)
-          else freeSlot(host) // woken and interrupted at once: hand the slot on
         })
       })
     })
@@ -262,6 +268,7 @@ export const make = (config: HostLimitsConfig, scope: Scope.Scope, maxRetryAfter
     gate: (origin, effect, deadlineAt, onDeadline) =>
       Effect.uninterruptibleMask((restore) => {
         const host = state(origin)
+        const ticket = { slot: false }
         const waits = Effect.zipRight(
           waitPause(host),
           Effect.flatMap(limiterOf(host), (limiter) => limiter === undefined ? Effect.void : limiter(Effect.void))
@@ -269,7 +276,7 @@ export const make = (config: HostLimitsConfig, scope: Scope.Scope, maxRetryAfter
           Effect.zipRight(take(global)),
           Effect.zipRight(
             take(host.semaphore).pipe(
-              Effect.zipRight(Effect.onInterrupt(takeSlot(host), () => release(host.semaphore))),
+              Effect.zipRight(Effect.onInterrupt(takeSlot(host, ticket), () => release(host.semaphore))),
               Effect.onInterrupt(() => release(global))
             )
           )
@@ -287,8 +294,13 @@ export const make = (config: HostLimitsConfig, scope: Scope.Scope, maxRetryAfter
           )
         }
         // The send time matters only while refusals are being counted.
+        const handBack = (exit: Exit.Exit<unknown, unknown>) =>
+          Exit.isSuccess(exit) || !ticket.slot ? Effect.void : Effect.sync(() => {
+            ticket.slot = false
+            freeSlot(host)
+          })
         return Effect.flatMap(
-          restore(bounded),
+          host.window === undefined ? restore(bounded) : Effect.onExit(restore(bounded), handBack),
           () => host.episode === undefined ? run(Number.NEGATIVE_INFINITY) : Effect.flatMap(Clock.currentTimeMillis, run)
         )
       })
