@@ -18,6 +18,9 @@
  *   --no-nginx         use the node:http target even when nginx is installed
  *   --tsx              run the JS clients from source through `--import tsx` (no bundle)
  *   --out=PATH         where the markdown goes (default bench/RESULTS.md; "-" for none)
+ *   --only=adaptive    only the adaptive scenarios (bench/adaptive.ts, ~2–3 minutes): their
+ *                      section of RESULTS.md is replaced, the rest is kept as it is
+ *   --no-adaptive      the full run without the adaptive scenarios
  *
  * Every child has a deadline and is killed past it; every loop here is
  * bounded by a count.
@@ -30,6 +33,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
+import { heading as adaptiveHeading, runAdaptive } from "./adaptive.js"
 import type { Measurement } from "./common.js"
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url))
@@ -62,6 +66,32 @@ const outPath = flags.get("out") ?? path.join(benchDir, "RESULTS.md")
 const useNginx = !flags.has("no-nginx")
 
 const forceTsx = flags.has("tsx")
+const only = flags.get("only")
+if (only !== undefined && only !== "adaptive") throw new Error(`--only must be "adaptive", got ${only}`)
+
+/** Replaces the section under `heading` (up to the next "## " heading) in `text`, or appends it. */
+const spliceSection = (text: string, heading: string, section: string): string => {
+  const start = text.indexOf(`${heading}\n`)
+  if (start < 0) return `${text.trimEnd()}\n\n${section.trimEnd()}\n`
+  const next = text.indexOf("\n## ", start + heading.length)
+  return `${text.slice(0, start)}${section.trimEnd()}\n${next < 0 ? "" : text.slice(next)}`
+}
+
+if (only === "adaptive") {
+  const section = await runAdaptive({ quick })
+  process.stdout.write(`\n${section}`)
+  if (outPath !== "-") {
+    let existing = ""
+    try {
+      existing = readFileSync(outPath, "utf8")
+    } catch {
+      existing = "# effect-gather benchmark results\n"
+    }
+    writeFileSync(outPath, spliceSection(existing, adaptiveHeading, section))
+    process.stderr.write(`section "${adaptiveHeading.slice(3)}" written to ${path.relative(process.cwd(), outPath) || outPath}\n`)
+  }
+  process.exit(0)
+}
 
 /**
  * The JS clients are bundled once, at the start, with esbuild (which tsx
@@ -701,9 +731,13 @@ ${table(["client", "req/s", "req/s ÷ Gather.stream", "CPU µs/req", "CPU ÷ Gat
 ${notes.length === 0 ? "- none" : notes.map((note) => `- ${note}`).join("\n")}
 - Numbers are from a shared ${nproc}-core machine where the target and the client compete for the cores: read the ratios, not the absolute figures. Other work only ever slows a run down, so on a busy machine "best ÷ best undici" (fastest round against fastest round) is the less disturbed throughput ratio, and CPU µs/req (which waiting does not inflate) the steadiest figure of all. "target CPU %" near 100 means the target, not the client, was the limit; "other CPU %" is CPU that neither the client nor the target used during the load phase (other work on the machine, in % of one core): where it is high, that row's figures are unreliable.
 `
-  process.stdout.write(`\n${markdown}`)
+  // The adaptive scenarios last: their own target, their own section.
+  const adaptiveSection = flags.has("no-adaptive") ? "" : await runAdaptive({ quick }).catch((error: unknown) =>
+    `${adaptiveHeading}\n\nnot measured: ${error instanceof Error ? error.message : String(error)}\n`)
+  const full = adaptiveSection === "" ? markdown : `${markdown}\n${adaptiveSection}`
+  process.stdout.write(`\n${full}`)
   if (outPath !== "-") {
-    writeFileSync(outPath, markdown)
+    writeFileSync(outPath, full)
     process.stderr.write(`written to ${path.relative(process.cwd(), outPath) || outPath}\n`)
   }
 }

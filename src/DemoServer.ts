@@ -21,7 +21,9 @@
  *   `/headers`, `/hang` (never answers), `/reset` (promises 100000 bytes,
  *   sends 1000, destroys the socket), `/slow-body?chunks=10&interval=100`,
  *   `/retry-after/{s}?status=503|429&times=N&key=k&date=1`,
- *   `/flaky?p=0.5&seed=42`, `/bad-json`, `/gzip`, and `/echo` (any method).
+ *   `/flaky?p=0.5&seed=42`, `/capacity?k=20&ms=20&retryAfter=1&status=503|429`
+ *   (a hidden capacity: more than `k` in flight get 503 + `Retry-After` at once),
+ *   `/bad-json`, `/gzip`, and `/echo` (any method).
  *
  * All server-side waiting uses real timers, never Effect's `Clock`, so tests
  * running under `TestClock` do not freeze the server.

@@ -1,7 +1,8 @@
 /**
  * Effect `Metric`s the session records when it is made with
  * `metrics: true`: a histogram of request durations by origin and status,
- * and a counter of finished fetches by outcome (`"ok"` or the error's tag).
+ * a counter of finished fetches by outcome (`"ok"` or the error's tag), and
+ * with `adaptive`, a gauge of each origin's window.
  * Read them with `Metric.value`, or export them with any Effect metrics
  * exporter.
  *
@@ -33,3 +34,13 @@ export const requestDuration: Metric.Metric<
  * @category models
  */
 export const fetches: Metric.Metric.Counter<number> = internal.fetches
+
+/**
+ * `effect_gather_adaptive_window`, tagged `host` (the origin): the requests
+ * the adaptive window allows in flight now (sessions with `adaptive` and
+ * `metrics: true`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const adaptiveWindow: Metric.Metric.Gauge<number> = internal.adaptiveWindow

@@ -47,6 +47,11 @@ export interface Snapshot {
   readonly elapsedMs: number
   /** Completed (succeeded + failed) per second since the tracker was made. */
   readonly ratePerSecond: number
+  /**
+   * The adaptive window of each origin (requests allowed in flight now), from
+   * the session the tracked gather runs on; empty without `adaptive`.
+   */
+  readonly windows: Readonly<Record<string, number>>
 }
 
 /**

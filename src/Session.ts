@@ -112,6 +112,51 @@ export type Rate = `${number} per ${string}` | `${number}/${string}` | {
 }
 
 /**
+ * The adaptive per-origin window (`adaptive: true` takes every default).
+ * Each origin gets an in-flight window between `min` and `max`, starting at
+ * `max` (so when nothing fails it never limits anything). A success grows it
+ * by `increase` per window's worth of successes (about `increase` per round
+ * trip); a 429, 503, connection reset or timeout shrinks it to `decrease` ×
+ * the requests in flight when the refused request was sent, at most once
+ * per round trip (a burst of refusals is one signal). The window is shared
+ * by every gather on the session and shown in `Progress` and `Metrics`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface AdaptiveOptions {
+  /** Smallest window. Default `1`. */
+  readonly min?: number | undefined
+  /**
+   * Largest window, and the starting one. Default `maxInFlightPerHost` when
+   * set, else `maxConnectionsPerHost` (128).
+   */
+  readonly max?: number | undefined
+  /** Added per window's worth of successes. Default `1`. */
+  readonly increase?: number | undefined
+  /** Factor applied on overload, in (0, 1). Default `0.7`. */
+  readonly decrease?: number | undefined
+}
+
+/**
+ * What a 429 or 503 with `Retry-After` holds back.
+ *
+ * - `"request"` (default): the refused request waits what the server asked
+ *   (never less) before its retry; other requests to the origin go on (with
+ *   `adaptive`, within a smaller window). When the server makes clear the
+ *   limit is origin-wide, the whole origin pauses anyway (until the latest
+ *   time asked): 4 distinct paths refused with `Retry-After`, each sent after
+ *   the wait the origin's first refusal asked for had passed, with no success
+ *   from the origin in between.
+ * - `"origin"`: every refusal pauses every request to the origin until the
+ *   time asked (queued requests wait too).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type RetryAfterScope = "request" | "origin"
+
+/**
  * Options of a session; every field is optional.
  *
  * @since 0.1.0
@@ -159,7 +204,14 @@ export interface Options {
   readonly maxInFlightPerHost?: number | undefined
   /** Requests started per origin per interval. Default none. */
   readonly ratePerHost?: Rate | undefined
-  /** Record the `Metrics` (duration histogram, outcome counter). Default `false`. */
+  /**
+   * An adaptive in-flight window per origin (see {@link AdaptiveOptions}),
+   * under `maxInFlightPerHost` when both are set. Default `false`.
+   */
+  readonly adaptive?: boolean | AdaptiveOptions | undefined
+  /** What a `Retry-After` holds back: the request (default) or the whole origin. See {@link RetryAfterScope}. */
+  readonly retryAfter?: RetryAfterScope | undefined
+  /** Record the `Metrics` (duration histogram, outcome counter, adaptive windows). Default `false`. */
   readonly metrics?: boolean | undefined
 }
 

@@ -1,18 +1,18 @@
 /**
- * The session's policies one by one, against real demo servers: the origin
- * pause after a Retry-After, limits shared by every gather, the rate limit,
+ * The session's policies one by one, against real demo servers: Retry-After
+ * per request or per origin, limits shared by every gather, the rate limit,
  * deadlines, pool waits that do not count against an attempt, the redirect
  * policy (also at the policy level, for https), and streamed bodies.
  */
 import { assert, describe, expect, it } from "@effect/vitest"
-import { Chunk, Effect, Either, Fiber, Option, Stream } from "effect"
+import { Chunk, Effect, Either, Fiber, Option, Stream, TestClock } from "effect"
 import * as DemoServer from "../src/DemoServer.js"
 import * as Fetch from "../src/Fetch.js"
 import * as Gather from "../src/Gather.js"
 import { PreparedRequest } from "../src/internal/attempt.js"
 import { nextHop } from "../src/internal/fetch.js"
 import * as Session from "../src/Session.js"
-import { assertTag, EchoedHeaders, eventually, failure } from "./support.js"
+import { assertTag, EchoedHeaders, eventually, failure, realSleep } from "./support.js"
 
 /** A demo server and a session on it, both in the test's scope. */
 const withSession = <A, E>(
@@ -22,25 +22,42 @@ const withSession = <A, E>(
   Effect.scoped(Effect.flatMap(DemoServer.make(), (server) =>
     body(server).pipe(Effect.provide(Session.layer(options(server))))))
 
-describe("Retry-After pauses the whole origin", () => {
-  it.live("a 429 with Retry-After: 1 holds back a different request to the same origin", () =>
-    withSession((server) => ({ baseUrl: server.baseUrl, retry: { times: 1 } }), () =>
+describe("Retry-After", () => {
+  it.live("by default only the refused request waits: another request to the same origin goes on", () =>
+    withSession((server) => ({ baseUrl: server.baseUrl, retry: { times: 1 } }), (server) =>
+      Effect.gen(function*() {
+        const first = yield* Effect.fork(Fetch.get("/retry-after/1?status=429&times=1&key=own"))
+        // Let the 429 arrive, then ask for something else on the same origin.
+        yield* eventually(server.stats, (s) => s.requests >= 1 && s.inFlight === 0)
+        yield* Effect.sleep("20 millis")
+        const other = yield* Fetch.get("/json/other")
+        expect(other.status).toBe(200)
+        // The other request finished while the refused one still waits out its second.
+        expect(Option.isNone(yield* Fiber.poll(first))).toBe(true)
+        const retried = yield* Fiber.join(first)
+        expect(retried.attempts).toBe(2)
+        expect(retried.timing.totalMs).toBeGreaterThanOrEqual(1000)
+      })))
+
+  it.live("retryAfter: \"origin\": a 429 with Retry-After: 1 holds back a different request to the same origin", () =>
+    withSession((server) => ({ baseUrl: server.baseUrl, retry: { times: 1 }, retryAfter: "origin" }), (server) =>
       Effect.gen(function*() {
         const first = yield* Effect.fork(Fetch.get("/retry-after/1?status=429&times=1&key=pause"))
         // Let the 429 arrive and pause the origin, then ask for something else.
-        yield* Effect.sleep("150 millis")
+        yield* eventually(server.stats, (s) => s.requests >= 1 && s.inFlight === 0)
+        yield* Effect.sleep("20 millis")
         const started = performance.now()
         const other = yield* Fetch.get("/json/other")
         const waited = performance.now() - started
         expect(other.status).toBe(200)
-        // The pause began when the 429 arrived (< 150 ms ago): ~850 ms or more remain.
+        // The pause began when the 429 arrived (moments ago): most of a second remains.
         expect(waited).toBeGreaterThanOrEqual(700)
         const retried = yield* Fiber.join(first)
         expect(retried.attempts).toBe(2)
         expect(retried.timing.totalMs).toBeGreaterThanOrEqual(1000)
       })))
 
-  it.live("another origin is not paused", () =>
+  it.live("retryAfter: \"origin\": another origin is not paused", () =>
     Effect.scoped(Effect.gen(function*() {
       const paused = yield* DemoServer.make()
       const other = yield* DemoServer.make()
@@ -51,8 +68,43 @@ describe("Retry-After pauses the whole origin", () => {
         yield* Fetch.get(`${other.baseUrl}/json/free`)
         expect(performance.now() - started).toBeLessThan(1500)
         yield* Fiber.interrupt(first)
-      }).pipe(Effect.provide(Session.layer({ retry: { times: 1 } })))
+      }).pipe(Effect.provide(Session.layer({ retry: { times: 1 }, retryAfter: "origin" })))
     })))
+
+  // Under TestClock: the pause is waited out on the Clock, the server runs on real time.
+  it.effect("the whole origin pauses anyway once 4 distinct paths are refused after the first wait, with no success between", () =>
+    withSession((server) => ({ baseUrl: server.baseUrl, retry: false, maxInFlightPerHost: 4 }), () =>
+      Effect.gen(function*() {
+        // The first refusal opens the episode and asks for 5 s; refusals of
+        // requests sent during those 5 s do not count.
+        assertTag(yield* failure(Fetch.get("/retry-after/5?status=429&times=1&key=g0")), "BadStatus")
+        for (const seconds of [1, 2, 3, 4]) {
+          assertTag(yield* failure(Fetch.get(`/retry-after/${seconds}?status=429&times=1&key=g${seconds}`)), "BadStatus")
+        }
+        yield* TestClock.adjust("5 seconds")
+        // Three distinct paths after the wait: not yet origin-wide.
+        for (const seconds of [6, 7, 8]) {
+          assertTag(yield* failure(Fetch.get(`/retry-after/${seconds}?status=503&times=1&key=h${seconds}`)), "BadStatus")
+        }
+        const free = yield* Fetch.get("/json/before")
+        expect(free.status).toBe(200)
+        // That success ended the episode: it starts over.
+        assertTag(yield* failure(Fetch.get("/retry-after/1?status=503&times=9&key=i0")), "BadStatus")
+        yield* TestClock.adjust("1 second")
+        for (const seconds of [1, 2, 3, 4]) {
+          assertTag(yield* failure(Fetch.get(`/retry-after/${seconds}?status=503&times=9&key=j${seconds}`)), "BadStatus")
+        }
+        const held = yield* Effect.fork(Fetch.get("/json/held"))
+        yield* realSleep(300)
+        expect(Option.isNone(yield* Fiber.poll(held))).toBe(true)
+        // The pause lasts until the latest time asked: 4 s after the last refusal.
+        yield* TestClock.adjust("3900 millis")
+        yield* realSleep(100)
+        expect(Option.isNone(yield* Fiber.poll(held))).toBe(true)
+        yield* TestClock.adjust("100 millis")
+        const released = yield* Fiber.join(held)
+        expect(released.status).toBe(200)
+      })))
 })
 
 describe("limits shared by the session", () => {

@@ -47,6 +47,8 @@ export interface FetchConfig {
   readonly concurrency: number
   readonly perHost: Option.Option<number>
   readonly rate: Option.Option<Rate>
+  readonly adaptive: boolean
+  readonly retryAfter: Option.Option<Session.RetryAfterScope>
   readonly timeout: Option.Option<Duration.Duration | false>
   readonly retries: Option.Option<number>
   readonly header: ReadonlyArray<string>
@@ -84,6 +86,13 @@ const options = {
     Options.withPseudoName("RATE"),
     Options.withDescription("Requests started per host, e.g. 20/s, 600/m, 5/100ms."),
     validated(parseRate),
+    Options.optional
+  ),
+  adaptive: Options.boolean("adaptive").pipe(
+    Options.withDescription("Find each host's capacity: an in-flight window per host that grows while requests succeed and shrinks on 429, 503, resets and timeouts (at most -c; shown in the progress line).")
+  ),
+  retryAfter: Options.choice("retry-after", ["request", "origin"]).pipe(
+    Options.withDescription("What a 429/503 Retry-After holds back: the refused request only (default; the whole host when, after the first wait, 4 different paths are refused with no success between), or every request to the host."),
     Options.optional
   ),
   timeout: Options.text("timeout").pipe(
@@ -149,6 +158,13 @@ const options = {
   )
 }
 
+/** The window holding back the most (the smallest of any host's), if any host has one. */
+const smallestWindow = (windows: Readonly<Record<string, number>>): number | undefined => {
+  let smallest: number | undefined
+  for (const origin in windows) smallest = Math.min(smallest ?? Infinity, windows[origin]!)
+  return smallest
+}
+
 /** At most this many rows are kept for `--format bars`. */
 const maxBars = 2000
 
@@ -171,6 +187,8 @@ const sessionOptions = (config: FetchConfig, headers: Readonly<Record<string, st
   maxConnectionsPerHost: Option.getOrElse(config.perHost, () => config.concurrency),
   maxInFlightPerHost: Option.getOrUndefined(config.perHost),
   ratePerHost: Option.getOrUndefined(config.rate),
+  adaptive: config.adaptive ? { max: Option.getOrElse(config.perHost, () => config.concurrency) } : undefined,
+  retryAfter: Option.getOrUndefined(config.retryAfter),
   timeout: Option.match(config.timeout, { onNone: () => undefined, onSome: (total) => ({ total }) }),
   retry: Option.match(config.retries, { onNone: () => undefined, onSome: (n) => (n === 0 ? false : n) }),
   maxBodyBytes: Option.getOrUndefined(config.maxBody)
@@ -331,6 +349,7 @@ const gather = (config: FetchConfig) =>
       Stream.runForEachChunk((chunk) => write(Chunk.toReadonlyArray(Chunk.map(chunk, (result) => result.index))))
     )
 
+    const windows = (yield* Session.Session).hosts.windows
     const startedAt = performance.now()
     const progress = showProgress({ quiet: config.quiet, stderrIsTTY: Output.stderrIsTTY() }) ? Output.statusLine() : undefined
     const ticker = progress === undefined ? undefined : yield* Effect.fork(
@@ -342,7 +361,8 @@ const gather = (config: FetchConfig) =>
             ok: tally.ok,
             failed: tally.failed,
             inFlight: started - completed,
-            elapsedMs: performance.now() - startedAt
+            elapsedMs: performance.now() - startedAt,
+            window: smallestWindow(windows())
           }, Output.stderrColumns()))
         ),
         Schedule.spaced("100 millis")

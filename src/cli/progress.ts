@@ -13,6 +13,8 @@ export interface Snapshot {
   readonly failed: number
   readonly inFlight: number
   readonly elapsedMs: number
+  /** With `--adaptive`: the smallest window of any host. */
+  readonly window?: number | undefined
 }
 
 /** Whether to draw the progress line: only on a terminal, and never with `--quiet`. */
@@ -34,7 +36,9 @@ export const renderProgress = (snapshot: Snapshot, columns = 80): string => {
   const count = total === undefined
     ? `${done}`
     : `${done}/${total} (${total === 0 ? 100 : Math.floor((Math.min(done, total) / total) * 100)}%)`
-  const parts = [count, `ok ${ok}`, `failed ${failed}`, `in flight ${inFlight}`, formatRate(done, elapsedMs)]
+  const parts = [count, `ok ${ok}`, `failed ${failed}`, `in flight ${inFlight}`]
+  if (snapshot.window !== undefined) parts.push(`window ${snapshot.window}`)
+  parts.push(formatRate(done, elapsedMs))
   if (total !== undefined && total > done) parts.push(`ETA ${rate > 0 ? formatEta((total - done) / rate) : "?"}`)
   const line = parts.join("  ")
   return line.length >= columns ? line.slice(0, Math.max(0, columns - 1)) : line

@@ -56,6 +56,7 @@ export const limits = {
   maxSlowChunks: 10_000,
   maxSlowIntervalMillis: 60_000,
   maxRetryAfterSeconds: 2_147_483,
+  maxCapacity: 100_000,
   maxReceivedHeaders: 10_000,
   maxKeys: 100_000
 } as const
@@ -146,6 +147,8 @@ class State {
   readonly serverCut = new WeakSet<Http.ServerResponse>()
   readonly retryAttempts = new Map<string, number>()
   readonly flakyAttempts = new Map<number, number>()
+  /** Requests in flight at `/capacity`, by its `k` (each `k` is its own hidden capacity). */
+  readonly capacityInFlight = new Map<number, number>()
 
   onConnection = (socket: Net.Socket): void => {
     this.openConnections++
@@ -477,6 +480,29 @@ const makeApp = (state: State, config: Config, baseUrl: string) => {
     return json({ status, retry_after: retryAfter, attempt }, status, { "retry-after": retryAfter })
   })
 
+  // A server with a hidden capacity: more than `k` requests in flight at
+  // once get a 503 (or 429) with Retry-After at once; the others are served
+  // after `ms`. What an adaptive client has to find without being told.
+  const capacityRoute = Effect.gen(function*() {
+    const q = yield* query
+    const k = yield* optionalInteger("k", q.get("k"), 1, limits.maxCapacity, 20)
+    const ms = yield* optionalInteger("ms", q.get("ms"), 0, limits.maxDelayMillis, 20)
+    const seconds = yield* optionalInteger("retryAfter", q.get("retryAfter"), 0, limits.maxRetryAfterSeconds, 1)
+    const rawStatus = q.get("status")
+    const status = rawStatus === null ? 503 : yield* integer("status", rawStatus, 100, 599)
+    if (!retryCodes.has(status)) return yield* badRequest("status must be 429 or 503")
+    const inFlight = state.capacityInFlight.get(k) ?? 0
+    if (inFlight >= k) return json({ error: "over capacity", k }, status, { "retry-after": String(seconds) })
+    state.capacityInFlight.set(k, inFlight + 1)
+    return yield* Effect.as(realSleep(ms), json({ ok: true, inFlight: inFlight + 1 })).pipe(
+      Effect.ensuring(Effect.sync(() => {
+        const left = (state.capacityInFlight.get(k) ?? 1) - 1
+        if (left <= 0) state.capacityInFlight.delete(k)
+        else state.capacityInFlight.set(k, left)
+      }))
+    )
+  })
+
   const flakyRoute = Effect.gen(function*() {
     const q = yield* query
     const rawP = q.get("p")
@@ -532,6 +558,7 @@ const makeApp = (state: State, config: Config, baseUrl: string) => {
     HttpRouter.get("/slow-body", recover(slowBodyRoute)),
     HttpRouter.get("/retry-after/:s", recover(retryAfterRoute)),
     HttpRouter.get("/flaky", recover(flakyRoute)),
+    HttpRouter.get("/capacity", recover(capacityRoute)),
     HttpRouter.get("/bad-json", badJsonRoute),
     HttpRouter.get("/gzip", gzipRoute),
     HttpRouter.all("/echo", recover(echoRoute)),

@@ -232,7 +232,7 @@ export const nextHop = (
   return Attempt.PreparedRequest.fromUrl(method, url, headers, body)
 }
 
-/** 429 and 503 with `Retry-After` pause the whole origin, not just this request. */
+/** 429 and 503 with `Retry-After` are reported to the origin's gate (hosts.ts decides: this request, or the whole origin). */
 const pausingStatuses = new Set([429, 503])
 
 /** Runs the request through gates, attempts, retries and redirects. */
@@ -462,7 +462,8 @@ class Fetching implements Attempt.AttemptContext {
     return "_tag" in next ? fail(next) : this.hop(next)
   }
 
-  // A 429/503 with Retry-After pauses the whole origin (queued requests wait too).
+  // A 429/503 with Retry-After: hosts.pause pauses the whole origin with
+  // `retryAfter: "origin"`; with "request" only this request's retry waits.
   private pauseOrigin(prepared: Prepared, error: FetchError.FetchError): Effect.Effect<void> {
     if (error._tag !== "BadStatus" || !pausingStatuses.has(error.status)) return Effect.void
     const hosts = this.session.hosts

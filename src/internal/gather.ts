@@ -80,8 +80,9 @@ const worker = <I, A, E, EI, R>(work: Work<I, A, E, EI, R>, nextIndex: () => num
     return counters === undefined ? matched : Effect.onInterrupt(matched, () => Effect.sync(() => counters.onInterrupt()))
   }
 
-  const loop: Effect.Effect<void, E | EI, R> = Effect.withFiberRuntime((fiber) =>
-    Effect.async<void, E | EI, R>((resume) => {
+  const loop: Effect.Effect<void, E | EI, R> = Effect.withFiberRuntime((fiber) => {
+    counters?.bind(fiber)
+    return Effect.async<void, E | EI, R>((resume) => {
       let running: FastPath.Running | undefined
       let index = 0
       let input: I
@@ -150,7 +151,7 @@ const worker = <I, A, E, EI, R>(work: Work<I, A, E, EI, R>, nextIndex: () => num
         counters?.onInterrupt()
       })
     })
-  )
+  })
   return loop
 }
 

@@ -13,6 +13,16 @@ export const fetches = Metric.counter("effect_gather_fetches_total", {
   description: "Finished fetches by outcome: ok or the error tag"
 })
 
+export const adaptiveWindow = Metric.gauge("effect_gather_adaptive_window", {
+  description: "Requests the adaptive window allows in flight, by origin"
+})
+
+/** A setter for one origin's window gauge (the tagged metric made once per origin). */
+export const windowGauge = (host: string): (size: number) => void => {
+  const metric = adaptiveWindow.pipe(Metric.tagged("host", host))
+  return (size) => metric.unsafeUpdate(size, [])
+}
+
 // Tagging makes a new metric object; keep one per key, not one per request.
 const durationByKey = new Map<string, Metric.Metric.Histogram<number>>()
 const fetchesByOutcome = new Map<string, Metric.Metric.Counter<number>>()

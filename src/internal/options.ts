@@ -1,4 +1,6 @@
 import * as Duration from "effect/Duration"
+import type { AdaptiveOptions, RetryAfterScope } from "../Session.js"
+import type { AdaptiveConfig } from "./adaptive.js"
 import type { HostLimitsConfig, RateInput } from "./hosts.js"
 import { parseRate } from "./hosts.js"
 import type { RetryInput, RetryPolicy } from "./retry.js"
@@ -32,6 +34,8 @@ export interface SessionOptions {
   readonly maxInFlight?: number | undefined
   readonly maxInFlightPerHost?: number | undefined
   readonly ratePerHost?: RateInput | undefined
+  readonly adaptive?: boolean | AdaptiveOptions | undefined
+  readonly retryAfter?: RetryAfterScope | undefined
   readonly metrics?: boolean | undefined
 }
 
@@ -131,6 +135,32 @@ const optionalLimit = (name: string, n: number | undefined): number | undefined 
   return n
 }
 
+export const adaptiveDefaults = { min: 1, increase: 1, decrease: 0.7 } as const
+
+const resolveAdaptive = (
+  input: boolean | AdaptiveOptions | undefined,
+  fallbackMax: number
+): AdaptiveConfig | undefined => {
+  if (input === undefined || input === false) return undefined
+  const record: AdaptiveOptions = input === true ? {} : input
+  const max = optionalLimit("adaptive.max", record.max) ?? fallbackMax
+  const min = optionalLimit("adaptive.min", record.min) ?? Math.min(adaptiveDefaults.min, max)
+  if (min > max) throw new RangeError(`adaptive.min (${min}) must not exceed adaptive.max (${max})`)
+  const increase = record.increase ?? adaptiveDefaults.increase
+  if (!(increase > 0) || !Number.isFinite(increase)) throw new RangeError(`adaptive.increase must be a number > 0, got ${increase}`)
+  const decrease = record.decrease ?? adaptiveDefaults.decrease
+  if (!(decrease > 0 && decrease < 1)) throw new RangeError(`adaptive.decrease must be a number in (0, 1), got ${decrease}`)
+  return { min, max, increase, decrease }
+}
+
+const retryAfterScope = (input: RetryAfterScope | undefined): RetryAfterScope => {
+  if (input === undefined) return "request"
+  if (input !== "request" && input !== "origin") {
+    throw new RangeError(`retryAfter must be "request" or "origin", got ${JSON.stringify(input)}`)
+  }
+  return input
+}
+
 const byteLimit = (n: number | false | undefined, fallback: number): number =>
   n === false ? Number.POSITIVE_INFINITY : positiveInt("maxBodyBytes", n, fallback)
 
@@ -166,6 +196,7 @@ export const resolveSession = (options: SessionOptions = {}): ResolvedSession =>
   if (userAgent !== undefined && headers["user-agent"] === undefined) headers["user-agent"] = userAgent
   const maxConnectionsPerHost = positiveInt("maxConnectionsPerHost", options.maxConnectionsPerHost, defaults.maxConnectionsPerHost)
   if (maxConnectionsPerHost === 0) throw new RangeError("maxConnectionsPerHost must be at least 1")
+  const maxInFlightPerHost = optionalLimit("maxInFlightPerHost", options.maxInFlightPerHost)
   return {
     baseUrl: normalizeBaseUrl(options.baseUrl),
     headers,
@@ -182,8 +213,11 @@ export const resolveSession = (options: SessionOptions = {}): ResolvedSession =>
     metrics: options.metrics ?? false,
     hostLimits: {
       maxInFlight: optionalLimit("maxInFlight", options.maxInFlight),
-      maxInFlightPerHost: optionalLimit("maxInFlightPerHost", options.maxInFlightPerHost),
-      ratePerHost: options.ratePerHost === undefined ? undefined : parseRate(options.ratePerHost)
+      maxInFlightPerHost,
+      ratePerHost: options.ratePerHost === undefined ? undefined : parseRate(options.ratePerHost),
+      adaptive: resolveAdaptive(options.adaptive, maxInFlightPerHost ?? maxConnectionsPerHost),
+      retryAfter: retryAfterScope(options.retryAfter),
+      metrics: options.metrics ?? false
     }
   }
 }

@@ -1,4 +1,9 @@
+import * as Context from "effect/Context"
+import type * as Fiber from "effect/Fiber"
 import type { Snapshot } from "../Progress.js"
+import { tag as sessionTag } from "./session.js"
+
+const noWindows: Readonly<Record<string, number>> = Object.freeze({})
 
 /** Mutable counts bumped by gather workers; reads make a snapshot. */
 export class Counters {
@@ -8,7 +13,16 @@ export class Counters {
   interrupted = 0
   bytes = 0
   readonly failedByTag: Record<string, number> = {}
+  /** The adaptive windows of the session the tracked gather runs on (found at its first start). */
+  windows: (() => Record<string, number>) | undefined = undefined
   constructor(readonly startedAt: number) {}
+
+  /** Finds the adaptive windows of the session `fiber` runs on, once (a gather worker calls it). */
+  bind(fiber: Fiber.RuntimeFiber<unknown, unknown>): void {
+    if (this.windows !== undefined) return
+    const session = Context.getOption(fiber.currentContext, sessionTag)
+    if (session._tag === "Some") this.windows = session.value.hosts.windows
+  }
 
   onStart(): void {
     this.started++
@@ -44,7 +58,8 @@ export class Counters {
       bytes: this.bytes,
       inFlight: this.started - done - this.interrupted,
       elapsedMs,
-      ratePerSecond: elapsedMs === 0 ? 0 : (done * 1000) / elapsedMs
+      ratePerSecond: elapsedMs === 0 ? 0 : (done * 1000) / elapsedMs,
+      windows: this.windows === undefined ? noWindows : this.windows()
     }
   }
 }

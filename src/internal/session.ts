@@ -47,7 +47,7 @@ export const make = (options?: SessionOptions): Effect.Effect<SessionImpl, never
       // belongs to an interrupted fiber and must be cut (close would drain).
       (agent) => Effect.promise(() => agent.destroy())
     )
-    const hosts = Hosts.make(config.hostLimits, yield* Effect.scope)
+    const hosts = Hosts.make(config.hostLimits, yield* Effect.scope, config.retry.maxRetryAfterMs)
     const watchdog = yield* Effect.acquireRelease(
       Effect.sync(() => new Watchdog()),
       (watchdog) => Effect.sync(() => watchdog.close())

@@ -1,0 +1,241 @@
+/**
+ * The adaptive-concurrency scenarios of `npm run bench` (alone:
+ * `npm run bench -- --only=adaptive`):
+ *
+ * - A, capacity-limited server: `/cap/{i}` answers 503 + Retry-After: 1 at
+ *   once whenever more than K = 20 are in flight, else 200 after 10 ms.
+ *   10,000 requests at fixed concurrency 8, 20, 64, 256 and adaptive
+ *   starting at 256: completion time, wasted (503) requests counted by the
+ *   server, and the window's trace.
+ * - B, per-route Retry-After: `/route/{i}`, 4% of the paths answer 429/503
+ *   with Retry-After: 1 once, then succeed. 10,000 requests, 32 in flight,
+ *   2 retries: `retryAfter: "origin"`, per request, adaptive, and a plain
+ *   undici client honouring Retry-After per request as the reference.
+ *
+ * The target (bench/capacity-target.mjs) and every client run in their own
+ * processes, one after another (one round); each client has a deadline.
+ */
+import { spawn } from "node:child_process"
+import type { ChildProcess } from "node:child_process"
+import * as path from "node:path"
+import { createInterface } from "node:readline"
+import { fileURLToPath } from "node:url"
+
+const benchDir = path.dirname(fileURLToPath(import.meta.url))
+
+export const heading = "## Adaptive concurrency and Retry-After"
+
+interface ClientResult {
+  readonly wall_s: number
+  readonly ok: number
+  readonly failed: number
+  readonly done: number
+  readonly capped: boolean
+  readonly refused: number
+  readonly trace: ReadonlyArray<readonly [number, number]>
+}
+
+interface ServerStats {
+  readonly served: number
+  readonly refused: number
+  readonly peakInFlight: number
+}
+
+interface Row {
+  readonly label: string
+  readonly result: ClientResult | undefined
+  readonly server: ServerStats | undefined
+  readonly error: string | undefined
+}
+
+const K = 20
+const SERVICE_MS = 10
+
+const startTarget = (): Promise<{ readonly origin: string; readonly stop: () => void }> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [
+      path.join(benchDir, "capacity-target.mjs"),
+      `--k=${K}`,
+      `--ms=${SERVICE_MS}`,
+      "--route-ms=2",
+      "--share=0.04",
+      "--exit-on-stdin-close"
+    ], { stdio: ["pipe", "pipe", "inherit"] })
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL")
+      reject(new Error("capacity target did not start within 20 s"))
+    }, 20_000)
+    createInterface({ input: child.stdout! }).once("line", (line) => {
+      clearTimeout(timer)
+      resolve({
+        origin: `http://127.0.0.1:${Number(line)}`,
+        stop: () => {
+          child.stdin?.end()
+          child.kill("SIGTERM")
+        }
+      })
+    })
+    child.once("error", reject)
+  })
+
+const get = async (url: string): Promise<string> => {
+  const response = await fetch(url, { signal: AbortSignal.timeout(10_000) })
+  return response.text()
+}
+
+const runClient = (args: ReadonlyArray<string>, deadlineS: number): Promise<ClientResult | string> =>
+  new Promise((resolve) => {
+    let child: ChildProcess
+    try {
+      child = spawn(process.execPath, ["--import", "tsx", path.join(benchDir, "adaptive-client.ts"), ...args], {
+        stdio: ["ignore", "pipe", "pipe"]
+      })
+    } catch (error) {
+      return resolve(String(error))
+    }
+    let out = ""
+    let err = ""
+    child.stdout!.on("data", (chunk) => (out += String(chunk)))
+    child.stderr!.on("data", (chunk) => (err += String(chunk)))
+    const timer = setTimeout(() => child.kill("SIGKILL"), deadlineS * 1000)
+    child.once("close", (code) => {
+      clearTimeout(timer)
+      const line = out.trim().split("\n").pop() ?? ""
+      try {
+        resolve(JSON.parse(line) as ClientResult)
+      } catch {
+        resolve(`exit ${code}: ${err.trim().split("\n").slice(-2).join(" ") || "no output"}`)
+      }
+    })
+  })
+
+const measure = async (origin: string, label: string, args: ReadonlyArray<string>, deadlineS: number): Promise<Row> => {
+  await get(`${origin}/reset`)
+  process.stderr.write(`adaptive bench: ${label} ...`)
+  const result = await runClient([`--origin=${origin}`, ...args], deadlineS)
+  const server = JSON.parse(await get(`${origin}/stats`)) as ServerStats
+  process.stderr.write(typeof result === "string" ? ` failed: ${result}\n` : ` ${result.wall_s.toFixed(2)} s\n`)
+  return typeof result === "string"
+    ? { label, result: undefined, server, error: result }
+    : { label, result, server, error: undefined }
+}
+
+const fmt = (x: number, digits: number) => x.toFixed(digits)
+const int = (x: number) => Math.round(x).toLocaleString("en-US")
+const table = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>): string =>
+  [
+    `| ${header.join(" | ")} |`,
+    `|${header.map((_, i) => (i === 0 ? "---" : "--:")).join("|")}|`,
+    ...rows.map((row) => `| ${row.join(" | ")} |`)
+  ].join("\n")
+
+/** The window at a few moments, and its spread after the first second. */
+const traceText = (trace: ReadonlyArray<readonly [number, number]>): string => {
+  if (trace.length === 0) return "—"
+  const at = (s: number) => trace.find(([t]) => t >= s)?.[1]
+  const marks = [0.1, 0.2, 0.5, 1, 2, 4].map((s) => [s, at(s)] as const).filter(([, w]) => w !== undefined)
+  const later = trace.filter(([t]) => t >= 1).map(([, w]) => w).sort((a, b) => a - b)
+  const spread = later.length === 0
+    ? ""
+    : `; after 1 s: median ${later[Math.floor(later.length / 2)]}, range ${later[0]}–${later[later.length - 1]}`
+  return `${marks.map(([s, w]) => `${s} s: ${w}`).join(", ")}${spread}`
+}
+
+/** Runs both scenarios and returns their markdown section. */
+export const runAdaptive = async (options: { readonly quick: boolean }): Promise<string> => {
+  const n = options.quick ? 2_000 : 10_000
+  const target = await startTarget()
+  const started = performance.now()
+  try {
+    const o = target.origin
+    // A: capacity-limited. Enough retries that every request gets through.
+    const capArgs = (extra: ReadonlyArray<string>) => ["--path=/cap/", `--n=${n}`, "--retries=100", "--cap-s=120", ...extra]
+    const rowsA: Array<Row> = []
+    for (const c of [8, 20, 64, 256]) {
+      rowsA.push(await measure(o, `fixed concurrency ${c}`, capArgs([`--c=${c}`, "--mode=fixed"]), 180))
+    }
+    rowsA.push(await measure(o, "adaptive, starting at 256 (decrease 0.7, the default)", capArgs(["--c=256", "--mode=adaptive"]), 180))
+    rowsA.push(await measure(o, "adaptive, starting at 256, decrease 0.5", capArgs(["--c=256", "--mode=adaptive", "--decrease=0.5"]), 180))
+
+    // B: per-route Retry-After, the issue's contract: 32 in flight, 2 retries.
+    const routeArgs = (extra: ReadonlyArray<string>) => ["--path=/route/", `--n=${n}`, "--c=32", "--retries=2", ...extra]
+    const rowsB: Array<Row> = []
+    rowsB.push(await measure(o, "plain undici `Pool`, Retry-After per request (reference)", routeArgs(["--mode=undici", "--cap-s=60"]), 120))
+    rowsB.push(await measure(o, "effect-gather, `retryAfter: \"request\"` (default)", routeArgs(["--mode=request", "--cap-s=60"]), 120))
+    rowsB.push(await measure(o, "effect-gather, `adaptive: { max: 32 }` (Retry-After per request)", routeArgs(["--mode=adaptive", "--cap-s=60"]), 120))
+    rowsB.push(await measure(o, "effect-gather, `retryAfter: \"origin\"` (every 429/503 pauses the origin)", routeArgs(["--mode=origin", "--cap-s=60"]), 120))
+
+    const done = (row: Row) => row.result !== undefined && !row.result.capped
+    const bestFixed = Math.min(...rowsA.slice(0, 4).filter(done).map((row) => row.result!.wall_s))
+    const tableA = table(
+      ["client", "completion s", "÷ best fixed", "wasted (503s at the server)", "peak in flight at the server", "ok / failed", "window (adaptive)"],
+      rowsA.map((row) =>
+        row.result === undefined
+          ? [row.label, "—", "—", "—", "—", "—", row.error ?? ""]
+          : [
+            row.label,
+            `${fmt(row.result.wall_s, 2)}${row.result.capped ? " (capped)" : ""}`,
+            `${fmt(row.result.wall_s / bestFixed, 2)}×`,
+            int(row.server?.refused ?? NaN),
+            String(row.server?.peakInFlight ?? "—"),
+            `${int(row.result.ok)} / ${int(row.result.failed)}`,
+            traceText(row.result.trace)
+          ]
+      )
+    )
+    const reference = rowsB[0]?.result?.wall_s ?? NaN
+    const tableB = table(
+      ["client", "completion s", "÷ undici reference", "429/503 at the server", "ok / failed", "window (adaptive)"],
+      rowsB.map((row) =>
+        row.result === undefined
+          ? [row.label, "—", "—", "—", "—", row.error ?? ""]
+          : [
+            row.label,
+            row.result.capped
+              ? `> ${fmt(row.result.wall_s, 0)} (stopped: ${int(row.result.done)} of ${int(n)} done, about ${int((row.result.wall_s * n) / Math.max(1, row.result.done))} s projected)`
+              : fmt(row.result.wall_s, 2),
+            row.result.capped ? `> ${fmt(row.result.wall_s / reference, 1)}×` : `${fmt(row.result.wall_s / reference, 2)}×`,
+            int(row.server?.refused ?? NaN),
+            `${int(row.result.ok)} / ${int(row.result.failed)}`,
+            traceText(row.result.trace)
+          ]
+      )
+    )
+    // The issue's targets, checked on this run.
+    const adaptiveA = rowsA[4]?.result
+    const fixedAboveK = rowsA.slice(2, 4).map((row) => row.server?.refused ?? NaN)
+    const adaptiveB = rowsB[2]?.result
+    const perRequestB = rowsB[1]?.result
+    const verdict = (ok: boolean) => (ok ? "holds" : "missed")
+    const targets = [
+      adaptiveA === undefined ? "A: adaptive did not finish" :
+      `A: adaptive ${fmt(adaptiveA.wall_s / bestFixed, 2)}× the best fixed completion (target ≤ 1.3×: ${verdict(adaptiveA.wall_s / bestFixed <= 1.3)}); ` +
+        `${int(rowsA[4]?.server?.refused ?? NaN)} wasted against ${fixedAboveK.map(int).join(" and ")} for fixed 64 and 256 (target: fewer than any fixed setting above K: ${verdict((rowsA[4]?.server?.refused ?? Infinity) < Math.min(...fixedAboveK))})`,
+      adaptiveB === undefined || perRequestB === undefined ? "B: a row did not finish" :
+      `B: adaptive ${fmt(adaptiveB.wall_s / reference, 2)}×, per request ${fmt(perRequestB.wall_s / reference, 2)}× the undici reference (target ≤ 1.5×: ${verdict(adaptiveB.wall_s / reference <= 1.5)} / ${verdict(perRequestB.wall_s / reference <= 1.5)})`
+    ]
+    return `${heading}
+
+One run (one round, clients one after another), ${new Date().toISOString()}, on a shared 2-core machine (other work running: read the ratios, not the absolute times). Target: \`bench/capacity-target.mjs\` in its own process; clients: \`bench/adaptive-client.ts\` (each in its own process, \`--import tsx\`); ${fmt((performance.now() - started) / 1000, 0)} s in all.
+
+### A: capacity-limited server, ${int(n)} requests
+
+More than K = ${K} in flight get 503 + \`Retry-After: 1\` at once; the rest are served in ${SERVICE_MS} ms (so about ${int(K * 1000 / SERVICE_MS)} req/s at best). effect-gather with Retry-After per request (the default), 100 retries so every request gets through; \`maxConnectionsPerHost\` = concurrency. "wasted" is what the server refused.
+
+${tableA}
+
+### B: per-route Retry-After, ${int(n)} requests, 32 in flight, 2 retries
+
+4% of the paths answer 429 or 503 with \`Retry-After: 1\` the first time, then 200; every answer after 2 ms. The origin-pause row is stopped after 60 s.
+
+${tableB}
+
+Targets on this run:
+
+${targets.map((line) => `- ${line}`).join("\n")}
+- Why B misses with \`adaptive\`: AIMD reads every refusal as congestion, and refusals that come at random (4% of the paths, whatever the load) hold a loss-driven window near √(2(1+β)/((1−β)p)) ≈ 8 of the 32 (the measured median is in the trace column). The controller has no test yet of whether refusals depend on the load; until it has, per-route limits are best met with the default (Retry-After per request, no window). The per-request row's gap to undici is the client's CPU per request (the answers take 2 ms, so the client is the bottleneck, more so on a loaded machine), not waiting: no request waits longer than its own Retry-After.
+`
+  } finally {
+    target.stop()
+  }
+}

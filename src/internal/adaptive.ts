@@ -1,0 +1,176 @@
+/**
+ * The adaptive in-flight window of one origin, as pure functions of its
+ * state: AIMD (additive increase, multiplicative decrease), the rule TCP
+ * and Netflix's concurrency-limits use when loss is the signal.
+ *
+ * Why loss and not a latency gradient (Vegas, gradient2): the servers this
+ * is for shed load with an answer (429, 503, a reset, a timeout) rather
+ * than queueing it; a server that answers 503 as soon as K requests are in
+ * flight shows no rise in latency before it refuses, so a latency rule sees
+ * nothing until the refusals come. The bench's capacity scenario measures it.
+ *
+ * - Success: the window grows by `increase` per window's worth of
+ *   successes (`+increase / window` each), so about `increase` per round
+ *   trip, up to `max`.
+ * - Overload (429, 503, reset, timeout): the window becomes
+ *   `decrease × min(window, in flight when the refused request was sent)`,
+ *   at least `min`. Taking the in-flight count at send (TCP's "flight size")
+ *   and not the window alone keeps one burst from 256 against a server that
+ *   holds 20 from shrinking in many small steps: the first refusal says
+ *   where the limit was.
+ * - At most once per round trip: each decrease starts a new epoch; a request
+ *   remembers the epoch it was sent in, and a refusal of a request sent
+ *   before the last decrease is part of the burst already answered (TCP's
+ *   recovery point). One burst, one signal.
+ *
+ * The window is fractional; the number of requests allowed is its floor.
+ */
+
+/** The controller's parameters, normalized (see `Session.AdaptiveOptions`). */
+export interface AdaptiveConfig {
+  readonly min: number
+  readonly max: number
+  readonly increase: number
+  readonly decrease: number
+}
+
+/** One origin's window. */
+export interface Window {
+  /** Fractional size; `limit` is its floor. */
+  readonly size: number
+  /** Number of decreases so far; a request sent in an older epoch cannot shrink the window again. */
+  readonly epoch: number
+}
+
+/** The effect of one finished attempt on the window. */
+export type Signal = "success" | "overload" | "neutral"
+
+/** A new origin starts at the maximum: when nothing fails, the window never limits anything. */
+export const initial = (config: AdaptiveConfig): Window => ({ size: config.max, epoch: 0 })
+
+/** Requests allowed in flight. */
+export const limit = (window: Window): number => Math.floor(window.size)
+
+/** A success grows the window by `increase / size`, up to `max`. */
+export const onSuccess = (config: AdaptiveConfig, window: Window): Window => {
+  if (window.size >= config.max) return window
+  return { size: Math.min(config.max, window.size + config.increase / window.size), epoch: window.epoch }
+}
+
+/**
+ * An overload signal from a request sent in epoch `sentEpoch` with
+ * `inFlightAtSend` requests in flight (itself included). Shrinks once per
+ * epoch.
+ */
+export const onOverload = (config: AdaptiveConfig, window: Window, sentEpoch: number, inFlightAtSend: number): Window => {
+  if (sentEpoch < window.epoch) return window
+  const base = Math.min(window.size, Math.max(1, inFlightAtSend))
+  return { size: Math.max(config.min, Math.min(config.max, base * config.decrease)), epoch: window.epoch + 1 }
+}
+
+/** Applies a signal. */
+export const update = (
+  config: AdaptiveConfig,
+  window: Window,
+  signal: Signal,
+  sentEpoch: number,
+  inFlightAtSend: number
+): Window =>
+  signal === "success"
+    ? onSuccess(config, window)
+    : signal === "overload"
+    ? onOverload(config, window, sentEpoch, inFlightAtSend)
+    : window
+
+const overloadStatuses: ReadonlySet<number> = new Set([429, 503])
+
+const field = (u: object, name: string): unknown => (u as Record<string, unknown>)[name]
+
+/**
+ * What an attempt's failure says about the origin's load: 429, 503, a
+ * connection reset and a timeout (of the attempt, headers, body or connect;
+ * not the caller's own deadline) are overload; any other answer from the
+ * server (404, 500, a redirect) is a success (the server answered); failures
+ * that say nothing about load (DNS, refused, TLS, a body too large) are
+ * neutral.
+ */
+export const signalOfFailure = (error: unknown): Signal => {
+  if (typeof error !== "object" || error === null) return "neutral"
+  switch (field(error, "_tag")) {
+    case "BadStatus":
+      return overloadStatuses.has(field(error, "status") as number) ? "overload" : "success"
+    case "Redirect":
+      return "success"
+    case "ConnectionError":
+      return field(error, "reason") === "Reset" ? "overload" : "neutral"
+    case "Timeout":
+      return field(error, "phase") === "deadline" ? "neutral" : "overload"
+    default:
+      return "neutral"
+  }
+}
+
+/**
+ * A 429 or 503 failure with a `Retry-After` header: the header's raw value,
+ * else `undefined`.
+ */
+export const retryAfterHeaderOf = (error: unknown): string | undefined => {
+  if (typeof error !== "object" || error === null || field(error, "_tag") !== "BadStatus") return undefined
+  if (!overloadStatuses.has(field(error, "status") as number)) return undefined
+  const headers = field(error, "headers")
+  if (typeof headers !== "object" || headers === null) return undefined
+  const value = field(headers, "retry-after")
+  return typeof value === "string" ? value : undefined
+}
+
+// ---------------------------------------------------------------------------
+// When is a Retry-After origin-wide?
+// ---------------------------------------------------------------------------
+
+/**
+ * Distinct paths that must be refused with `Retry-After`, each sent after
+ * the wait the origin's first refusal asked for had passed and with no
+ * success from the origin in between, before the limit is taken as
+ * origin-wide. Requests sent during that first wait do not count: against
+ * a server at capacity, the requests already on their way are refused too,
+ * and that says nothing about the other routes.
+ */
+export const globalRefusalPaths = 4
+
+/** The refusals of one origin since its last success. */
+export interface Episode {
+  /** Clock ms from which a refused request counts: the end of the first refusal's wait. */
+  readonly countFrom: number
+  /** Distinct paths counted so far. */
+  readonly paths: ReadonlyArray<string>
+  /** The latest moment (Clock ms) any refusal of the episode asked to wait until. */
+  readonly until: number
+}
+
+/** What a refusal decides. */
+export interface Refusal {
+  readonly episode: Episode
+  /** Pause the whole origin until this moment (Clock ms): the server made clear the limit is global. */
+  readonly pauseUntil: number | undefined
+}
+
+/**
+ * The rule, for a refusal with `Retry-After` (asking to wait until `until`)
+ * of a request for `path` sent at `sentAt` (Clock ms). A success ends the
+ * episode (the caller sets it to `undefined`). When `globalRefusalPaths`
+ * distinct paths sent after the first wait are refused, the origin pauses
+ * until the latest time asked, and the episode starts over, so the next
+ * pause needs the same evidence again.
+ */
+export const onRefusal = (episode: Episode | undefined, path: string, sentAt: number, until: number): Refusal => {
+  if (episode === undefined) return { episode: { countFrom: until, paths: [], until }, pauseUntil: undefined }
+  const latest = Math.max(episode.until, until)
+  if (sentAt < episode.countFrom || episode.paths.includes(path)) {
+    return { episode: { countFrom: episode.countFrom, paths: episode.paths, until: latest }, pauseUntil: undefined }
+  }
+  const paths = [...episode.paths, path]
+  if (paths.length >= globalRefusalPaths) {
+    return { episode: { countFrom: latest, paths: [], until: latest }, pauseUntil: latest }
+  }
+  return { episode: { countFrom: episode.countFrom, paths, until: latest }, pauseUntil: undefined }
+}
