@@ -9,7 +9,7 @@ import * as Redacted from "effect/Redacted"
 import * as fs from "node:fs"
 import * as ConfigError from "effect/ConfigError"
 import type * as Scope from "effect/Scope"
-import { Agent, buildConnector } from "undici"
+import { Agent, buildConnector, Client, Pool } from "undici"
 import type { Dispatcher } from "undici"
 import * as Hosts from "./hosts.js"
 import * as LeanClient from "./httpClient.js"
@@ -48,6 +48,7 @@ export const make = (options?: SessionOptions): Effect.Effect<SessionImpl, never
           connections: config.maxConnectionsPerHost,
           connect: connector({ timeout: config.timeouts.connectMs, allowH2: config.allowH2, ...connectTls(config.tls) }),
           allowH2: config.allowH2,
+          ...(config.allowH2 ? { factory: h2Pool } : {}),
           // Limits come per request from the session's options (0 = off).
           headersTimeout: 0,
           bodyTimeout: 0
@@ -108,6 +109,25 @@ const connector = (options: buildConnector.BuildOptions): buildConnector.connect
       callback(...args)
     })
 }
+
+/**
+ * With `allowH2`, undici 7 still caps every connection at `pipelining` (1 by
+ * default) requests, so HTTP/2 got one stream per connection: 8 handshakes
+ * for 8 in flight, measured. Its HTTP/2 code has its own default (as many
+ * streams as the server allows) that applies only when `pipelining` is
+ * unset, which its constructor cannot express; the setter can. HTTP/1.1
+ * connections keep undici's default of 1 (no pipelining).
+ */
+const h2Pool = (origin: string | URL, options: object): Pool =>
+  new Pool(origin, {
+    ...options,
+    factory: (url: URL, clientOptions: object) => {
+      const client = new Client(url, clientOptions)
+      // typed as a number; null is what restores the per-protocol default
+      Reflect.set(client, "pipelining", null)
+      return client
+    }
+  })
 
 /** The `@effect/platform` client on the session's engine (see httpClient.ts). */
 export const httpClient = (session: SessionImpl): HttpClient.HttpClient => LeanClient.make(session)
