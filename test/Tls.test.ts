@@ -427,3 +427,21 @@ describe("redirects at the TLS boundary", () => {
       expect(onOtherHost[1]!.cookie).toBeUndefined()
     }).pipe(Effect.scoped))
 })
+
+describe("connections reused, handshakes counted", () => {
+  // undici hands a socket back to its pool one event-loop turn after the
+  // response ends; a worker that dispatched its next request at once would
+  // open another connection (18 for 8 workers, measured before the fix).
+  it.live.each([1, 8, 32])("a gather at concurrency %i opens at most C + 1 TLS connections to the origin", (concurrency) =>
+    Effect.gen(function*() {
+      const server = yield* https(serverCert)
+      const urls = Array.from({ length: 200 }, (_, i) => `${server.origin}/n/${i}`)
+      const statuses = yield* Gather.forEach(urls, (url) => Effect.map(Fetch.text(url), (r) => r.status), { concurrency }).pipe(
+        Effect.provide(Session.layer(trusting()))
+      )
+      expect(statuses).toEqual(urls.map(() => 200))
+      expect(server.seen.headers).toHaveLength(200)
+      expect(server.seen.handshakes).toBeGreaterThanOrEqual(1)
+      expect(server.seen.handshakes).toBeLessThanOrEqual(concurrency + 1)
+    }).pipe(Effect.scoped))
+})
