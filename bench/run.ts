@@ -17,6 +17,7 @@
  *   --node-flags="…"   extra node flags for EVERY JS client (e.g. "--max-semi-space-size=64")
  *   --no-nginx         use the node:http target even when nginx is installed
  *   --no-https         skip S1/S2 over https (a node:https target with a throwaway CA)
+ *   --only-https       run only S1/S2 over https (raw undici and effect-gather)
  *   --tsx              run the JS clients from source through `--import tsx` (no bundle)
  *   --out=PATH         where the markdown goes (default bench/RESULTS.md; "-" for none)
  *
@@ -63,7 +64,8 @@ const lastStartS = 30
 const extraNodeFlags = (flags.get("node-flags") ?? "").split(/\s+/).filter((flag) => flag !== "")
 const outPath = flags.get("out") ?? path.join(benchDir, "RESULTS.md")
 const useNginx = !flags.has("no-nginx")
-const useHttps = !flags.has("no-https")
+const onlyHttps = flags.has("only-https")
+const useHttps = !flags.has("no-https") || onlyHttps
 
 const forceTsx = flags.has("tsx")
 
@@ -490,7 +492,8 @@ const execute = async (job: Job, round: number): Promise<void> => {
   const before = await handshakesOf(job.target)
   const measured = await runClient(job.client, job.target, job.template, job.n, job.c, job.warmup, job.deadlineS)
   const after = await handshakesOf(job.target)
-  const run: Run = before === undefined || after === undefined ? measured : { ...measured, handshakes: after - before }
+  // minus 1: the `after` query's own connection is counted in `after`
+  const run: Run = before === undefined || after === undefined ? measured : { ...measured, handshakes: after - before - 1 }
   const list = results.get(k) ?? []
   list.push(run)
   results.set(k, list)
@@ -643,7 +646,7 @@ const main = async (): Promise<void> => {
   // One round of every scenario, then the next: S1, S2 and S3 runs interleave
   // too. Gather.all over 100k inputs is a contrast for memory only: round 1.
   for (let round = 0; round < rounds; round++) {
-    const roundJobs = [
+    const roundJobs = onlyHttps ? [...jobs("S1s", httpsClients, secure!, s1, 60), ...jobs("S2s", httpsClients, secure!, s2, 120)] : [
       ...jobs("S1", s1Clients, node, s1, 60),
       ...jobs("S2", s2Clients, small, s2, 120),
       ...jobs("S3", round === 0 ? [gatherStream, gatherAll] : [gatherStream], small, s3Small, 180),
@@ -657,7 +660,7 @@ const main = async (): Promise<void> => {
 
   // The 1,000,000-input stream: estimated from the 100k runs, skipped if it cannot fit.
   let s3LargeNote: string | undefined
-  if (rounds1m > 0) {
+  if (rounds1m > 0 && !onlyHttps) {
     const small100k = summarize("S3", gatherStream, s3Small.n)
     const estimateS = small100k === undefined || !Number.isFinite(small100k.wallS)
       ? Infinity
