@@ -495,7 +495,7 @@ class AttemptHandler implements Watched {
     // undici reuses this socket only one event-loop turn later (it waits for
     // servers that close despite keep-alive), so a fiber's next request may
     // take another pooled connection: up to ~2x concurrency sockets, capped by
-    // maxConnectionsPerHost.
+    // maxConnectionsPerHost. A Gather worker waits for that turn (see `run`).
     this.resume(response)
   }
 }
