@@ -17,6 +17,7 @@
  * phase only. Effect is imported only by the `platform` client, so the
  * other two carry none of its memory. Only loopback targets are accepted (exit 2 otherwise).
  */
+import { readFileSync } from "node:fs"
 import { Pool } from "undici"
 import type { Tally } from "./common.js"
 import { armDeadline, measure, parseArgs, refuse, report, urlOf } from "./common.js"
@@ -46,7 +47,9 @@ type Load = (n: number, tally: Tally) => Promise<void>
 
 const undiciClient = (): { load: Load; close: () => Promise<void> } => {
   const origin = new URL(urlOf(template, 1)).origin
-  const pool = new Pool(origin, { connections: c })
+  // An https target's throwaway CA (set by bench/run.ts).
+  const ca = process.env["BENCH_CA_FILE"]
+  const pool = new Pool(origin, { connections: c, ...(ca === undefined ? {} : { connect: { ca: readFileSync(ca) } }) })
   const one = async (i: number) => {
     const url = new URL(urlOf(template, i))
     const { statusCode, body } = await pool.request({ method: "GET", path: url.pathname + url.search })

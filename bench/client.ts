@@ -23,6 +23,7 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Stream from "effect/Stream"
+import { readFileSync } from "node:fs"
 import { Fetch, Gather, Session } from "../src/index.js"
 import type { Tally } from "./common.js"
 import { armDeadline, measure, parseArgs, range, refuse, report, urlOf } from "./common.js"
@@ -64,7 +65,12 @@ const viaAll = (n: number, tally: Tally) =>
 
 const load = mode === "all" ? viaAll : viaStream
 
-const runtime = ManagedRuntime.make(Session.layer({ maxConnectionsPerHost: connections }))
+// An https target's throwaway CA (set by bench/run.ts).
+const ca = process.env["BENCH_CA_FILE"]
+const runtime = ManagedRuntime.make(Session.layer({
+  maxConnectionsPerHost: connections,
+  tls: ca === undefined ? undefined : { ca: readFileSync(ca) }
+}))
 try {
   if (args.warmup > 0) await runtime.runPromise(load(args.warmup, { ok: 0, failed: 0 }))
   const result = await measure(args.n, (tally) => runtime.runPromise(load(args.n, tally)))

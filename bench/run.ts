@@ -16,6 +16,8 @@
  *                      in the last 30 s, and the 1M run only if its estimate fits
  *   --node-flags="…"   extra node flags for EVERY JS client (e.g. "--max-semi-space-size=64")
  *   --no-nginx         use the node:http target even when nginx is installed
+ *   --no-https         skip S1/S2 over https (a node:https target with a throwaway CA)
+ *   --only-https       run only S1/S2 over https (raw undici and effect-gather)
  *   --tsx              run the JS clients from source through `--import tsx` (no bundle)
  *   --out=PATH         where the markdown goes (default bench/RESULTS.md; "-" for none)
  *   --only=adaptive    only the adaptive scenarios (bench/adaptive.ts, ~2–3 minutes): their
@@ -33,6 +35,8 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
+import { Agent, request } from "undici"
+import { localCertificates } from "../src/internal/tls.js"
 import { heading as adaptiveHeading, runAdaptive } from "./adaptive.js"
 import type { Measurement } from "./common.js"
 
@@ -64,6 +68,8 @@ const lastStartS = 30
 const extraNodeFlags = (flags.get("node-flags") ?? "").split(/\s+/).filter((flag) => flag !== "")
 const outPath = flags.get("out") ?? path.join(benchDir, "RESULTS.md")
 const useNginx = !flags.has("no-nginx")
+const onlyHttps = flags.has("only-https")
+const useHttps = !flags.has("no-https") || onlyHttps
 
 const forceTsx = flags.has("tsx")
 const only = flags.get("only")
@@ -184,6 +190,8 @@ interface Target {
   readonly origin: string
   readonly pid: number | undefined
   readonly stop: () => void
+  /** https only: the PEM file of the CA clients must trust. */
+  readonly caFile?: string | undefined
 }
 
 const children = new Set<ChildProcess>()
@@ -232,6 +240,49 @@ const startNodeTarget = async (): Promise<Target> => {
     origin: `http://127.0.0.1:${port}`,
     pid: child.pid,
     stop: () => child.kill("SIGTERM")
+  }
+}
+
+/**
+ * The same target over https (nginx is not used for TLS): a throwaway CA and
+ * certificate made here, written to a private temp directory that is removed
+ * when the target stops. Keep-alive is on, as for http.
+ */
+const startHttpsTarget = async (): Promise<Target> => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), "effect-gather-bench-tls-"))
+  const certificates = localCertificates()
+  writeFileSync(path.join(dir, "cert.pem"), certificates.cert, { mode: 0o600 })
+  writeFileSync(path.join(dir, "key.pem"), certificates.key, { mode: 0o600 })
+  writeFileSync(path.join(dir, "ca.pem"), certificates.ca, { mode: 0o600 })
+  const child = track(spawn(process.execPath, [path.join(benchDir, "target.mjs"), "--exit-on-stdin-close", `--tls=${dir}`], {
+    cwd: root,
+    stdio: ["pipe", "pipe", "inherit"]
+  }))
+  const port = Number(await firstLine(child, 10_000))
+  if (!Number.isInteger(port) || port <= 0) throw new Error(`the https target printed no port`)
+  return {
+    name: "node:https (bench/target.mjs --tls, one process, ECDSA P-256 certificate)",
+    origin: `https://127.0.0.1:${port}`,
+    pid: child.pid,
+    caFile: path.join(dir, "ca.pem"),
+    stop: () => {
+      child.kill("SIGTERM")
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }
+}
+
+/** The https target's handshake count (its `/handshakes` route). */
+const handshakesOf = async (target: Target): Promise<number | undefined> => {
+  if (target.caFile === undefined) return undefined
+  const agent = new Agent({ connect: { ca: readFileSync(target.caFile) } })
+  try {
+    const response = await request(`${target.origin}/handshakes`, { dispatcher: agent })
+    return Number(await response.body.text())
+  } catch {
+    return undefined
+  } finally {
+    await agent.destroy()
   }
 }
 
@@ -377,6 +428,8 @@ interface Run {
   /** RSS when the load phase started (after imports and warm-up), from its marker. */
   readonly startRssMb: number | undefined
   readonly error: string | undefined
+  /** https only: TLS handshakes the target completed during the run (warm-up included). */
+  readonly handshakes?: number | undefined
 }
 
 const runClient = (
@@ -393,7 +446,7 @@ const runClient = (
     if (client.command === process.execPath) args.push(`--deadline-s=${deadlineS}`)
     const child = track(spawn(client.command, args, {
       cwd: root,
-      env: { ...process.env, BENCH_PHASE_MARKERS: "1" },
+      env: { ...process.env, BENCH_PHASE_MARKERS: "1", ...(target.caFile === undefined ? {} : { BENCH_CA_FILE: target.caFile }) },
       stdio: ["ignore", "pipe", "pipe"]
     }))
     let stdout = ""
@@ -468,7 +521,11 @@ const execute = async (job: Job, round: number): Promise<void> => {
     skipped.add(k)
     return
   }
-  const run = await runClient(job.client, job.target, job.template, job.n, job.c, job.warmup, job.deadlineS)
+  const before = await handshakesOf(job.target)
+  const measured = await runClient(job.client, job.target, job.template, job.n, job.c, job.warmup, job.deadlineS)
+  const after = await handshakesOf(job.target)
+  // minus 1: the `after` query's own connection is counted in `after`
+  const run: Run = before === undefined || after === undefined ? measured : { ...measured, handshakes: after - before - 1 }
   const list = results.get(k) ?? []
   list.push(run)
   results.set(k, list)
@@ -476,7 +533,7 @@ const execute = async (job: Job, round: number): Promise<void> => {
   const summary = m === undefined
     ? `FAILED (${run.error})`
     : `${m.req_per_s.toFixed(0)} req/s, wall ${m.wall_s.toFixed(3)} s, cpu ${((m.cpu_user_s + m.cpu_sys_s) * 1e6 / job.n).toFixed(1)} µs/req, ` +
-      `peak rss ${m.peak_rss_mb} MB, ok ${m.ok}, failed ${m.failed}${run.error === undefined ? "" : ` (${run.error})`}`
+      `peak rss ${m.peak_rss_mb} MB, ok ${m.ok}, failed ${m.failed}${run.handshakes === undefined ? "" : `, ${run.handshakes} TLS handshakes`}${run.error === undefined ? "" : ` (${run.error})`}`
   process.stderr.write(`[${elapsedS().toFixed(0).padStart(4)} s] ${job.scenario} round ${round} ${job.client.id}: ${summary}\n`)
 }
 
@@ -510,6 +567,8 @@ interface Summary {
   readonly ok: number
   readonly failed: number
   readonly errors: ReadonlyArray<string>
+  /** Median TLS handshakes per run (https only). */
+  readonly handshakes: number | undefined
 }
 
 const summarize = (scenario: string, client: Client, n: number): Summary | undefined => {
@@ -537,7 +596,11 @@ const summarize = (scenario: string, client: Client, n: number): Summary | undef
     otherCpuPct: others.length === 0 ? undefined : median(others),
     ok: measured.reduce((sum, { m }) => sum + m.ok, 0),
     failed: measured.reduce((sum, { m }) => sum + m.failed, 0),
-    errors
+    errors,
+    handshakes: (() => {
+      const counts = runs.flatMap((run) => (run.handshakes === undefined ? [] : [run.handshakes]))
+      return counts.length === 0 ? undefined : median(counts)
+    })()
   }
 }
 
@@ -555,7 +618,8 @@ const emptySummary: Summary = {
   otherCpuPct: undefined,
   ok: 0,
   failed: 0,
-  errors: []
+  errors: [],
+  handshakes: undefined
 }
 
 const fmt = (x: number | undefined, digits: number): string => (x === undefined || !Number.isFinite(x) ? "–" : x.toFixed(digits))
@@ -583,6 +647,9 @@ const main = async (): Promise<void> => {
       small = started
     }
   }
+  const secure = useHttps ? await startHttpsTarget() : undefined
+  if (secure !== undefined) targets.push(secure)
+  else notes.push("https: not run (--no-https)")
   if (!hasAiohttp) notes.push(aiohttpNote)
   const withPython = (clients: ReadonlyArray<Client>) => (hasAiohttp ? [...clients, aiohttp] : clients)
 
@@ -594,6 +661,8 @@ const main = async (): Promise<void> => {
   const s4 = { n: quick ? 10_000 : 100_000, c: 64, warmup: quick ? 500 : 2_000, template: "/small?i={i}" }
   const s1Clients = withPython([undici, globalFetch, platform, gatherAll, gatherStream, gatherAllDefaultPool])
   const s2Clients = withPython([undici, globalFetch, platform, gatherAll, gatherStream])
+  // Over https: raw undici and effect-gather only (the others would need the CA wired into globals).
+  const httpsClients = [undici, gatherAll, gatherStream]
 
   process.stderr.write(
     `bench: ${quick ? "quick, " : ""}${rounds} round(s); target ${small.origin} (${small.name}); node flags for every JS client: ${nodeFlagsText}; clients ${build.how}\n`
@@ -610,11 +679,12 @@ const main = async (): Promise<void> => {
   // One round of every scenario, then the next: S1, S2 and S3 runs interleave
   // too. Gather.all over 100k inputs is a contrast for memory only: round 1.
   for (let round = 0; round < rounds; round++) {
-    const roundJobs = [
+    const roundJobs = onlyHttps ? [...jobs("S1s", httpsClients, secure!, s1, 60), ...jobs("S2s", httpsClients, secure!, s2, 120)] : [
       ...jobs("S1", s1Clients, node, s1, 60),
       ...jobs("S2", s2Clients, small, s2, 120),
       ...jobs("S3", round === 0 ? [gatherStream, gatherAll] : [gatherStream], small, s3Small, 180),
-      ...jobs("S4", [gatherStream, gatherCli], small, s4, 180)
+      ...jobs("S4", [gatherStream, gatherCli], small, s4, 180),
+      ...(secure === undefined ? [] : [...jobs("S1s", httpsClients, secure, s1, 60), ...jobs("S2s", httpsClients, secure, s2, 120)])
     ]
     for (let i = 0; i < roundJobs.length; i++) {
       const job = roundJobs[(i + round) % roundJobs.length]!
@@ -624,7 +694,7 @@ const main = async (): Promise<void> => {
 
   // The 1,000,000-input stream: estimated from the 100k runs, skipped if it cannot fit.
   let s3LargeNote: string | undefined
-  if (rounds1m > 0) {
+  if (rounds1m > 0 && !onlyHttps) {
     const small100k = summarize("S3", gatherStream, s3Small.n)
     const estimateS = small100k === undefined || !Number.isFinite(small100k.wallS)
       ? Infinity
@@ -667,6 +737,27 @@ const main = async (): Promise<void> => {
       fmt(s.otherCpuPct, 0),
       String(s.rounds),
       okCell(s)
+    ]]
+  })
+  const base1s = summarize("S1s", undici, s1.n)
+  const base2s = summarize("S2s", undici, s2.n)
+  const rowsHttps = secure === undefined ? [] : httpsClients.flatMap((client) => {
+    const one = summarize("S1s", client, s1.n)
+    const two = summarize("S2s", client, s2.n)
+    if (one === undefined && two === undefined) return []
+    return [[
+      client.label,
+      fmt(one?.wallS, 3),
+      one === undefined || base1s === undefined ? "–" : fmt(one.wallS / base1s.wallS, 2),
+      fmt(one?.handshakes, 0),
+      int(two?.reqPerS ?? NaN),
+      two === undefined || base2s === undefined ? "–" : fmt(two.reqPerS / base2s.reqPerS, 2),
+      two === undefined || base2s === undefined ? "–" : fmt(two.reqPerSMax / base2s.reqPerSMax, 2),
+      fmt(two?.cpuUsPerReq, 1),
+      two === undefined || base2s === undefined ? "–" : fmt(two.cpuUsPerReq / base2s.cpuUsPerReq, 2),
+      fmt(two?.handshakes, 0),
+      fmt(two?.otherCpuPct, 0),
+      `${one === undefined ? "–" : okCell(one)}; ${two === undefined ? "–" : okCell(two)}`
     ]]
   })
   const s3Rows: Array<[string, Client, number]> = [
@@ -726,7 +817,13 @@ The CLI's own program (what \`bin.ts\` runs), in process, reading the URLs from 
 
 ${table(["client", "req/s", "req/s ÷ Gather.stream", "CPU µs/req", "CPU ÷ Gather.stream", "peak RSS MB", "other CPU %", "rounds", "ok / failed"], rowsS4)}
 
-## Notes
+${secure === undefined ? "" : `## S1 and S2 over https (${secure.name})
+
+S1: ${int(s1.n)} × \`/delay?ms=100\` at concurrency ${s1.c}; S2: ${int(s2.n)} × \`/small\` at concurrency ${s2.c}. Keep-alive on; every client gets C connections, as over http. "handshakes" is what the target counted (\`secureConnection\`) over the whole run, warm-up included.
+
+${table(["client", "S1 wall s", "S1 ÷ undici", "S1 handshakes", "S2 req/s", "S2 req/s ÷ undici", "S2 best ÷ best undici", "S2 CPU µs/req", "S2 CPU ÷ undici", "S2 handshakes", "S2 other CPU %", "ok / failed (S1; S2)"], rowsHttps)}
+
+`}## Notes
 
 ${notes.length === 0 ? "- none" : notes.map((note) => `- ${note}`).join("\n")}
 - Numbers are from a shared ${nproc}-core machine where the target and the client compete for the cores: read the ratios, not the absolute figures. Other work only ever slows a run down, so on a busy machine "best ÷ best undici" (fastest round against fastest round) is the less disturbed throughput ratio, and CPU µs/req (which waiting does not inflate) the steadiest figure of all. "target CPU %" near 100 means the target, not the client, was the limit; "other CPU %" is CPU that neither the client nor the target used during the load phase (other work on the machine, in % of one core): where it is high, that row's figures are unreliable.

@@ -2,15 +2,20 @@
 // process so its CPU is never charged to a client.
 //
 //   node bench/target.mjs            listens on 127.0.0.1, a free port; prints the port on stdout
+//   node bench/target.mjs --tls=DIR  the same over https, with DIR/cert.pem and DIR/key.pem
 //
 // Routes (any query string is ignored except `ms`):
 //   GET /small          200, a 100-byte body with content-length, keep-alive
 //   GET /delay?ms=100   the same body after `ms` milliseconds (0..10000, default 100)
+//   GET /handshakes     the TLS handshakes completed so far (a number; https only)
 //   anything else       404
 //
 // It exits on SIGTERM/SIGINT, and with `--exit-on-stdin-close` (how the
 // runner starts it) when its stdin closes, so it never outlives the runner.
-import { createServer } from "node:http"
+import { readFileSync } from "node:fs"
+import { createServer as createHttpServer } from "node:http"
+import { createServer as createHttpsServer } from "node:https"
+import { join } from "node:path"
 
 const body = Buffer.alloc(100, "x")
 const headers = {
@@ -25,8 +30,16 @@ const respond = (res) => {
   res.end(body)
 }
 
-const server = createServer((req, res) => {
+const tlsDir = process.argv.find((arg) => arg.startsWith("--tls="))?.slice("--tls=".length)
+let handshakes = 0
+
+const handler = (req, res) => {
   const url = req.url ?? "/"
+  if (url === "/handshakes") {
+    const text = `${handshakes}\n`
+    res.writeHead(200, { "content-type": "text/plain", "content-length": String(text.length) })
+    return res.end(text)
+  }
   if (url === "/small" || url.startsWith("/small?")) return respond(res)
   if (url === "/delay" || url.startsWith("/delay?")) {
     const raw = new URLSearchParams(url.slice(url.indexOf("?") + 1)).get("ms")
@@ -37,7 +50,12 @@ const server = createServer((req, res) => {
   }
   res.writeHead(404, { "content-type": "text/plain", "content-length": String(notFound.length) })
   res.end(notFound)
-})
+}
+
+const server = tlsDir === undefined
+  ? createHttpServer(handler)
+  : createHttpsServer({ cert: readFileSync(join(tlsDir, "cert.pem")), key: readFileSync(join(tlsDir, "key.pem")) }, handler)
+server.on("secureConnection", () => handshakes++)
 
 // Keep connections open between a client's warm-up and its measured phase,
 // and never close a socket after some number of requests.

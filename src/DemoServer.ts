@@ -54,6 +54,15 @@ export interface DemoServerOptions {
    * a remote service. Default `0`. Waits on a real timer.
    */
   readonly latency?: Duration.DurationInput | undefined
+  /**
+   * Serve https: `true` makes a throwaway CA and a certificate for
+   * `localhost`, `127.0.0.1`, `::1` and `host` (in memory, valid one day;
+   * trust it with `Session.layer({ tls: { ca: server.ca } })`), or pass your
+   * own certificate and key. Default `false` (plain http).
+   */
+  readonly tls?: boolean | { readonly cert: string; readonly key: string } | undefined
+  /** Serve HTTP/2 (by ALPN, HTTP/1.1 still answered); implies `tls`. Default `false`. */
+  readonly h2?: boolean | undefined
 }
 
 /**
@@ -79,6 +88,8 @@ export interface DemoServerStats {
   readonly openConnections: number
   /** TCP sockets accepted since start or the last `resetStats`. */
   readonly connectionsOpened: number
+  /** TLS handshakes completed since start or the last `resetStats` (0 over http). */
+  readonly tlsHandshakes: number
 }
 
 /**
@@ -88,14 +99,16 @@ export interface DemoServerStats {
  * @category models
  */
 export interface DemoServer {
-  /** Where it listens, without a trailing slash, e.g. `"http://127.0.0.1:40123"`. */
+  /** Where it listens, without a trailing slash, e.g. `"http://127.0.0.1:40123"` (`https:` with `tls`). */
   readonly baseUrl: string
+  /** The PEM of the throwaway CA that issued its certificate (`tls: true` only). */
+  readonly ca: string | undefined
   /** The bound port. */
   readonly port: number
   /** A snapshot of the counters. */
   readonly stats: Effect.Effect<DemoServerStats>
   /**
-   * Zeroes `requests`, `aborted` and `connectionsOpened`, sets `peakInFlight`
+   * Zeroes `requests`, `aborted`, `connectionsOpened` and `tlsHandshakes`, sets `peakInFlight`
    * to the current `inFlight` and forgets the received headers. The gauges
    * `inFlight` and `openConnections` keep their values.
    */

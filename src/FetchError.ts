@@ -83,9 +83,59 @@ export class InvalidRequest extends Data.TaggedError("InvalidRequest")<RequestCo
   }
 }
 
+const untrusted = new Set([
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "CERT_UNTRUSTED"
+])
+
+/**
+ * What a TLS failure code means, in words, with what to do about it.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const describeTls = (code: string | undefined): string => {
+  if (code === undefined) return "the TLS handshake failed"
+  if (untrusted.has(code)) {
+    return "its certificate is not signed by a trusted authority (pass the server's CA as the session's tls.ca)"
+  }
+  switch (code) {
+    case "CERT_HAS_EXPIRED":
+      return "its certificate has expired (the server must renew it)"
+    case "CERT_NOT_YET_VALID":
+      return "its certificate is not valid yet (check this machine's clock)"
+    case "ERR_TLS_CERT_ALTNAME_INVALID":
+      return "its certificate is not issued for this host name (use the name on the certificate, or set tls.servername)"
+    case "ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED":
+      return "the server requires a client certificate (pass tls.cert and tls.key)"
+    case "ERR_SSL_WRONG_VERSION_NUMBER":
+      return "the server did not answer in TLS (is it plain http?)"
+  }
+  if (code.startsWith("ERR_SSL_") && code.includes("_ALERT_")) {
+    const alert = code.slice(code.indexOf("_ALERT_") + 7).toLowerCase().replace(/_/g, " ")
+    const hint = alert === "handshake failure" ? " (no common protocol or cipher, or a client certificate is required)" : ""
+    return `the server ended the handshake with the alert "${alert}"${hint}`
+  }
+  return "the TLS handshake failed"
+}
+
+const hostOf = (url: string): string => {
+  try {
+    return new URL(url).host
+  } catch {
+    return url
+  }
+}
+
 /**
  * The connection could not be made or broke: refused, reset (also mid-body),
- * DNS, TLS. `code` is the system or undici code when there is one.
+ * DNS, TLS. `code` is the system or undici code when there is one. A `Tls`
+ * failure's message names the host and says in words what went wrong (see
+ * {@link describeTls}); it is never retried.
  *
  * @since 0.1.0
  * @category errors
@@ -101,6 +151,9 @@ export class ConnectionError extends Data.TaggedError("ConnectionError")<Request
   /** @since 0.1.0 */
   override get message(): string {
     const code = this.code === undefined ? "" : ` ${this.code}`
+    if (this.reason === "Tls") {
+      return describe(this, `TLS with ${hostOf(this.url)} failed: ${describeTls(this.code)}${code === "" ? "" : ` [${this.code}]`}`)
+    }
     return describe(this, `connection ${this.reason.toLowerCase()} during ${this.phase}${code}`)
   }
 }

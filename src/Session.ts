@@ -16,6 +16,7 @@ import type * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
+import type * as Redacted from "effect/Redacted"
 import type * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import type { Dispatcher } from "undici"
@@ -157,6 +158,47 @@ export interface AdaptiveOptions {
 export type RetryAfterScope = "request" | "origin"
 
 /**
+ * PEM text, as a string or the bytes of a file.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Pem = string | Uint8Array
+
+/**
+ * How the session's connections speak TLS, like aiohttp's `ssl=` or httpx's
+ * `verify=` and `cert=`. Every field is optional; without any, certificates
+ * are checked against Node's bundled roots (plus `NODE_EXTRA_CA_CERTS`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface TlsOptions {
+  /**
+   * The certificate authorities to trust, instead of Node's bundled roots (a
+   * private CA: pass only it, or it plus `tls.rootCertificates`). Default the
+   * bundled roots.
+   */
+  readonly ca?: Pem | ReadonlyArray<Pem> | undefined
+  /** A client certificate chain for servers that ask for one (mTLS); needs `key`. Default none. */
+  readonly cert?: Pem | undefined
+  /** The private key of `cert`. Default none. */
+  readonly key?: Pem | Redacted.Redacted<string> | undefined
+  /** The passphrase of an encrypted `key`. Default none. */
+  readonly passphrase?: string | Redacted.Redacted<string> | undefined
+  /** The name sent by SNI and checked against the certificate. Default the URL's host name. */
+  readonly servername?: string | undefined
+  /**
+   * `false` switches certificate checks off (anyone on the path can read and
+   * change the traffic). Allowed only when written out, and the session logs
+   * a warning once when it opens. Default `true`.
+   */
+  readonly rejectUnauthorized?: boolean | undefined
+  /** The oldest TLS version accepted. Default `"TLSv1.2"`. */
+  readonly minVersion?: "TLSv1.2" | "TLSv1.3" | undefined
+}
+
+/**
  * Options of a session; every field is optional.
  *
  * @since 0.1.0
@@ -213,6 +255,13 @@ export interface Options {
   readonly retryAfter?: RetryAfterScope | undefined
   /** Record the `Metrics` (duration histogram, outcome counter, adaptive windows). Default `false`. */
   readonly metrics?: boolean | undefined
+  /** TLS settings of every `https:` connection (private CA, client certificate). Default Node's. */
+  readonly tls?: TlsOptions | undefined
+  /**
+   * Offer HTTP/2 by ALPN on `https:` connections (one multiplexed connection
+   * per origin when the server agrees; HTTP/1.1 otherwise). Default `false`.
+   */
+  readonly allowH2?: boolean | undefined
 }
 
 /**
@@ -295,8 +344,11 @@ export const layer: (options?: Options) => Layer.Layer<Session | HttpClient.Http
  * Session options read through `Config`: `GATHER_BASE_URL`, `GATHER_USER_AGENT`,
  * `GATHER_MAX_CONNECTIONS_PER_HOST`, `GATHER_TIMEOUT` and
  * `GATHER_CONNECT_TIMEOUT` (durations such as `"5 seconds"`),
- * `GATHER_MAX_BODY_BYTES`, `GATHER_MAX_REDIRECTS`, `GATHER_TRACER_PROPAGATION`.
- * All optional.
+ * `GATHER_MAX_BODY_BYTES`, `GATHER_MAX_REDIRECTS`, `GATHER_TRACER_PROPAGATION`,
+ * `GATHER_ALLOW_H2`, and TLS: `GATHER_TLS_CA_FILE`, `GATHER_TLS_CERT_FILE`,
+ * `GATHER_TLS_KEY_FILE` (PEM files, read when the config is),
+ * `GATHER_TLS_PASSPHRASE`, `GATHER_TLS_SERVERNAME`,
+ * `GATHER_TLS_REJECT_UNAUTHORIZED`, `GATHER_TLS_MIN_VERSION`. All optional.
  *
  * @since 0.1.0
  * @category constructors

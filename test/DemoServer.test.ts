@@ -825,3 +825,50 @@ describe("DemoServer helpers", () => {
     }
   })
 })
+
+describe("DemoServer over TLS", () => {
+  const routes = ["/api/v2/pokemon/25", "/wiki/1969", "/status/418", "/bytes/5000", "/redirect/2"]
+
+  it.live.each([
+    { name: "https", h2: false },
+    { name: "HTTP/2", h2: true }
+  ])("$name: a throwaway CA, https:// base URL, the demo routes answer as over http", ({ h2 }) =>
+    Effect.scoped(Effect.gen(function*() {
+      const plain = yield* DemoServer.make()
+      const secure = yield* DemoServer.make({ tls: true, h2 })
+      expect(plain.ca).toBeUndefined()
+      expect(secure.baseUrl).toMatch(/^https:\/\/127\.0\.0\.1:\d+$/)
+      expect(secure.ca).toMatch(/^-----BEGIN CERTIFICATE-----/)
+      const agent = new Agent({ connect: { ca: secure.ca! }, allowH2: h2 })
+      const untrusting = new Agent()
+      yield* Effect.addFinalizer(() => Effect.promise(() => Promise.all([agent.destroy(), untrusting.destroy()])))
+      for (const route of routes) {
+        const [a, b] = yield* Effect.promise(() =>
+          Promise.all([
+            request(`${plain.baseUrl}${route}`).then(async (r) => ({
+              status: r.statusCode,
+              body: (await r.body.text()).replaceAll(plain.baseUrl, "BASE")
+            })),
+            request(`${secure.baseUrl}${route}`, { dispatcher: agent }).then(async (r) => ({
+              status: r.statusCode,
+              body: (await r.body.text()).replaceAll(secure.baseUrl, "BASE")
+            }))
+          ])
+        )
+        expect(b, route).toEqual(a)
+      }
+      // node's HTTP/2 compatibility API shows the pseudo-headers among the headers
+      const echoed = yield* Effect.promise(() =>
+        request(`${secure.baseUrl}/headers`, { dispatcher: agent }).then((r) => r.body.json() as Promise<{ headers: Record<string, string> }>)
+      )
+      expect(":authority" in echoed.headers).toBe(h2)
+      const stats = yield* secure.stats
+      expect(stats.requests).toBe(routes.length + 1)
+      expect(stats.tlsHandshakes).toBeGreaterThanOrEqual(1)
+      expect(stats.tlsHandshakes).toBe(stats.connectionsOpened)
+      const refused = yield* Effect.promise(() =>
+        request(`${secure.baseUrl}/status/200`, { dispatcher: untrusting }).then(() => "ok", (e: { code?: string }) => e.code)
+      )
+      expect(refused).toBe("UNABLE_TO_VERIFY_LEAF_SIGNATURE")
+    })))
+})

@@ -619,6 +619,41 @@ describe.concurrent("gather (the process)", { timeout: 60_000 }, () => {
     expect(result.code).toBe(130)
     expect(result.stderr).toContain("served 1 requests")
   })
+  it("serve --tls / --h2: an https URL and a CA file; fetch --ca trusts it, fetch without it fails with Tls; the CA file goes on exit", async () => {
+    for (const flag of ["--tls", "--h2"]) {
+      const child = await start(["serve", "--port", "0", flag])
+      await until(() => /CA certificate: \S+\n/.test(child.stdout()), 50_000)
+      const url = /https:\/\/127\.0\.0\.1:\d+/.exec(child.stdout())![0]
+      const ca = /CA certificate: (\S+)\n/.exec(child.stdout())![1]!
+      expect(fs.readFileSync(ca, "utf8")).toMatch(/^-----BEGIN CERTIFICATE-----/)
+      expect(fs.readFileSync(ca, "utf8")).not.toContain("PRIVATE KEY")
+      const urls = `${url}/api/v2/pokemon/25\n${url}/redirect/2\n`
+      const trusted = await run(["fetch", "--ca", ca, "-q", ...(flag === "--h2" ? ["--http2"] : [])], { stdin: urls })
+      expect(trusted.code, trusted.stderr).toBe(0)
+      const records = parseNdjson(trusted.stdout)
+      expect(records.map((r) => r.status)).toEqual([200, 200])
+      const untrusted = await run(["fetch", "-q", "--retries", "3"], { stdin: `${url}/api/v2/pokemon/25\n` })
+      expect(untrusted.code).toBe(1)
+      const [failed] = parseNdjson(untrusted.stdout)
+      expect(failed!.error!.tag).toBe("ConnectionError")
+      expect(failed!.error!.message).toMatch(/TLS with 127\.0\.0\.1:\d+ failed: its certificate is not signed by a trusted authority/)
+      expect(failed!.attempts).toBe(1)
+      child.child.kill("SIGTERM")
+      expect((await child.done).code).toBe(130)
+      expect(fs.existsSync(ca)).toBe(false)
+    }
+  }, 240_000)
+  it("fetch --ca with a missing file or a file that is not a certificate is a usage error", async () => {
+    const dir = tmpDir()
+    const notPem = path.join(dir, "not.pem")
+    fs.writeFileSync(notPem, "hello")
+    const missing = await run(["fetch", "--ca", path.join(dir, "nope.pem"), "-q"], { stdin: "https://127.0.0.1:1/\n" })
+    expect(missing.code).toBe(2)
+    expect(missing.stderr).toMatch(/--ca .*nope\.pem: cannot read it \(ENOENT\)/)
+    const bad = await run(["fetch", "--ca", notPem, "-q"], { stdin: "https://127.0.0.1:1/\n" })
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toMatch(/not a PEM certificate/)
+  })
   it("on a terminal a live progress line is drawn on stderr", async () => {
     const dir = tmpDir()
     const file = path.join(dir, "urls.txt")

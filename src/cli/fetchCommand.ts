@@ -16,6 +16,8 @@ import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
+import * as crypto from "node:crypto"
+import * as fs from "node:fs"
 import * as path from "node:path"
 import { Fetch, Gather, Session } from "../index.js"
 import { describe, SomeFailed, StdoutClosed, UsageError } from "./errors.js"
@@ -61,6 +63,8 @@ export interface FetchConfig {
   readonly format: Format
   readonly ordered: boolean
   readonly quiet: boolean
+  readonly ca: Option.Option<string>
+  readonly http2: boolean
 }
 
 
@@ -155,6 +159,14 @@ const options = {
   quiet: Options.boolean("quiet").pipe(
     Options.withAlias("q"),
     Options.withDescription("No progress line.")
+  ),
+  ca: Options.text("ca").pipe(
+    Options.withPseudoName("FILE"),
+    Options.withDescription("Trust the certificate authorities in this PEM file for https (instead of the bundled roots), e.g. the CA `gather serve --tls` prints."),
+    Options.optional
+  ),
+  http2: Options.boolean("http2").pipe(
+    Options.withDescription("Offer HTTP/2 to https servers (HTTP/1.1 when they decline).")
   )
 }
 
@@ -181,8 +193,14 @@ const tableRow = (record: Records.ResultRecord): string => {
 const noteOf = (record: Records.ResultRecord): string =>
   record.error !== null && record.error.tag !== "BadStatus" ? record.error.tag : String(record.status)
 
-const sessionOptions = (config: FetchConfig, headers: Readonly<Record<string, string>>): Session.Options => ({
+const sessionOptions = (
+  config: FetchConfig,
+  headers: Readonly<Record<string, string>>,
+  ca: Buffer | undefined
+): Session.Options => ({
   headers,
+  tls: ca === undefined ? undefined : { ca },
+  allowH2: config.http2,
   // One connection per request in flight, so `-c` is what reaches one host.
   maxConnectionsPerHost: Option.getOrElse(config.perHost, () => config.concurrency),
   maxInFlightPerHost: Option.getOrUndefined(config.perHost),
@@ -211,8 +229,27 @@ const preflight = (config: FetchConfig) =>
     if (Input.isStdin(file) && Output.stdinIsTTY()) yield* Output.printError("reading URLs from stdin, one per line (Ctrl-D to end)")
     const headers = parseHeaders(config.header)
     if (Either.isLeft(headers)) return yield* new UsageError({ message: headers.left })
-    return headers.right
+    const ca = Option.isNone(config.ca) ? undefined : yield* readCa(config.ca.value)
+    return { headers: headers.right, ca }
   })
+
+/** The --ca file, checked here so a wrong path is a usage error, not a TLS failure per URL. */
+const readCa = (file: string): Effect.Effect<Buffer, UsageError> =>
+  Effect.flatMap(
+    Effect.try({
+      try: () => fs.readFileSync(file),
+      catch: (error) =>
+        new UsageError({ message: `--ca ${file}: cannot read it (${(error as NodeJS.ErrnoException).code ?? "unreadable"})` })
+    }),
+    (pem) =>
+      Effect.try({
+        try: () => {
+          new crypto.X509Certificate(pem)
+          return pem
+        },
+        catch: () => new UsageError({ message: `--ca ${file}: not a PEM certificate` })
+      })
+  )
 
 const gather = (config: FetchConfig) =>
   Effect.gen(function*() {
@@ -428,10 +465,10 @@ const gather = (config: FetchConfig) =>
 
 /** Runs `gather fetch`. */
 export const run = (config: FetchConfig) =>
-  Effect.flatMap(preflight(config), (headers) =>
+  Effect.flatMap(preflight(config), ({ ca, headers }) =>
     gather(config).pipe(
       Effect.scoped,
-      Effect.provide(Session.layer(sessionOptions(config, headers)))
+      Effect.provide(Session.layer(sessionOptions(config, headers, ca)))
     ))
 
 export const command = Command.make("fetch", options, run).pipe(

@@ -15,11 +15,14 @@ import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Http from "node:http"
+import * as Http2 from "node:http2"
+import * as Https from "node:https"
 import type * as Net from "node:net"
 import { fileURLToPath } from "node:url"
 import * as Zlib from "node:zlib"
 import type * as api from "../DemoServer.js"
 import { pokemon, typeIds, wikiPage } from "./demoData.js"
+import { localCertificates } from "./tls.js"
 
 // ---------------------------------------------------------------------------
 // options
@@ -36,13 +39,23 @@ interface Config {
   readonly port: number
   readonly host: string
   readonly latencyMillis: number
+  /** The certificate to serve and the CA that issued it; undefined for plain http. */
+  readonly tls: { readonly cert: string; readonly key: string; readonly ca: string | undefined } | undefined
+  readonly h2: boolean
 }
 
-const normalize = (options: api.DemoServerOptions | undefined): Config => ({
-  port: options?.port ?? defaults.port,
-  host: options?.host ?? defaults.host,
-  latencyMillis: Math.max(0, Duration.toMillis(Duration.decode(options?.latency ?? defaults.latency)))
-})
+const normalize = (options: api.DemoServerOptions | undefined): Config => {
+  const h2 = options?.h2 ?? false
+  const tls = options?.tls ?? h2
+  return {
+    port: options?.port ?? defaults.port,
+    host: options?.host ?? defaults.host,
+    latencyMillis: Math.max(0, Duration.toMillis(Duration.decode(options?.latency ?? defaults.latency))),
+    // `true`: a throwaway CA and a certificate for localhost, 127.0.0.1 and ::1
+    tls: tls === false ? undefined : tls === true ? localCertificates([options?.host ?? defaults.host]) : { ca: undefined, ...tls },
+    h2
+  }
+}
 
 // ---------------------------------------------------------------------------
 // limits
@@ -150,6 +163,12 @@ class State {
   /** Requests in flight at `/capacity`, by its `k` (each `k` is its own hidden capacity). */
   readonly capacityInFlight = new Map<number, number>()
 
+  tlsHandshakes = 0
+
+  onSecureConnection = (): void => {
+    this.tlsHandshakes++
+  }
+
   onConnection = (socket: Net.Socket): void => {
     this.openConnections++
     this.connectionsOpened++
@@ -193,7 +212,8 @@ class State {
       peakInFlight: this.peakInFlight,
       aborted: this.aborted,
       openConnections: this.openConnections,
-      connectionsOpened: this.connectionsOpened
+      connectionsOpened: this.connectionsOpened,
+      tlsHandshakes: this.tlsHandshakes
     }
   }
 
@@ -202,6 +222,7 @@ class State {
     this.peakInFlight = this.inFlight
     this.aborted = 0
     this.connectionsOpened = 0
+    this.tlsHandshakes = 0
     this.headers.clear()
   }
 
@@ -580,9 +601,24 @@ const makeApp = (state: State, config: Config, baseUrl: string) => {
 /** @internal */
 export const tag = Context.GenericTag<api.DemoServer>("effect-gather/DemoServer")
 
-const formatBaseUrl = (host: string, port: number): string => {
+const formatBaseUrl = (scheme: "http" | "https", host: string, port: number): string => {
   const reachable = host === "0.0.0.0" ? "127.0.0.1" : host === "::" ? "::1" : host
-  return reachable.includes(":") ? `http://[${reachable}]:${port}` : `http://${reachable}:${port}`
+  return reachable.includes(":") ? `${scheme}://[${reachable}]:${port}` : `${scheme}://${reachable}:${port}`
+}
+
+/**
+ * The node server for the config. HTTP/2 goes through node's compatibility
+ * API (`allowHTTP1` keeps HTTP/1.1 clients working): its request and
+ * response objects offer what the platform's handler uses of node:http's,
+ * and `NodeHttpServer.make` uses only `listen`, `address`, `listening`,
+ * `close`, `on` and `off` of the server, which an `Http2SecureServer` has.
+ * `NodeHttpServer.make` is typed for node:http servers only, hence the cast.
+ */
+const nodeServerFor = (config: Config): Http.Server => {
+  if (config.tls === undefined) return Http.createServer()
+  const { cert, key } = config.tls
+  if (!config.h2) return Https.createServer({ cert, key })
+  return Http2.createSecureServer({ cert, key, allowHTTP1: true }) as unknown as Http.Server
 }
 
 /** Stops listening and cuts every socket, so closing never waits on clients. */
@@ -598,7 +634,8 @@ const closeNow = (server: Http.Server, state: State): Effect.Effect<void> =>
     // a safety net: every socket is destroyed below, so this should never fire
     const fallback = setTimeout(finish, 1000)
     server.close(finish)
-    server.closeAllConnections()
+    // an HTTP/2 server has no closeAllConnections; its sockets are cut below
+    if (typeof server.closeAllConnections === "function") server.closeAllConnections()
     for (const socket of state.sockets) socket.destroy()
   })
 
@@ -607,13 +644,14 @@ export const make = (options?: api.DemoServerOptions): Effect.Effect<api.DemoSer
   Effect.gen(function*() {
     const config = normalize(options)
     const state = new State()
-    const nodeServer = Http.createServer()
+    const nodeServer = nodeServerFor(config)
     nodeServer.on("connection", state.onConnection)
+    nodeServer.on("secureConnection", state.onSecureConnection)
     nodeServer.on("request", state.onRequest)
 
     const server = yield* NodeHttpServer.make(() => nodeServer, { port: config.port, host: config.host })
     const port = server.address._tag === "TcpAddress" ? server.address.port : config.port
-    const baseUrl = formatBaseUrl(config.host, port)
+    const baseUrl = formatBaseUrl(config.tls === undefined ? "http" : "https", config.host, port)
 
     const platform = yield* Layer.build(NodeHttpPlatform.layer)
     yield* HttpServer.serveEffect(makeApp(state, config, baseUrl)).pipe(
@@ -626,6 +664,7 @@ export const make = (options?: api.DemoServerOptions): Effect.Effect<api.DemoSer
     return tag.of({
       baseUrl,
       port,
+      ca: config.tls?.ca,
       stats: Effect.sync(() => state.snapshot()),
       resetStats: Effect.sync(() => state.resetStats()),
       resetState: Effect.sync(() => state.resetState()),

@@ -19,6 +19,7 @@ import type { BodyChannel } from "./bodyStream.js"
 import { currentDeadline } from "./deadline.js"
 import * as Errors from "./errors.js"
 import * as FastPath from "./fastPath.js"
+import { currentInterruptSlot } from "./interruptSlot.js"
 import * as Metrics from "./metrics.js"
 import * as Retry from "./retry.js"
 import { splitPlainUrl } from "./plainUrl.js"
@@ -566,7 +567,10 @@ const startFast = <A, R>(
   const remainingMs = fetching.deadlinePerfAt - performance.now()
   if (remainingMs <= 0) return undefined
   fetching.begin(prepared)
-  return Attempt.start(fetching, prepared, 1, remainingMs, fetching)
+  // The worker's slot remembers what it ran last (see Attempt.start).
+  const slot = fiber.getFiberRef(currentInterruptSlot)
+  if (slot === undefined || slot.owner !== fiber) return Attempt.start(fetching, prepared, 1, remainingMs, fetching)
+  return slot.current = Attempt.start(fetching, prepared, 1, remainingMs, fetching, slot.current)
 }
 
 /**

@@ -1,6 +1,9 @@
 import * as Duration from "effect/Duration"
 import type { AdaptiveOptions, RetryAfterScope } from "../Session.js"
 import type { AdaptiveConfig } from "./adaptive.js"
+import * as Redacted from "effect/Redacted"
+import * as crypto from "node:crypto"
+import type { Pem, TlsOptions } from "../Session.js"
 import type { HostLimitsConfig, RateInput } from "./hosts.js"
 import { parseRate } from "./hosts.js"
 import type { RetryInput, RetryPolicy } from "./retry.js"
@@ -37,6 +40,8 @@ export interface SessionOptions {
   readonly adaptive?: boolean | AdaptiveOptions | undefined
   readonly retryAfter?: RetryAfterScope | undefined
   readonly metrics?: boolean | undefined
+  readonly tls?: TlsOptions | undefined
+  readonly allowH2?: boolean | undefined
 }
 
 export interface CallOptions {
@@ -78,6 +83,20 @@ export interface ResolvedSession extends Limits {
   readonly tracerPropagation: boolean
   readonly metrics: boolean
   readonly hostLimits: HostLimitsConfig
+  /** `undefined` when no TLS option was given (Node's defaults). */
+  readonly tls: ResolvedTls | undefined
+  readonly allowH2: boolean
+}
+
+/** TLS options checked once; secrets stay redacted until the connector gets them. */
+export interface ResolvedTls {
+  readonly ca: ReadonlyArray<Pem> | undefined
+  readonly cert: Pem | undefined
+  readonly key: Redacted.Redacted<Pem> | undefined
+  readonly passphrase: Redacted.Redacted<string> | undefined
+  readonly servername: string | undefined
+  readonly rejectUnauthorized: boolean
+  readonly minVersion: "TLSv1.2" | "TLSv1.3"
 }
 
 export const defaultUserAgent = `effect-gather/${version}`
@@ -189,6 +208,55 @@ const stripTest = (input: ReadonlyArray<string> | ((name: string) => boolean) | 
   return (name) => names.has(name)
 }
 
+const pemText = (pem: Pem): string => typeof pem === "string" ? pem : Buffer.from(pem).toString("utf8")
+
+/**
+ * Checks the TLS options at construction, so a CA file that is not a
+ * certificate or a key with the wrong passphrase is reported once, here,
+ * rather than as a handshake failure on every request.
+ */
+export const resolveTls = (input: TlsOptions | undefined): ResolvedTls | undefined => {
+  if (input === undefined) return undefined
+  const ca = input.ca === undefined ? undefined : (Array.isArray(input.ca) ? input.ca : [input.ca as Pem])
+  for (const pem of ca ?? []) {
+    try {
+      new crypto.X509Certificate(pemText(pem))
+    } catch {
+      throw new TypeError("tls.ca must be PEM certificates")
+    }
+  }
+  if (input.cert !== undefined) {
+    try {
+      new crypto.X509Certificate(pemText(input.cert))
+    } catch {
+      throw new TypeError("tls.cert must be a PEM certificate")
+    }
+  }
+  const key = input.key === undefined ? undefined : Redacted.isRedacted(input.key) ? input.key : Redacted.make(input.key)
+  const passphrase = input.passphrase === undefined
+    ? undefined
+    : Redacted.isRedacted(input.passphrase) ? input.passphrase : Redacted.make(input.passphrase)
+  if ((input.cert === undefined) !== (key === undefined)) throw new TypeError("tls.cert and tls.key go together")
+  if (key !== undefined) {
+    try {
+      const keyValue = Redacted.value(key)
+      crypto.createPrivateKey({
+        key: typeof keyValue === "string" ? keyValue : Buffer.from(keyValue),
+        ...(passphrase === undefined ? {} : { passphrase: Redacted.value(passphrase) })
+      })
+    } catch {
+      throw new TypeError("tls.key cannot be read (not a PEM private key, or a wrong or missing passphrase)")
+    }
+  }
+  const rejectUnauthorized = input.rejectUnauthorized ?? true
+  if (typeof rejectUnauthorized !== "boolean") throw new TypeError("tls.rejectUnauthorized must be true or false")
+  const minVersion = input.minVersion ?? "TLSv1.2"
+  if (minVersion !== "TLSv1.2" && minVersion !== "TLSv1.3") {
+    throw new TypeError(`tls.minVersion must be "TLSv1.2" or "TLSv1.3", got ${String(minVersion)}`)
+  }
+  return { ca, cert: input.cert, key, passphrase, servername: input.servername, rejectUnauthorized, minVersion }
+}
+
 /** Normalizes session options once; throws on options that can never work. */
 export const resolveSession = (options: SessionOptions = {}): ResolvedSession => {
   const userAgent = options.userAgent === false ? undefined : (options.userAgent ?? defaultUserAgent)
@@ -218,7 +286,9 @@ export const resolveSession = (options: SessionOptions = {}): ResolvedSession =>
       adaptive: resolveAdaptive(options.adaptive, maxInFlightPerHost ?? maxConnectionsPerHost),
       retryAfter: retryAfterScope(options.retryAfter),
       metrics: options.metrics ?? false
-    }
+    },
+    tls: resolveTls(options.tls),
+    allowH2: options.allowH2 ?? false
   }
 }
 

@@ -2,16 +2,19 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import type * as ConfigError from "effect/ConfigError"
+import * as Redacted from "effect/Redacted"
+import * as fs from "node:fs"
+import * as ConfigError from "effect/ConfigError"
 import type * as Scope from "effect/Scope"
-import { Agent } from "undici"
+import { Agent, buildConnector, Client, Pool } from "undici"
 import type { Dispatcher } from "undici"
 import * as Hosts from "./hosts.js"
 import * as LeanClient from "./httpClient.js"
 import { Watchdog } from "./watchdog.js"
-import type { ResolvedSession, SessionOptions } from "./options.js"
+import type { ResolvedSession, ResolvedTls, SessionOptions } from "./options.js"
 import { resolveSession } from "./options.js"
 
 export const TypeId: unique symbol = Symbol.for("effect-gather/Session")
@@ -33,11 +36,19 @@ export const make = (options?: SessionOptions): Effect.Effect<SessionImpl, never
       try: () => resolveSession(options),
       catch: (error) => new TypeError(`effect-gather: invalid session options: ${(error as Error).message}`)
     }).pipe(Effect.orDie)
+    if (config.tls !== undefined && !config.tls.rejectUnauthorized) {
+      yield* Effect.logWarning(
+        "effect-gather: TLS certificate checks are off for this session (tls.rejectUnauthorized: false); " +
+          "anyone on the network path can read and change its https traffic"
+      )
+    }
     const dispatcher = yield* Effect.acquireRelease(
       Effect.sync(() =>
         new Agent({
           connections: config.maxConnectionsPerHost,
-          connect: { timeout: config.timeouts.connectMs },
+          connect: connector({ timeout: config.timeouts.connectMs, allowH2: config.allowH2, ...connectTls(config.tls) }),
+          allowH2: config.allowH2,
+          ...(config.allowH2 ? { factory: h2Pool } : {}),
           // Limits come per request from the session's options (0 = off).
           headersTimeout: 0,
           bodyTimeout: 0
@@ -55,6 +66,69 @@ export const make = (options?: SessionOptions): Effect.Effect<SessionImpl, never
     return { [TypeId]: TypeId, config, dispatcher, hosts, watchdog } satisfies SessionImpl
   })
 
+/** undici's connector options (node:tls's) from the resolved TLS options. */
+const connectTls = (tls: ResolvedTls | undefined) => {
+  if (tls === undefined) return {}
+  const pem = (value: string | Uint8Array): string | Buffer => typeof value === "string" ? value : Buffer.from(value)
+  return {
+    ...(tls.ca === undefined ? {} : { ca: tls.ca.map(pem) }),
+    ...(tls.cert === undefined ? {} : { cert: pem(tls.cert) }),
+    ...(tls.key === undefined ? {} : { key: pem(Redacted.value(tls.key)) }),
+    ...(tls.passphrase === undefined ? {} : { passphrase: Redacted.value(tls.passphrase) }),
+    ...(tls.servername === undefined ? {} : { servername: tls.servername }),
+    rejectUnauthorized: tls.rejectUnauthorized,
+    minVersion: tls.minVersion
+  }
+}
+
+const isTlsError = (error: unknown): boolean => {
+  const code = (error as { code?: unknown } | null)?.code
+  return typeof code === "string" && (code.startsWith("ERR_SSL_") || code.startsWith("ERR_TLS_"))
+}
+
+/**
+ * undici's connector, with one change: a TLS error on an open socket ends
+ * it at once. With TLS 1.3 a server that wants a client certificate rejects
+ * it after the client's handshake is done (alert 116, "certificate
+ * required"), then closes; undici saw the alert, then the close, and
+ * reported the close (`UND_ERR_SOCKET` "other side closed", retried as a
+ * reset) instead of the alert. Destroying the socket on the alert makes the
+ * alert the error undici reports. One listener per connection, not per request.
+ */
+const connector = (options: buildConnector.BuildOptions): buildConnector.connector => {
+  const connect = buildConnector(options)
+  return (target, callback) =>
+    connect(target, (...args) => {
+      const socket = args[1]
+      // undici passes (error) alone on failure, not (error, null) as typed
+      if (socket != null) {
+        socket.prependListener("error", (cause: unknown) => {
+          if (isTlsError(cause)) socket.destroy()
+        })
+      }
+      callback(...args)
+    })
+}
+
+/**
+ * With `allowH2`, undici 7 still caps every connection at `pipelining` (1 by
+ * default) requests, so HTTP/2 got one stream per connection: 8 handshakes
+ * for 8 in flight, measured. Its HTTP/2 code has its own default (as many
+ * streams as the server allows) that applies only when `pipelining` is
+ * unset, which its constructor cannot express; the setter can. HTTP/1.1
+ * connections keep undici's default of 1 (no pipelining).
+ */
+const h2Pool = (origin: string | URL, options: object): Pool =>
+  new Pool(origin, {
+    ...options,
+    factory: (url: URL, clientOptions: object) => {
+      const client = new Client(url, clientOptions)
+      // typed as a number; null is what restores the per-protocol default
+      Reflect.set(client, "pipelining", null)
+      return client
+    }
+  })
+
 /** The `@effect/platform` client on the session's engine (see httpClient.ts). */
 export const httpClient = (session: SessionImpl): HttpClient.HttpClient => LeanClient.make(session)
 
@@ -69,12 +143,42 @@ export const layer = (
 const optional = <A>(config: Config.Config<A>): Config.Config<A | undefined> =>
   Config.map(Config.option(config), Option.getOrUndefined)
 
+/** A PEM file named by a config value, read when the config is. */
+const pemFile = (name: string): Config.Config<Buffer | undefined> =>
+  Config.mapOrFail(optional(Config.string(name)), (path) => {
+    if (path === undefined) return Either.right(undefined)
+    try {
+      return Either.right(fs.readFileSync(path))
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? "unreadable"
+      return Either.left(ConfigError.InvalidData([], `cannot read ${path} (${code})`))
+    }
+  })
+
+const tlsConfig: Config.Config<SessionOptions["tls"]> = Config.all({
+  ca: pemFile("GATHER_TLS_CA_FILE"),
+  cert: pemFile("GATHER_TLS_CERT_FILE"),
+  key: pemFile("GATHER_TLS_KEY_FILE"),
+  passphrase: optional(Config.redacted("GATHER_TLS_PASSPHRASE")),
+  servername: optional(Config.string("GATHER_TLS_SERVERNAME")),
+  rejectUnauthorized: optional(Config.boolean("GATHER_TLS_REJECT_UNAUTHORIZED")),
+  minVersion: optional(Config.literal("TLSv1.2", "TLSv1.3")("GATHER_TLS_MIN_VERSION"))
+}).pipe(
+  Config.map((tls) => {
+    const given = Object.entries(tls).filter(([, value]) => value !== undefined)
+    if (given.length === 0) return undefined
+    return { ...tls, key: tls.key === undefined ? undefined : Redacted.make(tls.key.toString("utf8")) }
+  })
+)
+
 /**
  * Session options from `GATHER_*` variables (any `ConfigProvider`). The
  * names are whole (`GATHER_TIMEOUT`, not `TIMEOUT` nested in `GATHER`), so
  * an error names the variable as the user typed it.
  */
 export const config: Config.Config<SessionOptions> = Config.all({
+  tls: tlsConfig,
+  allowH2: optional(Config.boolean("GATHER_ALLOW_H2")),
   baseUrl: optional(Config.string("GATHER_BASE_URL")),
   userAgent: optional(Config.string("GATHER_USER_AGENT")),
   maxConnectionsPerHost: optional(Config.integer("GATHER_MAX_CONNECTIONS_PER_HOST")),
