@@ -16,6 +16,7 @@ import type * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
+import type * as Redacted from "effect/Redacted"
 import type * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import type { Dispatcher } from "undici"
@@ -111,6 +112,31 @@ export type Rate = `${number} per ${string}` | `${number}/${string}` | {
 }
 
 /**
+ * Credentials the session adds as `Authorization`: a bearer token, or a user
+ * and password for basic auth. Pass secrets as `Redacted` (from `Config.redacted`
+ * or `Redacted.make`): the session keeps them redacted, so they never appear in
+ * its `config`, an error, a log line or a report.
+ *
+ * The header goes only to `origins` (`"https://api.example.com"`; scheme, host
+ * and port); by default to the origin of `baseUrl` when there is one, else to
+ * every origin. A request's own `Authorization` (or credentials in its URL)
+ * wins. A redirect to another origin drops it and never gets it back.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type Auth =
+  | {
+    readonly bearer: string | Redacted.Redacted<string>
+    readonly origins?: ReadonlyArray<string> | undefined
+  }
+  | {
+    readonly username: string
+    readonly password: string | Redacted.Redacted<string>
+    readonly origins?: ReadonlyArray<string> | undefined
+  }
+
+/**
  * Options of a session; every field is optional.
  *
  * @since 0.1.0
@@ -151,6 +177,29 @@ export interface Options {
   readonly ratePerHost?: Rate | undefined
   /** Record the `Metrics` (duration histogram, outcome counter). Default `false`. */
   readonly metrics?: boolean | undefined
+  /** Bearer or basic credentials for the session's origin(s); see {@link Auth}. Default none. */
+  readonly auth?: Auth | undefined
+  /**
+   * A cookie jar for the session, shared by every fetch and gather on it:
+   * `Set-Cookie` from any response (redirects and errors too) is kept and sent
+   * back where it belongs (domain and path as in RFC 6265, `Secure` only over
+   * https, `Expires`/`Max-Age` on the `Clock`). Stricter than a browser: a
+   * cookie goes back only to the port that set it, and a `Domain` must cover
+   * the host that set it and contain a dot (there is no public-suffix list, so
+   * `Domain=co.uk` from `a.co.uk` is accepted). A request's own `Cookie`
+   * header is sent before the jar's; on a redirect the header is rebuilt from
+   * the jar alone. At most 3000 cookies (the oldest go first). Default `false`.
+   */
+  readonly cookies?: boolean | undefined
+  /**
+   * Requests go through this undici (v7) dispatcher instead of the session's
+   * own pool: THE way to reach a proxy (`new ProxyAgent("http://proxy:3128")`)
+   * or to set TLS and socket options (`new Agent({ connect: { ca } })`). The
+   * session does not own it: it is neither closed nor destroyed with the
+   * session, and `maxConnectionsPerHost` and `timeout.connect` (pool options)
+   * do not apply to it. Default: an `Agent` owned by the session.
+   */
+  readonly dispatcher?: Dispatcher | undefined
 }
 
 /**

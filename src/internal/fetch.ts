@@ -17,6 +17,7 @@ import type * as Schedule from "effect/Schedule"
 import type * as FetchError from "../FetchError.js"
 import * as Attempt from "./attempt.js"
 import type { BodyChannel } from "./bodyStream.js"
+import * as Credentials from "./credentials.js"
 import * as Errors from "./errors.js"
 import * as Metrics from "./metrics.js"
 import * as Retry from "./retry.js"
@@ -124,6 +125,8 @@ const prepare = (
     if (userInfo !== undefined && headers["authorization"] === undefined) headers["authorization"] = userInfo
     if (traceparent !== undefined) headers["traceparent"] = traceparent
   }
+
+  headers = Credentials.onRequest(session, url, headers)
 
   const done = (bytes: string | Uint8Array | null, contentType: string | undefined): Prepared => {
     if (contentType !== undefined && headers["content-type"] === undefined) {
@@ -315,6 +318,7 @@ class Fetching implements Attempt.AttemptContext {
   }
 
   bodyMode(status: number, headers: Record<string, string>): Attempt.BodyMode {
+    Credentials.onResponse(this.session, this.current!.url, headers)
     return this.follow && isRedirect(status, headers)
       ? Attempt.BodyMode.Drop
       : this.limits.acceptStatus(status)
@@ -428,7 +432,7 @@ class Fetching implements Attempt.AttemptContext {
       return fail({ _tag: "TooManyRedirects", limit: this.limits.maxRedirects, chain: chain.map(redactUrl) })
     }
     const next = nextHop(prepared, signal.status, signal.location, this.limits.allowInsecureRedirects)
-    return "_tag" in next ? fail(next) : this.hop(next)
+    return "_tag" in next ? fail(next) : this.hop(Credentials.onRedirect(this.session, next))
   }
 
   // A 429/503 with Retry-After pauses the whole origin (queued requests wait too).

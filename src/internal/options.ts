@@ -1,4 +1,8 @@
 import * as Duration from "effect/Duration"
+import type { Dispatcher } from "undici"
+import type { Auth } from "../Session.js"
+import type { ResolvedAuth } from "./auth.js"
+import { resolveAuth } from "./auth.js"
 import type { HostLimitsConfig, RateInput } from "./hosts.js"
 import { parseRate } from "./hosts.js"
 import type { RetryInput, RetryPolicy } from "./retry.js"
@@ -31,6 +35,9 @@ export interface SessionOptions {
   readonly maxInFlightPerHost?: number | undefined
   readonly ratePerHost?: RateInput | undefined
   readonly metrics?: boolean | undefined
+  readonly auth?: Auth | undefined
+  readonly cookies?: boolean | undefined
+  readonly dispatcher?: Dispatcher | undefined
 }
 
 export interface CallOptions {
@@ -70,6 +77,10 @@ export interface ResolvedSession extends Limits {
   readonly tracerPropagation: boolean
   readonly metrics: boolean
   readonly hostLimits: HostLimitsConfig
+  /** The session's credentials, the secret kept `Redacted`. */
+  readonly auth: ResolvedAuth | undefined
+  /** Whether the session keeps a cookie jar. */
+  readonly cookies: boolean
 }
 
 export const defaultUserAgent = `effect-gather/${version}`
@@ -155,8 +166,9 @@ export const resolveSession = (options: SessionOptions = {}): ResolvedSession =>
   if (userAgent !== undefined && headers["user-agent"] === undefined) headers["user-agent"] = userAgent
   const maxConnectionsPerHost = positiveInt("maxConnectionsPerHost", options.maxConnectionsPerHost, defaults.maxConnectionsPerHost)
   if (maxConnectionsPerHost === 0) throw new RangeError("maxConnectionsPerHost must be at least 1")
+  const baseUrl = normalizeBaseUrl(options.baseUrl)
   return {
-    baseUrl: normalizeBaseUrl(options.baseUrl),
+    baseUrl,
     headers,
     userAgent,
     maxConnectionsPerHost,
@@ -172,7 +184,9 @@ export const resolveSession = (options: SessionOptions = {}): ResolvedSession =>
       maxInFlight: optionalLimit("maxInFlight", options.maxInFlight),
       maxInFlightPerHost: optionalLimit("maxInFlightPerHost", options.maxInFlightPerHost),
       ratePerHost: options.ratePerHost === undefined ? undefined : parseRate(options.ratePerHost)
-    }
+    },
+    auth: resolveAuth(options.auth, baseUrl),
+    cookies: options.cookies ?? false
   }
 }
 

@@ -8,6 +8,7 @@ import type * as ConfigError from "effect/ConfigError"
 import type * as Scope from "effect/Scope"
 import { Agent } from "undici"
 import type { Dispatcher } from "undici"
+import { CookieJar } from "./cookies.js"
 import * as Hosts from "./hosts.js"
 import * as LeanClient from "./httpClient.js"
 import { Watchdog } from "./watchdog.js"
@@ -23,6 +24,8 @@ export interface SessionImpl {
   readonly dispatcher: Dispatcher
   readonly hosts: Hosts.Hosts
   readonly watchdog: Watchdog
+  /** The cookie jar, when the session keeps one. */
+  readonly cookies: CookieJar | undefined
 }
 
 export const tag = Context.GenericTag<SessionImpl>("effect-gather/Session")
@@ -33,7 +36,8 @@ export const make = (options?: SessionOptions): Effect.Effect<SessionImpl, never
       try: () => resolveSession(options),
       catch: (error) => new TypeError(`effect-gather: invalid session options: ${(error as Error).message}`)
     }).pipe(Effect.orDie)
-    const dispatcher = yield* Effect.acquireRelease(
+    // A dispatcher the user gives (a proxy, custom TLS) is theirs to close.
+    const dispatcher = options?.dispatcher ?? (yield* Effect.acquireRelease(
       Effect.sync(() =>
         new Agent({
           connections: config.maxConnectionsPerHost,
@@ -46,13 +50,16 @@ export const make = (options?: SessionOptions): Effect.Effect<SessionImpl, never
       // destroy, not close: whatever is still in flight when the scope ends
       // belongs to an interrupted fiber and must be cut (close would drain).
       (agent) => Effect.promise(() => agent.destroy())
-    )
+    ))
     const hosts = Hosts.make(config.hostLimits, yield* Effect.scope)
     const watchdog = yield* Effect.acquireRelease(
       Effect.sync(() => new Watchdog()),
       (watchdog) => Effect.sync(() => watchdog.close())
     )
-    return { [TypeId]: TypeId, config, dispatcher, hosts, watchdog } satisfies SessionImpl
+    // Expiry runs on the Clock, so a TestClock can age cookies in tests.
+    const clock = yield* Effect.clock
+    const cookies = config.cookies ? new CookieJar(() => clock.unsafeCurrentTimeMillis()) : undefined
+    return { [TypeId]: TypeId, config, dispatcher, hosts, watchdog, cookies } satisfies SessionImpl
   })
 
 /** The `@effect/platform` client on the session's engine (see httpClient.ts). */
