@@ -2,7 +2,8 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import * as TestClock from "effect/TestClock"
-import * as Dns from "node:dns"
+import type * as Dns from "node:dns"
+import type { LookupFunction } from "node:net"
 import { Agent } from "undici"
 import * as DemoServer from "../src/DemoServer.js"
 import * as Fetch from "../src/Fetch.js"
@@ -147,7 +148,7 @@ describe("Session cookie jar on the Clock", () => {
 
 // Several host names on one real server: a custom undici dispatcher resolves
 // every *.test name to 127.0.0.1 (the session's `dispatcher` option).
-const loopbackLookup: Dns.LookupFunction = (_hostname, options, callback) => {
+const loopbackLookup: LookupFunction = (_hostname, options, callback) => {
   if (typeof options === "object" && options !== null && (options as Dns.LookupAllOptions).all === true) {
     ;(callback as unknown as (e: null, a: Array<Dns.LookupAddress>) => void)(null, [{ address: "127.0.0.1", family: 4 }])
   } else callback(null, "127.0.0.1", 4)
