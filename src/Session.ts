@@ -272,8 +272,9 @@ export const layer: (options?: Options) => Layer.Layer<Session | HttpClient.Http
  * Session options read through `Config`: `GATHER_BASE_URL`, `GATHER_USER_AGENT`,
  * `GATHER_MAX_CONNECTIONS_PER_HOST`, `GATHER_TIMEOUT` and
  * `GATHER_CONNECT_TIMEOUT` (durations such as `"5 seconds"`),
- * `GATHER_MAX_BODY_BYTES`, `GATHER_MAX_REDIRECTS`, `GATHER_TRACER_PROPAGATION`.
- * All optional.
+ * `GATHER_MAX_BODY_BYTES`, `GATHER_MAX_REDIRECTS`, `GATHER_TRACER_PROPAGATION`,
+ * `GATHER_COOKIES` (a boolean) and `GATHER_BEARER_TOKEN` (read as `Redacted`,
+ * becomes `auth: { bearer }`). All optional.
  *
  * @since 0.1.0
  * @category constructors

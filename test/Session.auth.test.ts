@@ -1,7 +1,9 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
+import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
 import * as Util from "node:util"
@@ -100,5 +102,24 @@ describe("Session auth", () => {
       expect(Exit.isFailure(exit) && Cause.isDie(exit.cause)).toBe(true)
       const colon = yield* Effect.exit(Effect.scoped(Session.make({ auth: { username: "a:b", password: "p" } })))
       expect(Exit.isFailure(colon) && Cause.isDie(colon.cause)).toBe(true)
+    }))
+
+  it.scoped("layerConfig reads GATHER_BEARER_TOKEN as a Redacted bearer and GATHER_COOKIES", () =>
+    Effect.gen(function*() {
+      const a = yield* server
+      const provider = ConfigProvider.fromMap(
+        new Map([["GATHER_BASE_URL", a.baseUrl], ["GATHER_BEARER_TOKEN", TOKEN], ["GATHER_COOKIES", "true"]]),
+        { pathDelim: "_" }
+      )
+      const sessionLayer = Session.layerConfig().pipe(Layer.provide(Layer.setConfigProvider(provider)))
+      yield* Effect.gen(function*() {
+        const session = yield* Session.Session
+        expect(session.config.cookies).toBe(true)
+        expect(JSON.stringify(session.config)).not.toContain(TOKEN)
+        expect(yield* authorizationAt("/headers")).toBe(`Bearer ${TOKEN}`)
+        yield* Fetch.get("/cookies/set?from=config")
+        const echoed = yield* Fetch.json("/headers", Echoed)
+        expect(echoed.body.headers["cookie"]).toBe("from=config")
+      }).pipe(Effect.provide(sessionLayer))
     }))
 })

@@ -85,11 +85,14 @@ export const config: Config.Config<SessionOptions> = Config.all({
   connectTimeout: optional(Config.duration("CONNECT_TIMEOUT")),
   maxBodyBytes: optional(Config.integer("MAX_BODY_BYTES")),
   maxRedirects: optional(Config.integer("MAX_REDIRECTS")),
-  tracerPropagation: optional(Config.boolean("TRACER_PROPAGATION"))
+  tracerPropagation: optional(Config.boolean("TRACER_PROPAGATION")),
+  cookies: optional(Config.boolean("COOKIES")),
+  bearerToken: optional(Config.redacted("BEARER_TOKEN"))
 }).pipe(
-  Config.map(({ connectTimeout, timeout, ...rest }): SessionOptions => ({
+  Config.map(({ bearerToken, connectTimeout, timeout, ...rest }): SessionOptions => ({
     ...rest,
-    timeout: connectTimeout === undefined ? timeout : { attempt: timeout, connect: connectTimeout }
+    timeout: connectTimeout === undefined ? timeout : { attempt: timeout, connect: connectTimeout },
+    auth: bearerToken === undefined ? undefined : { bearer: bearerToken }
   })),
   Config.nested("GATHER")
 )
