@@ -34,6 +34,8 @@ describe("Session auth", () => {
         const own = yield* Fetch.json("/headers", Echoed, { headers: { Authorization: "Token mine" } })
         expect(own.body.headers["authorization"]).toBe("Token mine")
       }).pipe(Effect.provideService(Session.Session, session))
+      // the session's shared headers object was never written
+      expect(session.config.headers["authorization"]).toBeUndefined()
       const atB = yield* b.receivedHeaders
       expect(atB.some((h) => h["authorization"] !== undefined)).toBe(false)
     }))

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as FastCheck from "effect/FastCheck"
 import * as Schema from "effect/Schema"
 import * as TestClock from "effect/TestClock"
 import type * as Dns from "node:dns"
@@ -213,4 +214,31 @@ describe("CookieJar", () => {
     expect(jar.size).toBe(3000)
     expect(jar.header(new URL("http://h.test/"))).not.toContain("c0=1")
   })
+
+  const hosts = ["x.test", "a.x.test", "b.x.test", "deep.a.x.test", "other.test", "ax.test", "127.0.0.1"] as const
+  const domains = [undefined, "x.test", ".x.test", "a.x.test", "other.test", "test", "127.0.0.1", "0.1"] as const
+  const ports = ["", ":8080", ":8443"] as const
+  const paths = ["/", "/a", "/a/", "/a/b", "/ab", "/b/c"] as const
+  const pick = <T>(values: ReadonlyArray<T>) => FastCheck.constantFrom(...values)
+
+  it.prop(
+    "a cookie never reaches another port, nor a host outside the Domain that covers its setter",
+    [pick(hosts), pick(ports), pick(domains), pick(paths), pick(hosts), pick(ports), pick(paths), FastCheck.boolean()],
+    ([setHost, setPort, domain, setPath, getHost, getPort, getPath, https]) => {
+      const jar = new CookieJar(() => 0)
+      const scheme = https ? "https" : "http"
+      jar.capture(
+        new URL(`${scheme}://${setHost}${setPort}${setPath}`),
+        domain === undefined ? "c=1; Path=/" : `c=1; Path=/; Domain=${domain}`
+      )
+      const sent = jar.header(new URL(`${scheme}://${getHost}${getPort}${getPath}`)) === "c=1"
+      const d = domain?.replace(/^\./, "")
+      const covers = (host: string) => host === d || host.endsWith(`.${d}`)
+      // kept only when Domain is absent, names the setter, or is a dotted domain covering a named setter
+      const hostOnly = d === undefined || d === setHost
+      const stored = hostOnly || (d.includes(".") && setHost !== "127.0.0.1" && covers(setHost))
+      const allowed = stored && setPort === getPort && (hostOnly ? getHost === setHost : covers(getHost))
+      expect(sent).toBe(allowed)
+    }
+  )
 })
