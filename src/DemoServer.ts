@@ -20,7 +20,7 @@
  *   kept along the chain), `/redirect-loop`, `/redirect-to?url=&status=` (any method),
  *   `/headers`, `/hang` (never answers), `/reset` (promises 100000 bytes,
  *   sends 1000, destroys the socket), `/slow-body?chunks=10&interval=100`,
- *   `/retry-after/{s}?status=503|429&times=N&key=k&date=1`,
+ *   `/retry-after/{s}?status=503|429&times=N&key=k&date=1` (any method),
  *   `/flaky?p=0.5&seed=42`, `/bad-json`, `/gzip`, and `/echo` (any method;
  *   `{method, url, body, headers}`).
  * - `GET /cookies/set?name=value&raw=LINE&redirect=URL` sets `name=value;

@@ -125,6 +125,34 @@ layer(serverAndSession((server) => ({ baseUrl: server.baseUrl, retry: false })),
         expect(seeOther.body).toBe("")
       }))
 
+    it.effect("a retried PUT, and a POST whose policy allows retries, send the same body again", () =>
+      Effect.gen(function*() {
+        const server = yield* DemoServer.DemoServer
+        const payload = { items: Array.from({ length: 200 }, (_, i) => `item-${i}`) }
+        const length = String(JSON.stringify(payload).length)
+        const cases = [
+          Fetch.put("/retry-after/0?status=503&times=1&key=put-replay", { json: payload, retry: 2 }),
+          Fetch.post("/retry-after/0?status=503&times=1&key=post-replay", {
+            json: payload,
+            retry: { times: 2, methods: ["POST"] }
+          })
+        ]
+        for (const fetch of cases) {
+          yield* settledStats
+          yield* server.resetState
+          const response = yield* fetch
+          expect(response.status).toBe(200)
+          expect(response.attempts).toBe(2)
+          const received = yield* server.receivedHeaders
+          const attempts = received.slice(-2)
+          expect(attempts.length).toBe(2)
+          for (const headers of attempts) {
+            expect(headers["content-length"]).toBe(length)
+            expect(headers["content-type"]).toBe("application/json")
+          }
+        }
+      }))
+
     it.effect("a schema mismatch on a helper fails with DecodeError naming the method", () =>
       Effect.gen(function*() {
         const error = yield* failure(Fetch.patch("/echo", { text: "x", schema: Schema.Struct({ id: Schema.Number }) }))

@@ -567,7 +567,7 @@ const makeApp = (state: State, config: Config, baseUrl: string) => {
   ).pipe(
     HttpRouter.get("/reset", resetRoute),
     HttpRouter.get("/slow-body", recover(slowBodyRoute)),
-    HttpRouter.get("/retry-after/:s", recover(retryAfterRoute)),
+    HttpRouter.all("/retry-after/:s", recover(retryAfterRoute)),
     HttpRouter.get("/flaky", recover(flakyRoute)),
     HttpRouter.get("/bad-json", badJsonRoute),
     HttpRouter.get("/gzip", gzipRoute),
