@@ -1,4 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
+import * as HttpClient from "@effect/platform/HttpClient"
 import * as Effect from "effect/Effect"
 import * as FastCheck from "effect/FastCheck"
 import * as Schema from "effect/Schema"
@@ -126,6 +127,24 @@ describe("Session cookie jar", () => {
         )
         expect(yield* received(`${a.baseUrl}/cookies`)).toEqual({ kept: "2" })
       }).pipe(Effect.provideService(Session.Session, session))
+    }))
+})
+
+describe("Session cookie jar and HttpClient", () => {
+  it.scoped("the session's HttpClient shares the jar and the auth with Fetch", () =>
+    Effect.gen(function*() {
+      const a = yield* server
+      yield* Effect.gen(function*() {
+        const client = yield* HttpClient.HttpClient
+        const setting = yield* client.get("/cookies/set?via=client")
+        expect(setting.status).toBe(200)
+        expect(yield* received("/cookies")).toEqual({ via: "client" })
+        yield* set(a.baseUrl, "via=fetch")
+        const echoed = yield* Effect.flatMap(client.get("/echo"), (response) => response.json)
+        const { headers } = Schema.decodeUnknownSync(Schema.Struct({ headers: Jar.fields.cookies }))(echoed)
+        expect(headers["cookie"]).toBe("via=fetch")
+        expect(headers["authorization"]).toBe("Bearer t0k")
+      }).pipe(Effect.provide(Session.layer({ baseUrl: a.baseUrl, cookies: true, auth: { bearer: "t0k" }, retry: false })))
     }))
 })
 
