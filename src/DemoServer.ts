@@ -17,13 +17,21 @@
  * - `/delay/{ms}` (0–60000), `/status/{code}` (200–599; no body for 204, 205,
  *   304), `/bytes/{n}` (0–256 MiB, byte i = i % 251, `?chunked=1` drops
  *   content-length), `/redirect/{n}` (0–100, `?status=301|302|303|307|308`,
- *   kept along the chain), `/redirect-loop`, `/redirect-to?url=&status=`,
+ *   kept along the chain), `/redirect-loop`, `/redirect-to?url=&status=` (any method),
  *   `/headers`, `/hang` (never answers), `/reset` (promises 100000 bytes,
  *   sends 1000, destroys the socket), `/slow-body?chunks=10&interval=100`,
  *   `/retry-after/{s}?status=503|429&times=N&key=k&date=1`,
  *   `/flaky?p=0.5&seed=42`, `/capacity?k=20&ms=20&retryAfter=1&status=503|429`
  *   (a hidden capacity: more than `k` in flight get 503 + `Retry-After` at once),
  *   `/bad-json`, `/gzip`, and `/echo` (any method).
+
+/**
+ *   `/retry-after/{s}?status=503|429&times=N&key=k&date=1` (any method),
+ *   `/flaky?p=0.5&seed=42`, `/bad-json`, `/gzip`, and `/echo` (any method;
+ *   `{method, url, body, headers}`).
+ * - `GET /cookies/set?name=value&raw=LINE&redirect=URL` sets `name=value;
+ *   Path=/` per pair and each `raw` Set-Cookie line as it is (302 to
+ *   `redirect` when given); `GET /cookies` → `{"cookies": {name: value}}`.
  *
  * All server-side waiting uses real timers, never Effect's `Clock`, so tests
  * running under `TestClock` do not freeze the server.

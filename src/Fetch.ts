@@ -10,12 +10,14 @@
  * @since 0.1.0
  */
 import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
+import type * as UrlParams from "@effect/platform/UrlParams"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as Schema from "effect/Schema"
 import type * as FetchError from "./FetchError.js"
 import * as internal from "./internal/fetch.js"
+import * as sender from "./internal/send.js"
 import * as session from "./internal/session.js"
 import * as redact from "./internal/redact.js"
 import type * as Session from "./Session.js"
@@ -36,7 +38,12 @@ export interface FetchResponse<A> {
   /** The final URL, after redirects; raw (see above). */
   readonly url: string
   readonly status: number
-  /** Response headers, lower-case names; repeated headers joined with `", "`. */
+  /**
+   * Response headers, lower-case names. Repeated headers are joined with
+   * `", "`, except `set-cookie`, whose lines are joined with `"\n"` (a cookie's
+   * `Expires` date holds a comma): `headers["set-cookie"]?.split("\n")` gives
+   * one `Set-Cookie` line each.
+   */
   readonly headers: Readonly<Record<string, string>>
   /** The body: bytes, text or the decoded JSON value. */
   readonly body: A
@@ -256,3 +263,154 @@ export const stream = (
  * @category combinators
  */
 export const redactUrl: (url: string | URL) => string = redact.redactUrl
+
+/**
+ * Options of the request helpers without a body ({@link head},
+ * {@link options}): the fetch options and URL parameters.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface QueryOptions extends Options {
+  /** Appended to the URL's query (`{ q: "x", page: 2 }`, pairs or `URLSearchParams`). */
+  readonly urlParams?: UrlParams.Input | undefined
+}
+
+/**
+ * Options of the request helpers with a body ({@link post}, {@link put},
+ * {@link patch}, {@link del}): at most one of `json`, `form`, `text` and
+ * `bytes`, each setting its `content-type` unless `headers` names one. The
+ * body is encoded once, before the first attempt, so a retry or a 307/308
+ * redirect sends it again. A value `JSON.stringify` cannot encode (a
+ * `bigint`, a cycle, `undefined`) or two bodies at once fail with
+ * `InvalidRequest` reason `"Body"`, before anything is sent.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface SendOptions extends QueryOptions {
+  /** Sent as `application/json`. */
+  readonly json?: unknown
+  /** Sent as `application/x-www-form-urlencoded`, or as `multipart/form-data` when a `FormData`. */
+  readonly form?: UrlParams.Input | FormData | undefined
+  /** Sent as `text/plain; charset=utf-8`. */
+  readonly text?: string | undefined
+  /** Sent as `application/octet-stream`. */
+  readonly bytes?: Uint8Array | undefined
+}
+
+/**
+ * A request helper: without `schema` the body is read as bytes (as
+ * {@link get}); with `schema` it is parsed as JSON and decoded (as
+ * {@link json}).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface Send<O extends QueryOptions> {
+  <A, I, R>(
+    url: string | URL,
+    options: O & { readonly schema: Schema.Schema<A, I, R> }
+  ): Effect.Effect<FetchResponse<A>, FetchError.FetchError, Session.Session | R>
+  (url: string | URL, options?: O): Effect.Effect<FetchResponse<Uint8Array>, FetchError.FetchError, Session.Session>
+}
+
+const helper = <O extends QueryOptions>(method: string): Send<O> => {
+  function send<A, I, R>(
+    url: string | URL,
+    options: O & { readonly schema: Schema.Schema<A, I, R> }
+  ): Effect.Effect<FetchResponse<A>, FetchError.FetchError, Session.Session | R>
+  function send(url: string | URL, options?: O): Effect.Effect<FetchResponse<Uint8Array>, FetchError.FetchError, Session.Session>
+  function send<A, I, R>(
+    url: string | URL,
+    options?: O & { readonly schema?: Schema.Schema<A, I, R> | undefined }
+  ): Effect.Effect<FetchResponse<A> | FetchResponse<Uint8Array>, FetchError.FetchError, Session.Session | R> {
+    const sent = sender.send(method, url, options)
+    const schema = options?.schema
+    return schema === undefined ? sent : Effect.flatMap(sent, internal.toJson(schema, method))
+  }
+  return send
+}
+
+/**
+ * A POST with an optional `json`, `form`, `text` or `bytes` body and
+ * `urlParams`; add `schema` to decode a JSON response.
+ *
+ * @example
+ * ```ts
+ * import { Schema } from "effect"
+ * import { Fetch } from "effect-gather"
+ *
+ * const Echo = Schema.Struct({ method: Schema.String, body: Schema.String })
+ * const created = Fetch.post("/echo", { json: { name: "pikachu" }, urlParams: { dry: true }, schema: Echo })
+ * const login = Fetch.post("/login", { form: { user: "ash", remember: true } })
+ * ```
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const post: Send<SendOptions> = helper("POST")
+
+/**
+ * A PUT; options as {@link post}.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const put: Send<SendOptions> = helper("PUT")
+
+/**
+ * A PATCH; options as {@link post}.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const patch: Send<SendOptions> = helper("PATCH")
+
+/**
+ * A DELETE; options as {@link post}. Also exported as `delete`
+ * (`Fetch.delete(url)`).
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const del: Send<SendOptions> = helper("DELETE")
+
+export {
+  /**
+   * A DELETE; the same as {@link del}.
+   *
+   * @since 0.2.0
+   * @category constructors
+   */
+  del as delete
+}
+
+/**
+ * A HEAD with optional `urlParams`; the body is empty.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const head: Send<QueryOptions> = helper("HEAD")
+
+const optionsHelper: Send<QueryOptions> = helper("OPTIONS")
+
+export {
+  /**
+   * An OPTIONS request with optional `urlParams`.
+   *
+   * @since 0.2.0
+   * @category constructors
+   */
+  optionsHelper as options
+}
+
+/**
+ * Decodes a response's body as text by its `charset` (UTF-8 by default), for
+ * the helpers: `Effect.map(Fetch.post(url, { json }), Fetch.toText)`.
+ *
+ * @since 0.2.0
+ * @category combinators
+ */
+export const toText: (response: FetchResponse<Uint8Array>) => FetchResponse<string> = internal.toText

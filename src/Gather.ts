@@ -15,7 +15,7 @@
  *
  * @since 0.1.0
  */
-import type * as Effect from "effect/Effect"
+import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Duration from "effect/Duration"
 import type * as Either from "effect/Either"
@@ -71,8 +71,89 @@ export const defaultConcurrency: number = internal.defaultConcurrency
 const identity = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => effect
 
 /**
+ * Any effect: what a tuple or record given to {@link all} or {@link settle}
+ * holds (`Effect` is covariant, so every effect is one).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type AnyEffect = Effect.Effect<unknown, unknown, unknown>
+
+/**
+ * A tuple, array or record of effects, as {@link all} and {@link settle} take
+ * them (an iterable is accepted too).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type Effects = ReadonlyArray<AnyEffect> | Readonly<Record<string, AnyEffect>>
+
+type SuccessOf<T> = T extends Effect.Effect<infer A, infer _E, infer _R> ? A : never
+type ErrorOf<T> = T extends Effect.Effect<infer _A, infer E, infer _R> ? E : never
+type ContextOf<T> = T extends Effect.Effect<infer _A, infer _E, infer R> ? R : never
+
+/**
+ * What {@link all} gives for a tuple or record: the same shape holding each
+ * effect's value (a tuple stays a tuple, position by position).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type Successes<T extends Effects> = { -readonly [K in keyof T]: SuccessOf<T[K]> }
+
+/**
+ * What {@link settle} gives for a tuple or record: the same shape holding
+ * each effect's {@link Outcome}.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type Outcomes<T extends Effects> = { -readonly [K in keyof T]: Outcome<SuccessOf<T[K]>, ErrorOf<T[K]>> }
+
+/**
+ * The union of the errors of a tuple or record of effects.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type Errors<T extends Effects> = ErrorOf<T[keyof T & (T extends ReadonlyArray<unknown> ? number : string)]>
+
+/**
+ * The union of the requirements of a tuple or record of effects.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type Requirements<T extends Effects> = ContextOf<
+  T[keyof T & (T extends ReadonlyArray<unknown> ? number : string)]
+>
+
+const isIterable = (u: object): u is Iterable<unknown> => Symbol.iterator in u
+
+/**
+ * A record's values, gathered in key order, put back under their keys.
+ * Tuples and iterables go straight through.
+ */
+const byShape = <A, E, R, B, E2>(
+  effects: Iterable<Effect.Effect<A, E, R>> | Readonly<Record<string, Effect.Effect<A, E, R>>>,
+  run: (effects: Iterable<Effect.Effect<A, E, R>>) => Effect.Effect<Array<B>, E2, R>
+): Effect.Effect<Array<B> | Record<string, B>, E2, R> => {
+  if (isIterable(effects)) return run(effects)
+  const keys = Object.keys(effects)
+  return Effect.map(run(keys.map((key) => effects[key]!)), (values) => {
+    const out: Record<string, B> = {}
+    keys.forEach((key, i) => out[key] = values[i]!)
+    return out
+  })
+}
+
+/**
  * Runs the effects with at most `concurrency` at once and collects their
  * results in input order. Fails fast: the first failure interrupts the rest.
+ *
+ * Like `Effect.all`, a tuple of different effects gives a tuple of their
+ * values, and a record gives a record (keys in their own order); any other
+ * iterable gives an array.
  *
  * @example
  * ```ts
@@ -84,23 +165,34 @@ const identity = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, 
  *   Array.from({ length: 151 }, (_, i) => Fetch.json(`/api/v2/pokemon/${i + 1}`, Pokemon)),
  *   { concurrency: 50 }
  * )
+ * // a tuple: Effect<[FetchResponse<{ id, name }>, FetchResponse<string>], FetchError, Session>
+ * const pair = Gather.all([Fetch.json("/api/v2/pokemon/1", Pokemon), Fetch.text("/index")])
+ * // a record: Effect<{ pokemon: FetchResponse<...>; index: FetchResponse<string> }, ...>
+ * const named = Gather.all({ pokemon: Fetch.json("/api/v2/pokemon/1", Pokemon), index: Fetch.text("/index") })
  * ```
  *
  * @since 0.1.0
  * @category combinators
  */
-export const all = <A, E, R>(
-  effects: Iterable<Effect.Effect<A, E, R>>,
+export function all<const T extends Effects>(
+  effects: T,
   options?: Options
-): Effect.Effect<Array<A>, E, R> =>
-  internal.withDeadline(
-    internal.all(effects, identity, options?.concurrency, options?.progress?.counters),
+): Effect.Effect<Successes<T>, Errors<T>, Requirements<T>>
+export function all<A, E, R>(effects: Iterable<Effect.Effect<A, E, R>>, options?: Options): Effect.Effect<Array<A>, E, R>
+export function all<A, E, R>(
+  effects: Iterable<Effect.Effect<A, E, R>> | Readonly<Record<string, Effect.Effect<A, E, R>>>,
+  options?: Options
+): Effect.Effect<Array<A> | Record<string, A>, E, R> {
+  return internal.withDeadline(
+    byShape(effects, (list) => internal.all(list, identity, options?.concurrency, options?.progress?.counters)),
     options?.deadline
   )
+}
 
 /**
  * Runs the effects with at most `concurrency` at once and never fails: one
- * {@link Outcome} per input, in input order.
+ * {@link Outcome} per input, in input order. A tuple gives a tuple of
+ * outcomes, a record a record (as {@link all}).
  *
  * @example
  * ```ts
@@ -115,14 +207,23 @@ export const all = <A, E, R>(
  * @since 0.1.0
  * @category combinators
  */
-export const settle = <A, E, R>(
+export function settle<const T extends Effects>(
+  effects: T,
+  options?: Options
+): Effect.Effect<Outcomes<T>, never, Requirements<T>>
+export function settle<A, E, R>(
   effects: Iterable<Effect.Effect<A, E, R>>,
   options?: Options
-): Effect.Effect<Array<Outcome<A, E>>, never, R> =>
-  internal.withDeadline(
-    internal.settle(effects, identity, options?.concurrency, options?.progress?.counters),
+): Effect.Effect<Array<Outcome<A, E>>, never, R>
+export function settle<A, E, R>(
+  effects: Iterable<Effect.Effect<A, E, R>> | Readonly<Record<string, Effect.Effect<A, E, R>>>,
+  options?: Options
+): Effect.Effect<Array<Outcome<A, E>> | Record<string, Outcome<A, E>>, never, R> {
+  return internal.withDeadline(
+    byShape(effects, (list) => internal.settle(list, identity, options?.concurrency, options?.progress?.counters)),
     options?.deadline
   )
+}
 
 /**
  * Options of {@link forEach}: the mode and the concurrency.

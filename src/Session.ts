@@ -199,6 +199,31 @@ export interface TlsOptions {
 }
 
 /**
+ * Credentials the session adds as `Authorization`: a bearer token, or a user
+ * and password for basic auth. Pass secrets as `Redacted` (from `Config.redacted`
+ * or `Redacted.make`): the session keeps them redacted, so they never appear in
+ * its `config`, an error, a log line or a report.
+ *
+ * The header goes only to `origins` (`"https://api.example.com"`; scheme, host
+ * and port); by default to the origin of `baseUrl` when there is one, else to
+ * every origin. A request's own `Authorization` (or credentials in its URL)
+ * wins. A redirect to another origin drops it and never gets it back.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type Auth =
+  | {
+    readonly bearer: string | Redacted.Redacted<string>
+    readonly origins?: ReadonlyArray<string> | undefined
+  }
+  | {
+    readonly username: string
+    readonly password: string | Redacted.Redacted<string>
+    readonly origins?: ReadonlyArray<string> | undefined
+  }
+
+/**
  * Options of a session; every field is optional.
  *
  * @since 0.1.0
@@ -262,6 +287,29 @@ export interface Options {
    * per origin when the server agrees; HTTP/1.1 otherwise). Default `false`.
    */
   readonly allowH2?: boolean | undefined
+  /** Bearer or basic credentials for the session's origin(s); see {@link Auth}. Default none. */
+  readonly auth?: Auth | undefined
+  /**
+   * A cookie jar for the session, shared by every fetch and gather on it:
+   * `Set-Cookie` from any response (redirects and errors too) is kept and sent
+   * back where it belongs (domain and path as in RFC 6265, `Secure` only over
+   * https, `Expires`/`Max-Age` on the `Clock`). Stricter than a browser: a
+   * cookie goes back only to the port that set it, and a `Domain` must cover
+   * the host that set it and contain a dot (there is no public-suffix list, so
+   * `Domain=co.uk` from `a.co.uk` is accepted). A request's own `Cookie`
+   * header is sent before the jar's; on a redirect the header is rebuilt from
+   * the jar alone. At most 3000 cookies (the oldest go first). Default `false`.
+   */
+  readonly cookies?: boolean | undefined
+  /**
+   * Requests go through this undici (v7) dispatcher instead of the session's
+   * own pool: THE way to reach a proxy (`new ProxyAgent("http://proxy:3128")`)
+   * or to set TLS and socket options (`new Agent({ connect: { ca } })`). The
+   * session does not own it: it is neither closed nor destroyed with the
+   * session, and `maxConnectionsPerHost` and `timeout.connect` (pool options)
+   * do not apply to it. Default: an `Agent` owned by the session.
+   */
+  readonly dispatcher?: Dispatcher | undefined
 }
 
 /**
@@ -349,6 +397,10 @@ export const layer: (options?: Options) => Layer.Layer<Session | HttpClient.Http
  * `GATHER_TLS_KEY_FILE` (PEM files, read when the config is),
  * `GATHER_TLS_PASSPHRASE`, `GATHER_TLS_SERVERNAME`,
  * `GATHER_TLS_REJECT_UNAUTHORIZED`, `GATHER_TLS_MIN_VERSION`. All optional.
+
+/**
+ * `GATHER_COOKIES` (a boolean) and `GATHER_BEARER_TOKEN` (read as `Redacted`,
+ * becomes `auth: { bearer }`). All optional.
  *
  * @since 0.1.0
  * @category constructors

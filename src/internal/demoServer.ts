@@ -550,9 +550,46 @@ const makeApp = (state: State, config: Config, baseUrl: string) => {
     )
     return json({
       method: request.method,
+      url: request.url,
       body,
       headers: headerRecord(NodeHttpServerRequest.toIncomingMessage(request).headers)
     })
+  })
+
+  // Each `name=value` becomes `Set-Cookie: name=value; Path=/`; each `raw`
+  // is a whole Set-Cookie line, sent as it is; `redirect` answers 302 there.
+  const cookiesSetRoute = Effect.gen(function*() {
+    const q = yield* query
+    const lines: Array<string> = []
+    let location: string | undefined
+    for (const [name, value] of q) {
+      if (name === "raw") lines.push(value)
+      else if (name === "redirect") location = value
+      else lines.push(`${name}=${value}; Path=/`)
+    }
+    if (lines.some((line) => /[\r\n]/.test(line))) return yield* badRequest("a cookie must be one line")
+    const res = yield* nodeResponse
+    const cookies = lines.map((line) => ["set-cookie", line] as [string, string])
+    const body = JSON.stringify({ set: lines.length })
+    res.writeHead(
+      location === undefined ? 200 : 302,
+      location === undefined
+        ? [["content-type", "application/json"], ["content-length", String(body.length)], ...cookies].flat()
+        : [["location", location], ["content-length", "0"], ...cookies].flat()
+    )
+    res.end(location === undefined ? body : undefined)
+    return alreadySent
+  })
+
+  // The request's cookies as `{"cookies": {name: value}}`.
+  const cookiesRoute = Effect.map(HttpServerRequest.HttpServerRequest, (request) => {
+    const header = NodeHttpServerRequest.toIncomingMessage(request).headers.cookie ?? ""
+    const cookies: Record<string, string> = {}
+    for (const pair of header.split(";")) {
+      const at = pair.indexOf("=")
+      if (at > 0) cookies[pair.slice(0, at).trim()] = pair.slice(at + 1).trim()
+    }
+    return json({ cookies })
   })
 
   const indexRoute = HttpServerResponse.file(`${staticDir}index.html`, {
@@ -571,18 +608,20 @@ const makeApp = (state: State, config: Config, baseUrl: string) => {
     HttpRouter.get("/bytes/:n", recover(bytesRoute)),
     HttpRouter.get("/redirect/:n", recover(redirectRoute)),
     HttpRouter.get("/redirect-loop", redirect("/redirect-loop", 302)),
-    HttpRouter.get("/redirect-to", recover(redirectToRoute)),
+    HttpRouter.all("/redirect-to", recover(redirectToRoute)),
     HttpRouter.get("/headers", headersRoute),
     HttpRouter.get("/hang", hangRoute)
   ).pipe(
     HttpRouter.get("/reset", resetRoute),
     HttpRouter.get("/slow-body", recover(slowBodyRoute)),
-    HttpRouter.get("/retry-after/:s", recover(retryAfterRoute)),
+    HttpRouter.all("/retry-after/:s", recover(retryAfterRoute)),
     HttpRouter.get("/flaky", recover(flakyRoute)),
     HttpRouter.get("/capacity", recover(capacityRoute)),
     HttpRouter.get("/bad-json", badJsonRoute),
     HttpRouter.get("/gzip", gzipRoute),
     HttpRouter.all("/echo", recover(echoRoute)),
+    HttpRouter.get("/cookies/set", recover(cookiesSetRoute)),
+    HttpRouter.get("/cookies", cookiesRoute),
     HttpRouter.catchAll((error) => Effect.succeed(json({ error: `internal error: ${error._tag}` }, 500)))
   )
 

@@ -17,6 +17,7 @@ import type * as FetchError from "../FetchError.js"
 import * as Attempt from "./attempt.js"
 import type { BodyChannel } from "./bodyStream.js"
 import { currentDeadline } from "./deadline.js"
+import * as Credentials from "./credentials.js"
 import * as Errors from "./errors.js"
 import * as FastPath from "./fastPath.js"
 import { currentInterruptSlot } from "./interruptSlot.js"
@@ -144,6 +145,8 @@ const prepare = (
     if (userInfo !== undefined && headers["authorization"] === undefined) headers["authorization"] = userInfo
     if (traceparent !== undefined) headers["traceparent"] = traceparent
   }
+
+  headers = Credentials.onRequest(session, plain?.href ?? href, url, headers)
 
   const done = (bytes: string | Uint8Array | null, contentType: string | undefined): Prepared => {
     if (contentType !== undefined && headers["content-type"] === undefined) {
@@ -337,6 +340,7 @@ class Fetching implements Attempt.AttemptContext {
   }
 
   bodyMode(status: number, headers: Record<string, string>): Attempt.BodyMode {
+    Credentials.onResponse(this.session, this.current!, headers)
     return this.follow && isRedirect(status, headers)
       ? Attempt.BodyMode.Drop
       : this.limits.acceptStatus(status)
@@ -460,7 +464,7 @@ class Fetching implements Attempt.AttemptContext {
       this.limits.allowInsecureRedirects,
       this.session.config.stripOnCrossOrigin
     )
-    return "_tag" in next ? fail(next) : this.hop(next)
+    return "_tag" in next ? fail(next) : this.hop(Credentials.onRedirect(this.session, next))
   }
 
   // A 429/503 with Retry-After: hosts.pause pauses the whole origin with

@@ -4,6 +4,10 @@ import type { AdaptiveConfig } from "./adaptive.js"
 import * as Redacted from "effect/Redacted"
 import * as crypto from "node:crypto"
 import type { Pem, TlsOptions } from "../Session.js"
+import type { Dispatcher } from "undici"
+import type { Auth } from "../Session.js"
+import type { ResolvedAuth } from "./auth.js"
+import { resolveAuth } from "./auth.js"
 import type { HostLimitsConfig, RateInput } from "./hosts.js"
 import { parseRate } from "./hosts.js"
 import type { RetryInput, RetryPolicy } from "./retry.js"
@@ -42,6 +46,9 @@ export interface SessionOptions {
   readonly metrics?: boolean | undefined
   readonly tls?: TlsOptions | undefined
   readonly allowH2?: boolean | undefined
+  readonly auth?: Auth | undefined
+  readonly cookies?: boolean | undefined
+  readonly dispatcher?: Dispatcher | undefined
 }
 
 export interface CallOptions {
@@ -86,6 +93,10 @@ export interface ResolvedSession extends Limits {
   /** `undefined` when no TLS option was given (Node's defaults). */
   readonly tls: ResolvedTls | undefined
   readonly allowH2: boolean
+  /** The session's credentials, the secret kept `Redacted`. */
+  readonly auth: ResolvedAuth | undefined
+  /** Whether the session keeps a cookie jar. */
+  readonly cookies: boolean
 }
 
 /** TLS options checked once; secrets stay redacted until the connector gets them. */
@@ -265,8 +276,9 @@ export const resolveSession = (options: SessionOptions = {}): ResolvedSession =>
   const maxConnectionsPerHost = positiveInt("maxConnectionsPerHost", options.maxConnectionsPerHost, defaults.maxConnectionsPerHost)
   if (maxConnectionsPerHost === 0) throw new RangeError("maxConnectionsPerHost must be at least 1")
   const maxInFlightPerHost = optionalLimit("maxInFlightPerHost", options.maxInFlightPerHost)
+  const baseUrl = normalizeBaseUrl(options.baseUrl)
   return {
-    baseUrl: normalizeBaseUrl(options.baseUrl),
+    baseUrl,
     headers,
     userAgent,
     maxConnectionsPerHost,
@@ -288,7 +300,9 @@ export const resolveSession = (options: SessionOptions = {}): ResolvedSession =>
       metrics: options.metrics ?? false
     },
     tls: resolveTls(options.tls),
-    allowH2: options.allowH2 ?? false
+    allowH2: options.allowH2 ?? false,
+    auth: resolveAuth(options.auth, baseUrl),
+    cookies: options.cookies ?? false
   }
 }
 

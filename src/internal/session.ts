@@ -11,6 +11,7 @@ import * as ConfigError from "effect/ConfigError"
 import type * as Scope from "effect/Scope"
 import { Agent, buildConnector, Client, Pool } from "undici"
 import type { Dispatcher } from "undici"
+import { CookieJar } from "./cookies.js"
 import * as Hosts from "./hosts.js"
 import * as LeanClient from "./httpClient.js"
 import { Watchdog } from "./watchdog.js"
@@ -26,6 +27,8 @@ export interface SessionImpl {
   readonly dispatcher: Dispatcher
   readonly hosts: Hosts.Hosts
   readonly watchdog: Watchdog
+  /** The cookie jar, when the session keeps one. */
+  readonly cookies: CookieJar | undefined
 }
 
 export const tag = Context.GenericTag<SessionImpl>("effect-gather/Session")
@@ -42,7 +45,8 @@ export const make = (options?: SessionOptions): Effect.Effect<SessionImpl, never
           "anyone on the network path can read and change its https traffic"
       )
     }
-    const dispatcher = yield* Effect.acquireRelease(
+    // A dispatcher the user gives (a proxy, custom TLS) is theirs to close.
+    const dispatcher = options?.dispatcher ?? (yield* Effect.acquireRelease(
       Effect.sync(() =>
         new Agent({
           connections: config.maxConnectionsPerHost,
@@ -57,13 +61,16 @@ export const make = (options?: SessionOptions): Effect.Effect<SessionImpl, never
       // destroy, not close: whatever is still in flight when the scope ends
       // belongs to an interrupted fiber and must be cut (close would drain).
       (agent) => Effect.promise(() => agent.destroy())
-    )
+    ))
     const hosts = Hosts.make(config.hostLimits, yield* Effect.scope, config.retry.maxRetryAfterMs)
     const watchdog = yield* Effect.acquireRelease(
       Effect.sync(() => new Watchdog()),
       (watchdog) => Effect.sync(() => watchdog.close())
     )
-    return { [TypeId]: TypeId, config, dispatcher, hosts, watchdog } satisfies SessionImpl
+    // Expiry runs on the Clock, so a TestClock can age cookies in tests.
+    const clock = yield* Effect.clock
+    const cookies = config.cookies ? new CookieJar(() => clock.unsafeCurrentTimeMillis()) : undefined
+    return { [TypeId]: TypeId, config, dispatcher, hosts, watchdog, cookies } satisfies SessionImpl
   })
 
 /** undici's connector options (node:tls's) from the resolved TLS options. */
@@ -186,11 +193,14 @@ export const config: Config.Config<SessionOptions> = Config.all({
   connectTimeout: optional(Config.duration("GATHER_CONNECT_TIMEOUT")),
   maxBodyBytes: optional(Config.integer("GATHER_MAX_BODY_BYTES")),
   maxRedirects: optional(Config.integer("GATHER_MAX_REDIRECTS")),
-  tracerPropagation: optional(Config.boolean("GATHER_TRACER_PROPAGATION"))
+  tracerPropagation: optional(Config.boolean("GATHER_TRACER_PROPAGATION")),
+  cookies: optional(Config.boolean("GATHER_COOKIES")),
+  bearerToken: optional(Config.redacted("GATHER_BEARER_TOKEN"))
 }).pipe(
-  Config.map(({ connectTimeout, timeout, ...rest }): SessionOptions => ({
+  Config.map(({ bearerToken, connectTimeout, timeout, ...rest }): SessionOptions => ({
     ...rest,
-    timeout: connectTimeout === undefined ? timeout : { attempt: timeout, connect: connectTimeout }
+    timeout: connectTimeout === undefined ? timeout : { attempt: timeout, connect: connectTimeout },
+    auth: bearerToken === undefined ? undefined : { bearer: bearerToken }
   }))
 )
 
