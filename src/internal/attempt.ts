@@ -14,10 +14,11 @@ import * as FiberRef from "effect/FiberRef"
 import type * as Fiber from "effect/Fiber"
 import type { Dispatcher } from "undici"
 import * as zlib from "node:zlib"
-import type { FetchResponse as PublicFetchResponse } from "../Fetch.js"
+import type { FetchResponse as PublicFetchResponse, Segment, Timing } from "../Fetch.js"
 import type * as FetchError from "../FetchError.js"
 import type { Limits } from "./options.js"
 import { BodyChannel } from "./bodyStream.js"
+import { opened } from "./connections.js"
 import * as Errors from "./errors.js"
 import type { Watched, Watchdog } from "./watchdog.js"
 import { isSecretHeader, redactUrl } from "./redact.js"
@@ -76,6 +77,8 @@ export interface AttemptContext {
   readonly startedAt: number
   /** The overall deadline's limit, for the error. */
   readonly deadlineLimitMs: number
+  /** The fetch's attempts so far that another followed (retries, redirect hops). */
+  previous: ReadonlyArray<Segment> | undefined
   /**
    * Resolve at the headers and hand the body over as it arrives (an accepted
    * status only; error and redirect bodies are still read here). The attempt
@@ -91,7 +94,7 @@ export interface AttemptContext {
     headers: Record<string, string>,
     body: Uint8Array,
     bytes: number,
-    headersAt: number,
+    timing: Timing,
     channel: BodyChannel | undefined
   ): FetchResponse<Uint8Array>
 }
@@ -166,6 +169,10 @@ class AttemptHandler implements Watched {
   private resumeUndici: (() => void) | undefined = undefined
 
   readonly dispatchedAt = performance.now()
+  // Phase moments (performance.now(), -1: did not happen), see Fetch.Phases.
+  private connectAt = -1
+  private tlsAt = -1
+  private sentAt = -1
 
   constructor(
     private readonly context: AttemptContext,
@@ -178,7 +185,32 @@ class AttemptHandler implements Watched {
 
   private error(failure: Errors.Failure): FetchError.FetchError {
     const { request, attempt } = this
-    return Errors.make(failure, request.method, request.displayUrl, attempt, performance.now() - this.context.startedAt)
+    const now = performance.now()
+    const timing = this.timing(now)
+    this.record(timing, failure._tag)
+    return Errors.make(failure, request.method, request.displayUrl, attempt, now - this.context.startedAt, timing)
+  }
+
+  /** This attempt's moments, relative to the start of the fetch. */
+  private timing(now: number): Timing {
+    const start = this.context.startedAt
+    return {
+      startedAt: performance.timeOrigin + start,
+      dispatchMs: this.dispatchedAt - start,
+      connectMs: this.connectAt < 0 ? -1 : this.connectAt - start,
+      tlsMs: this.tlsAt < 0 ? -1 : this.tlsAt - start,
+      sentMs: this.sentAt < 0 ? -1 : this.sentAt - start,
+      headersMs: this.headers === undefined ? -1 : this.headersAt,
+      endMs: now - start,
+      totalMs: now - start,
+      previous: this.context.previous ?? Errors.noSegments
+    }
+  }
+
+  /** Appends this attempt to the fetch's segments (a new array: timings already out keep theirs). */
+  private record(timing: Timing, outcome: string): void {
+    const { startedAt: _s, totalMs: _t, previous, ...phases } = timing
+    this.context.previous = [...previous, { ...phases, status: this.status, outcome }]
   }
 
   private fail(failure: Errors.Failure, abort: boolean): void {
@@ -257,6 +289,12 @@ class AttemptHandler implements Watched {
     this.queueDeadline = Number.POSITIVE_INFINITY
     if (this.lastActivity !== 0) return // a pipelined retry of the same attempt: limits already run
     const now = performance.now()
+    this.sentAt = now
+    const fresh = opened()
+    if (fresh !== undefined) {
+      this.connectAt = fresh.connectAt
+      this.tlsAt = fresh.tlsAt
+    }
     const { timeouts } = this.context.limits
     const remaining = this.remainingMs - (now - this.dispatchedAt)
     if (remaining <= 0) {
@@ -333,7 +371,7 @@ class AttemptHandler implements Watched {
       this.decoder = decoder
     }
     this.resume(Effect.succeed(
-      this.context.respond(this.request, this.status, this.headers!, new Uint8Array(0), 0, this.headersAt, channel)
+      this.context.respond(this.request, this.status, this.headers!, new Uint8Array(0), 0, this.timing(performance.now()), channel)
     ))
   }
 
@@ -475,11 +513,12 @@ class AttemptHandler implements Watched {
       return
     }
     if (this.mode === BodyMode.Drop) {
+      this.record(this.timing(performance.now()), "Redirect")
       this.resume(Effect.fail(new Redirect(this.status, this.headers!["location"]!)))
       return
     }
     const response = Effect.succeed(
-      this.context.respond(this.request, this.status, this.headers!, body, bytes, this.headersAt, undefined)
+      this.context.respond(this.request, this.status, this.headers!, body, bytes, this.timing(performance.now()), undefined)
     )
     // undici reuses this socket only one event-loop turn later (it waits for
     // servers that close despite keep-alive), so a fiber's next request may

@@ -10,6 +10,7 @@ import { Agent } from "undici"
 import type { Dispatcher } from "undici"
 import * as Hosts from "./hosts.js"
 import * as LeanClient from "./httpClient.js"
+import { timedConnector } from "./connections.js"
 import { Watchdog } from "./watchdog.js"
 import type { ResolvedSession, SessionOptions } from "./options.js"
 import { resolveSession } from "./options.js"
@@ -37,7 +38,8 @@ export const make = (options?: SessionOptions): Effect.Effect<SessionImpl, never
       Effect.sync(() =>
         new Agent({
           connections: config.maxConnectionsPerHost,
-          connect: { timeout: config.timeouts.connectMs },
+          // undici's own connector, wrapped to time each new connection.
+          connect: timedConnector({ timeout: config.timeouts.connectMs }),
           // Limits come per request from the session's options (0 = off).
           headersTimeout: 0,
           bodyTimeout: 0
