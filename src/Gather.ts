@@ -15,7 +15,7 @@
  *
  * @since 0.1.0
  */
-import type * as Effect from "effect/Effect"
+import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Duration from "effect/Duration"
 import type * as Either from "effect/Either"
@@ -24,6 +24,8 @@ import * as Stream from "effect/Stream"
 import * as internal from "./internal/gather.js"
 import { tracked } from "./internal/progress.js"
 import type * as Progress from "./Progress.js"
+import * as Report from "./Report.js"
+import { reported } from "./internal/report/track.js"
 
 /**
  * At most this many effects run at once: a whole number ≥ 1, or
@@ -50,6 +52,8 @@ export interface Options {
   readonly deadline?: Duration.DurationInput | undefined
   /** A tracker to report to (see `Progress`). Default none. */
   readonly progress?: Progress.Tracker | undefined
+  /** A run report to record to (see `Report`). Default the `Report.Report` in context, if any. */
+  readonly report?: Report.Tracker | undefined
 }
 
 /**
@@ -70,6 +74,31 @@ export type Outcome<A, E> = Either.Either<A, E>
 export const defaultConcurrency: number = internal.defaultConcurrency
 
 const identity = <A, E, R>(effect: Effect.Effect<A, E, R>) => effect
+
+interface Watchers {
+  readonly concurrency?: Concurrency | undefined
+  readonly progress?: Progress.Tracker | undefined
+  readonly report?: Report.Tracker | undefined
+}
+
+/** The run report this gather records to: the one passed, else the one in context. */
+const currentReport = (options: Watchers | undefined): Effect.Effect<Report.Tracker | undefined> =>
+  options?.report !== undefined
+    ? Effect.succeed(options.report)
+    : Effect.map(Effect.serviceOption(Report.Report), Option.getOrUndefined)
+
+/** `f` reporting to the gather's trackers (the report learns the concurrency limit). */
+const watched = <I, A, E, R>(
+  f: (input: I, index: number) => Effect.Effect<A, E, R>,
+  options: Watchers | undefined,
+  report: Report.Tracker | undefined
+): (input: I, index: number) => Effect.Effect<A, E, R> => {
+  if (report !== undefined) {
+    const limit = options?.concurrency ?? internal.defaultConcurrency
+    report.recorder.gather(limit === "unbounded" ? null : limit)
+  }
+  return reported(tracked(f, options?.progress?.counters), report?.recorder)
+}
 
 /**
  * Runs the effects with at most `concurrency` at once and collects their
@@ -94,10 +123,11 @@ export const all = <A, E, R>(
   effects: Iterable<Effect.Effect<A, E, R>>,
   options?: Options
 ): Effect.Effect<Array<A>, E, R> =>
-  internal.withDeadline(
-    internal.all(effects, tracked(identity, options?.progress?.counters), options?.concurrency),
-    options?.deadline
-  )
+  Effect.flatMap(currentReport(options), (report) =>
+    internal.withDeadline(
+      internal.all(effects, watched(identity, options, report), options?.concurrency),
+      options?.deadline
+    ))
 
 /**
  * Runs the effects with at most `concurrency` at once and never fails: one
@@ -120,10 +150,11 @@ export const settle = <A, E, R>(
   effects: Iterable<Effect.Effect<A, E, R>>,
   options?: Options
 ): Effect.Effect<Array<Outcome<A, E>>, never, R> =>
-  internal.withDeadline(
-    internal.settle(effects, tracked(identity, options?.progress?.counters), options?.concurrency),
-    options?.deadline
-  )
+  Effect.flatMap(currentReport(options), (report) =>
+    internal.withDeadline(
+      internal.settle(effects, watched(identity, options, report), options?.concurrency),
+      options?.deadline
+    ))
 
 /**
  * Options of {@link forEach}: the mode and the concurrency.
@@ -179,13 +210,15 @@ export const forEach: {
     f: (input: I, index: number) => Effect.Effect<A, E, R>,
     options?: ForEachOptions<"fail-fast" | "settle">
   ): Effect.Effect<Array<A> | Array<Outcome<A, E>>, E, R> => {
-    const g = tracked(f, options?.progress?.counters)
-    return internal.withDeadline<Array<A> | Array<Outcome<A, E>>, E, R>(
-      options?.mode === "settle"
-        ? internal.settle(inputs, g, options.concurrency)
-        : internal.all(inputs, g, options?.concurrency),
-      options?.deadline
-    )
+    return Effect.flatMap(currentReport(options), (report) => {
+      const g = watched(f, options, report)
+      return internal.withDeadline<Array<A> | Array<Outcome<A, E>>, E, R>(
+        options?.mode === "settle"
+          ? internal.settle(inputs, g, options.concurrency)
+          : internal.all(inputs, g, options?.concurrency),
+        options?.deadline
+      )
+    })
   }
 )
 
@@ -244,6 +277,8 @@ export interface StreamOptions<Mode extends "settle" | "fail-fast"> {
   readonly deadline?: Duration.DurationInput | undefined
   /** A tracker to report to (see `Progress`). */
   readonly progress?: Progress.Tracker | undefined
+  /** A run report to record to (see `Report`). Default the `Report.Report` in context, if any. */
+  readonly report?: Report.Tracker | undefined
 }
 
 // In fail-fast mode the workers fail the stream on the first Left, so every
@@ -300,7 +335,8 @@ export const stream: {
     options?: StreamOptions<"settle" | "fail-fast">
   ): Stream.Stream<Result<I, A, E> | Success<I, A>, E | EI, R | RI> => {
     const failFast = options?.mode === "fail-fast"
-    const results = internal.stream(source, tracked(f, options?.progress?.counters), { ...options, failFast })
+    const results = Stream.unwrap(Effect.map(currentReport(options), (report) =>
+      internal.stream(source, watched(f, options, report), { ...options, failFast })))
     // In settle mode no worker ever fails with E: only the source's EI remains.
     return failFast ? values(results) : results as Stream.Stream<Result<I, A, E>, EI, R | RI>
   }
