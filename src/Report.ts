@@ -35,11 +35,13 @@
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
+import { dual } from "effect/Function"
 import * as Layer from "effect/Layer"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
 import { render } from "./internal/report/html.js"
 import { defaultLimit, Recorder } from "./internal/report/recorder.js"
+import { reported } from "./internal/report/track.js"
 
 /**
  * @since 0.1.0
@@ -62,6 +64,11 @@ export interface Options {
   readonly limit?: number | undefined
   /** The page's title. Default `"effect-gather run report"`. */
   readonly title?: string | undefined
+  /**
+   * The concurrency limit to draw, for effects recorded with {@link track}
+   * (a gather given this tracker tells its own). Default none.
+   */
+  readonly concurrency?: number | undefined
 }
 
 /**
@@ -110,7 +117,40 @@ export class ReportError extends Data.TaggedError("ReportError")<{
  * @category constructors
  */
 export const make = (options?: Options): Effect.Effect<Tracker> =>
-  Effect.sync(() => ({ [TypeId]: TypeId, recorder: new Recorder(options?.limit ?? defaultLimit), title: options?.title }))
+  Effect.sync(() => {
+    const recorder = new Recorder(options?.limit ?? defaultLimit)
+    if (options?.concurrency !== undefined) recorder.gather(options.concurrency)
+    return { [TypeId]: TypeId, recorder, title: options?.title }
+  })
+
+/**
+ * Records one effect (a fetch, usually) to the tracker: for requests made
+ * outside a gather, or inside one that maps the response away before the
+ * gather could see it. Do not also pass the tracker to that gather, or each
+ * request counts twice.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Fetch, Report } from "effect-gather"
+ *
+ * const program = Effect.gen(function*() {
+ *   const report = yield* Report.make()
+ *   const size = yield* Fetch.get("/bytes/100").pipe(Report.track(report), Effect.map((r) => r.bytes))
+ * })
+ * ```
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const track: {
+  (tracker: Tracker): <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  <A, E, R>(self: Effect.Effect<A, E, R>, tracker: Tracker): Effect.Effect<A, E, R>
+} = dual(
+  2,
+  <A, E, R>(self: Effect.Effect<A, E, R>, tracker: Tracker): Effect.Effect<A, E, R> =>
+    reported(() => self, tracker.recorder)(undefined, 0)
+)
 
 /**
  * The page as one HTML string, from what the tracker has seen so far.

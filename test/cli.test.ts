@@ -672,6 +672,23 @@ describe.concurrent("gather (the process)", { timeout: 60_000 }, () => {
     expect(fs.readdirSync(root)).toEqual(["deep"])
     expect(fs.readdirSync(path.join(root, "deep"))).toEqual(["bodies"])
   })
+  it("--report: writes a self-contained page with a row per URL, credentials redacted, and prints its path", async () => {
+    const root = tmpDir()
+    const file = path.join(root, "run.html")
+    const base = server.baseUrl
+    const urls = [`${base}/bytes/10`, `${base}/status/404`, `${base}/redirect/1?token=hunter2`, "not a url"]
+    const result = await run(["fetch", "-", "--report", file, "--retries", "0", "-c", "3"], { stdin: urls.join("\n") })
+    expect(result.code).toBe(1)
+    expect(result.stderr).toContain(`report: ${file}`)
+    const html = fs.readFileSync(file, "utf8")
+    expect(html).not.toContain("hunter2")
+    expect(html).not.toMatch(/<script[^>]+src=|<link /)
+    const data = JSON.parse(/<script type="application\/json" id="report-data">([\s\S]*?)<\/script>/.exec(html)![1]!)
+    expect(data.total).toBe(4)
+    expect(data.limits).toEqual([3])
+    expect(data.errors.map((e: [string, number]) => e[0]).sort()).toEqual(["BadStatus", "InvalidUrl"])
+  })
+
   it("bench: sequential vs concurrent with bars and the speed-up", async () => {
     // Its own server, so the in-flight peak is this command's alone.
     const scope = await Effect.runPromise(Scope.make())

@@ -17,7 +17,7 @@ import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import * as path from "node:path"
-import { Fetch, Gather, Session } from "../index.js"
+import { Fetch, Gather, Report, Session } from "../index.js"
 import { describe, SomeFailed, UsageError } from "./errors.js"
 import { helpDoc, nonNegative, positive, validated } from "./help.js"
 import * as Input from "./input.js"
@@ -51,6 +51,7 @@ export interface FetchConfig {
   readonly format: Format
   readonly ordered: boolean
   readonly quiet: boolean
+  readonly report: Option.Option<string>
 }
 
 
@@ -133,6 +134,11 @@ const options = {
   quiet: Options.boolean("quiet").pipe(
     Options.withAlias("q"),
     Options.withDescription("No progress line.")
+  ),
+  report: Options.text("report").pipe(
+    Options.withPseudoName("FILE"),
+    Options.withDescription("Also write a run report to this HTML file: waterfall, in flight vs the limit, latency, origins, errors (opens offline)."),
+    Options.optional
   )
 }
 
@@ -203,6 +209,9 @@ const gather = (config: FetchConfig) =>
     const table = config.format === "table" ? Output.stdout : undefined
     const request = HttpClientRequest.make(config.method)
 
+    const report = Option.isSome(config.report)
+      ? yield* Report.make({ title: `gather fetch ${file ?? "stdin"}`, concurrency: config.concurrency })
+      : undefined
     const tally = new Tally()
     const bars: Array<Bar & { readonly index: number }> = []
     let started = 0
@@ -227,6 +236,7 @@ const gather = (config: FetchConfig) =>
 
     const fetchOne = (input: string): Effect.Effect<Records.ResultRecord, never, Session.Session> =>
       Fetch.request(request(input)).pipe(
+        (fetch) => report === undefined ? fetch : Report.track(fetch, report),
         Effect.matchEffect({
           onFailure: (error) => Effect.succeed(Records.fromError(input, error)),
           onSuccess: (response) =>
@@ -324,6 +334,14 @@ const gather = (config: FetchConfig) =>
           interrupted,
           aborted: started - completed
         }))
+        if (report !== undefined && Option.isSome(config.report)) {
+          yield* Report.write(report, config.report.value).pipe(
+            Effect.matchEffect({
+              onFailure: (error) => Output.printError(error.message),
+              onSuccess: (written) => Output.stderrLines([`report: ${written}`])
+            })
+          )
+        }
       })
 
     // Records finished but not yet written when the gather stopped early.
@@ -369,6 +387,7 @@ export const command = Command.make("fetch", options, run).pipe(
       "gather fetch urls.txt --out results.ndjson -c 64",
       "cat urls.txt | gather fetch - --format table",
       "gather fetch urls.txt -o results.ndjson --resume --rate 20/s --per-host 8",
+      "gather fetch urls.txt -o results.ndjson --report run.html",
       "gather fetch urls.txt -H 'Authorization: Bearer $TOKEN' --retries 0 --timeout 5s --body-dir bodies/"
     ]
   }))

@@ -273,7 +273,8 @@ export const clientScript = String.raw`
       var row2 = byStart[k2], o = R.outcome[row2];
       if (o === 0) continue;
       var y2 = rowY(k2), x = (rowEnd(row2) - t0) * sx;
-      fill(x - 2 * dpr, x + 2 * dpr, Math.max(top, y2[0] - (rowH < 3 ? 1 : 0)), Math.min(H, y2[1] + (rowH < 3 ? 1 : 0)), OUTPX[o]);
+      var mw = rowH < 1 ? 1 : 2;
+      fill(x - mw * dpr, x + mw * dpr, Math.max(top, y2[0] - (rowH < 3 ? 1 : 0)), Math.min(H, y2[1] + (rowH < 3 ? 1 : 0)), OUTPX[o]);
     }
     ctx.putImageData(img, 0, 0);
     timeAxis(ctx, left, pw, t0, t1, 0, H);
