@@ -167,9 +167,12 @@ export const originOf = (url: string): string => {
   return at < 0 ? origin : origin.slice(0, scheme + 3) + origin.slice(at + 1)
 }
 
-/** A URL safe to show: redacted unless it plainly holds no credentials. */
+// Any query parameter name redactUrl could hide contains one of these (or is percent-encoded).
+const maybeSecret = /tok|key|secret|pass|pwd|auth|sig|amz|%/i
+
+/** A URL safe to show: redacted unless it plainly holds no credentials (parsing a URL per request is the cost to avoid). */
 const shown = (url: string): string =>
-  url.indexOf("?") < 0 && url.indexOf("@") < 0 && url.length <= 2048 ? url : redactUrl(url)
+  url.length <= 2048 && url.indexOf("@") < 0 && (url.indexOf("?") < 0 || !maybeSecret.test(url)) ? url : redactUrl(url)
 
 export interface Observed {
   readonly url: string
