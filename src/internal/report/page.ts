@@ -57,8 +57,12 @@ export const clientScript = String.raw`
   var $ = function (id) { return document.getElementById(id); };
   var R = D.rows, n = R.start.length, PS = D.phaseStride, SS = D.segmentStride;
   // Times come in tenths of a millisecond, URLs without their origin.
-  R.start = Float64Array.from(R.start, function (x) { return x / 10; });
-  R.phases = Float64Array.from(R.phases, function (x) { return x < 0 ? -1 : x / 10; });
+  (function () {
+    var s = new Float64Array(n), p = new Float64Array(R.phases.length), i;
+    for (i = 0; i < n; i++) s[i] = R.start[i] / 10;
+    for (i = 0; i < p.length; i++) { var x = R.phases[i]; p[i] = x < 0 ? -1 : x / 10; }
+    R.start = s; R.phases = p;
+  })();
   function urlOf(row) {
     var v = R.url[row], o = D.origins[R.origin[row]].name;
     return v.charAt(0) === "/" && o.indexOf("http") === 0 ? o + v : v;
@@ -160,8 +164,19 @@ export const clientScript = String.raw`
   // ---- where the time went ------------------------------------------------
   var totals = [0, 0, 0, 0, 0, 0], tmp = [];
   for (var r = 0; r < n; r++) {
-    spans(r, tmp);
-    for (var k = 0; k < tmp.length; k++) totals[tmp[k][2]] += tmp[k][1] - tmp[k][0];
+    if (segs[r]) {
+      spans(r, tmp);
+      for (var k = 0; k < tmp.length; k++) totals[tmp[k][2]] += tmp[k][1] - tmp[k][0];
+      continue;
+    }
+    // The same sums as spans(), without allocating (most rows have no earlier attempts).
+    var q = r * PS, c0 = R.phases[q + 1], t0_ = R.phases[q + 2], s0 = R.phases[q + 3], h0 = R.phases[q + 4], e0 = R.phases[q + 5];
+    var net0 = c0 >= 0 ? c0 : s0 >= 0 ? s0 : e0;
+    if (net0 > 0) totals[0] += net0;
+    if (c0 >= 0) { var ce0 = t0_ >= 0 ? t0_ : s0 >= 0 ? s0 : e0; if (ce0 > c0) totals[1] += ce0 - c0; }
+    if (t0_ >= 0) { var te0 = s0 >= 0 ? s0 : e0; if (te0 > t0_) totals[2] += te0 - t0_; }
+    if (s0 >= 0) { var we0 = h0 >= 0 ? h0 : e0; if (we0 > s0) totals[3] += we0 - s0; }
+    if (h0 >= 0 && e0 > h0) totals[4] += e0 - h0;
   }
   var all = sum(totals), bd = $("breakdown");
   var stack = el("div", "bar-stack"), leg = el("div", "breakdown-legend");
@@ -192,9 +207,16 @@ export const clientScript = String.raw`
     var s = el("span"), i = el("i"); i.style.background = tagColor(tag); s.appendChild(i); s.appendChild(document.createTextNode("✕ " + tag)); legend.appendChild(s);
   });
 
-  var byStart = new Uint32Array(n);
-  for (var bi = 0; bi < n; bi++) byStart[bi] = bi;
-  Array.prototype.sort.call(byStart, function (a, b) { return R.start[a] - R.start[b] || a - b; });
+  // Rows by start time: one numeric sort of (start in tenths, row) packed
+  // in a double, no comparator call per pair.
+  var byStart = new Uint32Array(n), K = 1;
+  while (K <= n) K *= 2;
+  var keys = new Float64Array(n);
+  for (var bi = 0; bi < n; bi++) keys[bi] = Math.round(R.start[bi] * 10) * K + bi;
+  keys.sort();
+  for (var bj = 0; bj < n; bj++) byStart[bj] = ((keys[bj] % K) + K) % K;
+  var rankOf = new Uint32Array(n);
+  for (var bk = 0; bk < n; bk++) rankOf[byStart[bk]] = bk;
   var maxEnd = dur;
   for (var mi = 0; mi < n; mi++) { var en = rowEnd(mi); if (en > maxEnd) maxEnd = en; }
   if (!(maxEnd > 0)) maxEnd = 1;
@@ -357,7 +379,7 @@ export const clientScript = String.raw`
     var ctx = wov.getContext("2d");
     ctx.clearRect(0, 0, wov.width, wov.height);
     if (row < 0 || !geom) return;
-    var k = Array.prototype.indexOf.call(byStart, row);
+    var k = rankOf[row];
     var y = geom.top + (k - view.r0) * geom.rowH, h = Math.max(geom.rowH, 2 * dpr);
     ctx.strokeStyle = "#111827"; ctx.lineWidth = dpr;
     var x0 = geom.left + (R.start[row] - view.t0) * geom.sx, x1 = geom.left + (rowEnd(row) - view.t0) * geom.sx;
