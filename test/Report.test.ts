@@ -6,7 +6,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import * as Fetch from "../src/Fetch.js"
 import * as Gather from "../src/Gather.js"
-import { escapeHtml, scriptJson } from "../src/internal/report/html.js"
+import { escapeHtml, render, scriptJson } from "../src/internal/report/html.js"
 import { Histogram, originOf, Recorder } from "../src/internal/report/recorder.js"
 import { redactUrl } from "../src/internal/redact.js"
 import * as Report from "../src/Report.js"
@@ -57,6 +57,10 @@ describe("Report (pure)", () => {
     expect(recorder.errors.get("Timeout")).toBe(100)
     // A sample, not the first 50: some kept rows come from late requests.
     expect(recorder.url.some((u) => Number(u.split("/").pop()) >= 500)).toBe(true)
+    // The page is told, so it can say so.
+    const data = pageData(render(recorder, performance.now()))
+    expect([data.sampled, data.kept, data.total, data.limit]).toEqual([true, 50, 1000, 50])
+    expect(data.rows.phases.length).toBe(50 * 6)
   })
 
   it("origins are cut from URLs without user info; URLs with a query are redacted", () => {
