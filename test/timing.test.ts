@@ -1,9 +1,7 @@
 import { describe, expect, it, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as https from "node:https"
-import * as os from "node:os"
 import * as path from "node:path"
 import type * as Fetch from "../src/Fetch.js"
 import * as FetchApi from "../src/Fetch.js"
@@ -71,12 +69,12 @@ layer(
 
 describe("timedConnector", () => {
   it("times TCP and TLS apart, and publishes them only while the connection is handed over", async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "eg-tls-"))
-    execFileSync("openssl", [
-      "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-      "-keyout", path.join(dir, "key.pem"), "-out", path.join(dir, "cert.pem")
-    ], { stdio: "ignore" })
-    const server = https.createServer({ key: fs.readFileSync(path.join(dir, "key.pem")), cert: fs.readFileSync(path.join(dir, "cert.pem")) })
+    // A self-signed pair made once for tests (openssl req -x509 -days 36500), not a secret.
+    const fixtures = path.join(import.meta.dirname, "fixtures")
+    const server = https.createServer({
+      key: fs.readFileSync(path.join(fixtures, "tls-key.pem")),
+      cert: fs.readFileSync(path.join(fixtures, "tls-cert.pem"))
+    })
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
     try {
       const port = (server.address() as { port: number }).port
@@ -95,7 +93,6 @@ describe("timedConnector", () => {
       expect(opened()).toBeUndefined()
     } finally {
       await new Promise((resolve) => server.close(resolve))
-      fs.rmSync(dir, { recursive: true, force: true })
     }
   })
 })
