@@ -9,18 +9,22 @@
  * after different delays, and each bar is drawn from the timing that every
  * fetch reports (`response.timing`).
  *
+ * Both runs are recorded to a run report, written at the end: its waterfall
+ * is the same picture, with each request split into its phases.
+ *
  * Run: npx tsx examples/homepages-timing.ts [--base-url URL]
  * (--base-url must serve the DemoServer's routes, e.g. a server started with
  * `npx tsx examples/aiohttp-server.ts --serve`)
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Clock, Console, Effect } from "effect"
-import { Fetch, Gather, Session } from "effect-gather"
+import { Fetch, Gather, Report, Session } from "effect-gather"
+import * as os from "node:os"
+import * as path from "node:path"
 import { target } from "./shared/demo.js"
 import { seconds, span } from "./shared/format.js"
 
 const pages = ["/index", "/delay/450", "/wiki/2024", "/delay/300", "/delay/150"]
-const fetches = pages.map((page) => Fetch.get(page))
 
 interface Run {
   /** When the run started, ms since the epoch. */
@@ -50,7 +54,8 @@ const printTimeline = (title: string, run: Run, scale: number) =>
     yield* Console.log(`  ${"total".padEnd(12)} ${seconds(run.total)}\n`)
   })
 
-const compare = Effect.gen(function*() {
+const compare = (report: Report.Tracker) => Effect.gen(function*() {
+  const fetches = pages.map((page) => Fetch.get(page).pipe(Report.track(report)))
   const oneByOne = yield* timed(Effect.all(fetches))
   yield* printTimeline("one after another (Effect.all)", oneByOne, oneByOne.total)
 
@@ -63,7 +68,10 @@ const compare = Effect.gen(function*() {
 const main = Effect.gen(function*() {
   const { baseUrl } = yield* target({ latency: "200 millis" })
   yield* Console.log(`\n  effect-gather · ${pages.length} home pages, one by one and all at once\n  from ${baseUrl}\n`)
-  yield* compare.pipe(Effect.provide(Session.layer({ baseUrl })))
+  const report = yield* Report.make({ title: `${pages.length} home pages, one by one and all at once`, concurrency: pages.length })
+  yield* compare(report).pipe(Effect.provide(Session.layer({ baseUrl })))
+  const written = yield* Report.write(report, path.join(os.tmpdir(), "effect-gather-homepages.html"))
+  yield* Console.log(`  run report: ${written}\n`)
 })
 
 NodeRuntime.runMain(Effect.scoped(main))

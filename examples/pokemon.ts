@@ -16,11 +16,17 @@
  * each answer to imitate a remote API (kept short so that the two one-by-one
  * runs take a few seconds, not minutes).
  *
+ * Every fetch is recorded to a run report (`Report.track`); the HTML page
+ * written at the end shows the three runs on one time axis: a connect phase
+ * on every request of 1, one request at a time in 2, fifty at once in 3.
+ *
  * Run: npx tsx examples/pokemon.ts [--base-url https://pokeapi.co]
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Console, Duration, Effect, Option, Schema } from "effect"
-import { Fetch, Gather, Session } from "effect-gather"
+import { Fetch, Gather, Report, Session } from "effect-gather"
+import * as os from "node:os"
+import * as path from "node:path"
 import { target } from "./shared/demo.js"
 import { bar, seconds } from "./shared/format.js"
 
@@ -38,12 +44,12 @@ interface Row {
 const ids = Array.from({ length: 151 }, (_, i) => i + 1)
 const latencyMs = 10
 
-const getPokemon = (id: number) =>
-  Fetch.json(`/api/v2/pokemon/${id}`, Pokemon).pipe(Effect.map((response) => response.body))
-
 const main = Effect.gen(function*() {
   const { baseUrl, demo } = yield* target({ latency: latencyMs })
   const session = Session.layer({ baseUrl })
+  const report = yield* Report.make({ title: "151 Pokémon, three ways", concurrency: 50 })
+  const getPokemon = (id: number) =>
+    Fetch.json(`/api/v2/pokemon/${id}`, Pokemon).pipe(Report.track(report), Effect.map((response) => response.body))
 
   const ways = [
     {
@@ -106,6 +112,8 @@ const main = Effect.gen(function*() {
   ${Math.ceil(ids.length / 50)} round trips, not ${ids.length}. On loopback a new connection is cheap;
   over the internet, TCP and TLS setup add round trips to every request of 1.
 `)
+  const written = yield* Report.write(report, path.join(os.tmpdir(), "effect-gather-pokemon.html"))
+  yield* Console.log(`  run report (waterfall, concurrency, latency): ${written}\n`)
 })
 
 NodeRuntime.runMain(Effect.scoped(main))

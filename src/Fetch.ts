@@ -57,18 +57,60 @@ export interface FetchResponse<A> {
 }
 
 /**
- * When a fetch ran. All durations are from the start of the fetch.
+ * The moments of one attempt, in milliseconds from the start of the fetch
+ * (a monotonic clock); a moment that did not happen is `-1`. Between them lie
+ * the phases: queued (start or previous end → `dispatchMs` → `connectMs` or
+ * `sentMs`: gates, rate tokens, retry backoff, a free pooled connection),
+ * connect (`connectMs` → `tlsMs` or `sentMs`, DNS and TCP, only when a new
+ * connection was opened), TLS (`tlsMs` → `sentMs`), waiting for the first
+ * byte (`sentMs` → `headersMs`) and the body (`headersMs` → `endMs`).
  *
  * @since 0.1.0
  * @category models
  */
-export interface Timing {
+export interface Phases {
+  /** Handed to the connection pool (after the session's gates). */
+  readonly dispatchMs: number
+  /** A new connection started to open (DNS, TCP); `-1` when a pooled one was reused. */
+  readonly connectMs: number
+  /** TCP connected and the TLS handshake began; `-1` without a new TLS connection. */
+  readonly tlsMs: number
+  /** The request was written to its connection. */
+  readonly sentMs: number
+  /** The response headers arrived: time to first byte. */
+  readonly headersMs: number
+  /** The attempt ended: body read, or failed. */
+  readonly endMs: number
+}
+
+/**
+ * An attempt that another followed: a retry or a redirect hop.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Segment extends Phases {
+  /** The response status, `0` when there was none. */
+  readonly status: number
+  /** `"Redirect"`, or the tag of the error that was retried. */
+  readonly outcome: string
+}
+
+/**
+ * When a fetch ran, phase by phase: the final attempt's moments as fields
+ * (see {@link Phases}), earlier attempts in `previous`. Plain numbers, set as
+ * the request goes, so timing costs nothing measurable.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Timing extends Phases {
   /** Wall-clock start, ms since the epoch. */
   readonly startedAt: number
-  /** Milliseconds to the final response's headers (time to first byte). */
-  readonly headersMs: number
-  /** Milliseconds to the end of the body. */
+  /** Milliseconds to the end of the body (or the failure). */
   readonly totalMs: number
+  /** Retries and redirect hops before the final attempt, in order; usually empty. */
+  readonly previous: ReadonlyArray<Segment>
 }
 
 /**

@@ -10,6 +10,7 @@
  */
 import * as Data from "effect/Data"
 import * as Predicate from "effect/Predicate"
+import type { Timing } from "./Fetch.js"
 
 /**
  * @since 0.1.0
@@ -38,6 +39,8 @@ export interface RequestContext {
   readonly attempt: number
   /** Milliseconds from the start of the fetch (all attempts) to the failure. */
   readonly elapsedMs: number
+  /** Phase by phase, the failed attempt and the ones before it (see `Fetch.Timing`). */
+  readonly timing: Timing
 }
 
 const describe = (self: RequestContext, detail: string): string =>

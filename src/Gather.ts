@@ -23,6 +23,8 @@ import { dual } from "effect/Function"
 import * as Stream from "effect/Stream"
 import * as internal from "./internal/gather.js"
 import type * as Progress from "./Progress.js"
+import * as Report from "./Report.js"
+import { watcher as reportWatcher } from "./internal/report/track.js"
 
 /**
  * At most this many effects run at once: a whole number ≥ 1, or
@@ -49,6 +51,8 @@ export interface Options {
   readonly deadline?: Duration.DurationInput | undefined
   /** A tracker to report to (see `Progress`). Default none. */
   readonly progress?: Progress.Tracker | undefined
+  /** A run report to record to (see `Report`). Default the `Report.Report` in context, if any. */
+  readonly report?: Report.Tracker | undefined
 }
 
 /**
@@ -147,6 +151,31 @@ const byShape = <A, E, R, B, E2>(
   })
 }
 
+interface Watchers {
+  readonly concurrency?: Concurrency | undefined
+  readonly progress?: Progress.Tracker | undefined
+  readonly report?: Report.Tracker | undefined
+}
+
+/** The run report this gather records to: the one passed, else the one in context. */
+const currentReport = (options: Watchers | undefined): Effect.Effect<Report.Tracker | undefined> =>
+  options?.report !== undefined
+    ? Effect.succeed(options.report)
+    : Effect.map(Effect.serviceOption(Report.Report), Option.getOrUndefined)
+
+/**
+ * The gather's watchers: its progress counters and its run report (which
+ * learns the concurrency limit). Workers tell them about each item, so the
+ * effects themselves stay unwrapped (and plain fetches keep the fast path).
+ */
+const watcherOf = (options: Watchers | undefined, report: Report.Tracker | undefined): internal.Watcher | undefined => {
+  if (report !== undefined) {
+    const limit = options?.concurrency ?? internal.defaultConcurrency
+    report.recorder.gather(limit === "unbounded" ? null : limit)
+  }
+  return internal.watchers([options?.progress?.counters, report === undefined ? undefined : reportWatcher(report.recorder)])
+}
+
 /**
  * Runs the effects with at most `concurrency` at once and collects their
  * results in input order. Fails fast: the first failure interrupts the rest.
@@ -183,10 +212,11 @@ export function all<A, E, R>(
   effects: Iterable<Effect.Effect<A, E, R>> | Readonly<Record<string, Effect.Effect<A, E, R>>>,
   options?: Options
 ): Effect.Effect<Array<A> | Record<string, A>, E, R> {
-  return internal.withDeadline(
-    byShape(effects, (list) => internal.all(list, identity, options?.concurrency, options?.progress?.counters)),
-    options?.deadline
-  )
+  return Effect.flatMap(currentReport(options), (report) =>
+    internal.withDeadline(
+      byShape(effects, (list) => internal.all(list, identity, options?.concurrency, watcherOf(options, report))),
+      options?.deadline
+    ))
 }
 
 /**
@@ -219,10 +249,11 @@ export function settle<A, E, R>(
   effects: Iterable<Effect.Effect<A, E, R>> | Readonly<Record<string, Effect.Effect<A, E, R>>>,
   options?: Options
 ): Effect.Effect<Array<Outcome<A, E>> | Record<string, Outcome<A, E>>, never, R> {
-  return internal.withDeadline(
-    byShape(effects, (list) => internal.settle(list, identity, options?.concurrency, options?.progress?.counters)),
-    options?.deadline
-  )
+  return Effect.flatMap(currentReport(options), (report) =>
+    internal.withDeadline(
+      byShape(effects, (list) => internal.settle(list, identity, options?.concurrency, watcherOf(options, report))),
+      options?.deadline
+    ))
 }
 
 /**
@@ -279,13 +310,15 @@ export const forEach: {
     f: (input: I, index: number) => Effect.Effect<A, E, R>,
     options?: ForEachOptions<"fail-fast" | "settle">
   ): Effect.Effect<Array<A> | Array<Outcome<A, E>>, E, R> => {
-    const counters = options?.progress?.counters
-    return internal.withDeadline<Array<A> | Array<Outcome<A, E>>, E, R>(
-      options?.mode === "settle"
-        ? internal.settle(inputs, f, options.concurrency, counters)
-        : internal.all(inputs, f, options?.concurrency, counters),
-      options?.deadline
-    )
+    return Effect.flatMap(currentReport(options), (report) => {
+      const watcher = watcherOf(options, report)
+      return internal.withDeadline<Array<A> | Array<Outcome<A, E>>, E, R>(
+        options?.mode === "settle"
+          ? internal.settle(inputs, f, options.concurrency, watcher)
+          : internal.all(inputs, f, options?.concurrency, watcher),
+        options?.deadline
+      )
+    })
   }
 )
 
@@ -344,6 +377,8 @@ export interface StreamOptions<Mode extends "settle" | "fail-fast"> {
   readonly deadline?: Duration.DurationInput | undefined
   /** A tracker to report to (see `Progress`). */
   readonly progress?: Progress.Tracker | undefined
+  /** A run report to record to (see `Report`). Default the `Report.Report` in context, if any. */
+  readonly report?: Report.Tracker | undefined
 }
 
 // In fail-fast mode the workers fail the stream on the first Left, so every
@@ -400,7 +435,8 @@ export const stream: {
     options?: StreamOptions<"settle" | "fail-fast">
   ): Stream.Stream<Result<I, A, E> | Success<I, A>, E | EI, R | RI> => {
     const failFast = options?.mode === "fail-fast"
-    const results = internal.stream(source, f, { ...options, failFast, counters: options?.progress?.counters })
+    const results = Stream.unwrap(Effect.map(currentReport(options), (report) =>
+      internal.stream(source, f, { ...options, failFast, watcher: watcherOf(options, report) })))
     // In settle mode no worker ever fails with E: only the source's EI remains.
     return failFast ? values(results) : results as Stream.Stream<Result<I, A, E>, EI, R | RI>
   }

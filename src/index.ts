@@ -59,3 +59,11 @@ export * as Progress from "./Progress.js"
  * @since 0.1.0
  */
 export * as Metrics from "./Metrics.js"
+
+/**
+ * Run reports: one self-contained HTML page per gather, with a waterfall,
+ * concurrency, latency and per-origin views.
+ *
+ * @since 0.1.0
+ */
+export * as Report from "./Report.js"

@@ -12,7 +12,8 @@ import { assertTag, closedPort, eventually, failure, serverAndSession, settledSt
 // pure: guards, classification, messages
 // ---------------------------------------------------------------------------
 
-const context = { method: "GET", url: "http://example.test/x", attempt: 1, elapsedMs: 12 } as const
+const timing = { startedAt: 0, dispatchMs: 0, connectMs: -1, tlsMs: -1, sentMs: 0, headersMs: 12, endMs: 12, totalMs: 12, previous: [] }
+const context = { method: "GET", url: "http://example.test/x", attempt: 1, elapsedMs: 12, timing } as const
 
 const connection = (reason: FetchError.ConnectionError["reason"], code: string | undefined = undefined) =>
   new FetchError.ConnectionError({ ...context, reason, phase: "connect", code })
@@ -99,7 +100,7 @@ describe("FetchError (pure)", () => {
       expect(error.message.startsWith("GET http://example.test/x: ")).toBe(true)
       expect(error.message).toContain("attempt 1")
     }
-    const retried = new FetchError.Timeout({ method: "POST", url: "http://h/p", attempt: 3, elapsedMs: 1234.4, phase: "headers", limitMs: 250 })
+    const retried = new FetchError.Timeout({ method: "POST", url: "http://h/p", attempt: 3, elapsedMs: 1234.4, timing, phase: "headers", limitMs: 250 })
     expect(retried.message).toContain("POST http://h/p")
     expect(retried.message).toContain("attempt 3")
     expect(retried.message).toContain("250")

@@ -4,7 +4,8 @@ import * as FetchError from "../src/FetchError.js"
 import * as Retry from "../src/Retry.js"
 import { schedule } from "../src/internal/retry.js"
 
-const context = { method: "GET", url: "http://127.0.0.1:1/x", attempt: 1, elapsedMs: 1 }
+const timing = { startedAt: 0, dispatchMs: 0, connectMs: -1, tlsMs: -1, sentMs: 0, headersMs: 1, endMs: 1, totalMs: 1, previous: [] }
+const context = { method: "GET", url: "http://127.0.0.1:1/x", attempt: 1, elapsedMs: 1, timing }
 const status = (code: number, headers: Record<string, string> = {}) =>
   new FetchError.BadStatus({ ...context, status: code, headers, body: "" })
 const refused = new FetchError.ConnectionError({ ...context, reason: "Refused", phase: "connect", code: "ECONNREFUSED" })

@@ -32,6 +32,7 @@ import { LatencyHistogram, renderBars, renderSummary, renderTimeline, Tally } fr
 import * as DemoServer from "../src/DemoServer.js"
 import type * as Fetch from "../src/Fetch.js"
 import * as FetchError from "../src/FetchError.js"
+import { timingOf } from "./support.js"
 
 const repo = path.resolve(__dirname, "..")
 const tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), "gather-cli-test-"))
@@ -141,7 +142,7 @@ const response = (overrides: Partial<Fetch.FetchResponse<Uint8Array>> = {}): Fet
   bytes: 3,
   attempts: 1,
   redirects: [],
-  timing: { startedAt: 0, headersMs: 1, totalMs: 12.345 },
+  timing: timingOf(1, 12.345),
   ...overrides
 })
 
@@ -165,6 +166,7 @@ describe("records", () => {
       url: "http://h/x",
       attempt: 3,
       elapsedMs: 40.06,
+      timing: timingOf(-1, 40.06),
       status: 503,
       headers: {},
       body: ""
@@ -263,15 +265,15 @@ describe("summary", () => {
 
   it("tally and summary: counts by status and tag, latency without local failures", () => {
     const tally = new Tally()
-    tally.add(Records.fromResponse("http://h/1", response({ timing: { startedAt: 0, headersMs: 1, totalMs: 10 } })))
-    tally.add(Records.fromResponse("http://h/2", response({ timing: { startedAt: 0, headersMs: 1, totalMs: 30 } })))
+    tally.add(Records.fromResponse("http://h/1", response({ timing: timingOf(1, 10) })))
+    tally.add(Records.fromResponse("http://h/2", response({ timing: timingOf(1, 30) })))
     tally.add(Records.fromError(
       "http://h/3",
-      new FetchError.BadStatus({ method: "GET", url: "http://h/3", attempt: 1, elapsedMs: 20, status: 404, headers: {}, body: "" })
+      new FetchError.BadStatus({ method: "GET", url: "http://h/3", attempt: 1, elapsedMs: 20, timing: timingOf(-1, 20), status: 404, headers: {}, body: "" })
     ))
     tally.add(Records.fromError(
       "nope",
-      new FetchError.InvalidUrl({ method: "GET", url: "nope", attempt: 1, elapsedMs: 9999, reason: "Malformed" })
+      new FetchError.InvalidUrl({ method: "GET", url: "nope", attempt: 1, elapsedMs: 9999, timing: timingOf(-1, 9999), reason: "Malformed" })
     ))
     expect([tally.done, tally.ok, tally.failed]).toEqual([4, 2, 2])
     expect(tally.latency.count).toBe(3)
@@ -705,6 +707,23 @@ describe.concurrent("gather (the process)", { timeout: 60_000 }, () => {
     expect(fs.readdirSync(root)).toEqual(["deep"])
     expect(fs.readdirSync(path.join(root, "deep"))).toEqual(["bodies"])
   })
+  it("--report: writes a self-contained page with a row per URL, credentials redacted, and prints its path", async () => {
+    const root = tmpDir()
+    const file = path.join(root, "run.html")
+    const base = server.baseUrl
+    const urls = [`${base}/bytes/10`, `${base}/status/404`, `${base}/redirect/1?token=hunter2`, "not a url"]
+    const result = await run(["fetch", "-", "--report", file, "--retries", "0", "-c", "3"], { stdin: urls.join("\n") })
+    expect(result.code).toBe(1)
+    expect(result.stderr).toContain(`report: ${file}`)
+    const html = fs.readFileSync(file, "utf8")
+    expect(html).not.toContain("hunter2")
+    expect(html).not.toMatch(/<script[^>]+src=|<link /)
+    const data = JSON.parse(/<script type="application\/json" id="report-data">([\s\S]*?)<\/script>/.exec(html)![1]!)
+    expect(data.total).toBe(4)
+    expect(data.limits).toEqual([3])
+    expect(data.errors.map((e: [string, number]) => e[0]).sort()).toEqual(["BadStatus", "InvalidUrl"])
+  })
+
   it("bench: sequential vs concurrent with bars and the speed-up", async () => {
     // Its own server, so the in-flight peak is this command's alone.
     const scope = await Effect.runPromise(Scope.make())

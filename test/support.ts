@@ -10,6 +10,7 @@ import * as Schema from "effect/Schema"
 import * as Net from "node:net"
 import { performance } from "node:perf_hooks"
 import * as DemoServer from "../src/DemoServer.js"
+import type * as Fetch from "../src/Fetch.js"
 import type * as FetchError from "../src/FetchError.js"
 import * as Session from "../src/Session.js"
 
@@ -89,3 +90,16 @@ export const EchoedHeaders = Schema.Struct({ headers: Schema.Record({ key: Schem
 
 /** The body of `/delay/{ms}`. */
 export const Delayed = Schema.Struct({ delayed_ms: Schema.Number })
+
+/** A made-up timing for records built by hand: headers at `headersMs` (-1: none), end at `totalMs`. */
+export const timingOf = (headersMs: number, totalMs: number): Fetch.Timing => ({
+  startedAt: 0,
+  dispatchMs: 0,
+  connectMs: -1,
+  tlsMs: -1,
+  sentMs: 0,
+  headersMs,
+  endMs: totalMs,
+  totalMs,
+  previous: []
+})

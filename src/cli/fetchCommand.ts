@@ -19,7 +19,7 @@ import * as Stream from "effect/Stream"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { Fetch, Gather, Session } from "../index.js"
+import { Fetch, Gather, Report, Session } from "../index.js"
 import { describe, SomeFailed, StdoutClosed, UsageError } from "./errors.js"
 import type { RunFailed } from "./errors.js"
 import { helpDoc, nonNegative, positive, validated } from "./help.js"
@@ -65,6 +65,7 @@ export interface FetchConfig {
   readonly quiet: boolean
   readonly ca: Option.Option<string>
   readonly http2: boolean
+  readonly report: Option.Option<string>
 }
 
 
@@ -167,6 +168,11 @@ const options = {
   ),
   http2: Options.boolean("http2").pipe(
     Options.withDescription("Offer HTTP/2 to https servers (HTTP/1.1 when they decline).")
+  ),
+  report: Options.text("report").pipe(
+    Options.withPseudoName("FILE"),
+    Options.withDescription("Also write a run report to this HTML file: waterfall, in flight vs the limit, latency, origins, errors (opens offline)."),
+    Options.optional
   )
 }
 
@@ -282,6 +288,9 @@ const gather = (config: FetchConfig) =>
     const table = config.format === "table" ? Output.stdout : undefined
     const request = HttpClientRequest.make(config.method)
 
+    const report = Option.isSome(config.report)
+      ? yield* Report.make({ title: `gather fetch ${file ?? "stdin"}`, concurrency: config.concurrency })
+      : undefined
     const tally = new Tally()
     const bars: Array<Bar & { readonly index: number }> = []
     let started = 0
@@ -309,6 +318,7 @@ const gather = (config: FetchConfig) =>
 
     const fetchOne = (input: string): Effect.Effect<Records.ResultRecord, never, Session.Session> =>
       Fetch.request(request(input)).pipe(
+        (fetch) => report === undefined ? fetch : Report.track(fetch, report),
         Effect.matchEffect({
           onFailure: (error) => Effect.succeed(Records.fromError(input, error)),
           onSuccess: (response) =>
@@ -436,6 +446,14 @@ const gather = (config: FetchConfig) =>
             stopped: sinkError === undefined ? undefined : sinkError._tag === "StdoutClosed" ? "closed" : "failed"
           }
         }))
+        if (report !== undefined && Option.isSome(config.report)) {
+          yield* Report.write(report, config.report.value).pipe(
+            Effect.matchEffect({
+              onFailure: (error) => Output.printError(error.message),
+              onSuccess: (written) => Output.stderrLines([`report: ${written}`])
+            })
+          )
+        }
       })
 
     // Records finished but not yet written when the gather stopped early.
@@ -482,6 +500,7 @@ export const command = Command.make("fetch", options, run).pipe(
       "gather fetch urls.txt --out results.ndjson -c 64",
       "cat urls.txt | gather fetch - --format table",
       "gather fetch urls.txt -o results.ndjson --resume --rate 20/s --per-host 8",
+      "gather fetch urls.txt -o results.ndjson --report run.html",
       "gather fetch urls.txt -H 'Authorization: Bearer $TOKEN' --retries 0 --timeout 5s --body-dir bodies/"
     ]
   }))

@@ -12,10 +12,11 @@
 import * as Effect from "effect/Effect"
 import type { Dispatcher } from "undici"
 import { Readable } from "node:stream"
-import type { FetchResponse as PublicFetchResponse } from "../Fetch.js"
+import type { FetchResponse as PublicFetchResponse, Segment, Timing } from "../Fetch.js"
 import type * as FetchError from "../FetchError.js"
 import type { BodyChannel } from "./bodyStream.js"
 import * as BodySink from "./bodySink.js"
+import { opened } from "./connections.js"
 import { Deadlines } from "./deadlines.js"
 import type { Phase } from "./deadlines.js"
 import { encodingOf } from "./decoders.js"
@@ -94,6 +95,8 @@ export interface AttemptContext {
   readonly startedAt: number
   /** The overall deadline's limit, for the error. */
   readonly deadlineLimitMs: number
+  /** The fetch's attempts so far that another followed (retries, redirect hops). */
+  previous: ReadonlyArray<Segment> | undefined
   /**
    * Resolve at the headers and hand the body over as it arrives (an accepted
    * status only; error and redirect bodies are still read here). The attempt
@@ -109,7 +112,7 @@ export interface AttemptContext {
     headers: Record<string, string>,
     body: Uint8Array,
     bytes: number,
-    headersAt: number,
+    timing: Timing,
     channel: BodyChannel | undefined
   ): FetchResponse<Uint8Array>
 }
@@ -177,6 +180,10 @@ class AttemptHandler implements BodySink.BufferedHost, BodySink.PrefixHost, Body
   private wasCut = false
   private upload: UploadProgress | undefined = undefined
   readonly dispatchedAt = performance.now()
+  // Phase moments (performance.now(), -1: did not happen), see Fetch.Timing.
+  private connectAt = -1
+  private tlsAt = -1
+  private sentAt = -1
   /** The response ended normally: undici frees its socket one turn later. */
   completed = false
 
@@ -197,7 +204,32 @@ class AttemptHandler implements BodySink.BufferedHost, BodySink.PrefixHost, Body
 
   error(failure: Errors.Failure): FetchError.FetchError {
     const { request, attempt } = this
-    return Errors.make(failure, request.method, request.displayUrl, attempt, performance.now() - this.context.startedAt)
+    const now = performance.now()
+    const timing = this.timing(now)
+    this.record(timing, failure._tag)
+    return Errors.make(failure, request.method, request.displayUrl, attempt, now - this.context.startedAt, timing)
+  }
+
+  /** This attempt's moments, relative to the start of the fetch. */
+  private timing(now: number): Timing {
+    const start = this.context.startedAt
+    return {
+      startedAt: performance.timeOrigin + start,
+      dispatchMs: this.dispatchedAt - start,
+      connectMs: this.connectAt < 0 ? -1 : this.connectAt - start,
+      tlsMs: this.tlsAt < 0 ? -1 : this.tlsAt - start,
+      sentMs: this.sentAt < 0 ? -1 : this.sentAt - start,
+      headersMs: this.headers === undefined ? -1 : this.headersAt,
+      endMs: now - start,
+      totalMs: now - start,
+      previous: this.context.previous ?? Errors.noSegments
+    }
+  }
+
+  /** Appends this attempt to the fetch's segments (a new array: timings already out keep theirs). */
+  private record(timing: Timing, outcome: string): void {
+    const { startedAt: _s, totalMs: _t, previous, ...phases } = timing
+    this.context.previous = [...previous, { ...phases, status: this.status, outcome }]
   }
 
   private fail(failure: Errors.Failure, abort: boolean): void {
@@ -259,6 +291,12 @@ class AttemptHandler implements BodySink.BufferedHost, BodySink.PrefixHost, Body
     this.abortConnection = abort
     if (this.deadlines.started) return // a pipelined retry of the same attempt: limits already run
     const now = performance.now()
+    this.sentAt = now
+    const fresh = opened()
+    if (fresh !== undefined) {
+      this.connectAt = fresh.connectAt
+      this.tlsAt = fresh.tlsAt
+    }
     const remaining = this.remainingMs - (now - this.dispatchedAt)
     if (!this.deadlines.connect(now, this.context.limits.timeouts, remaining, this.request.body !== null)) {
       this.fail({ _tag: "Timeout", phase: "deadline", limitMs: this.context.deadlineLimitMs }, true)
@@ -279,6 +317,7 @@ class AttemptHandler implements BodySink.BufferedHost, BodySink.PrefixHost, Body
     // The headers limit starts once the bytes still in the kernel's buffers
     // can have reached the server (see upload.ts).
     const now = performance.now()
+    this.sentAt = now
     this.deadlines.sent(now, this.upload?.drainMs(now) ?? 0)
   }
 
@@ -318,7 +357,9 @@ class AttemptHandler implements BodySink.BufferedHost, BodySink.PrefixHost, Body
     this.deadlines.streaming(this.dispatchedAt + this.remainingMs)
     const streamed = new BodySink.Streamed(this, limit, decoder, resume)
     this.sink = this.streamed = streamed
-    this.done.succeed(this.context.respond(this.request, statusCode, headers, new Uint8Array(0), 0, this.headersAt, streamed.channel))
+    this.done.succeed(
+      this.context.respond(this.request, statusCode, headers, new Uint8Array(0), 0, this.timing(performance.now()), streamed.channel)
+    )
     return true
   }
 
@@ -352,7 +393,9 @@ class AttemptHandler implements BodySink.BufferedHost, BodySink.PrefixHost, Body
     // servers that close despite keep-alive), so a fiber's next request may
     // take another pooled connection: up to ~2x concurrency sockets, capped by
     // maxConnectionsPerHost. A Gather worker waits for that turn (see `start`).
-    this.done.succeed(this.context.respond(this.request, this.status, this.headers!, body, bytes, this.headersAt, undefined))
+    this.done.succeed(
+      this.context.respond(this.request, this.status, this.headers!, body, bytes, this.timing(performance.now()), undefined)
+    )
   }
 
   bodyFailed(failure: Errors.Failure, abort: boolean): void {
@@ -372,8 +415,9 @@ class AttemptHandler implements BodySink.BufferedHost, BodySink.PrefixHost, Body
     this.finished = true
     this.sink = undefined
     this.deadlines.stop()
-    if (this.mode === BodyMode.Prefix) this.done.fail(this.error(badStatus(this.status, this.headers!, prefix)))
-    else this.done.fail(new Redirect(this.status, this.headers!["location"]!))
+    if (this.mode === BodyMode.Prefix) return this.done.fail(this.error(badStatus(this.status, this.headers!, prefix)))
+    this.record(this.timing(performance.now()), "Redirect")
+    this.done.fail(new Redirect(this.status, this.headers!["location"]!))
   }
 }
 

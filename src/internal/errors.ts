@@ -1,3 +1,4 @@
+import type { Segment, Timing } from "../Fetch.js"
 import * as FetchError from "../FetchError.js"
 import type { Timeouts } from "./options.js"
 import { escapeControls } from "./redact.js"
@@ -10,15 +11,38 @@ type Fields<T> = { readonly [K in keyof T as K extends Omitted | symbol ? never 
 /** A fetch error before the request context is attached. */
 export type Failure = FetchError.FetchError extends infer E ? E extends FetchError.FetchError ? Fields<E> : never : never
 
+export const noSegments: ReadonlyArray<Segment> = []
+
+/**
+ * The timing of a fetch that failed outside an attempt (an invalid URL, a
+ * deadline passed at a gate): no phases, only the end. `startedAt` is
+ * `performance.now()` at the start of the fetch.
+ */
+export const timingWithout = (startedAt: number, previous: ReadonlyArray<Segment> | undefined): Timing => {
+  const endMs = performance.now() - startedAt
+  return {
+    startedAt: performance.timeOrigin + startedAt,
+    dispatchMs: -1,
+    connectMs: -1,
+    tlsMs: -1,
+    sentMs: -1,
+    headersMs: -1,
+    endMs,
+    totalMs: endMs,
+    previous: previous ?? noSegments
+  }
+}
+
 /** Attaches the request context and builds the tagged error. */
 export const make = (
   failure: Failure,
   method: string,
   url: string,
   attempt: number,
-  elapsedMs: number
+  elapsedMs: number,
+  timing: Timing = timingWithout(performance.now() - elapsedMs, undefined)
 ): FetchError.FetchError => {
-  const context = { method, url, attempt, elapsedMs: Math.round(elapsedMs * 10) / 10 }
+  const context = { method, url, attempt, elapsedMs: Math.round(elapsedMs * 10) / 10, timing }
   switch (failure._tag) {
     case "InvalidUrl":
       return new FetchError.InvalidUrl({ ...context, reason: failure.reason })

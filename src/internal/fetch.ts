@@ -13,6 +13,7 @@ import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import type * as Fiber from "effect/Fiber"
+import type { Segment, Timing } from "../Fetch.js"
 import type * as FetchError from "../FetchError.js"
 import * as Attempt from "./attempt.js"
 import type { BodyChannel } from "./bodyStream.js"
@@ -307,6 +308,7 @@ class Fetching implements Attempt.AttemptContext {
   deadlinePerfAt = Number.POSITIVE_INFINITY
   deadlineLimitMs = 0
   attempt = 1
+  previous: ReadonlyArray<Segment> | undefined = undefined
   protected current: Prepared | undefined = undefined
   private chain: Array<string> | undefined = undefined
 
@@ -354,10 +356,9 @@ class Fetching implements Attempt.AttemptContext {
     headers: Record<string, string>,
     body: Uint8Array,
     bytes: number,
-    headersAt: number,
+    timing: Timing,
     channel: BodyChannel | undefined
   ): FetchResponse<Uint8Array> {
-    const now = performance.now()
     return {
       channel,
       url: request.href,
@@ -367,7 +368,7 @@ class Fetching implements Attempt.AttemptContext {
       bytes,
       attempts: this.attempt,
       redirects: this.chain ?? noRedirects,
-      timing: { startedAt: performance.timeOrigin + this.startedAt, headersMs: headersAt, totalMs: now - this.startedAt }
+      timing
     }
   }
 
@@ -403,7 +404,8 @@ class Fetching implements Attempt.AttemptContext {
       prepared.method,
       prepared.displayUrl,
       attempt,
-      performance.now() - this.startedAt
+      performance.now() - this.startedAt,
+      Errors.timingWithout(this.startedAt, this.previous)
     )
   }
 
@@ -451,7 +453,9 @@ class Fetching implements Attempt.AttemptContext {
     signal: Attempt.Redirect
   ): Effect.Effect<FetchResponse<Uint8Array>, FetchError.FetchError> {
     const fail = (failure: Errors.Failure) =>
-      Effect.fail(Errors.make(failure, prepared.method, prepared.displayUrl, this.attempt, performance.now() - this.startedAt))
+      Effect.fail(
+        Errors.make(failure, prepared.method, prepared.displayUrl, this.attempt, performance.now() - this.startedAt, Errors.timingWithout(this.startedAt, this.previous))
+      )
     const chain = this.chain ??= []
     chain.push(prepared.href)
     if (chain.length > this.limits.maxRedirects) {
@@ -627,7 +631,7 @@ const decodeFailure = (
   method: string,
   failure: Errors.Failure
 ): FetchError.FetchError =>
-  Errors.make(failure, method, redactUrl(response.url), response.attempts, response.timing.totalMs)
+  Errors.make(failure, method, redactUrl(response.url), response.attempts, response.timing.totalMs, response.timing)
 
 /** Parses the body as JSON and decodes it with the schema. */
 export const toJson = <A, I, R>(

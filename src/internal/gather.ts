@@ -24,13 +24,39 @@ import * as Mailbox from "effect/Mailbox"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import type * as Cause from "effect/Cause"
+import type * as Fiber from "effect/Fiber"
 import type * as Scope from "effect/Scope"
 import { currentDeadline } from "./deadline.js"
 import * as FastPath from "./fastPath.js"
 import { withInterruptSlot } from "./interruptSlot.js"
-import type { Counters } from "./progress.js"
 
 export type Concurrency = number | "unbounded"
+
+/**
+ * Who watches a gather's items (progress counters, a run report): told when
+ * each starts and how it ends, with the moment it started (performance.now()).
+ */
+export interface Watcher {
+  /** The worker's fiber, once per worker run (to find services in its context). */
+  bind(fiber: Fiber.RuntimeFiber<unknown, unknown>): void
+  onStart(startedAt: number): void
+  onSuccess(value: unknown, startedAt: number): void
+  onFailure(error: unknown, startedAt: number): void
+  onInterrupt(startedAt: number): void
+}
+
+/** Several watchers as one; `undefined` when there are none. */
+export const watchers = (list: ReadonlyArray<Watcher | undefined>): Watcher | undefined => {
+  const present = list.filter((watcher): watcher is Watcher => watcher !== undefined)
+  if (present.length <= 1) return present[0]
+  return {
+    bind: (fiber) => present.forEach((watcher) => watcher.bind(fiber)),
+    onStart: (at) => present.forEach((watcher) => watcher.onStart(at)),
+    onSuccess: (value, at) => present.forEach((watcher) => watcher.onSuccess(value, at)),
+    onFailure: (error, at) => present.forEach((watcher) => watcher.onFailure(error, at)),
+    onInterrupt: (at) => present.forEach((watcher) => watcher.onInterrupt(at))
+  }
+}
 
 export const defaultConcurrency = 32
 
@@ -59,33 +85,34 @@ interface Work<I, A, E, EI, R> {
   readonly onValue: (index: number, input: I, value: A) => void
   /** Records a failure; `false` ends the gather with it (fail-fast). */
   readonly onError: (index: number, input: I, error: E) => boolean
-  readonly counters: Counters | undefined
+  readonly watcher: Watcher | undefined
 }
 
 /** One worker: a callback loop over fast effects, the fiber for the rest. */
 const worker = <I, A, E, EI, R>(work: Work<I, A, E, EI, R>, nextIndex: () => number): Effect.Effect<void, E | EI, R> => {
-  const { counters } = work
-  const slow = (effect: Effect.Effect<A, E, R>, index: number, input: I): Effect.Effect<void, E | EI, R> => {
+  const { watcher } = work
+  const slow = (effect: Effect.Effect<A, E, R>, index: number, input: I, startedAt: number): Effect.Effect<void, E | EI, R> => {
     const matched = Effect.matchEffect(effect, {
       onFailure: (error) => {
-        counters?.onFailure(error)
+        watcher?.onFailure(error, startedAt)
         return work.onError(index, input, error) ? loop : Effect.fail(error)
       },
       onSuccess: (value) => {
-        counters?.onSuccess(value)
+        watcher?.onSuccess(value, startedAt)
         work.onValue(index, input, value)
         return loop
       }
     })
-    return counters === undefined ? matched : Effect.onInterrupt(matched, () => Effect.sync(() => counters.onInterrupt()))
+    return watcher === undefined ? matched : Effect.onInterrupt(matched, () => Effect.sync(() => watcher.onInterrupt(startedAt)))
   }
 
   const loop: Effect.Effect<void, E | EI, R> = Effect.withFiberRuntime((fiber) => {
-    counters?.bind(fiber)
+    watcher?.bind(fiber)
     return Effect.async<void, E | EI, R>((resume) => {
       let running: FastPath.Running | undefined
       let index = 0
       let input: I
+      let startedAt = 0
       let starting = false
       let completedWhileStarting = false
       let finished = false
@@ -97,17 +124,17 @@ const worker = <I, A, E, EI, R>(work: Work<I, A, E, EI, R>, nextIndex: () => num
       const sink: FastPath.Sink<A, E, R> = {
         succeed: (value) => {
           running = undefined
-          counters?.onSuccess(value)
+          watcher?.onSuccess(value, startedAt)
           work.onValue(index, input, value)
           pump()
         },
         fail: (error) => {
           running = undefined
-          counters?.onFailure(error)
+          watcher?.onFailure(error, startedAt)
           if (work.onError(index, input, error)) pump()
           else finish(Effect.fail(error))
         },
-        continueWith: (effect) => finish(slow(effect, index, input))
+        continueWith: (effect) => finish(slow(effect, index, input, startedAt))
       }
       const pump = (): void => {
         // A start that completes at once reports while `start` is still on
@@ -124,18 +151,21 @@ const worker = <I, A, E, EI, R>(work: Work<I, A, E, EI, R>, nextIndex: () => num
             if (next === Pending) return finish(Effect.zipRight(work.wait, loop))
             input = next
             index = nextIndex()
-            counters?.onStart()
+            if (watcher !== undefined) {
+              startedAt = performance.now()
+              watcher.onStart(startedAt)
+            }
             effect = work.f(next, index)
           } catch (error) {
             // A throwing iterator or function is a defect, as in Effect.forEach.
             return finish(Effect.die(error))
           }
-          if (!FastPath.isFastPath(effect)) return finish(slow(effect, index, input))
+          if (!FastPath.isFastPath(effect)) return finish(slow(effect, index, input, startedAt))
           starting = true
           completedWhileStarting = false
           const started = effect[FastPath.TypeId](fiber, sink)
           starting = false
-          if (started === undefined) return finish(slow(effect, index, input))
+          if (started === undefined) return finish(slow(effect, index, input, startedAt))
           if (!completedWhileStarting) {
             if (!finished) running = started
             return
@@ -148,7 +178,7 @@ const worker = <I, A, E, EI, R>(work: Work<I, A, E, EI, R>, nextIndex: () => num
         running = undefined
         if (current === undefined) return
         current.interrupt()
-        counters?.onInterrupt()
+        watcher?.onInterrupt(startedAt)
       })
     })
   })
@@ -189,7 +219,7 @@ export const run = <I, A, E, R>(
   concurrency: Concurrency | undefined,
   onValue: (index: number, value: A) => void,
   onError: (index: number, error: E) => boolean,
-  counters: Counters | undefined
+  watcher: Watcher | undefined
 ): Effect.Effect<void, E, R> =>
   Effect.suspend(() => {
     // "unbounded" needs the size up front; everything is in memory then anyway.
@@ -206,7 +236,7 @@ export const run = <I, A, E, R>(
       f,
       onValue: (index, _input, value) => onValue(index, value),
       onError: (index, _input, error) => onError(index, error),
-      counters
+      watcher
     }, workers)
   })
 
@@ -214,14 +244,14 @@ export const all = <I, A, E, R>(
   inputs: Iterable<I>,
   f: (input: I, index: number) => Effect.Effect<A, E, R>,
   concurrency: Concurrency | undefined,
-  counters?: Counters | undefined
+  watcher?: Watcher | undefined
 ): Effect.Effect<Array<A>, E, R> =>
   Effect.suspend(() => {
     const results: Array<A> = []
     return Effect.as(
       run(inputs, f, concurrency, (index, value) => {
         results[index] = value
-      }, () => false, counters),
+      }, () => false, watcher),
       results
     )
   })
@@ -230,7 +260,7 @@ export const settle = <I, A, E, R>(
   inputs: Iterable<I>,
   f: (input: I, index: number) => Effect.Effect<A, E, R>,
   concurrency: Concurrency | undefined,
-  counters?: Counters | undefined
+  watcher?: Watcher | undefined
 ): Effect.Effect<Array<Either.Either<A, E>>, never, R> =>
   Effect.suspend(() => {
     const results: Array<Either.Either<A, E>> = []
@@ -239,7 +269,7 @@ export const settle = <I, A, E, R>(
     }, (index, error) => {
       results[index] = Either.left(error)
       return true
-    }, counters)
+    }, watcher)
     // onError never ends the run, so no worker fails with E.
     return Effect.as(Effect.orDie(settled), results)
   })
@@ -383,7 +413,7 @@ export interface StreamOptions {
   readonly concurrency?: number | undefined
   readonly ordered?: boolean | undefined
   readonly bufferSize?: number | undefined
-  readonly counters?: Counters | undefined
+  readonly watcher?: Watcher | undefined
 }
 
 /**
@@ -459,7 +489,7 @@ export const stream = <I, A, E, R, EI, RI>(
         emit({ index, input, outcome: Either.left(error) })
         return true
       },
-      counters: options?.counters
+      watcher: options?.watcher
     }
     const running = runWorkers(work, workers)
     yield* (deadline === undefined ? running : Effect.locally(running, currentDeadline, deadline)).pipe(

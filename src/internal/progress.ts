@@ -1,12 +1,13 @@
 import * as Context from "effect/Context"
 import type * as Fiber from "effect/Fiber"
 import type { Snapshot } from "../Progress.js"
+import type { Watcher } from "./gather.js"
 import { tag as sessionTag } from "./session.js"
 
 const noWindows: Readonly<Record<string, number>> = Object.freeze({})
 
 /** Mutable counts bumped by gather workers; reads make a snapshot. */
-export class Counters {
+export class Counters implements Watcher {
   started = 0
   succeeded = 0
   failed = 0

@@ -14,6 +14,7 @@ import type { Dispatcher } from "undici"
 import { CookieJar } from "./cookies.js"
 import * as Hosts from "./hosts.js"
 import * as LeanClient from "./httpClient.js"
+import { timedConnector } from "./connections.js"
 import { Watchdog } from "./watchdog.js"
 import type { ResolvedSession, ResolvedTls, SessionOptions } from "./options.js"
 import { resolveSession } from "./options.js"
@@ -50,7 +51,8 @@ export const make = (options?: SessionOptions): Effect.Effect<SessionImpl, never
       Effect.sync(() =>
         new Agent({
           connections: config.maxConnectionsPerHost,
-          connect: connector({ timeout: config.timeouts.connectMs, allowH2: config.allowH2, ...connectTls(config.tls) }),
+          // undici's own connector, wrapped to name TLS failures and to time each new connection.
+          connect: timedConnector(connector({ timeout: config.timeouts.connectMs, allowH2: config.allowH2, ...connectTls(config.tls) })),
           allowH2: config.allowH2,
           ...(config.allowH2 ? { factory: h2Pool } : {}),
           // Limits come per request from the session's options (0 = off).
