@@ -127,7 +127,9 @@ export async function resolve(specifier, context, next) {
     const out = execFileSync(process.execPath, [
       "--input-type=module",
       "-e",
-      `const t = performance.now(); await import(${JSON.stringify(specifier)}); console.log(JSON.stringify({ ms: performance.now() - t, rss: process.memoryUsage().rss }))`
+      `const t = performance.now(); await import(${
+        JSON.stringify(specifier)
+      }); console.log(JSON.stringify({ ms: performance.now() - t, rss: process.memoryUsage().rss }))`
     ], { cwd: app, encoding: "utf8" })
     const { ms, rss } = JSON.parse(out)
     rows.push(`  ${specifier.padEnd(22)} ${String(loaded.length).padStart(4)} modules  ${ms.toFixed(0).padStart(5)} ms  RSS ${(rss / 1048576).toFixed(0)} MB`)

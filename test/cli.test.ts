@@ -728,7 +728,7 @@ describe.concurrent("gather (the process)", { timeout: 60_000 }, () => {
     })
     expect(shown.code).toBe(0)
     expect(shown.text).toContain("\r\x1b[2K")
-    expect(shown.text).toMatch(/\d\/4 \(\d+%\)  ok \d  failed 0  in flight 1/)
+    expect(shown.text).toMatch(/\d\/4 \(\d+%\) {2}ok \d {2}failed 0 {2}in flight 1/)
     expect(shown.text).toContain("gather: 4 done")
   })
   it("--body-dir: bodies saved under safe names, nothing written outside the directory", async () => {

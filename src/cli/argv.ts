@@ -71,7 +71,7 @@ export const optionsFirst = (args: ReadonlyArray<string>): Array<string> => {
   while (i < args.length) {
     const arg = args[i]!
     if (arg === "--") {
-      positionals.push(...args.slice(i))
+      for (const rest of args.slice(i)) positionals.push(rest)
       break
     }
     if (!isOption(arg)) {

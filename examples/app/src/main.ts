@@ -1,7 +1,7 @@
 import { NodeRuntime } from "@effect/platform-node"
 import { Console, Effect, Layer } from "effect"
 import { Session } from "effect-gather"
-import { PokemonApi, layer } from "./PokemonApi.js"
+import { layer, PokemonApi } from "./PokemonApi.js"
 
 const program = Effect.gen(function*() {
   const api = yield* PokemonApi

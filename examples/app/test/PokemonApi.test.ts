@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { DemoServer, Fetch, Session } from "effect-gather"
-import { PokemonApi, layer } from "../src/PokemonApi.js"
+import { layer, PokemonApi } from "../src/PokemonApi.js"
 
 // A DemoServer on a free port and a test session pointed at it, built in one
 // scope (the session closes before the server).
@@ -47,8 +47,7 @@ describe("PokemonApi", () => {
     }).pipe(
       Effect.provide(
         Layer.unwrapEffect(
-          Effect.map(DemoServer.DemoServer, (server) =>
-            Session.layerTest({ baseUrl: server.baseUrl, retry: { times: 2, baseDelay: "10 millis" } }))
+          Effect.map(DemoServer.DemoServer, (server) => Session.layerTest({ baseUrl: server.baseUrl, retry: { times: 2, baseDelay: "10 millis" } }))
         ).pipe(Layer.provideMerge(DemoServer.layerTest))
       )
     ))
