@@ -389,6 +389,39 @@ export const make: (options?: Options) => Effect.Effect<Session, never, Scope.Sc
 export const layer: (options?: Options) => Layer.Layer<Session | HttpClient.HttpClient> = internal.layer
 
 /**
+ * {@link layer} with settings for tests: retries off and short time limits
+ * (connect 1 s; headers, body idle and attempt 5 s; total 10 s). Options given
+ * here win field by field (a `timeout` given replaces the test limits whole).
+ *
+ * Retry backoff and `Retry-After` waits run on Effect's `Clock`: under
+ * `it.effect` (a `TestClock`) a session that retries waits until the test
+ * calls `TestClock.adjust`, so a test of a failing fetch hangs. With retries
+ * off nothing waits on the `Clock`. The time limits run on real timers, so
+ * they fire under `TestClock` too.
+ *
+ * @example
+ * ```ts
+ * import { it } from "@effect/vitest"
+ * import { Effect, Layer } from "effect"
+ * import { DemoServer, Fetch, Session } from "effect-gather"
+ *
+ * const TestSession = Layer.unwrapEffect(
+ *   Effect.map(DemoServer.DemoServer, (server) => Session.layerTest({ baseUrl: server.baseUrl }))
+ * ).pipe(Layer.provideMerge(DemoServer.layerTest))
+ *
+ * it.effect("a 404 fails at once, with no retry", () =>
+ *   Effect.gen(function*() {
+ *     const error = yield* Effect.flip(Fetch.get("/status/404"))
+ *     if (error._tag !== "BadStatus" || error.attempt !== 1) throw new Error("expected one BadStatus")
+ *   }).pipe(Effect.provide(TestSession)))
+ * ```
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerTest: (options?: Options) => Layer.Layer<Session | HttpClient.HttpClient> = internal.layerTest
+
+/**
  * Session options read through `Config`: `GATHER_BASE_URL`, `GATHER_USER_AGENT`,
  * `GATHER_MAX_CONNECTIONS_PER_HOST`, `GATHER_TIMEOUT` and
  * `GATHER_CONNECT_TIMEOUT` (durations such as `"5 seconds"`),

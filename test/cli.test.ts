@@ -18,17 +18,20 @@ import type { ChildProcess } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import { optionsFirst } from "../src/cli/argv.js"
+import * as Options from "@effect/cli/Options"
+import { builtInFlags, flagNames, flagNamesOf, optionsFirst, subcommands } from "../src/cli/argv.js"
 import { expand } from "../src/cli/benchCommand.js"
 import { RunFailed, SomeFailed, UsageError } from "../src/cli/errors.js"
 import { inputOf } from "../src/cli/input.js"
+import { maxBarRows, tableHeader, tableRow } from "../src/cli/fetchCommand.js"
 import { exitCodeOf } from "../src/cli/main.js"
+import { cleanCliText, colorFor, stripAnsi } from "../src/cli/output.js"
 import * as Parse from "../src/cli/parse.js"
 import { renderProgress, showProgress } from "../src/cli/progress.js"
 import * as Records from "../src/cli/record.js"
 import * as Resume from "../src/cli/resume.js"
 import { fileNameFor, maxNameLength, resolveInside } from "../src/cli/safeName.js"
-import { LatencyHistogram, renderBars, renderSummary, renderTimeline, Tally } from "../src/cli/summary.js"
+import { LatencyHistogram, renderBars, renderHistogram, renderSummary, renderTimeline, Tally } from "../src/cli/summary.js"
 import * as DemoServer from "../src/DemoServer.js"
 import type * as Fetch from "../src/Fetch.js"
 import * as FetchError from "../src/FetchError.js"
@@ -398,6 +401,88 @@ describe("exit codes", () => {
   })
 })
 
+describe("the command line as a Unix tool", () => {
+  it("the flags moved before positionals are read from the commands' definitions", () => {
+    expect([...flagNames].sort()).toEqual([...builtInFlags, "--ordered", "--quiet", "--resume", "-q"].sort())
+    expect([...subcommands]).toEqual(["fetch", "serve", "bench"])
+    // A boolean option added to a command is found; an option with a value is not.
+    const usage = Options.getUsage(Options.all([
+      Options.boolean("newflag").pipe(Options.withAlias("n")),
+      Options.text("named").pipe(Options.optional)
+    ]))
+    expect(flagNamesOf(usage).sort()).toEqual(["--newflag", "-n"])
+    expect(optionsFirst(["fetch", "urls.txt", "--ordered", "--quiet", "-c", "2"])).toEqual(
+      ["fetch", "--ordered", "--quiet", "-c", "2", "urls.txt"]
+    )
+  })
+
+  it("colour only on a terminal without NO_COLOR", () => {
+    expect(colorFor({ isTTY: true }, {})).toBe(true)
+    expect(colorFor({ isTTY: true }, { NO_COLOR: "" })).toBe(true)
+    expect(colorFor({ isTTY: true }, { NO_COLOR: "1" })).toBe(false)
+    expect(colorFor({ isTTY: false }, {})).toBe(false)
+    expect(colorFor({}, {})).toBe(false)
+  })
+
+  it("help text loses @effect/cli's type notes, names the program, and its escapes unless colour", () => {
+    const text = [
+      "\x1b[0;1mUSAGE\x1b[0m",
+      "",
+      "$ fetch [--resume] [<FILE>]",
+      "",
+      "\x1b[0;1m--rate RATE\x1b[0m",
+      "",
+      "  A user-defined piece of text.",
+      "",
+      "  Requests started per host.",
+      "",
+      "  This setting is optional.",
+      "",
+      "  This setting is optional. Defaults to: 32",
+      ""
+    ].join("\n")
+    const plain = cleanCliText(text, false)
+    expect(plain).toBe(["USAGE", "", "$ gather fetch [--resume] [<FILE>]", "", "--rate RATE", "", "  Requests started per host.", ""].join("\n"))
+    const colored = cleanCliText(text, true)
+    expect(colored).toContain("\x1b[0;1mUSAGE\x1b[0m")
+    expect(stripAnsi(colored)).toBe(plain)
+  })
+
+  it("table: a header for every column, no time for an input never sent", () => {
+    expect(tableHeader.trim().split(/\s+/)).toEqual(["STATUS", "TIME", "BYTES", "ERROR", "URL"])
+    const invalid = tableRow(Records.fromError(
+      "nope",
+      new FetchError.InvalidUrl({ method: "GET", url: "nope", attempt: 1, elapsedMs: 0.004, timing: timingOf(-1, 0.004), reason: "Malformed" })
+    ))
+    expect(invalid.trim().split(/\s+/)).toEqual(["ERR", "-", "-", "InvalidUrl", "nope"])
+    const ok = tableRow(Records.fromResponse("http://h/1", response({ timing: timingOf(1, 12.5) })))
+    expect(ok).toContain("12.5 ms")
+    expect(ok.trim().split(/\s+/).slice(-2)).toEqual(["-", "http://h/1"])
+  })
+
+  it.prop("the latency histogram counts every request once, in at most 10 rows", [
+    FastCheck.array(FastCheck.double({ min: 0, max: 600_000, noNaN: true }), { minLength: 1, maxLength: 500 })
+  ], ([values]) => {
+    const histogram = new LatencyHistogram()
+    for (const value of values) histogram.add(value)
+    const rows = renderHistogram(histogram)
+    expect(rows.length).toBeGreaterThanOrEqual(1)
+    expect(rows.length).toBeLessThanOrEqual(10)
+    const counts = rows.map((row) => Number(/\s(\d+)(?: #+)?$/.exec(row)![1]))
+    expect(counts.reduce((a, b) => a + b, 0)).toBe(values.length)
+    const marks = rows.map((row) => (row.match(/#+$/)?.[0] ?? "").length)
+    expect(Math.max(...marks)).toBe(40)
+  })
+
+  it("--format past a screenful is a histogram (the chart stays short)", () => {
+    expect(maxBarRows).toBeLessThanOrEqual(60)
+    expect(Parse.parseChoice("format", ["ndjson", "table", "bars"])("csv")).toEqual(
+      Either.left("--format must be one of ndjson, table, bars, got \"csv\"")
+    )
+    expect(Parse.parseChoice("format", ["ndjson", "table", "bars"])("Table")).toEqual(Either.right("table"))
+  })
+})
+
 // ---------------------------------------------------------------------------
 // the real process
 // ---------------------------------------------------------------------------
@@ -435,9 +520,15 @@ const limited = <A>(f: () => Promise<A>): Promise<A> =>
 // Every child still running when the tests end (a failed test) is killed.
 const children = new Set<ChildProcess>()
 
-const gather = (args: ReadonlyArray<string>, options: { readonly stdin?: string } = {}): Spawned => {
+interface RunOptions {
+  readonly stdin?: string
+  readonly env?: Readonly<Record<string, string | undefined>>
+}
+
+const gather = (args: ReadonlyArray<string>, options: RunOptions = {}): Spawned => {
   const child = spawn(process.execPath, ["--import", "tsx", "src/bin.ts", ...args], {
     cwd: repo,
+    env: { ...process.env, ...options.env },
     stdio: ["pipe", "pipe", "pipe"]
   })
   children.add(child)
@@ -454,7 +545,7 @@ const gather = (args: ReadonlyArray<string>, options: { readonly stdin?: string 
   return { child, done, stdout: () => stdout }
 }
 
-const run = (args: ReadonlyArray<string>, options: { readonly stdin?: string } = {}): Promise<Run> =>
+const run = (args: ReadonlyArray<string>, options: RunOptions = {}): Promise<Run> =>
   limited(() => gather(args, options).done)
 
 /** Starts a process once a slot is free; the slot is held until it exits. */
@@ -674,7 +765,7 @@ describe.concurrent("gather (the process)", { timeout: 60_000 }, () => {
     })
     expect(shown.code).toBe(0)
     expect(shown.text).toContain("\r\x1b[2K")
-    expect(shown.text).toMatch(/\d\/4 \(\d+%\)  ok \d  failed 0  in flight 1/)
+    expect(shown.text).toMatch(/\d\/4 \(\d+%\) {2}ok \d {2}failed 0 {2}in flight 1/)
     expect(shown.text).toContain("gather: 4 done")
   })
   it("--body-dir: bodies saved under safe names, nothing written outside the directory", async () => {
@@ -754,6 +845,61 @@ describe.concurrent("gather (the process)", { timeout: 60_000 }, () => {
     for (const result of results) expect(result.code, result.stderr).toBe(2)
     expect(results[0]!.stderr).toContain("invalid rate")
     expect(results[1]!.stderr).toContain("--resume needs --out")
+  })
+  it("--help off a terminal: real descriptions, no escapes, no @effect/cli type notes", async () => {
+    const result = await run(["fetch", "--help"], { env: { NO_COLOR: undefined } })
+    expect(result.code).toBe(0)
+    expect(result.stdout).not.toContain("\x1b[")
+    expect(result.stdout).toContain("$ gather fetch [(-c, --concurrency N)]")
+    expect(result.stdout).toContain("Requests in flight at once (default 32).")
+    for (const note of ["A user-defined piece of text.", "An integer.", "A true or false value.", "This setting is optional."]) {
+      expect(result.stdout).not.toContain(note)
+    }
+    expect(result.stdout).toContain("-H \"Authorization: Bearer $TOKEN\"")
+  })
+  it("--help on a terminal: bold headings, none with NO_COLOR", async () => {
+    const onTerminal = (env: string) =>
+      limited(() => {
+        const command = `${env} ${process.execPath} --import tsx src/bin.ts fetch --help`
+        const child = spawn("script", ["-qec", command, "/dev/null"], { cwd: repo, stdio: ["ignore", "pipe", "pipe"] })
+        children.add(child)
+        child.on("exit", () => children.delete(child))
+        let text = ""
+        child.stdout.setEncoding("utf8").on("data", (chunk: string) => (text += chunk))
+        return new Promise<string>((resolve) => child.on("close", () => resolve(text)))
+      })
+    const [colored, plain] = await Promise.all([onTerminal("env -u NO_COLOR"), onTerminal("NO_COLOR=1")])
+    expect(colored).toContain("\x1b[")
+    expect(colored).toContain("DESCRIPTION")
+    expect(plain).not.toContain("\x1b[")
+    expect(plain).toContain("DESCRIPTION")
+  })
+  it("--format csv names the option and the choices, exit 2", async () => {
+    const result = await run(["fetch", "-", "--format", "csv"])
+    expect(result.code).toBe(2)
+    expect(result.stderr).toContain("--format must be one of ndjson, table, bars")
+  })
+  it("--format table and bars: headers, no time for rejected inputs, a histogram past a screenful", async () => {
+    const base = server.baseUrl
+    const few = ["not a url", `${base}/api/v2/pokemon/1`, `${base}/status/404`]
+    const many = ["not a url", ...Array.from({ length: maxBarRows + 10 }, (_, i) => `${base}/api/v2/pokemon/${(i % 151) + 1}`)]
+    const [table, bars] = await Promise.all([
+      run(["fetch", "-", "--format", "table", "--retries", "0"], { stdin: few.join("\n") }),
+      run(["fetch", "-", "--format", "bars", "--retries", "0"], { stdin: many.join("\n") })
+    ])
+    expect(table.code).toBe(1)
+    const rows = table.stdout.trimEnd().split("\n")
+    expect(rows[0]!.trim().split(/\s+/)).toEqual(["STATUS", "TIME", "BYTES", "ERROR", "URL"])
+    expect(rows).toHaveLength(4)
+    const invalid = rows.find((row) => row.endsWith("not a url"))!
+    expect(invalid.trim().split(/\s+/).slice(0, 4)).toEqual(["ERR", "-", "-", "InvalidUrl"])
+    expect(rows.find((row) => row.includes("/status/404"))).toMatch(/^\s+404\s+[\d.]+ m?s\s+-\s+BadStatus\s/)
+    expect(bars.code).toBe(1)
+    const chart = bars.stdout.trimEnd().split("\n")
+    expect(chart[0]).toBe(`latency of ${many.length - 1} request(s), 1 input(s) never sent left out:`)
+    expect(chart.length).toBeLessThanOrEqual(11)
+    const counted = chart.slice(1).map((row) => Number(/\s(\d+)(?: #+)?$/.exec(row)![1]))
+    expect(counted.reduce((a, b) => a + b, 0)).toBe(many.length - 1)
   })
   it("--help has examples and the exit codes", async () => {
     const result = await run(["fetch", "--help"])

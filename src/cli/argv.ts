@@ -5,22 +5,55 @@
  * anywhere, so the arguments after the subcommand are reordered, options
  * first, before they are parsed.
  */
+import * as Command from "@effect/cli/Command"
+import type * as Usage from "@effect/cli/Usage"
+import * as Option from "effect/Option"
+import * as bench from "./benchCommand.js"
+import * as fetch from "./fetchCommand.js"
+import * as serve from "./serveCommand.js"
 
-/** Options that take no value, by every name. Every other option takes one (unless written `--name=value`). */
+/** `@effect/cli`'s built-in options that take no value (they are in no command's usage). */
+export const builtInFlags: ReadonlyArray<string> = ["--help", "-h", "--version", "--wizard"]
+
+/**
+ * Pure: every name of every option in `usage` that takes no value (a named
+ * usage with no accepted values; command names and positional arguments do
+ * not start with `-`).
+ */
+export const flagNamesOf = (usage: Usage.Usage): Array<string> => {
+  switch (usage._tag) {
+    case "Empty":
+    case "Mixed":
+      return []
+    case "Named":
+      return Option.isNone(usage.acceptedValues) ? usage.names.filter((name) => name.startsWith("-")) : []
+    case "Optional":
+    case "Repeated":
+      return flagNamesOf(usage.usage)
+    case "Alternation":
+    case "Concat":
+      return [...flagNamesOf(usage.left), ...flagNamesOf(usage.right)]
+  }
+}
+
+const usages = [Command.getUsage(fetch.command), Command.getUsage(serve.command), Command.getUsage(bench.command)]
+
+/**
+ * Options that take no value, by every name, read from the commands'
+ * definitions (so a new flag cannot be missed here). Every other option takes
+ * one (unless written `--name=value`).
+ */
 export const flagNames: ReadonlySet<string> = new Set([
-  "--resume",
-  "--retry-failed",
-  "--ordered",
-  "--quiet",
-  "-q",
-  "--help",
-  "-h",
-  "--version",
-  "--wizard"
+  ...builtInFlags,
+  ...usages.flatMap(flagNamesOf)
 ])
 
 /** The subcommands whose arguments are reordered. */
-export const subcommands: ReadonlySet<string> = new Set(["fetch", "serve", "bench"])
+export const subcommands: ReadonlySet<string> = new Set([
+  ...Command.getNames(fetch.command),
+  ...Command.getNames(serve.command),
+  ...Command.getNames(bench.command)
+])
 
 const isOption = (arg: string): boolean => arg.startsWith("-") && arg !== "-"
 
@@ -38,7 +71,7 @@ export const optionsFirst = (args: ReadonlyArray<string>): Array<string> => {
   while (i < args.length) {
     const arg = args[i]!
     if (arg === "--") {
-      positionals.push(...args.slice(i))
+      for (const rest of args.slice(i)) positionals.push(rest)
       break
     }
     if (!isOption(arg)) {

@@ -26,17 +26,20 @@ import { helpDoc, nonNegative, positive, validated } from "./help.js"
 import * as Input from "./input.js"
 import * as InputKey from "./inputKey.js"
 import * as Output from "./output.js"
-import { parseBytes, parseHeaders, parseLimit, parseMethod, parseRate } from "./parse.js"
+import { parseBytes, parseChoice, parseHeaders, parseLimit, parseMethod, parseRate } from "./parse.js"
 import type { Method, Rate } from "./parse.js"
 import { renderProgress, showProgress } from "./progress.js"
 import * as Records from "./record.js"
 import * as Resume from "./resume.js"
 import { fileNameFor, resolveInside } from "./safeName.js"
-import { formatBytes, formatMs, renderBars, renderSummary, Tally } from "./summary.js"
+import { formatBytes, formatMs, renderBars, renderHistogram, renderSummary, sentNothing, Tally } from "./summary.js"
 import type { Bar } from "./summary.js"
 
 /** Output formats of `gather fetch`. */
-export type Format = "ndjson" | "table" | "bars"
+export const formats = ["ndjson", "table", "bars"] as const
+
+/** Output formats of `gather fetch`. */
+export type Format = typeof formats[number]
 
 /** An input line with its resume key. */
 interface Keyed extends Input.Input {
@@ -68,6 +71,8 @@ export interface FetchConfig {
   readonly report: Option.Option<string>
 }
 
+/** Past this many inputs, `--format bars` shows a latency histogram instead of a bar each. */
+export const maxBarRows = 50
 
 const options = {
   file: Args.text({ name: "FILE" }).pipe(
@@ -150,8 +155,10 @@ const options = {
     validated(parseBytes),
     Options.optional
   ),
-  format: Options.choice("format", ["ndjson", "table", "bars"]).pipe(
-    Options.withDescription("What stdout shows: the NDJSON records (default), a table, or a bar chart of the times at the end. With table or bars, use --out to keep the records."),
+  format: Options.text("format").pipe(
+    Options.withPseudoName(formats.join("|")),
+    Options.withDescription(`What stdout shows: the NDJSON records (default), a table, or a bar chart of the times at the end (past ${maxBarRows} inputs, a latency histogram). With table or bars, use --out to keep the records.`),
+    validated(parseChoice("format", formats)),
     Options.withDefault<Format>("ndjson")
   ),
   ordered: Options.boolean("ordered").pipe(
@@ -183,17 +190,27 @@ const smallestWindow = (windows: Readonly<Record<string, number>>): number | und
   return smallest
 }
 
-/** At most this many rows are kept for `--format bars`. */
-const maxBars = 2000
+const errorWidth = "TooManyRedirects".length
 
-const tableHeader = `${"STATUS".padStart(6)} ${"TIME".padStart(10)} ${"BYTES".padStart(10)}  URL\n`
+/** The table's first line: a header for every column. */
+export const tableHeader = `${"STATUS".padStart(6)} ${"TIME".padStart(10)} ${"BYTES".padStart(10)}  ${"ERROR".padEnd(errorWidth)}  URL\n`
 
-const tableRow = (record: Records.ResultRecord): string => {
+/** Pure: a record as a table row; `-` where a column does not apply (no time for an input never sent). */
+export const tableRow = (record: Records.ResultRecord): string => {
   const status = record.status === null ? "ERR" : String(record.status)
-  const time = record.ms === null ? "-" : formatMs(record.ms)
+  const time = record.ms === null || sentNothing(record) ? "-" : formatMs(record.ms)
   const bytes = record.bytes === null ? "-" : formatBytes(record.bytes)
-  const error = record.error === null ? "" : `  ${record.error.tag}`
-  return `${status.padStart(6)} ${time.padStart(10)} ${bytes.padStart(10)}  ${record.url}${error}\n`
+  const error = record.error === null ? "-" : record.error.tag
+  return `${status.padStart(6)} ${time.padStart(10)} ${bytes.padStart(10)}  ${error.padEnd(errorWidth)}  ${record.url}\n`
+}
+
+/** `--format bars` past a screenful: a title line and the latency histogram. */
+const histogramLines = (tally: Tally): Array<string> => {
+  const notSent = tally.done - tally.latency.count
+  return [
+    `latency of ${tally.latency.count} request(s)${notSent > 0 ? `, ${notSent} input(s) never sent left out` : ""}:`,
+    ...renderHistogram(tally.latency)
+  ]
 }
 
 const noteOf = (record: Records.ResultRecord): string =>
@@ -382,7 +399,7 @@ const gather = (config: FetchConfig) =>
           lines += Records.toLine(record)
           count++
           if (table !== undefined) rows += tableRow(record)
-          if (config.format === "bars" && bars.length < maxBars) {
+          if (config.format === "bars" && bars.length <= maxBarRows) {
             bars.push({ index, label: record.url, ms: record.ms ?? 0, note: noteOf(record) })
           }
         }
@@ -429,8 +446,7 @@ const gather = (config: FetchConfig) =>
         progress?.clear()
         if (config.format === "bars") {
           bars.sort((a, b) => a.index - b.index)
-          const chart = renderBars(bars)
-          if (tally.done > bars.length) chart.push(`… ${tally.done - bars.length} more not shown`)
+          const chart = tally.done <= maxBarRows ? renderBars(bars) : histogramLines(tally)
           yield* Effect.ignore(Output.stdout.write(chart.length === 0 ? "" : `${chart.join("\n")}\n`))
         }
         yield* Output.stderrLines(renderSummary(tally, {
@@ -501,7 +517,7 @@ export const command = Command.make("fetch", options, run).pipe(
       "cat urls.txt | gather fetch - --format table",
       "gather fetch urls.txt -o results.ndjson --resume --rate 20/s --per-host 8",
       "gather fetch urls.txt -o results.ndjson --report run.html",
-      "gather fetch urls.txt -H 'Authorization: Bearer $TOKEN' --retries 0 --timeout 5s --body-dir bodies/"
+      "gather fetch urls.txt -H \"Authorization: Bearer $TOKEN\" --retries 0 --timeout 5s --body-dir bodies/"
     ]
   }))
 )

@@ -66,8 +66,12 @@ const report = (cause: Cause.Cause<unknown>): Effect.Effect<void> => {
  * errors on stderr and fails as the run failed.
  */
 export const main = (argv: ReadonlyArray<string>) =>
-  cli([...argv.slice(0, 2), ...optionsFirst(argv.slice(2))]).pipe(
-    Effect.tapErrorCause(report),
-    // -H and -h, -X and -x are different options.
-    Effect.provide(CliConfig.layer({ isCaseSensitive: true }))
+  Effect.consoleWith((console) =>
+    cli([...argv.slice(0, 2), ...optionsFirst(argv.slice(2))]).pipe(
+      Effect.tapErrorCause(report),
+      // -H and -h, -X and -x are different options.
+      Effect.provide(CliConfig.layer({ isCaseSensitive: true })),
+      // Help and usage errors without escapes off a terminal or with NO_COLOR.
+      Effect.withConsole(Output.cliConsole(console))
+    )
   )

@@ -5,6 +5,7 @@
  * line, and file writes are synchronous, so what was reported as written is
  * in the file when the process exits.
  */
+import type * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as fs from "node:fs"
@@ -68,6 +69,69 @@ export const stderrIsTTY = (): boolean => process.stderr.isTTY === true
 
 /** Whether stdin is a terminal (someone would have to type the URLs). */
 export const stdinIsTTY = (): boolean => process.stdin.isTTY === true
+
+/**
+ * Whether colour and other escapes may go to `stream`: it is a terminal and
+ * `NO_COLOR` is unset or empty (https://no-color.org).
+ */
+export const colorFor = (
+  stream: { readonly isTTY?: boolean | undefined },
+  env: Readonly<Record<string, string | undefined>> = process.env
+): boolean => stream.isTTY === true && (env["NO_COLOR"] ?? "") === ""
+
+// eslint-disable-next-line no-control-regex
+const ansiEscape = /\x1b\[[0-9;]*[A-Za-z]/g
+
+/** Pure: `text` without ANSI escape sequences. */
+export const stripAnsi = (text: string): string => text.replace(ansiEscape, "")
+
+/**
+ * The type notes `@effect/cli` adds to every option of a help page; each
+ * option's own description already says what it takes and its default.
+ */
+const boilerplate: ReadonlyArray<RegExp> = [
+  /^A user-defined piece of text\.$/,
+  /^An integer\.$/,
+  /^A true or false value\.$/,
+  /^A floating point number\.$/,
+  /^This setting is optional\.( Defaults to: .*)?$/,
+  /^One of the following: .*$/
+]
+
+/**
+ * Pure: text `@effect/cli` prints (help pages, usage errors) as `gather`
+ * shows it: without the type notes above (and the blank line after each),
+ * the usage line naming the program, and with no escapes unless `color`.
+ */
+export const cleanCliText = (text: string, color: boolean): string => {
+  const lines = text.split("\n")
+  const kept: Array<string> = []
+  for (let i = 0; i < lines.length; i++) {
+    const plain = stripAnsi(lines[i]!)
+    if (boilerplate.some((re) => re.test(plain.trim()))) {
+      if (lines[i + 1]?.trim() === "") i++
+      continue
+    }
+    const line = color ? lines[i]! : plain
+    kept.push(/^\$ (fetch|serve|bench)\b/.test(plain) ? line.replace("$ ", "$ gather ") : line)
+  }
+  return kept.join("\n")
+}
+
+/**
+ * The `Console` `@effect/cli` prints through, with its text cleaned
+ * ({@link cleanCliText}): `log` for stdout, `error` for stderr, each with
+ * colour only when that stream allows it ({@link colorFor}).
+ */
+export const cliConsole = (base: Console.Console): Console.Console => {
+  const clean = (color: boolean) => (args: ReadonlyArray<unknown>) =>
+    args.map((arg) => (typeof arg === "string" ? cleanCliText(arg, color) : arg))
+  return {
+    ...base,
+    log: (...args) => Effect.suspend(() => base.log(...clean(colorFor(process.stdout))(args))),
+    error: (...args) => Effect.suspend(() => base.error(...clean(colorFor(process.stderr))(args)))
+  }
+}
 
 /** The terminal's width, 80 when unknown. */
 export const stderrColumns = (): number => process.stderr.columns || 80

@@ -152,3 +152,16 @@ export const parseMethod = (input: string): Either.Either<Method, string> => {
   const found = methods.find((method) => method === upper)
   return found === undefined ? Either.left(`unsupported method "${input}" (one of ${methods.join(", ")})`) : Either.right(found)
 }
+
+/**
+ * Pure: the value of `--name`, which must be one of `choices` (any case); the
+ * message names the option and every choice.
+ */
+export const parseChoice = <const A extends string>(name: string, choices: ReadonlyArray<A>) =>
+(input: string): Either.Either<A, string> => {
+  const lower = input.trim().toLowerCase()
+  const found = choices.find((choice) => choice === lower)
+  return found === undefined
+    ? Either.left(`--${name} must be one of ${choices.join(", ")}, got ${JSON.stringify(input)}`)
+    : Either.right(found)
+}

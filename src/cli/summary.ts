@@ -28,6 +28,13 @@ export class LatencyHistogram {
     if (ms > this.max) this.max = ms
   }
 
+  /** Each non-empty bucket as `[ms, count]`, fastest first (ms: the bucket's middle, kept inside what was observed). */
+  entries(): Array<readonly [number, number]> {
+    return Array.from(this.buckets.keys()).sort((a, b) => a - b).map((key) =>
+      [Math.min(this.max, Math.max(this.min, floorMs * growth ** (key + 0.5))), this.buckets.get(key)!] as const
+    )
+  }
+
   /** The nearest-rank percentile (`p` in 0–100), `undefined` when empty. */
   percentile(p: number): number | undefined {
     if (this.count === 0) return undefined
@@ -49,6 +56,9 @@ export class LatencyHistogram {
 /** Tags of failures that never reached the network; their times are left out of the latencies. */
 const localFailures: ReadonlySet<string> = new Set(["InvalidUrl", "InvalidRequest"])
 
+/** Whether a record's input failed before any request was sent (its time says nothing about the server). */
+export const sentNothing = (record: ResultRecord): boolean => record.error !== null && localFailures.has(record.error.tag)
+
 /** Running counts of a `gather fetch` run. */
 export class Tally {
   done = 0
@@ -66,7 +76,7 @@ export class Tally {
     if (record.bytes !== null) this.bytes += record.bytes
     if (record.status !== null) this.byStatus.set(record.status, (this.byStatus.get(record.status) ?? 0) + 1)
     if (record.error !== null) this.byError.set(record.error.tag, (this.byError.get(record.error.tag) ?? 0) + 1)
-    if (record.ms !== null && (record.error === null || !localFailures.has(record.error.tag))) this.latency.add(record.ms)
+    if (record.ms !== null && !sentNothing(record)) this.latency.add(record.ms)
   }
 }
 
@@ -206,5 +216,32 @@ export const renderTimeline = (spans: ReadonlyArray<Span>, totalMs: number, widt
     const length = Math.max(1, Math.min(width - start, Math.round(span.ms * scale)))
     const bar = `${" ".repeat(start)}${"#".repeat(length)}`.padEnd(width)
     return `${fit(span.label, labels)} ${formatMs(span.ms).padStart(10)} ${span.note.padEnd(3)} |${bar}|`
+  })
+}
+
+/**
+ * A latency histogram in text: up to `rows` bins from the fastest to the
+ * slowest time on a log scale, each with its range, its count and a bar of
+ * `#` proportional to the count (the fullest gets `width`, any non-empty at
+ * least one). What `--format bars` shows when there are too many inputs for
+ * a bar each.
+ */
+export const renderHistogram = (histogram: LatencyHistogram, rows = 10, width = 40): Array<string> => {
+  if (histogram.count === 0) return []
+  const low = Math.max(histogram.min, floorMs)
+  const high = Math.max(histogram.max, low)
+  const bins = high / low < 1.05 ? 1 : rows
+  const span = Math.log(high / low)
+  const counts = new Array<number>(bins).fill(0)
+  for (const [ms, count] of histogram.entries()) {
+    const at = bins === 1 ? 0 : Math.floor((Math.log(Math.max(ms, low) / low) / span) * bins)
+    counts[Math.min(bins - 1, Math.max(0, at))]! += count
+  }
+  const edge = (i: number) => (bins === 1 ? (i === 0 ? low : high) : low * Math.exp((span * i) / bins))
+  const fullest = Math.max(...counts)
+  const countWidth = String(fullest).length
+  return counts.map((count, i) => {
+    const marks = count === 0 ? 0 : Math.max(1, Math.round((count / fullest) * width))
+    return `${formatMs(edge(i)).padStart(10)} – ${formatMs(edge(i + 1)).padStart(10)}  ${String(count).padStart(countWidth)} ${"#".repeat(marks)}`.trimEnd()
   })
 }

@@ -149,6 +149,20 @@ export const layer = (
       Context.make(tag, session).pipe(Context.add(HttpClient.HttpClient, httpClient(session))))
   )
 
+/**
+ * What `layerTest` changes: no retries (a backoff waits on the `Clock`, which
+ * under `it.effect` is a `TestClock` that only moves when told) and time
+ * limits a test can wait out (they run on real timers whatever the `Clock`).
+ */
+export const testDefaults: SessionOptions = {
+  retry: false,
+  timeout: { connect: "1 second", headers: "5 seconds", bodyIdle: "5 seconds", attempt: "5 seconds", total: "10 seconds" }
+}
+
+export const layerTest = (
+  options?: SessionOptions
+): Layer.Layer<SessionImpl | HttpClient.HttpClient> => layer({ ...testDefaults, ...options })
+
 const optional = <A>(config: Config.Config<A>): Config.Config<A | undefined> =>
   Config.map(Config.option(config), Option.getOrUndefined)
 
