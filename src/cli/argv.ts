@@ -10,6 +10,7 @@
 export const flagNames: ReadonlySet<string> = new Set([
   "--resume",
   "--ordered",
+  "--no-wait",
   "--quiet",
   "-q",
   "--help",

@@ -1,0 +1,73 @@
+import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
+import type * as api from "../../Cluster.js"
+import { FetchUrl, Origin, originOf } from "./entity.js"
+import { resolveStorage, shardingDefaults } from "./runner.js"
+import { sqlLayer } from "./storage.js"
+import * as Store from "./store.js"
+
+/** @internal */
+export const tag = Context.GenericTag<api.Client>("effect-gather/Cluster/Client")
+
+/** @internal */
+export const defaults = {
+  submitConcurrency: 32,
+  pollInterval: Duration.millis(250)
+} as const
+
+const newJobId = (): string => `job-${crypto.randomUUID().slice(0, 8)}`
+
+/** @internal */
+export const layer = (options: api.ClientOptions): Layer.Layer<api.Client, api.ClientError> =>
+  Layer.unwrapEffect(Effect.map(resolveStorage(options.storage), (storage) => {
+    const client = Effect.gen(function*() {
+      const store = yield* Store.JobStore
+      const makeClient = yield* Origin.client
+      const service: api.Client = {
+        storage,
+        submit: (urls, submitOptions) =>
+          Effect.gen(function*() {
+            const job = submitOptions?.job ?? newJobId()
+            yield* store.createJob(job, urls.length)
+            let sent = 0
+            yield* Effect.forEach(
+              urls,
+              (url, index) =>
+                Effect.tap(
+                  makeClient(originOf(url)).Fetch(new FetchUrl({ job, index, url }), { discard: true }),
+                  () => {
+                    sent++
+                    if (submitOptions?.onProgress !== undefined) submitOptions.onProgress(sent, urls.length)
+                  }
+                ),
+              { concurrency: submitOptions?.concurrency ?? defaults.submitConcurrency, discard: true }
+            )
+            return job
+          }),
+        status: store.status,
+        jobs: store.jobs,
+        results: (job, resultsOptions) =>
+          Stream.map(
+            Store.results(store, job, {
+              follow: resultsOptions?.follow ?? true,
+              pollInterval: resultsOptions?.pollInterval ?? defaults.pollInterval
+            }),
+            (row): api.StoredResult => ({ index: row.index, runner: row.runner, record: row.record })
+          )
+      }
+      return service
+    })
+    return Layer.effect(tag, client).pipe(
+      Layer.provide(Store.layer),
+      Layer.provide(NodeClusterSocket.layer({
+        clientOnly: true,
+        storage: "sql",
+        shardingConfig: { ...shardingDefaults, ...options.sharding }
+      })),
+      Layer.provide(sqlLayer(storage))
+    )
+  }))

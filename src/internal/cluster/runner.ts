@@ -1,0 +1,127 @@
+import * as ShardingConfig from "@effect/cluster/ShardingConfig"
+import * as RunnerAddress from "@effect/cluster/RunnerAddress"
+import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
+import * as Either from "effect/Either"
+import type * as api from "../../Cluster.js"
+import * as Fetch from "../../Fetch.js"
+import * as Session from "../../Session.js"
+import * as Records from "../../cli/record.js"
+import { Origin } from "./entity.js"
+import { parseStorage, sqlLayer } from "./storage.js"
+import * as Store from "./store.js"
+
+/** @internal */
+export const defaults = {
+  host: "127.0.0.1",
+  port: 34431,
+  perOrigin: 4
+} as const
+
+/**
+ * Failover settings for a crawl: a dead runner's shards move after about
+ * `shardLockExpiration` (SQLite; Postgres releases its advisory locks when the
+ * connection drops) and `runnerHealthCheckInterval`. `@effect/cluster`'s own
+ * defaults (35 s, 1 min) suit long-lived services; a crawl wants its origins
+ * back within seconds.
+ *
+ * @internal
+ */
+export const shardingDefaults: Partial<ShardingConfig.ShardingConfig["Type"]> = {
+  shardLockRefreshInterval: Duration.seconds(2),
+  shardLockExpiration: Duration.seconds(10),
+  runnerHealthCheckInterval: Duration.seconds(2),
+  entityMessagePollInterval: Duration.seconds(1),
+  refreshAssignmentsInterval: Duration.seconds(1)
+}
+
+/** @internal */
+export const resolveStorage = (storage: api.Storage | string): Effect.Effect<api.Storage, api.StorageError> =>
+  typeof storage === "string" ? Either.match(parseStorage(storage), { onLeft: Effect.fail, onRight: Effect.succeed }) : Effect.succeed(storage)
+
+/** @internal */
+export const tag = Context.GenericTag<api.Runner>("effect-gather/Cluster/Runner")
+
+// The storage is shared by every runner: a busy SQLite file or a restarting
+// Postgres answers again within seconds.
+const storageRetry = Schedule.intersect(Schedule.exponential(Duration.millis(50), 2), Schedule.recurs(8))
+
+/** @internal */
+export const layer = (options: api.RunnerOptions): Layer.Layer<api.Runner, api.RunnerError> =>
+  Layer.unwrapEffect(Effect.map(resolveStorage(options.storage), (storage) => {
+    const host = options.host ?? defaults.host
+    const port = options.port ?? defaults.port
+    const perOrigin = options.perOrigin ?? defaults.perOrigin
+    const address = `${host}:${port}`
+    const stats = { fetched: 0, inFlight: 0 }
+
+    const entity = Origin.toLayer(
+      Effect.gen(function*() {
+        const store = yield* Store.JobStore
+        const session = yield* Session.Session
+        return Origin.of({
+          Fetch: ({ payload }) =>
+            Effect.gen(function*() {
+              // Run again after a crash between the stored result and the
+              // stored reply: the result is there, do not fetch twice.
+              if (yield* Effect.retry(store.has(payload.job, payload.index), storageRetry)) return
+              stats.inFlight++
+              const record = yield* Fetch.get(payload.url).pipe(
+                Effect.match({
+                  onFailure: (error) => Records.fromError(payload.url, error),
+                  onSuccess: (response) => Records.fromResponse(payload.url, response)
+                }),
+                Effect.ensuring(Effect.sync(() => {
+                  stats.inFlight--
+                })),
+                Effect.provideService(Session.Session, session)
+              )
+              stats.fetched++
+              yield* Effect.retry(
+                store.put(payload.job, {
+                  index: payload.index,
+                  ok: record.ok,
+                  runner: address,
+                  record: JSON.stringify(record)
+                }),
+                storageRetry
+              )
+            }).pipe(Effect.orDie)
+        })
+      }),
+      { concurrency: perOrigin, maxIdleTime: options.sharding?.entityMaxIdleTime }
+    )
+
+    const sharding = NodeClusterSocket.layer({
+      storage: "sql",
+      shardingConfig: {
+        ...shardingDefaults,
+        ...options.sharding,
+        runnerAddress: Option.some(RunnerAddress.make(host, port)),
+        runnerListenAddress: Option.some(RunnerAddress.make(options.listenHost ?? host, port))
+      }
+    })
+
+    const runner: api.Runner = {
+      address,
+      storage,
+      stats: Effect.sync(() => ({ fetched: stats.fetched, inFlight: stats.inFlight }))
+    }
+
+    return Layer.succeed(tag, runner).pipe(
+      Layer.merge(entity),
+      Layer.provide(Store.layer),
+      Layer.provide(Session.layer({
+        maxInFlightPerHost: perOrigin,
+        maxConnectionsPerHost: perOrigin,
+        ...options.session
+      })),
+      Layer.provide(sharding),
+      Layer.provide(sqlLayer(storage))
+    )
+  }))
