@@ -201,7 +201,12 @@ export interface SubmitOptions {
    * nothing twice: each input's message is keyed by job and index.
    */
   readonly job?: string | undefined
-  /** Messages written at once. Default `32`. */
+  /**
+   * Inputs per message: each batch holds URLs of one origin. The origin's
+   * in-flight limit counts URLs, not batches. Default `16`.
+   */
+  readonly batchSize?: number | undefined
+  /** Messages written at once. Default `16`. */
   readonly concurrency?: number | undefined
   /** Called after each message is stored, with the count so far and the total. */
   readonly onProgress?: ((sent: number, total: number) => void) | undefined

@@ -3,9 +3,10 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import type * as api from "../../Cluster.js"
-import { FetchUrl, Origin, originOf } from "./entity.js"
+import { batches, FetchBatch, Origin } from "./entity.js"
 import { resolveStorage, shardingDefaults } from "./runner.js"
 import { sqlLayer } from "./storage.js"
 import * as Store from "./store.js"
@@ -15,9 +16,12 @@ export const tag = Context.GenericTag<api.Client>("effect-gather/Cluster/Client"
 
 /** @internal */
 export const defaults = {
-  submitConcurrency: 32,
+  submitConcurrency: 16,
+  batchSize: 16,
   pollInterval: Duration.millis(250)
 } as const
+
+const sendRetry = Schedule.intersect(Schedule.exponential(Duration.millis(50), 2), Schedule.recurs(8))
 
 const newJobId = (): string => `job-${crypto.randomUUID().slice(0, 8)}`
 
@@ -35,14 +39,15 @@ export const layer = (options: api.ClientOptions): Layer.Layer<api.Client, api.C
             yield* store.createJob(job, urls.length)
             let sent = 0
             yield* Effect.forEach(
-              urls,
-              (url, index) =>
-                Effect.tap(
-                  makeClient(originOf(url)).Fetch(new FetchUrl({ job, index, url }), { discard: true }),
-                  () => {
-                    sent++
+              batches(urls, submitOptions?.batchSize ?? defaults.batchSize),
+              ({ batch, inputs, origin }) =>
+                makeClient(origin).Fetch(new FetchBatch({ job, batch, inputs }), { discard: true }).pipe(
+                  // A storage busy for a moment; the batch's primary key makes a retry safe.
+                  Effect.retry(sendRetry),
+                  Effect.tap(() => {
+                    sent += inputs.length
                     if (submitOptions?.onProgress !== undefined) submitOptions.onProgress(sent, urls.length)
-                  }
+                  })
                 ),
               { concurrency: submitOptions?.concurrency ?? defaults.submitConcurrency, discard: true }
             )

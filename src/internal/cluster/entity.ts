@@ -10,26 +10,58 @@ import * as Rpc from "@effect/rpc/Rpc"
 import * as PrimaryKey from "effect/PrimaryKey"
 import * as Schema from "effect/Schema"
 
+/** One input: its position in the job and the URL. @internal */
+export const Input = Schema.Struct({ index: Schema.Int, url: Schema.String })
+
 /**
- * One input of a job. The primary key makes a message sent twice (a
- * resubmitted job) one stored message.
+ * A small batch of one origin's inputs of a job (one message per URL costs a
+ * stored message, a notification and a stored reply each; a batch of 16 cuts
+ * that sixteenfold). The primary key makes a batch sent twice (a resubmitted
+ * job) one stored message.
  *
  * @internal
  */
-export class FetchUrl extends Schema.Class<FetchUrl>("effect-gather/Cluster/FetchUrl")({
+export class FetchBatch extends Schema.Class<FetchBatch>("effect-gather/Cluster/FetchBatch")({
   job: Schema.String,
-  index: Schema.Int,
-  url: Schema.String
+  batch: Schema.Int,
+  inputs: Schema.Array(Input)
 }) {
   [PrimaryKey.symbol](): string {
-    return `${this.job}/${this.index}`
+    return `${this.job}/${this.batch}`
   }
 }
 
 /** @internal */
 export const Origin = Entity.make("GatherOrigin", [
-  Rpc.make("Fetch", { payload: FetchUrl })
+  Rpc.make("Fetch", { payload: FetchBatch })
 ]).annotateRpcs(ClusterSchema.Persisted, true)
+
+/**
+ * The job's inputs as batches: grouped by origin in input order, then cut
+ * into runs of `size`. Pure and deterministic, so a resubmitted job yields
+ * the same batches (and the same primary keys).
+ *
+ * @internal
+ */
+export const batches = (
+  urls: ReadonlyArray<string>,
+  size: number
+): Array<{ readonly origin: string; readonly batch: number; readonly inputs: Array<typeof Input.Type> }> => {
+  const byOrigin = new Map<string, Array<typeof Input.Type>>()
+  urls.forEach((url, index) => {
+    const origin = originOf(url)
+    let group = byOrigin.get(origin)
+    if (group === undefined) byOrigin.set(origin, group = [])
+    group.push({ index, url })
+  })
+  const out: Array<{ readonly origin: string; readonly batch: number; readonly inputs: Array<typeof Input.Type> }> = []
+  for (const [origin, inputs] of byOrigin) {
+    for (let i = 0; i < inputs.length; i += size) {
+      out.push({ origin, batch: out.length, inputs: inputs.slice(i, i + size) })
+    }
+  }
+  return out
+}
 
 /**
  * The entity id of a URL: its origin (scheme, host, port; never user info,

@@ -12,7 +12,7 @@ import type * as api from "../../Cluster.js"
 import * as Fetch from "../../Fetch.js"
 import * as Session from "../../Session.js"
 import * as Records from "../../cli/record.js"
-import { Origin } from "./entity.js"
+import { type Input, Origin } from "./entity.js"
 import { parseStorage, sqlLayer } from "./storage.js"
 import * as Store from "./store.js"
 
@@ -64,33 +64,40 @@ export const layer = (options: api.RunnerOptions): Layer.Layer<api.Runner, api.R
       Effect.gen(function*() {
         const store = yield* Store.JobStore
         const session = yield* Session.Session
+        // The origin's in-flight limit: one semaphore per entity, that is per
+        // origin, living on the one runner that holds the origin's shard.
+        const slots = yield* Effect.makeSemaphore(perOrigin)
+        const fetchOne = (job: string, input: typeof Input.Type) =>
+          Effect.gen(function*() {
+            stats.inFlight++
+            const record = yield* Fetch.get(input.url).pipe(
+              Effect.match({
+                onFailure: (error) => Records.fromError(input.url, error),
+                onSuccess: (response) => Records.fromResponse(input.url, response)
+              }),
+              Effect.ensuring(Effect.sync(() => {
+                stats.inFlight--
+              })),
+              Effect.provideService(Session.Session, session)
+            )
+            stats.fetched++
+            yield* Effect.retry(
+              store.put(job, { index: input.index, ok: record.ok, runner: address, record: JSON.stringify(record) }),
+              storageRetry
+            )
+          })
         return Origin.of({
           Fetch: ({ payload }) =>
             Effect.gen(function*() {
-              // Run again after a crash between the stored result and the
-              // stored reply: the result is there, do not fetch twice.
-              if (yield* Effect.retry(store.has(payload.job, payload.index), storageRetry)) return
-              stats.inFlight++
-              const record = yield* Fetch.get(payload.url).pipe(
-                Effect.match({
-                  onFailure: (error) => Records.fromError(payload.url, error),
-                  onSuccess: (response) => Records.fromResponse(payload.url, response)
-                }),
-                Effect.ensuring(Effect.sync(() => {
-                  stats.inFlight--
-                })),
-                Effect.provideService(Session.Session, session)
-              )
-              stats.fetched++
-              yield* Effect.retry(
-                store.put(payload.job, {
-                  index: payload.index,
-                  ok: record.ok,
-                  runner: address,
-                  record: JSON.stringify(record)
-                }),
-                storageRetry
-              )
+              // A batch run again (its runner died, or it died between the
+              // stored results and the stored reply) fetches only what has no
+              // result yet.
+              const stored = yield* Effect.retry(store.stored(payload.job, payload.inputs.map((i) => i.index)), storageRetry)
+              const todo = payload.inputs.filter((input) => !stored.has(input.index))
+              yield* Effect.forEach(todo, (input) => slots.withPermits(1)(fetchOne(payload.job, input)), {
+                concurrency: "unbounded",
+                discard: true
+              })
             }).pipe(Effect.orDie)
         })
       }),

@@ -38,7 +38,8 @@ export interface StoredResult {
 /** @internal */
 export interface JobStore {
   readonly createJob: (job: string, total: number) => Effect.Effect<void, SqlError | JobError>
-  readonly has: (job: string, index: number) => Effect.Effect<boolean, SqlError>
+  /** Which of these inputs have a result. */
+  readonly stored: (job: string, indexes: ReadonlyArray<number>) => Effect.Effect<ReadonlySet<number>, SqlError>
   readonly put: (job: string, result: StoredResult & { readonly ok: boolean }) => Effect.Effect<void, SqlError>
   readonly status: (job: string) => Effect.Effect<api.JobStatus, SqlError | JobError>
   readonly jobs: Effect.Effect<ReadonlyArray<api.JobStatus>, SqlError>
@@ -136,11 +137,13 @@ export const make: Effect.Effect<JobStore, SqlError, SqlClient.SqlClient> = Effe
           })
         }
       }),
-    has: (job, index) =>
-      Effect.map(
-        sql`SELECT 1 AS one FROM gather_results WHERE job_id = ${job} AND idx = ${index}`,
-        (rows) => rows.length > 0
-      ),
+    stored: (job, indexes) =>
+      indexes.length === 0
+        ? Effect.succeed(new Set<number>())
+        : Effect.map(
+          sql<{ readonly idx: unknown }>`SELECT idx FROM gather_results WHERE job_id = ${job} AND ${sql.in("idx", indexes)}`,
+          (rows) => new Set(rows.map((row) => asNumber(row.idx)))
+        ),
     put: (job, result) =>
       Effect.asVoid(
         sql`INSERT INTO gather_results (job_id, idx, ok, runner, record)
