@@ -53,6 +53,8 @@ const freePort = Effect.async<number>((resume) => {
 interface RunnerProcess {
   readonly address: string
   readonly child: ChildProcess.ChildProcess
+  /** The largest "not yet stored" count the runner printed in the last second. */
+  readonly recentPending: () => number
 }
 
 /** A runner process, ready when it says so, killed when the scope closes. */
@@ -73,7 +75,8 @@ const startRunner = (storage: string, perOrigin: number): Effect.Effect<RunnerPr
           String(port),
           "--per-origin",
           String(perOrigin),
-          "--quiet"
+          "--stats-every",
+          "50ms"
         ], { stdio: ["ignore", "pipe", "pipe"], cwd: fileURLToPath(new URL("..", import.meta.url)) })
       ),
       (child) =>
@@ -88,9 +91,14 @@ const startRunner = (storage: string, perOrigin: number): Effect.Effect<RunnerPr
         })
     )
     let stderr = ""
+    const pending: Array<readonly [at: number, count: number]> = []
     child.stderr!.on("data", (chunk) => {
       stderr = (stderr + String(chunk)).slice(-4000)
+      const now = Date.now()
+      for (const match of String(chunk).matchAll(/(\d+) not yet stored/g)) pending.push([now, Number(match[1])])
+      while (pending.length > 0 && pending[0]![0] < now - 1000) pending.shift()
     })
+    const recentPending = () => Math.max(0, ...pending.filter(([at]) => at >= Date.now() - 1000).map(([, n]) => n))
     const ready = yield* Deferred.make<string, Error>()
     let stdout = ""
     child.stdout!.on("data", (chunk) => {
@@ -103,7 +111,7 @@ const startRunner = (storage: string, perOrigin: number): Effect.Effect<RunnerPr
     const address = yield* Deferred.await(ready).pipe(
       Effect.timeoutFail({ duration: "120 seconds", onTimeout: () => new Error(`runner on ${port} not ready: ${stderr}`) })
     )
-    return { address, child }
+    return { address, child, recentPending }
   })
 
 const main = Effect.gen(function*() {
@@ -153,16 +161,21 @@ const main = Effect.gen(function*() {
     const busiest = [...perRunner.entries()].sort((a, b) => b[1] - a[1])[0]
     const victim = procs.find((p) => p.address === busiest?.[0])
     if (victim === undefined) return
-    // What the servers of the victim's origins have in flight right now:
-    // every request the victim has open (other runners hold other origins).
-    let inFlight = 0
+    // What the victim had begun and not stored: the larger of what the
+    // servers of its origins have in flight now (other runners hold other
+    // origins) and what the runner itself reported in the last second (it
+    // also counts responses read and not yet stored).
+    let atServers = 0
     for (const origin of originsOf.get(victim.address) ?? []) {
       const server = serverOf.get(origin)
-      if (server !== undefined) inFlight += (yield* server.stats).inFlight
+      if (server !== undefined) atServers += (yield* server.stats).inFlight
     }
+    const inFlight = Math.max(atServers, victim.recentPending())
     victim.child.kill("SIGKILL")
     killed = { address: victim.address, inFlight }
-    yield* Console.error(`SIGKILL runner ${victim.address} after ${results} results (${inFlight} requests in flight)`)
+    yield* Console.error(
+      `SIGKILL runner ${victim.address} after ${results} results (${atServers} requests in flight at its servers, ${victim.recentPending()} not yet stored by its last report)`
+    )
   })
 
   yield* client.results(job).pipe(

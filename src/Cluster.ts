@@ -153,8 +153,12 @@ export interface Runner {
   /** `host:port`, as stored with every result it fetched. */
   readonly address: string
   readonly storage: Storage
-  /** Fetches finished by this runner since it started, and in flight now. */
-  readonly stats: Effect.Effect<{ readonly fetched: number; readonly inFlight: number }>
+  /**
+   * Fetches finished by this runner since it started; requests in flight
+   * now; URLs begun and not yet stored (in flight, or fetched and being
+   * stored): what a crash of this runner would fetch again.
+   */
+  readonly stats: Effect.Effect<{ readonly fetched: number; readonly inFlight: number; readonly pending: number }>
 }
 
 /**

@@ -21,7 +21,7 @@ import { describe, RunFailed, UsageError } from "./errors.js"
 import { helpDoc, validated } from "./help.js"
 import * as Input from "./input.js"
 import * as Output from "./output.js"
-import { parseLimit, parseRate } from "./parse.js"
+import { parseDuration, parseLimit, parseRate } from "./parse.js"
 import { renderProgress } from "./progress.js"
 
 const loadCluster = Effect.promise(() => import("../Cluster.js"))
@@ -104,12 +104,16 @@ const runnerOptions = {
     Options.withDescription("Retries of transient failures per URL (default 2)."),
     Options.optional
   ),
+  statsEvery: Options.text("stats-every").pipe(
+    Options.withPseudoName("DURATION"),
+    Options.withDescription("How often to print the runner's counts on stderr (default 5s; --quiet: never)."),
+    validated(parseDuration),
+    Options.withDefault(Duration.seconds(5))
+  ),
   quiet
 }
 
 type RunnerConfig = Command.Command.ParseConfig<typeof runnerOptions>
-
-const spacedFive = Duration.seconds(5)
 
 const runRunner = (config: RunnerConfig) =>
   withStorage(config.storage, (cluster, storage) => {
@@ -132,9 +136,11 @@ const runRunner = (config: RunnerConfig) =>
         `gather cluster runner ${runner.address} ready (storage ${cluster.describeStorage(storage)}, ${config.perOrigin} per origin)\n`
       )
       const report = Effect.flatMap(runner.stats, (stats) =>
-        Output.stderr(`runner ${runner.address}: ${stats.fetched} fetched, ${stats.inFlight} in flight\n`))
-      if (!config.quiet) yield* Effect.forkScoped(Effect.repeat(report, Schedule.spaced(spacedFive)))
-      return yield* Effect.never.pipe(Effect.onInterrupt(() => report))
+        Output.stderr(
+          `runner ${runner.address}: ${stats.fetched} fetched, ${stats.inFlight} in flight, ${stats.pending} not yet stored\n`
+        ))
+      if (!config.quiet) yield* Effect.forkScoped(Effect.repeat(report, Schedule.spaced(config.statsEvery)))
+      return yield* Effect.never.pipe(Effect.onInterrupt(() => config.quiet ? Effect.void : report))
     }).pipe(
       Effect.provide(layer),
       Effect.mapError(failed(`runner on ${config.host}:${config.port}`)),

@@ -58,7 +58,7 @@ export const layer = (options: api.RunnerOptions): Layer.Layer<api.Runner, api.R
     const port = options.port ?? defaults.port
     const perOrigin = options.perOrigin ?? defaults.perOrigin
     const address = `${host}:${port}`
-    const stats = { fetched: 0, inFlight: 0 }
+    const stats = { fetched: 0, inFlight: 0, pending: 0 }
 
     const entity = Origin.toLayer(
       Effect.gen(function*() {
@@ -69,6 +69,7 @@ export const layer = (options: api.RunnerOptions): Layer.Layer<api.Runner, api.R
         const slots = yield* Effect.makeSemaphore(perOrigin)
         const fetchOne = (job: string, input: typeof Input.Type) =>
           Effect.gen(function*() {
+            stats.pending++
             stats.inFlight++
             const record = yield* Fetch.get(input.url).pipe(
               Effect.match({
@@ -85,7 +86,9 @@ export const layer = (options: api.RunnerOptions): Layer.Layer<api.Runner, api.R
               store.put(job, { index: input.index, ok: record.ok, runner: address, record: JSON.stringify(record) }),
               storageRetry
             )
-          })
+          }).pipe(Effect.ensuring(Effect.sync(() => {
+            stats.pending--
+          })))
         return Origin.of({
           Fetch: ({ payload }) =>
             Effect.gen(function*() {
@@ -117,7 +120,7 @@ export const layer = (options: api.RunnerOptions): Layer.Layer<api.Runner, api.R
     const runner: api.Runner = {
       address,
       storage,
-      stats: Effect.sync(() => ({ fetched: stats.fetched, inFlight: stats.inFlight }))
+      stats: Effect.sync(() => ({ fetched: stats.fetched, inFlight: stats.inFlight, pending: stats.pending }))
     }
 
     return Layer.succeed(tag, runner).pipe(

@@ -38,9 +38,13 @@ export const parseStorage = (spec: string): Either.Either<api.Storage, StorageEr
     return Either.right({ _tag: "Sqlite", filename })
   }
   if (trimmed.startsWith("postgres://") || trimmed.startsWith("postgresql://")) {
+    let host = ""
     try {
-      new URL(trimmed)
+      host = new URL(trimmed).hostname
     } catch {
+      host = ""
+    }
+    if (host === "") {
       return Either.left(new StorageError({ reason: "Parse", message: `not a Postgres URL: ${redactUrl(trimmed)}` }))
     }
     return Either.right({ _tag: "Postgres", url: Redacted.make(trimmed) })
