@@ -147,6 +147,7 @@ const main = Effect.gen(function*() {
 
   const clientContext = yield* Layer.build(Cluster.layerClient({ storage }))
   const client = yield* Effect.provide(Cluster.Client, clientContext)
+  const submitted = Date.now()
   const job = yield* client.submit(urls)
   yield* Console.error(`job ${job}: ${total} URLs over ${origins} origins submitted to ${runners} runners`)
 
@@ -208,6 +209,7 @@ const main = Effect.gen(function*() {
     fetches: stats.reduce((sum, s) => sum + s.requests, 0),
     max_in_flight_per_origin: Math.max(...stats.map((s) => s.peakInFlight)),
     seconds: Math.round((Date.now() - started) / 100) / 10,
+    job_seconds: Math.round((Date.now() - submitted) / 100) / 10,
     runners,
     killed_in_flight: killed?.inFlight ?? 0,
     storage: client.storage._tag
