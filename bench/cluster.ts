@@ -72,7 +72,7 @@ const runExample = (runners: number, storage: string): Promise<Line> =>
     ], { cwd: root, detached: true, stdio: ["ignore", "pipe", "pipe"] })
     let stdout = ""
     let stderr = ""
-    child.stdout.on("data", (c) => (stdout += String(c)))
+    child.stdout.on("data", (c) => (stdout = (stdout + String(c)).slice(-100_000)))
     child.stderr.on("data", (c) => (stderr = (stderr + String(c)).slice(-4000)))
     child.once("exit", (code) => {
       try {
@@ -81,7 +81,9 @@ const runExample = (runners: number, storage: string): Promise<Line> =>
         // gone
       }
       const json = stdout.trim().split("\n").filter((l) => l.startsWith("{")).pop()
-      if (code !== 0 || json === undefined) return reject(new Error(`example exited ${code}: ${stderr}`))
+      if (code !== 0 || json === undefined) {
+        return reject(new Error(`example exited ${code}: ${stderr}${stdout.slice(-2000)}`))
+      }
       resolve(JSON.parse(json) as Line)
     })
   })
@@ -150,7 +152,16 @@ const main = async () => {
               }).pipe(Effect.provide(PgClient.layer({ url: Redacted.make(url) })))
             )
         }
-        const line = await runExample(runners, spec)
+        const outcome = await runExample(runners, spec).then(
+          (line) => ({ line }),
+          (error: Error) => ({ error })
+        )
+        if ("error" in outcome) {
+          rows.push(`| cluster, ${runners} runner${runners > 1 ? "s" : ""} | ${storage} | failed: ${outcome.error.message.slice(0, 200).replace(/\s+/g, " ")} | | | | |`)
+          process.stderr.write(`${outcome.error.message}\n`)
+          continue
+        }
+        const line = outcome.line
         const bytes = await size()
         const rate = line.results / line.job_seconds
         const baseRate = base.done / base.seconds
