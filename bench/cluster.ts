@@ -121,7 +121,7 @@ const main = async () => {
         user: "postgres",
         password: "bench",
         persistent: false,
-        createPostgresUser: true,
+        createPostgresUser: process.getuid?.() === 0,
         postgresFlags: ["-c", "listen_addresses=127.0.0.1"],
         onLog: () => {}
       })

@@ -231,7 +231,8 @@ describe("Cluster on PostgreSQL", () => {
       user: "postgres",
       password,
       persistent: false,
-      createPostgresUser: true,
+      // Postgres refuses to run as root: as root, run it as a `postgres` user.
+      createPostgresUser: process.getuid?.() === 0,
       postgresFlags: ["-c", "listen_addresses=127.0.0.1"],
       onLog: () => {}
     })
