@@ -7,7 +7,7 @@ import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import type * as api from "../../Cluster.js"
 import { batches, FetchBatch, Origin } from "./entity.js"
-import { resolveStorage, shardingDefaults } from "./runner.js"
+import { clusterStorage, resolveStorage, shardingDefaults } from "./runner.js"
 import { sqlLayer } from "./storage.js"
 import * as Store from "./store.js"
 
@@ -68,11 +68,13 @@ export const layer = (options: api.ClientOptions): Layer.Layer<api.Client, api.C
     })
     return Layer.effect(tag, client).pipe(
       Layer.provide(Store.layer),
-      Layer.provide(NodeClusterSocket.layer({
-        clientOnly: true,
-        storage: "sql",
-        shardingConfig: { ...shardingDefaults, ...options.sharding }
-      })),
+      Layer.provide(
+        NodeClusterSocket.layer({
+          clientOnly: true,
+          storage: "byo",
+          shardingConfig: { ...shardingDefaults, ...options.sharding }
+        }).pipe(Layer.provideMerge(clusterStorage({ ...shardingDefaults, ...options.sharding })))
+      ),
       Layer.provide(sqlLayer(storage))
     )
   }))

@@ -1,4 +1,6 @@
 import * as ShardingConfig from "@effect/cluster/ShardingConfig"
+import * as SqlMessageStorage from "@effect/cluster/SqlMessageStorage"
+import * as SqlRunnerStorage from "@effect/cluster/SqlRunnerStorage"
 import * as RunnerAddress from "@effect/cluster/RunnerAddress"
 import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
 import * as Context from "effect/Context"
@@ -39,6 +41,27 @@ export const shardingDefaults: Partial<ShardingConfig.ShardingConfig["Type"]> = 
   entityMessagePollInterval: Duration.seconds(1),
   refreshAssignmentsInterval: Duration.seconds(1)
 }
+
+// Several runners starting at once on an empty database race on
+// `@effect/cluster`'s CREATE TABLE IF NOT EXISTS (Postgres fails all but one
+// with a duplicate pg_type row: a runner of four died at start-up here).
+// Its storage layers are built here, retried, and handed to the runner.
+const migrationRetry = Schedule.intersect(Schedule.spaced(Duration.millis(250)), Schedule.recurs(20))
+
+// SqlMessageStorage dies (rather than fails) when its migration fails, so
+// the retry looks at the whole cause.
+const retried = <A, E, R>(layer: Layer.Layer<A, E, R>): Layer.Layer<A, E, R> =>
+  layer.pipe(
+    Layer.catchAllCause((cause) => Layer.fail(cause)),
+    Layer.retry(migrationRetry),
+    Layer.catchAll((cause) => Layer.failCause(cause))
+  )
+
+/** `@effect/cluster`'s SQL message and runner storage, its migrations retried. @internal */
+export const clusterStorage = (config: Partial<ShardingConfig.ShardingConfig["Type"]>) =>
+  Layer.merge(retried(SqlMessageStorage.layer), retried(SqlRunnerStorage.layer)).pipe(
+    Layer.provide(ShardingConfig.layerFromEnv(config))
+  )
 
 /** @internal */
 export const resolveStorage = (storage: api.Storage | string): Effect.Effect<api.Storage, api.StorageError> =>
@@ -107,15 +130,15 @@ export const layer = (options: api.RunnerOptions): Layer.Layer<api.Runner, api.R
       { concurrency: perOrigin, maxIdleTime: options.sharding?.entityMaxIdleTime }
     )
 
-    const sharding = NodeClusterSocket.layer({
-      storage: "sql",
-      shardingConfig: {
-        ...shardingDefaults,
-        ...options.sharding,
-        runnerAddress: Option.some(RunnerAddress.make(host, port)),
-        runnerListenAddress: Option.some(RunnerAddress.make(options.listenHost ?? host, port))
-      }
-    })
+    const shardingConfig = {
+      ...shardingDefaults,
+      ...options.sharding,
+      runnerAddress: Option.some(RunnerAddress.make(host, port)),
+      runnerListenAddress: Option.some(RunnerAddress.make(options.listenHost ?? host, port))
+    }
+    const sharding = NodeClusterSocket.layer({ storage: "byo", shardingConfig }).pipe(
+      Layer.provideMerge(clusterStorage(shardingConfig))
+    )
 
     const runner: api.Runner = {
       address,
