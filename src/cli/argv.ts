@@ -9,6 +9,7 @@ import * as Command from "@effect/cli/Command"
 import type * as Usage from "@effect/cli/Usage"
 import * as Option from "effect/Option"
 import * as bench from "./benchCommand.js"
+import * as cluster from "./clusterCommand.js"
 import * as fetch from "./fetchCommand.js"
 import * as serve from "./serveCommand.js"
 
@@ -36,7 +37,12 @@ export const flagNamesOf = (usage: Usage.Usage): Array<string> => {
   }
 }
 
-const usages = [Command.getUsage(fetch.command), Command.getUsage(serve.command), Command.getUsage(bench.command)]
+const usages = [
+  Command.getUsage(fetch.command),
+  Command.getUsage(serve.command),
+  Command.getUsage(bench.command),
+  Command.getUsage(cluster.command)
+]
 
 /**
  * Options that take no value, by every name, read from the commands'

@@ -12,6 +12,7 @@ import * as Option from "effect/Option"
 import { version } from "../internal/version.js"
 import { optionsFirst } from "./argv.js"
 import * as bench from "./benchCommand.js"
+import * as cluster from "./clusterCommand.js"
 import { exitCodes, RunFailed, SomeFailed, StdoutClosed, UsageError } from "./errors.js"
 import * as fetch from "./fetchCommand.js"
 import { helpDoc } from "./help.js"
@@ -19,16 +20,16 @@ import * as Output from "./output.js"
 import * as serve from "./serveCommand.js"
 
 const root = Command.make("gather", {}, () =>
-  Effect.fail(new UsageError({ message: "missing command: fetch, serve or bench" }))).pipe(
+  Effect.fail(new UsageError({ message: "missing command: fetch, serve, bench or cluster" }))).pipe(
     Command.withDescription(helpDoc({
-      summary: "Fetch many URLs at once, safely and fast. Commands: fetch, serve, bench (each has --help).",
+      summary: "Fetch many URLs at once, safely and fast. Commands: fetch, serve, bench, cluster (each has --help).",
       examples: [
         "gather serve --port 8080 &",
         "seq 1 151 | sed 's#^#http://127.0.0.1:8080/api/v2/pokemon/#' | gather fetch - -c 32 > out.ndjson",
         "gather bench -n 20 -c 10"
       ]
     })),
-    Command.withSubcommands([fetch.command, serve.command, bench.command])
+    Command.withSubcommands([fetch.command, serve.command, bench.command, cluster.command])
   )
 
 const cli = Command.run(root, { name: "gather", version })

@@ -1,0 +1,313 @@
+/**
+ * Past one machine: a sharded, durable gather on `@effect/cluster`.
+ *
+ * Every input URL becomes a persisted message to the entity of its origin
+ * (`scheme://host:port`). An origin's entity lives on one runner at a time,
+ * the one holding its shard, so the per-origin in-flight limit holds for the
+ * whole cluster, not per runner. The runner fetches with its own `Session`
+ * and stores the outcome (the same record as `gather fetch` writes) in a
+ * results table keyed by job and input index: an input has exactly one stored
+ * result even when its message runs twice. When a runner dies, the runners
+ * left take over its shards and run the messages it had not finished.
+ *
+ * Storage is a SQLite file (one machine, nothing to start) or Postgres (many
+ * machines). This module is a separate entry point, `effect-gather/Cluster`:
+ * `effect-gather` itself never loads it. It needs the optional peer
+ * dependencies `@effect/cluster` and `@effect/sql`, plus
+ * `@effect/sql-sqlite-node` or `@effect/sql-pg` for the storage used.
+ *
+ * @since 0.1.0
+ */
+import type * as ClusterError from "@effect/cluster/ClusterError"
+import type * as ShardingConfig from "@effect/cluster/ShardingConfig"
+import type * as SocketServer from "@effect/platform/SocketServer"
+import type { SqlError } from "@effect/sql/SqlError"
+import type { ConfigError } from "effect/ConfigError"
+import type * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
+import type * as Effect from "effect/Effect"
+import type * as Either from "effect/Either"
+import type * as Layer from "effect/Layer"
+import type * as Redacted from "effect/Redacted"
+import type * as Stream from "effect/Stream"
+import * as client from "./internal/cluster/client.js"
+import * as runner from "./internal/cluster/runner.js"
+import * as storage from "./internal/cluster/storage.js"
+import * as store from "./internal/cluster/store.js"
+import type * as Session from "./Session.js"
+
+/**
+ * Where the cluster keeps messages, replies, runners, shard locks and
+ * results. Every runner and client of one cluster names the same storage.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type Storage =
+  | { readonly _tag: "Sqlite"; readonly filename: string }
+  | { readonly _tag: "Postgres"; readonly url: Redacted.Redacted<string> }
+
+/**
+ * A storage string that does not parse, or a driver that is not installed.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const StorageError: typeof storage.StorageError = storage.StorageError
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type StorageError = storage.StorageError
+
+/**
+ * A job that does not exist, or a job id reused for different inputs.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const JobError: typeof store.JobError = store.JobError
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type JobError = store.JobError
+
+/**
+ * Why a runner could not start.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type RunnerError = StorageError | SqlError | ConfigError | SocketServer.SocketServerError
+
+/**
+ * Why a client could not start.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type ClientError = StorageError | SqlError | ConfigError
+
+/**
+ * Parses `sqlite:FILE` or `postgres://USER:PASSWORD@HOST:PORT/DB` (the
+ * password is kept `Redacted`).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const parseStorage: (spec: string) => Either.Either<Storage, StorageError> = storage.parseStorage
+
+/**
+ * The storage as text with any password redacted, for logs.
+ *
+ * @since 0.1.0
+ * @category combinators
+ */
+export const describeStorage: (storage: Storage) => string = storage.describeStorage
+
+/**
+ * How to run a runner.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface RunnerOptions {
+  /** The cluster's storage, or its string form. Required. */
+  readonly storage: Storage | string
+  /** The address other runners and clients reach this runner at. Default `"127.0.0.1"`. */
+  readonly host?: string | undefined
+  /** The TCP port of the runner's socket. Default `34431`. */
+  readonly port?: number | undefined
+  /** The interface to listen on (e.g. `"0.0.0.0"`). Default: `host`. */
+  readonly listenHost?: string | undefined
+  /**
+   * Requests in flight at once per origin, for the whole cluster (the
+   * origin's entity runs this many messages at once). Every runner of a
+   * cluster must use the same value. Default `4`.
+   */
+  readonly perOrigin?: number | undefined
+  /**
+   * Options of the runner's local `Session` (timeouts, retries,
+   * `ratePerHost`...). `maxInFlightPerHost` and `maxConnectionsPerHost`
+   * default to `perOrigin`.
+   */
+  readonly session?: Session.Options | undefined
+  /**
+   * `@effect/cluster` settings over ours (lock refresh 2 s, lock expiry 10 s,
+   * health checks every 2 s, storage polled every second). `shardsPerGroup`
+   * must be the same on every runner and client.
+   */
+  readonly sharding?: Partial<ShardingConfig.ShardingConfig["Type"]> | undefined
+}
+
+/**
+ * A running runner.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Runner {
+  /** `host:port`, as stored with every result it fetched. */
+  readonly address: string
+  readonly storage: Storage
+  /**
+   * Fetches finished by this runner since it started; requests in flight
+   * now; URLs begun and not yet stored (in flight, or fetched and being
+   * stored): what a crash of this runner would fetch again.
+   */
+  readonly stats: Effect.Effect<{ readonly fetched: number; readonly inFlight: number; readonly pending: number }>
+}
+
+/**
+ * The runner service tag.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const Runner: Context.Tag<Runner, Runner> = runner.tag
+
+/**
+ * A runner: joins the cluster, takes its share of the shards, fetches the
+ * messages of the origins it holds and stores their results. It leaves the
+ * cluster (handing its shards over) when the layer's scope closes.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerRunner: (options: RunnerOptions) => Layer.Layer<Runner, RunnerError> = runner.layer
+
+/**
+ * How to reach a cluster without running fetches.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ClientOptions {
+  /** The cluster's storage, or its string form. Required. */
+  readonly storage: Storage | string
+  /** `@effect/cluster` settings; `shardsPerGroup` must match the runners'. */
+  readonly sharding?: Partial<ShardingConfig.ShardingConfig["Type"]> | undefined
+}
+
+/**
+ * Options of `submit`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface SubmitOptions {
+  /**
+   * The job id. Default: a new random id. Submitting the same inputs under
+   * the same id again (after the submitting process crashed, say) stores
+   * nothing twice: each input's message is keyed by job and index.
+   */
+  readonly job?: string | undefined
+  /**
+   * Inputs per message: each batch holds URLs of one origin. The origin's
+   * in-flight limit counts URLs, not batches. Default `16`.
+   */
+  readonly batchSize?: number | undefined
+  /** Messages written at once. Default `16`. */
+  readonly concurrency?: number | undefined
+  /** Called after each message is stored, with the count so far and the total. */
+  readonly onProgress?: ((sent: number, total: number) => void) | undefined
+}
+
+/**
+ * Options of `results`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface ResultsOptions {
+  /** Keep reading until every input has a result. Default `true`; `false` ends at what is stored now. */
+  readonly follow?: boolean | undefined
+  /** How often to look for new results while following. Default 250 ms. */
+  readonly pollInterval?: Duration.DurationInput | undefined
+}
+
+/**
+ * Where a job stands.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface JobStatus {
+  readonly job: string
+  /** Inputs submitted. */
+  readonly total: number
+  /** Inputs with a stored result. */
+  readonly done: number
+  readonly ok: number
+  readonly failed: number
+  /** Every input has a result. */
+  readonly finished: boolean
+  readonly createdAt: Date
+}
+
+/**
+ * One stored result.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface StoredResult {
+  /** The input's position in the submitted list, from 0. */
+  readonly index: number
+  /** The runner that fetched it (`host:port`). */
+  readonly runner: string
+  /** The `gather fetch` NDJSON record of the outcome, without its newline. */
+  readonly record: string
+}
+
+/**
+ * A client of the cluster: submits jobs and reads their results.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export interface Client {
+  readonly storage: Storage
+  /** Stores a job and one message per input; returns the job id. */
+  readonly submit: (
+    urls: ReadonlyArray<string>,
+    options?: SubmitOptions
+  ) => Effect.Effect<string, JobError | SqlError | ClusterSendError>
+  readonly status: (job: string) => Effect.Effect<JobStatus, JobError | SqlError>
+  /** Every job in this storage, oldest first. */
+  readonly jobs: Effect.Effect<ReadonlyArray<JobStatus>, SqlError>
+  /** The job's results in the order they were stored, each input once. */
+  readonly results: (job: string, options?: ResultsOptions) => Stream.Stream<StoredResult, JobError | SqlError>
+}
+
+/**
+ * What sending a message to the cluster can fail with (`@effect/cluster`'s
+ * `PersistenceError`, `MailboxFull`, `AlreadyProcessingMessage`).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type ClusterSendError =
+  | ClusterError.PersistenceError
+  | ClusterError.MailboxFull
+  | ClusterError.AlreadyProcessingMessage
+
+/**
+ * The client service tag.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export const Client: Context.Tag<Client, Client> = client.tag
+
+/**
+ * A client: reads the cluster's shard assignments from its storage and
+ * writes messages there (a client runs no entities).
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layerClient: (options: ClientOptions) => Layer.Layer<Client, ClientError> = client.layer

@@ -1,0 +1,310 @@
+/**
+ * `gather cluster runner|submit|results|status`: the sharded, durable gather
+ * of `effect-gather/Cluster` from the command line. The cluster code is
+ * loaded with `import()` when one of these commands runs, so `gather fetch`
+ * never loads `@effect/cluster` or a SQL driver.
+ */
+import * as Args from "@effect/cli/Args"
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
+import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
+import * as Stream from "effect/Stream"
+import type * as Cluster from "../Cluster.js"
+import type * as Session from "../Session.js"
+import { describe, RunFailed, UsageError } from "./errors.js"
+import { helpDoc, validated } from "./help.js"
+import * as Input from "./input.js"
+import * as Output from "./output.js"
+import { parseDuration, parseLimit, parseRate } from "./parse.js"
+import { renderProgress } from "./progress.js"
+
+const loadCluster = Effect.promise(() => import("../Cluster.js"))
+
+const storageOption = Options.text("storage").pipe(
+  Options.withPseudoName("sqlite:FILE|postgres://..."),
+  Options.withDescription("Where the cluster keeps messages, locks and results (default sqlite:gather-jobs.db)."),
+  Options.withDefault("sqlite:gather-jobs.db")
+)
+
+const positive = (name: string) => (n: number) =>
+  Number.isInteger(n) && n > 0 ? Either.right(n) : Either.left(`--${name} must be a positive integer, got ${n}`)
+
+const quiet = Options.boolean("quiet").pipe(Options.withAlias("q"), Options.withDescription("No progress on stderr."))
+
+/** Cluster logs (warnings and worse) go to stderr: stdout carries data. */
+const quietLogs = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  effect.pipe(
+    Effect.provide(Logger.replace(Logger.defaultLogger, Logger.prettyLogger({ stderr: true, colors: false }))),
+    Logger.withMinimumLogLevel(LogLevel.Warning)
+  )
+
+const withStorage = <A>(spec: string, f: (cluster: typeof Cluster, storage: Cluster.Storage) => Effect.Effect<A, RunFailed | UsageError>) =>
+  Effect.flatMap(loadCluster, (cluster) =>
+    Either.match(cluster.parseStorage(spec), {
+      onLeft: (error) => Effect.fail(new UsageError({ message: `--storage: ${error.message}` })),
+      onRight: (storage) => f(cluster, storage)
+    }))
+
+/** A job that is not there is the user's mistake (exit 2); anything else, a failed run. */
+const cliError = (what: string) => (error: unknown): RunFailed | UsageError =>
+  error instanceof RunFailed || error instanceof UsageError
+    ? error
+    : typeof error === "object" && error !== null && "_tag" in error && error._tag === "JobError"
+    ? new UsageError({ message: describe(error) })
+    : failed(what)(error)
+
+const failed = (what: string) => (error: unknown) => new RunFailed({ message: `${what}: ${describe(error)}` })
+
+// --- runner ------------------------------------------------------------------
+
+const runnerOptions = {
+  storage: storageOption,
+  host: Options.text("host").pipe(
+    Options.withPseudoName("HOST"),
+    Options.withDescription("The address other runners and clients reach this runner at (default 127.0.0.1)."),
+    Options.withDefault("127.0.0.1")
+  ),
+  port: Options.integer("port").pipe(
+    Options.withPseudoName("PORT"),
+    Options.withDescription("The runner's TCP port (default 34431)."),
+    validated(positive("port")),
+    Options.withDefault(34431)
+  ),
+  listen: Options.text("listen").pipe(
+    Options.withPseudoName("HOST"),
+    Options.withDescription("Interface to listen on, e.g. 0.0.0.0 (default: --host)."),
+    Options.optional
+  ),
+  perOrigin: Options.integer("per-origin").pipe(
+    Options.withPseudoName("N"),
+    Options.withDescription("Requests in flight per origin for the whole cluster; the same on every runner (default 4)."),
+    validated(positive("per-origin")),
+    Options.withDefault(4)
+  ),
+  rate: Options.text("rate").pipe(
+    Options.withPseudoName("RATE"),
+    Options.withDescription("Requests started per origin, e.g. 20/s (held by the runner owning the origin)."),
+    validated(parseRate),
+    Options.optional
+  ),
+  timeout: Options.text("timeout").pipe(
+    Options.withPseudoName("DURATION"),
+    Options.withDescription("Give up on a URL after this long, retries included (default 3m)."),
+    validated(parseLimit),
+    Options.optional
+  ),
+  retries: Options.integer("retries").pipe(
+    Options.withPseudoName("N"),
+    Options.withDescription("Retries of transient failures per URL (default 2)."),
+    Options.optional
+  ),
+  statsEvery: Options.text("stats-every").pipe(
+    Options.withPseudoName("DURATION"),
+    Options.withDescription("How often to print the runner's counts on stderr (default 5s; --quiet: never)."),
+    validated(parseDuration),
+    Options.withDefault(Duration.seconds(5))
+  ),
+  quiet
+}
+
+type RunnerConfig = Command.Command.ParseConfig<typeof runnerOptions>
+
+const runRunner = (config: RunnerConfig) =>
+  withStorage(config.storage, (cluster, storage) => {
+    const session: Session.Options = {
+      ratePerHost: Option.getOrUndefined(config.rate),
+      timeout: Option.match(config.timeout, { onNone: () => undefined, onSome: (total) => ({ total }) }),
+      retry: Option.match(config.retries, { onNone: () => undefined, onSome: (n) => (n === 0 ? false : n) })
+    }
+    const layer = cluster.layerRunner({
+      storage,
+      host: config.host,
+      port: config.port,
+      listenHost: Option.getOrUndefined(config.listen),
+      perOrigin: config.perOrigin,
+      session
+    })
+    return Effect.gen(function*() {
+      const runner = yield* cluster.Runner
+      yield* Output.stdout.write(
+        `gather cluster runner ${runner.address} ready (storage ${cluster.describeStorage(storage)}, ${config.perOrigin} per origin)\n`
+      )
+      const report = Effect.flatMap(runner.stats, (stats) =>
+        Output.stderr(
+          `runner ${runner.address}: ${stats.fetched} fetched, ${stats.inFlight} in flight, ${stats.pending} not yet stored\n`
+        ))
+      if (!config.quiet) yield* Effect.forkScoped(Effect.repeat(report, Schedule.spaced(config.statsEvery)))
+      return yield* Effect.never.pipe(Effect.onInterrupt(() => config.quiet ? Effect.void : report))
+    }).pipe(
+      Effect.provide(layer),
+      Effect.mapError(failed(`runner on ${config.host}:${config.port}`)),
+      Effect.scoped,
+      quietLogs
+    )
+  })
+
+const runner = Command.make("runner", runnerOptions, runRunner).pipe(
+  Command.withDescription(helpDoc({
+    summary: "Join a cluster as a runner: take a share of the origins and fetch their URLs, until interrupted.",
+    details: [
+      "Every runner of a cluster names the same --storage. A SQLite file serves the runners of one machine; use Postgres for several machines."
+    ],
+    examples: [
+      "gather cluster runner --storage sqlite:jobs.db --port 34431",
+      "gather cluster runner --storage postgres://gather@db:5432/gather --host 10.0.0.5 --listen 0.0.0.0"
+    ]
+  }))
+)
+
+// --- submit ------------------------------------------------------------------
+
+const submitOptions = {
+  storage: storageOption,
+  job: Options.text("job").pipe(
+    Options.withPseudoName("ID"),
+    Options.withDescription("The job id (default: a new one). Submitting the same file under the same id again stores nothing twice."),
+    Options.optional
+  ),
+  quiet,
+  file: Args.file({ name: "urls.txt" }).pipe(Args.withDescription("URLs, one per line ('-' for stdin)"))
+}
+
+const runSubmit = (config: Command.Command.ParseConfig<typeof submitOptions>) =>
+  withStorage(config.storage, (cluster, storage) =>
+    Effect.gen(function*() {
+      yield* Input.checkReadable(config.file)
+      const urls = yield* Stream.runCollect(Input.inputs(config.file))
+      const client = yield* cluster.Client
+      const line = Output.statusLine()
+      const started = Date.now()
+      const show = !config.quiet && Output.stderrIsTTY()
+      let last = 0
+      const job = yield* client.submit(Array.from(urls, (input) => input.text), {
+        job: Option.getOrUndefined(config.job),
+        onProgress: (sent, total) => {
+          const now = Date.now()
+          if (show && (now - last > 200 || sent === total)) {
+            last = now
+            line.draw(`submitted ${sent}/${total}  ${Math.round((sent * 1000) / Math.max(1, now - started))}/s`)
+          }
+        }
+      }).pipe(Effect.ensuring(Effect.sync(() => line.clear())))
+      yield* Output.stdout.write(`${job}\n`)
+    }).pipe(
+      Effect.provide(cluster.layerClient({ storage })),
+      Effect.mapError(cliError("submit")),
+      quietLogs
+    ))
+
+const submit = Command.make("submit", submitOptions, runSubmit).pipe(
+  Command.withDescription(helpDoc({
+    summary: "Submit a file of URLs as a job; prints the job id.",
+    examples: ["gather cluster submit urls.txt --storage sqlite:jobs.db"]
+  }))
+)
+
+// --- results -----------------------------------------------------------------
+
+const resultsOptions = {
+  storage: storageOption,
+  noWait: Options.boolean("no-wait").pipe(Options.withDescription("Write what is stored now and stop (default: follow until every URL has a result).")),
+  quiet,
+  job: Args.text({ name: "JOB" }).pipe(Args.withDescription("The job id printed by submit"))
+}
+
+const runResults = (config: Command.Command.ParseConfig<typeof resultsOptions>) =>
+  withStorage(config.storage, (cluster, storage) =>
+    Effect.gen(function*() {
+      const client = yield* cluster.Client
+      const status = yield* client.status(config.job)
+      const line = Output.statusLine()
+      const show = !config.quiet && Output.stderrIsTTY()
+      const started = Date.now()
+      let done = 0
+      let ok = 0
+      let last = 0
+      yield* client.results(config.job, { follow: !config.noWait }).pipe(
+        Stream.runForEach((result) =>
+          Effect.suspend(() => {
+            done++
+            if (result.record.includes("\"ok\":true")) ok++
+            const now = Date.now()
+            if (show && now - last > 200) {
+              last = now
+              line.draw(renderProgress({
+                done,
+                total: status.total,
+                ok,
+                failed: done - ok,
+                inFlight: 0,
+                elapsedMs: now - started
+              }, Output.stderrColumns()))
+            }
+            return Output.stdout.write(`${result.record}\n`)
+          })
+        ),
+        Effect.ensuring(Effect.sync(() => line.clear()))
+      )
+      if (!config.quiet) {
+        yield* Output.stderr(`job ${config.job}: ${done}/${status.total} results written\n`)
+      }
+    }).pipe(
+      Effect.provide(cluster.layerClient({ storage })),
+      Effect.mapError(cliError("results")),
+      quietLogs
+    ))
+
+const results = Command.make("results", resultsOptions, runResults).pipe(
+  Command.withDescription(helpDoc({
+    summary: "Write a job's stored results as NDJSON (the records of gather fetch), following it until every URL has one.",
+    examples: ["gather cluster results job-1a2b3c4d --storage sqlite:jobs.db > out.ndjson"]
+  }))
+)
+
+// --- status ------------------------------------------------------------------
+
+const statusOptions = {
+  storage: storageOption,
+  job: Args.text({ name: "JOB" }).pipe(Args.withDescription("A job id; all jobs when left out"), Args.optional)
+}
+
+const runStatus = (config: Command.Command.ParseConfig<typeof statusOptions>) =>
+  withStorage(config.storage, (cluster, storage) =>
+    Effect.gen(function*() {
+      const client = yield* cluster.Client
+      const statuses = Option.isSome(config.job) ? [yield* client.status(config.job.value)] : yield* client.jobs
+      for (const status of statuses) {
+        yield* Output.stdout.write(`${JSON.stringify({ ...status, createdAt: status.createdAt.toISOString() })}\n`)
+      }
+    }).pipe(
+      Effect.provide(cluster.layerClient({ storage })),
+      Effect.mapError(cliError("status")),
+      quietLogs
+    ))
+
+const status = Command.make("status", statusOptions, runStatus).pipe(
+  Command.withDescription(helpDoc({
+    summary: "Print where a job (or every job) stands, one JSON line each.",
+    examples: ["gather cluster status --storage sqlite:jobs.db"]
+  }))
+)
+
+export const command = Command.make("cluster", {}, () =>
+  Effect.fail(new UsageError({ message: "missing command: runner, submit, results or status" }))).pipe(
+    Command.withDescription(helpDoc({
+      summary: "A sharded, durable gather over several processes or machines (effect-gather/Cluster).",
+      examples: [
+        "gather cluster runner --storage sqlite:jobs.db --port 34431 &",
+        "gather cluster runner --storage sqlite:jobs.db --port 34432 &",
+        "JOB=$(gather cluster submit urls.txt --storage sqlite:jobs.db)",
+        "gather cluster results $JOB --storage sqlite:jobs.db > out.ndjson"
+      ]
+    })),
+    Command.withSubcommands([runner, submit, results, status])
+  )

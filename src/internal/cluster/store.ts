@@ -1,0 +1,256 @@
+/**
+ * The results table: one row per (job, input index), written by the runner
+ * that fetched it, read by `results` and `status`. The unique key makes a
+ * result stored twice (a message run again after its runner died between
+ * the fetch and the reply) a no-op, so every input has exactly one row.
+ *
+ * `@effect/cluster` keeps the messages and their replies in its own tables;
+ * this table is ours because it must be read by job, in the order results
+ * were stored, by a process that is not a runner.
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
+import * as Chunk from "effect/Chunk"
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
+import * as Stream from "effect/Stream"
+import type * as api from "../../Cluster.js"
+
+/** @internal */
+export class JobError extends Data.TaggedError("JobError")<{
+  readonly reason: "NotFound" | "Conflict"
+  readonly message: string
+}> {}
+
+/** @internal */
+export interface StoredResult {
+  readonly index: number
+  readonly runner: string
+  /** The NDJSON record, without its newline. */
+  readonly record: string
+}
+
+/** @internal */
+export interface JobStore {
+  readonly createJob: (job: string, total: number) => Effect.Effect<void, SqlError | JobError>
+  /** Which of these inputs have a result. */
+  readonly stored: (job: string, indexes: ReadonlyArray<number>) => Effect.Effect<ReadonlySet<number>, SqlError>
+  readonly put: (job: string, result: StoredResult & { readonly ok: boolean }) => Effect.Effect<void, SqlError>
+  readonly status: (job: string) => Effect.Effect<api.JobStatus, SqlError | JobError>
+  readonly jobs: Effect.Effect<ReadonlyArray<api.JobStatus>, SqlError>
+  readonly page: (
+    job: string,
+    afterSeq: number,
+    limit: number
+  ) => Effect.Effect<ReadonlyArray<StoredResult & { readonly seq: number }>, SqlError>
+}
+
+/** @internal */
+export const JobStore = Context.GenericTag<JobStore>("effect-gather/Cluster/JobStore")
+
+// Three runners starting at once race on CREATE TABLE IF NOT EXISTS (Postgres
+// can fail one with a duplicate pg_type row); a retry sees the table.
+const migrationRetry = Schedule.intersect(Schedule.spaced(Duration.millis(200)), Schedule.recurs(10))
+
+const asNumber = (value: unknown): number => typeof value === "number" ? value : Number(value ?? 0)
+
+/** @internal */
+export const make: Effect.Effect<JobStore, SqlError, SqlClient.SqlClient> = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+
+  yield* Effect.retry(
+    sql.onDialectOrElse({
+      pg: () =>
+        Effect.zipRight(
+          sql`CREATE TABLE IF NOT EXISTS gather_jobs (
+            id TEXT PRIMARY KEY,
+            total INTEGER NOT NULL,
+            created_at BIGINT NOT NULL
+          )`,
+          sql`CREATE TABLE IF NOT EXISTS gather_results (
+            seq BIGSERIAL PRIMARY KEY,
+            job_id TEXT NOT NULL,
+            idx INTEGER NOT NULL,
+            ok INTEGER NOT NULL,
+            runner TEXT NOT NULL,
+            record TEXT NOT NULL,
+            UNIQUE (job_id, idx)
+          )`
+        ),
+      orElse: () =>
+        Effect.zipRight(
+          sql`CREATE TABLE IF NOT EXISTS gather_jobs (
+            id TEXT PRIMARY KEY,
+            total INTEGER NOT NULL,
+            created_at INTEGER NOT NULL
+          )`,
+          sql`CREATE TABLE IF NOT EXISTS gather_results (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            job_id TEXT NOT NULL,
+            idx INTEGER NOT NULL,
+            ok INTEGER NOT NULL,
+            runner TEXT NOT NULL,
+            record TEXT NOT NULL,
+            UNIQUE (job_id, idx)
+          )`
+        )
+    }),
+    migrationRetry
+  )
+
+  const statusOf = (row: { readonly id: unknown; readonly total: unknown; readonly created_at: unknown }) =>
+    Effect.map(
+      sql<{ readonly done: unknown; readonly ok: unknown }>`
+        SELECT COUNT(*) AS done, COALESCE(SUM(ok), 0) AS ok FROM gather_results WHERE job_id = ${String(row.id)}`,
+      (rows): api.JobStatus => {
+        const done = asNumber(rows[0]?.done)
+        const ok = asNumber(rows[0]?.ok)
+        const total = asNumber(row.total)
+        return {
+          job: String(row.id),
+          total,
+          done,
+          ok,
+          failed: done - ok,
+          finished: done >= total,
+          createdAt: new Date(asNumber(row.created_at))
+        }
+      }
+    )
+
+  const store: JobStore = {
+    createJob: (job, total) =>
+      Effect.gen(function*() {
+        yield* sql`INSERT INTO gather_jobs (id, total, created_at) VALUES (${job}, ${total}, ${Date.now()})
+          ON CONFLICT (id) DO NOTHING`
+        const rows = yield* sql<{ readonly total: unknown }>`SELECT total FROM gather_jobs WHERE id = ${job}`
+        const stored = asNumber(rows[0]?.total)
+        if (stored !== total) {
+          return yield* new JobError({
+            reason: "Conflict",
+            message: `job ${job} already exists with ${stored} inputs, not ${total}`
+          })
+        }
+      }),
+    stored: (job, indexes) =>
+      indexes.length === 0
+        ? Effect.succeed(new Set<number>())
+        : Effect.map(
+          sql<{ readonly idx: unknown }>`SELECT idx FROM gather_results WHERE job_id = ${job} AND ${sql.in("idx", indexes)}`,
+          (rows) => new Set(rows.map((row) => asNumber(row.idx)))
+        ),
+    put: (job, result) =>
+      Effect.asVoid(
+        sql`INSERT INTO gather_results (job_id, idx, ok, runner, record)
+          VALUES (${job}, ${result.index}, ${result.ok ? 1 : 0}, ${result.runner}, ${result.record})
+          ON CONFLICT (job_id, idx) DO NOTHING`
+      ),
+    status: (job) =>
+      Effect.flatMap(
+        sql<{ readonly id: unknown; readonly total: unknown; readonly created_at: unknown }>`
+          SELECT id, total, created_at FROM gather_jobs WHERE id = ${job}`,
+        (rows): Effect.Effect<api.JobStatus, SqlError | JobError> =>
+          rows[0] === undefined
+            ? Effect.fail(new JobError({ reason: "NotFound", message: `no job ${job} in this storage` }))
+            : statusOf(rows[0])
+      ),
+    jobs: Effect.flatMap(
+      sql<{ readonly id: unknown; readonly total: unknown; readonly created_at: unknown }>`
+        SELECT id, total, created_at FROM gather_jobs ORDER BY created_at`,
+      (rows) => Effect.forEach(rows, statusOf)
+    ),
+    page: (job, afterSeq, limit) =>
+      Effect.map(
+        sql<{ readonly seq: unknown; readonly idx: unknown; readonly runner: unknown; readonly record: unknown }>`
+          SELECT seq, idx, runner, record FROM gather_results
+          WHERE job_id = ${job} AND seq > ${afterSeq} ORDER BY seq LIMIT ${limit}`,
+        (rows) =>
+          rows.map((row) => ({
+            seq: asNumber(row.seq),
+            index: asNumber(row.idx),
+            runner: String(row.runner),
+            record: String(row.record)
+          }))
+      )
+  }
+  return store
+})
+
+/** @internal */
+export const layer: Layer.Layer<JobStore, SqlError, SqlClient.SqlClient> = Layer.effect(JobStore, make)
+
+/**
+ * Every stored result of a job, in the order they were stored, each once.
+ *
+ * Postgres hands out `seq` values before the rows commit, so a row with a
+ * lower `seq` can appear after a higher one was read: each page re-reads a
+ * window behind the cursor, and a set of the indexes already emitted drops
+ * the repeats. When the stream ends, one full pass picks up anything the
+ * window missed.
+ *
+ * @internal
+ */
+export const results = (
+  store: JobStore,
+  job: string,
+  options: { readonly follow: boolean; readonly pollInterval: Duration.DurationInput }
+): Stream.Stream<StoredResult, SqlError | JobError> =>
+  Stream.unwrap(Effect.map(store.status(job), (initial) => {
+    const seen = new Uint8Array(initial.total)
+    let emitted = 0
+    let cursor = 0
+    const window = 256
+    const pageSize = 1000
+
+    const fresh = (rows: ReadonlyArray<StoredResult & { readonly seq: number }>): Array<StoredResult> => {
+      const out: Array<StoredResult> = []
+      for (const row of rows) {
+        if (row.seq > cursor) cursor = row.seq
+        if (row.index < 0 || row.index >= seen.length || seen[row.index] === 1) continue
+        seen[row.index] = 1
+        emitted++
+        out.push({ index: row.index, runner: row.runner, record: row.record })
+      }
+      return out
+    }
+
+    const sweep = Effect.gen(function*() {
+      const out: Array<StoredResult> = []
+      let after = 0
+      while (true) {
+        const rows = yield* store.page(job, after, pageSize)
+        if (rows.length === 0) return out
+        after = rows[rows.length - 1]!.seq
+        const keep = cursor
+        out.push(...fresh(rows))
+        cursor = keep
+      }
+    })
+
+    // None: the stream is over.
+    const next: Effect.Effect<Option.Option<Chunk.Chunk<StoredResult>>, SqlError | JobError> = Effect.gen(function*() {
+      while (true) {
+        if (emitted >= seen.length) return Option.none()
+        const rows = yield* store.page(job, Math.max(0, cursor - window), pageSize)
+        const out = fresh(rows)
+        if (out.length > 0) return Option.some(Chunk.unsafeFromArray(out))
+        if (rows.length >= pageSize) continue
+        const status = yield* store.status(job)
+        if (status.done > emitted) {
+          const missed = yield* sweep
+          if (missed.length > 0) return Option.some(Chunk.unsafeFromArray(missed))
+        }
+        if (!options.follow) return Option.none()
+        yield* Effect.sleep(options.pollInterval)
+      }
+    })
+
+    return Stream.flattenChunks(Stream.repeatEffectOption(
+      Effect.flatMap(Effect.mapError(next, Option.some), (o) => Option.isSome(o) ? Effect.succeed(o.value) : Effect.fail(Option.none()))
+    ))
+  }))

