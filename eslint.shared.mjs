@@ -7,7 +7,16 @@ import tseslint from "typescript-eslint"
 export const files = ["**/*.ts", "**/*.mts", "**/*.mjs"]
 
 export const ignores = {
-  ignores: ["**/dist/**", ".doc-examples/**", "**/node_modules/**", "**/*.md", "bench/RESULTS.md", ".vitest-report.json"]
+  ignores: [
+    "**/dist/**",
+    "bench/.build/**",
+    "test/artifacts/**",
+    ".doc-examples/**",
+    "**/node_modules/**",
+    "**/*.md",
+    "bench/RESULTS.md",
+    ".vitest-report.json"
+  ]
 }
 
 export const parser = {

@@ -103,7 +103,7 @@ const runUndici = async (): Promise<Result> => {
   const started = performance.now()
   const stopAt = started + capS * 1000
   const one = async (i: number): Promise<void> => {
-    for (let attempt = 0; ; attempt++) {
+    for (let attempt = 0;; attempt++) {
       const response = await pool.request({ method: "GET", path: `${pathPrefix}${i}` })
       await response.body.dump()
       const status = response.statusCode

@@ -192,7 +192,9 @@ export const runAdaptive = async (options: { readonly quick: boolean }): Promise
           : [
             row.label,
             row.result.capped
-              ? `> ${fmt(row.result.wall_s, 0)} (stopped: ${int(row.result.done)} of ${int(n)} done, about ${int((row.result.wall_s * n) / Math.max(1, row.result.done))} s projected)`
+              ? `> ${fmt(row.result.wall_s, 0)} (stopped: ${int(row.result.done)} of ${int(n)} done, about ${
+                int((row.result.wall_s * n) / Math.max(1, row.result.done))
+              } s projected)`
               : fmt(row.result.wall_s, 2),
             row.result.capped ? `> ${fmt(row.result.wall_s / reference, 1)}×` : `${fmt(row.result.wall_s / reference, 2)}×`,
             int(row.server?.refused ?? NaN),
@@ -208,19 +210,31 @@ export const runAdaptive = async (options: { readonly quick: boolean }): Promise
     const perRequestB = rowsB[1]?.result
     const verdict = (ok: boolean) => (ok ? "holds" : "missed")
     const targets = [
-      adaptiveA === undefined ? "A: adaptive did not finish" :
-      `A: adaptive ${fmt(adaptiveA.wall_s / bestFixed, 2)}× the best fixed completion (target ≤ 1.3×: ${verdict(adaptiveA.wall_s / bestFixed <= 1.3)}); ` +
-        `${int(rowsA[4]?.server?.refused ?? NaN)} wasted against ${fixedAboveK.map(int).join(" and ")} for fixed 64 and 256 (target: fewer than any fixed setting above K: ${verdict((rowsA[4]?.server?.refused ?? Infinity) < Math.min(...fixedAboveK))})`,
-      adaptiveB === undefined || perRequestB === undefined ? "B: a row did not finish" :
-      `B: adaptive ${fmt(adaptiveB.wall_s / reference, 2)}×, per request ${fmt(perRequestB.wall_s / reference, 2)}× the undici reference (target ≤ 1.5×: ${verdict(adaptiveB.wall_s / reference <= 1.5)} / ${verdict(perRequestB.wall_s / reference <= 1.5)})`
+      adaptiveA === undefined ?
+        "A: adaptive did not finish" :
+        `A: adaptive ${fmt(adaptiveA.wall_s / bestFixed, 2)}× the best fixed completion (target ≤ 1.3×: ${verdict(adaptiveA.wall_s / bestFixed <= 1.3)}); ` +
+        `${int(rowsA[4]?.server?.refused ?? NaN)} wasted against ${
+          fixedAboveK.map(int).join(" and ")
+        } for fixed 64 and 256 (target: fewer than any fixed setting above K: ${verdict((rowsA[4]?.server?.refused ?? Infinity) < Math.min(...fixedAboveK))})`,
+      adaptiveB === undefined || perRequestB === undefined ?
+        "B: a row did not finish" :
+        `B: adaptive ${fmt(adaptiveB.wall_s / reference, 2)}×, per request ${fmt(perRequestB.wall_s / reference, 2)}× the undici reference (target ≤ 1.5×: ${
+          verdict(adaptiveB.wall_s / reference <= 1.5)
+        } / ${verdict(perRequestB.wall_s / reference <= 1.5)})`
     ]
     return `${heading}
 
-One run (one round, clients one after another), ${new Date().toISOString()}, on a shared 2-core machine (other work running: read the ratios, not the absolute times). Target: \`bench/capacity-target.mjs\` in its own process; clients: \`bench/adaptive-client.ts\` (each in its own process, \`--import tsx\`); ${fmt((performance.now() - started) / 1000, 0)} s in all.
+One run (one round, clients one after another), ${
+      new Date().toISOString()
+    }, on a shared 2-core machine (other work running: read the ratios, not the absolute times). Target: \`bench/capacity-target.mjs\` in its own process; clients: \`bench/adaptive-client.ts\` (each in its own process, \`--import tsx\`); ${
+      fmt((performance.now() - started) / 1000, 0)
+    } s in all.
 
 ### A: capacity-limited server, ${int(n)} requests
 
-More than K = ${K} in flight get 503 + \`Retry-After: 1\` at once; the rest are served in ${SERVICE_MS} ms (so about ${int(K * 1000 / SERVICE_MS)} req/s at best). effect-gather with Retry-After per request (the default), 100 retries so every request gets through; \`maxConnectionsPerHost\` = concurrency. "wasted" is what the server refused.
+More than K = ${K} in flight get 503 + \`Retry-After: 1\` at once; the rest are served in ${SERVICE_MS} ms (so about ${
+      int(K * 1000 / SERVICE_MS)
+    } req/s at best). effect-gather with Retry-After per request (the default), 100 retries so every request gets through; \`maxConnectionsPerHost\` = concurrency. "wasted" is what the server refused.
 
 ${tableA}
 

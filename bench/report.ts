@@ -19,10 +19,12 @@ import { render } from "../src/internal/report/html.js"
 import { Recorder } from "../src/internal/report/recorder.js"
 import { launch } from "../test/browser/chromium.js"
 
-const flags = new Map(process.argv.slice(2).map((a) => {
-  const [k, v] = a.replace(/^--/, "").split("=")
-  return [k!, v ?? "true"] as const
-}))
+const flags = new Map(
+  process.argv.slice(2).map((a) => {
+    const [k, v] = a.replace(/^--/, "").split("=")
+    return [k!, v ?? "true"] as const
+  })
+)
 const requests = Number(flags.get("requests") ?? 100_000)
 const rounds = Number(flags.get("rounds") ?? 3)
 const benchDir = path.dirname(fileURLToPath(import.meta.url))
@@ -126,15 +128,23 @@ const median = (xs: Array<number>) => [...xs].sort((a, b) => a - b)[Math.floor(x
 const fmt = (mark: string) => `${Math.round(median(opens.map((o) => o.marks[mark] ?? Number.NaN)))} ms`
 const table = `# Run report at scale
 
-${new Date().toISOString()}, node ${process.version}, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? "?"}), load average ${os.loadavg().map((l) => l.toFixed(1)).join(" ")}.
+${new Date().toISOString()}, node ${process.version}, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? "?"}), load average ${
+  os.loadavg().map((l) => l.toFixed(1)).join(" ")
+}.
 Synthetic requests (see bench/report.ts); the page opened ${rounds} times in headless Chromium from file://.
 
 | requests | page size | record per request | render HTML (node) | open → drawn (median of ${rounds}) | draw only | floor: same file, data parsed only |
 |---|---|---|---|---|---|---|
-| ${requests.toLocaleString("en-US")} | ${(html.length / 1048576).toFixed(1)} MiB | ${Math.round(recordNs)} ns | ${Math.round(renderMs)} ms | ${median(opens.map((o) => o.readyMs))} ms | ${median(opens.map((o) => o.drawMs))} ms | ${median(floors)} ms |
+| ${requests.toLocaleString("en-US")} | ${(html.length / 1048576).toFixed(1)} MiB | ${Math.round(recordNs)} ns | ${Math.round(renderMs)} ms | ${
+  median(opens.map((o) => o.readyMs))
+} ms | ${median(opens.map((o) => o.drawMs))} ms | ${median(floors)} ms |
 
 Open → drawn is from \`page.goto\` to the page's own "drawn" mark: reading the file, parsing the JSON, every chart drawn.
-Rounds: ${opens.map((o) => `${o.readyMs} ms`).join(", ")}. In the page (ms since navigation start, median round): HTML loaded and script started ${fmt("script")}, JSON parsed ${fmt("parsed")}, indexes and tables built ${fmt("prepared")}, charts drawn ${fmt("drawn")}. Screenshot of the first: ${path.join(dir, "report.png")}.
+Rounds: ${opens.map((o) => `${o.readyMs} ms`).join(", ")}. In the page (ms since navigation start, median round): HTML loaded and script started ${
+  fmt("script")
+}, JSON parsed ${fmt("parsed")}, indexes and tables built ${fmt("prepared")}, charts drawn ${fmt("drawn")}. Screenshot of the first: ${
+  path.join(dir, "report.png")
+}.
 `
 process.stdout.write(table)
 if (flags.get("out") !== "-") fs.writeFileSync(flags.get("out") ?? path.join(benchDir, "REPORT.md"), table)

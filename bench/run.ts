@@ -533,7 +533,9 @@ const execute = async (job: Job, round: number): Promise<void> => {
   const summary = m === undefined
     ? `FAILED (${run.error})`
     : `${m.req_per_s.toFixed(0)} req/s, wall ${m.wall_s.toFixed(3)} s, cpu ${((m.cpu_user_s + m.cpu_sys_s) * 1e6 / job.n).toFixed(1)} µs/req, ` +
-      `peak rss ${m.peak_rss_mb} MB, ok ${m.ok}, failed ${m.failed}${run.handshakes === undefined ? "" : `, ${run.handshakes} TLS handshakes`}${run.error === undefined ? "" : ` (${run.error})`}`
+      `peak rss ${m.peak_rss_mb} MB, ok ${m.ok}, failed ${m.failed}${run.handshakes === undefined ? "" : `, ${run.handshakes} TLS handshakes`}${
+        run.error === undefined ? "" : ` (${run.error})`
+      }`
   process.stderr.write(`[${elapsedS().toFixed(0).padStart(4)} s] ${job.scenario} round ${round} ${job.client.id}: ${summary}\n`)
 }
 
@@ -665,7 +667,9 @@ const main = async (): Promise<void> => {
   const httpsClients = [undici, gatherAll, gatherStream]
 
   process.stderr.write(
-    `bench: ${quick ? "quick, " : ""}${rounds} round(s); target ${small.origin} (${small.name}); node flags for every JS client: ${nodeFlagsText}; clients ${build.how}\n`
+    `bench: ${
+      quick ? "quick, " : ""
+    }${rounds} round(s); target ${small.origin} (${small.name}); node flags for every JS client: ${nodeFlagsText}; clients ${build.how}\n`
   )
 
   // Warm the target's JIT and open no client state: a discarded raw run.
@@ -768,7 +772,19 @@ const main = async (): Promise<void> => {
   const rowsS3 = s3Rows.flatMap(([scenario, client, n]) => {
     const s = summarize(scenario, client, n)
     if (s === undefined) return []
-    return [[client.label, int(n), fmt(s.startRssMb, 0), fmt(s.peakRssMb, 0), fmt(s.peakRssMb - s.startRssMb, 0), fmt(s.wallS, 1), int(s.reqPerS), fmt(s.cpuUsPerReq, 1), fmt(s.otherCpuPct, 0), String(s.rounds), okCell(s)]]
+    return [[
+      client.label,
+      int(n),
+      fmt(s.startRssMb, 0),
+      fmt(s.peakRssMb, 0),
+      fmt(s.peakRssMb - s.startRssMb, 0),
+      fmt(s.wallS, 1),
+      int(s.reqPerS),
+      fmt(s.cpuUsPerReq, 1),
+      fmt(s.otherCpuPct, 0),
+      String(s.rounds),
+      okCell(s)
+    ]]
   })
 
   const base4 = summarize("S4", gatherStream, s4.n)
@@ -792,10 +808,16 @@ const main = async (): Promise<void> => {
   const markdown = `# effect-gather benchmark results
 
 - date: ${new Date().toISOString()}
-- node ${process.version} (V8 ${process.versions.v8}, bundled undici ${process.versions.undici ?? "?"}); node flags for every JS client: ${nodeFlagsText === "none" ? "none" : `\`${nodeFlagsText}\``}; clients ${build.how}${process.env["NODE_OPTIONS"] ? `; NODE_OPTIONS \`${process.env["NODE_OPTIONS"]}\`` : ""}
+- node ${process.version} (V8 ${process.versions.v8}, bundled undici ${process.versions.undici ?? "?"}); node flags for every JS client: ${
+    nodeFlagsText === "none" ? "none" : `\`${nodeFlagsText}\``
+  }; clients ${build.how}${process.env["NODE_OPTIONS"] ? `; NODE_OPTIONS \`${process.env["NODE_OPTIONS"]}\`` : ""}
 - machine: ${nproc} CPU(s), ${cpuModel}, ${(os.totalmem() / 2 ** 30).toFixed(1)} GiB RAM; load average ${loadAtStart} at start, ${loadAtEnd} at end
 - target: ${small.name}${small === node ? "" : `; \`/delay\` on ${node.name}`}, on the same machine (it takes one of the ${nproc} cores)
-- mode: ${quick ? "--quick, " : ""}${rounds} round(s), interleaved (every client once per round, order rotated each round); medians of the rounds; each client in its own process with a warm-up before its measured phase; total ${fmt(elapsedS(), 0)} s
+- mode: ${
+    quick ? "--quick, " : ""
+  }${rounds} round(s), interleaved (every client once per round, order rotated each round); medians of the rounds; each client in its own process with a warm-up before its measured phase; total ${
+    fmt(elapsedS(), 0)
+  } s
 
 ## S1: ${int(s1.n)} requests to \`/delay?ms=100\` at concurrency ${s1.c} (ideal wall time 0.1 s)
 
@@ -805,7 +827,22 @@ ${table(["client", "wall s", "÷ ideal", "CPU ms", "peak RSS MB", "rounds", "ok 
 
 ## S2: ${int(s2.n)} GETs of \`/small\` (100 bytes) at concurrency ${s2.c}
 
-${table(["client", "req/s", "req/s range", "req/s ÷ undici", "best ÷ best undici", "CPU µs/req", "CPU ÷ undici", "RSS MB start → peak", "target CPU %", "other CPU %", "rounds", "ok / failed"], rowsS2)}
+${
+    table([
+      "client",
+      "req/s",
+      "req/s range",
+      "req/s ÷ undici",
+      "best ÷ best undici",
+      "CPU µs/req",
+      "CPU ÷ undici",
+      "RSS MB start → peak",
+      "target CPU %",
+      "other CPU %",
+      "rounds",
+      "ok / failed"
+    ], rowsS2)
+  }
 
 ## S3: memory of a large gather, concurrency ${s3Small.c}, \`/small\`
 
@@ -817,20 +854,40 @@ The CLI's own program (what \`bin.ts\` runs), in process, reading the URLs from 
 
 ${table(["client", "req/s", "req/s ÷ Gather.stream", "CPU µs/req", "CPU ÷ Gather.stream", "peak RSS MB", "other CPU %", "rounds", "ok / failed"], rowsS4)}
 
-${secure === undefined ? "" : `## S1 and S2 over https (${secure.name})
+${
+    secure === undefined ? "" : `## S1 and S2 over https (${secure.name})
 
-S1: ${int(s1.n)} × \`/delay?ms=100\` at concurrency ${s1.c}; S2: ${int(s2.n)} × \`/small\` at concurrency ${s2.c}. Keep-alive on; every client gets C connections, as over http. "handshakes" is what the target counted (\`secureConnection\`) over the whole run, warm-up included.
+S1: ${int(s1.n)} × \`/delay?ms=100\` at concurrency ${s1.c}; S2: ${
+      int(s2.n)
+    } × \`/small\` at concurrency ${s2.c}. Keep-alive on; every client gets C connections, as over http. "handshakes" is what the target counted (\`secureConnection\`) over the whole run, warm-up included.
 
-${table(["client", "S1 wall s", "S1 ÷ undici", "S1 handshakes", "S2 req/s", "S2 req/s ÷ undici", "S2 best ÷ best undici", "S2 CPU µs/req", "S2 CPU ÷ undici", "S2 handshakes", "S2 other CPU %", "ok / failed (S1; S2)"], rowsHttps)}
+${
+      table([
+        "client",
+        "S1 wall s",
+        "S1 ÷ undici",
+        "S1 handshakes",
+        "S2 req/s",
+        "S2 req/s ÷ undici",
+        "S2 best ÷ best undici",
+        "S2 CPU µs/req",
+        "S2 CPU ÷ undici",
+        "S2 handshakes",
+        "S2 other CPU %",
+        "ok / failed (S1; S2)"
+      ], rowsHttps)
+    }
 
-`}## Notes
+`
+  }## Notes
 
 ${notes.length === 0 ? "- none" : notes.map((note) => `- ${note}`).join("\n")}
 - Numbers are from a shared ${nproc}-core machine where the target and the client compete for the cores: read the ratios, not the absolute figures. Other work only ever slows a run down, so on a busy machine "best ÷ best undici" (fastest round against fastest round) is the less disturbed throughput ratio, and CPU µs/req (which waiting does not inflate) the steadiest figure of all. "target CPU %" near 100 means the target, not the client, was the limit; "other CPU %" is CPU that neither the client nor the target used during the load phase (other work on the machine, in % of one core): where it is high, that row's figures are unreliable.
 `
   // The adaptive scenarios last: their own target, their own section.
-  const adaptiveSection = flags.has("no-adaptive") ? "" : await runAdaptive({ quick }).catch((error: unknown) =>
-    `${adaptiveHeading}\n\nnot measured: ${error instanceof Error ? error.message : String(error)}\n`)
+  const adaptiveSection = flags.has("no-adaptive") ?
+    "" :
+    await runAdaptive({ quick }).catch((error: unknown) => `${adaptiveHeading}\n\nnot measured: ${error instanceof Error ? error.message : String(error)}\n`)
   const full = adaptiveSection === "" ? markdown : `${markdown}\n${adaptiveSection}`
   process.stdout.write(`\n${full}`)
   if (outPath !== "-") {

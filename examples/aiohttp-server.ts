@@ -34,9 +34,7 @@ const show = <A, R>(
   path: string,
   fetch: (path: string) => Effect.Effect<Fetch.FetchResponse<A>, FetchError.FetchError, R>,
   summary: (response: Fetch.FetchResponse<A>) => string
-) =>
-  Effect.flatMap(fetch(path), (response) =>
-    Console.log(`  GET ${path.padEnd(22)} ${response.status}  ${summary(response)}`))
+) => Effect.flatMap(fetch(path), (response) => Console.log(`  GET ${path.padEnd(22)} ${response.status}  ${summary(response)}`))
 
 const visit = Effect.gen(function*() {
   yield* show("/", Fetch.text, (r) => `redirected to ${new URL(r.url).pathname} · ${titleOf(r.body)}`)

@@ -21,14 +21,14 @@
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Console, Deferred, Duration, Effect, Layer, Stream } from "effect"
 import type { Scope } from "effect"
+import { DemoServer } from "effect-gather"
+import * as Cluster from "effect-gather/Cluster"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
-import { DemoServer } from "effect-gather"
-import * as Cluster from "effect-gather/Cluster"
 import { arg, flag } from "./shared/demo.js"
 
 const int = (name: string, fallback: number): number => {
@@ -106,8 +106,7 @@ const startRunner = (storage: string, perOrigin: number): Effect.Effect<RunnerPr
       const match = /runner (\S+) ready/.exec(stdout)
       if (match !== null) Deferred.unsafeDone(ready, Effect.succeed(match[1]!))
     })
-    child.once("exit", (code, signal) =>
-      Deferred.unsafeDone(ready, Effect.fail(new Error(`runner exited (${code ?? signal}) before it was ready: ${stderr}`))))
+    child.once("exit", (code, signal) => Deferred.unsafeDone(ready, Effect.fail(new Error(`runner exited (${code ?? signal}) before it was ready: ${stderr}`))))
     const address = yield* Deferred.await(ready).pipe(
       Effect.timeoutFail({ duration: "120 seconds", onTimeout: () => new Error(`runner on ${port} not ready: ${stderr}`) })
     )

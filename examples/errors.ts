@@ -121,9 +121,7 @@ const failFast = (demo: Option.Option<DemoServer.DemoServer>) =>
         Effect.repeat({ until: (stats) => stats.inFlight === 0, times: 100 })
       )
       yield* Console.log(
-        `  the server got ${stats.requests} requests and saw ${stats.aborted} of them aborted; ${
-          urls.length - stats.requests
-        } were never sent`
+        `  the server got ${stats.requests} requests and saw ${stats.aborted} of them aborted; ${urls.length - stats.requests} were never sent`
       )
     }
   })

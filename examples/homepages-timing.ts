@@ -54,16 +54,17 @@ const printTimeline = (title: string, run: Run, scale: number) =>
     yield* Console.log(`  ${"total".padEnd(12)} ${seconds(run.total)}\n`)
   })
 
-const compare = (report: Report.Tracker) => Effect.gen(function*() {
-  const fetches = pages.map((page) => Fetch.get(page).pipe(Report.track(report)))
-  const oneByOne = yield* timed(Effect.all(fetches))
-  yield* printTimeline("one after another (Effect.all)", oneByOne, oneByOne.total)
+const compare = (report: Report.Tracker) =>
+  Effect.gen(function*() {
+    const fetches = pages.map((page) => Fetch.get(page).pipe(Report.track(report)))
+    const oneByOne = yield* timed(Effect.all(fetches))
+    yield* printTimeline("one after another (Effect.all)", oneByOne, oneByOne.total)
 
-  const together = yield* timed(Gather.all(fetches))
-  yield* printTimeline("all at once (Gather.all)", together, oneByOne.total)
+    const together = yield* timed(Gather.all(fetches))
+    yield* printTimeline("all at once (Gather.all)", together, oneByOne.total)
 
-  yield* Console.log(`  ${(oneByOne.total / together.total).toFixed(1)}× faster all at once\n`)
-})
+    yield* Console.log(`  ${(oneByOne.total / together.total).toFixed(1)}× faster all at once\n`)
+  })
 
 const main = Effect.gen(function*() {
   const { baseUrl } = yield* target({ latency: "200 millis" })

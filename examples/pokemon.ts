@@ -48,8 +48,7 @@ const main = Effect.gen(function*() {
   const { baseUrl, demo } = yield* target({ latency: latencyMs })
   const session = Session.layer({ baseUrl })
   const report = yield* Report.make({ title: "151 Pokémon, three ways", concurrency: 50 })
-  const getPokemon = (id: number) =>
-    Fetch.json(`/api/v2/pokemon/${id}`, Pokemon).pipe(Report.track(report), Effect.map((response) => response.body))
+  const getPokemon = (id: number) => Fetch.json(`/api/v2/pokemon/${id}`, Pokemon).pipe(Report.track(report), Effect.map((response) => response.body))
 
   const ways = [
     {

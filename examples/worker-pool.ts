@@ -38,8 +38,7 @@ const main = Effect.gen(function*() {
   const jobs = yield* makeJobs(arg("seed") ?? "42")
   yield* Console.log(`\n  effect-gather · ${jobs.length} jobs through a pool of ${workers} workers\n  on ${baseUrl}\n`)
   const t0 = yield* Clock.currentTimeMillis
-  const log = (message: string) =>
-    Effect.flatMap(Clock.currentTimeMillis, (now) => Console.log(`  ${seconds(now - t0).padStart(7)}  ${message}`))
+  const log = (message: string) => Effect.flatMap(Clock.currentTimeMillis, (now) => Console.log(`  ${seconds(now - t0).padStart(7)}  ${message}`))
 
   // The pool's slots, to show which one runs each job: a job takes the lowest
   // free slot and gives it back when it ends. Gather never runs more than

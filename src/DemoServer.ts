@@ -150,8 +150,7 @@ export const DemoServer: Context.Tag<DemoServer, DemoServer> = internal.tag
  * @since 0.1.0
  * @category constructors
  */
-export const make: (options?: DemoServerOptions) => Effect.Effect<DemoServer, HttpServerError.ServeError, Scope.Scope> =
-  internal.make
+export const make: (options?: DemoServerOptions) => Effect.Effect<DemoServer, HttpServerError.ServeError, Scope.Scope> = internal.make
 
 /**
  * A layer running one server.
@@ -159,8 +158,7 @@ export const make: (options?: DemoServerOptions) => Effect.Effect<DemoServer, Ht
  * @since 0.1.0
  * @category layers
  */
-export const layer: (options?: DemoServerOptions) => Layer.Layer<DemoServer, HttpServerError.ServeError> =
-  internal.layer
+export const layer: (options?: DemoServerOptions) => Layer.Layer<DemoServer, HttpServerError.ServeError> = internal.layer
 
 /**
  * A server on a free port of `127.0.0.1` with no latency.

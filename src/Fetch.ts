@@ -12,14 +12,14 @@
 import type * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import type * as UrlParams from "@effect/platform/UrlParams"
 import * as Effect from "effect/Effect"
+import type * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import type * as Schema from "effect/Schema"
 import type * as FetchError from "./FetchError.js"
 import * as internal from "./internal/fetch.js"
+import * as redact from "./internal/redact.js"
 import * as sender from "./internal/send.js"
 import * as session from "./internal/session.js"
-import * as redact from "./internal/redact.js"
 import type * as Session from "./Session.js"
 
 /**
@@ -205,8 +205,7 @@ export const bytes = (
 export const text = (
   input: Input,
   options?: Options
-): Effect.Effect<FetchResponse<string>, FetchError.FetchError, Session.Session> =>
-  new internal.FetchEffect(toRequest(input), options, internal.asText)
+): Effect.Effect<FetchResponse<string>, FetchError.FetchError, Session.Session> => new internal.FetchEffect(toRequest(input), options, internal.asText)
 
 /**
  * Any input, body parsed as JSON and decoded with a `Schema`. Invalid JSON

@@ -53,9 +53,11 @@ const describe = (self: RequestContext, detail: string): string =>
  * @since 0.1.0
  * @category errors
  */
-export class InvalidUrl extends Data.TaggedError("InvalidUrl")<RequestContext & {
-  readonly reason: "Malformed" | "UnsupportedScheme"
-}> {
+export class InvalidUrl extends Data.TaggedError("InvalidUrl")<
+  RequestContext & {
+    readonly reason: "Malformed" | "UnsupportedScheme"
+  }
+> {
   /** @since 0.1.0 */
   readonly [TypeId]: TypeId = TypeId
   /** @since 0.1.0 */
@@ -74,10 +76,12 @@ export class InvalidUrl extends Data.TaggedError("InvalidUrl")<RequestContext & 
  * @since 0.1.0
  * @category errors
  */
-export class InvalidRequest extends Data.TaggedError("InvalidRequest")<RequestContext & {
-  readonly reason: "Header" | "Method" | "Body"
-  readonly detail: string
-}> {
+export class InvalidRequest extends Data.TaggedError("InvalidRequest")<
+  RequestContext & {
+    readonly reason: "Header" | "Method" | "Body"
+    readonly detail: string
+  }
+> {
   /** @since 0.1.0 */
   readonly [TypeId]: TypeId = TypeId
   /** @since 0.1.0 */
@@ -143,12 +147,14 @@ const hostOf = (url: string): string => {
  * @since 0.1.0
  * @category errors
  */
-export class ConnectionError extends Data.TaggedError("ConnectionError")<RequestContext & {
-  readonly reason: "Refused" | "Reset" | "Dns" | "Tls" | "Closed" | "Other"
-  /** Where the request was when the connection failed. */
-  readonly phase: "connect" | "request" | "body"
-  readonly code: string | undefined
-}> {
+export class ConnectionError extends Data.TaggedError("ConnectionError")<
+  RequestContext & {
+    readonly reason: "Refused" | "Reset" | "Dns" | "Tls" | "Closed" | "Other"
+    /** Where the request was when the connection failed. */
+    readonly phase: "connect" | "request" | "body"
+    readonly code: string | undefined
+  }
+> {
   /** @since 0.1.0 */
   readonly [TypeId]: TypeId = TypeId
   /** @since 0.1.0 */
@@ -175,10 +181,12 @@ export class ConnectionError extends Data.TaggedError("ConnectionError")<Request
  * @since 0.1.0
  * @category errors
  */
-export class Timeout extends Data.TaggedError("Timeout")<RequestContext & {
-  readonly phase: "connect" | "send" | "headers" | "body" | "attempt" | "deadline"
-  readonly limitMs: number
-}> {
+export class Timeout extends Data.TaggedError("Timeout")<
+  RequestContext & {
+    readonly phase: "connect" | "send" | "headers" | "body" | "attempt" | "deadline"
+    readonly limitMs: number
+  }
+> {
   /** @since 0.1.0 */
   readonly [TypeId]: TypeId = TypeId
   /** @since 0.1.0 */
@@ -195,11 +203,13 @@ export class Timeout extends Data.TaggedError("Timeout")<RequestContext & {
  * @since 0.1.0
  * @category errors
  */
-export class BadStatus extends Data.TaggedError("BadStatus")<RequestContext & {
-  readonly status: number
-  readonly headers: Readonly<Record<string, string>>
-  readonly body: string
-}> {
+export class BadStatus extends Data.TaggedError("BadStatus")<
+  RequestContext & {
+    readonly status: number
+    readonly headers: Readonly<Record<string, string>>
+    readonly body: string
+  }
+> {
   /** @since 0.1.0 */
   readonly [TypeId]: TypeId = TypeId
   /** @since 0.1.0 */
@@ -216,12 +226,14 @@ export class BadStatus extends Data.TaggedError("BadStatus")<RequestContext & {
  * @since 0.1.0
  * @category errors
  */
-export class DecodeError extends Data.TaggedError("DecodeError")<RequestContext & {
-  readonly reason: "Json" | "Schema" | "Encoding"
-  /** The path inside the body, e.g. `["types", 0, "name"]`; empty at the root. */
-  readonly path: ReadonlyArray<PropertyKey>
-  readonly detail: string
-}> {
+export class DecodeError extends Data.TaggedError("DecodeError")<
+  RequestContext & {
+    readonly reason: "Json" | "Schema" | "Encoding"
+    /** The path inside the body, e.g. `["types", 0, "name"]`; empty at the root. */
+    readonly path: ReadonlyArray<PropertyKey>
+    readonly detail: string
+  }
+> {
   /** @since 0.1.0 */
   readonly [TypeId]: TypeId = TypeId
   /** @since 0.1.0 */
@@ -238,11 +250,13 @@ export class DecodeError extends Data.TaggedError("DecodeError")<RequestContext 
  * @since 0.1.0
  * @category errors
  */
-export class BodyTooLarge extends Data.TaggedError("BodyTooLarge")<RequestContext & {
-  readonly limitBytes: number
-  /** Bytes seen when reading stopped, or the announced `content-length`. */
-  readonly receivedBytes: number
-}> {
+export class BodyTooLarge extends Data.TaggedError("BodyTooLarge")<
+  RequestContext & {
+    readonly limitBytes: number
+    /** Bytes seen when reading stopped, or the announced `content-length`. */
+    readonly receivedBytes: number
+  }
+> {
   /** @since 0.1.0 */
   readonly [TypeId]: TypeId = TypeId
   /** @since 0.1.0 */
@@ -258,10 +272,12 @@ export class BodyTooLarge extends Data.TaggedError("BodyTooLarge")<RequestContex
  * @since 0.1.0
  * @category errors
  */
-export class TooManyRedirects extends Data.TaggedError("TooManyRedirects")<RequestContext & {
-  readonly limit: number
-  readonly chain: ReadonlyArray<string>
-}> {
+export class TooManyRedirects extends Data.TaggedError("TooManyRedirects")<
+  RequestContext & {
+    readonly limit: number
+    readonly chain: ReadonlyArray<string>
+  }
+> {
   /** @since 0.1.0 */
   readonly [TypeId]: TypeId = TypeId
   /** @since 0.1.0 */
@@ -277,11 +293,13 @@ export class TooManyRedirects extends Data.TaggedError("TooManyRedirects")<Reque
  * @since 0.1.0
  * @category errors
  */
-export class RedirectRejected extends Data.TaggedError("RedirectRejected")<RequestContext & {
-  readonly reason: "Downgrade" | "InvalidLocation"
-  /** The redirect target, credentials redacted. */
-  readonly location: string
-}> {
+export class RedirectRejected extends Data.TaggedError("RedirectRejected")<
+  RequestContext & {
+    readonly reason: "Downgrade" | "InvalidLocation"
+    /** The redirect target, credentials redacted. */
+    readonly location: string
+  }
+> {
   /** @since 0.1.0 */
   readonly [TypeId]: TypeId = TypeId
   /** @since 0.1.0 */

@@ -15,16 +15,16 @@
  *
  * @since 0.1.0
  */
-import * as Effect from "effect/Effect"
-import * as Option from "effect/Option"
 import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
 import type * as Either from "effect/Either"
 import { dual } from "effect/Function"
+import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as internal from "./internal/gather.js"
+import { watcher as reportWatcher } from "./internal/report/track.js"
 import type * as Progress from "./Progress.js"
 import * as Report from "./Report.js"
-import { watcher as reportWatcher } from "./internal/report/track.js"
 
 /**
  * At most this many effects run at once: a whole number ≥ 1, or
@@ -386,8 +386,7 @@ export interface StreamOptions<Mode extends "settle" | "fail-fast"> {
 const values = <I, A, E, EI, R>(
   results: Stream.Stream<Result<I, A, E>, E | EI, R>
 ): Stream.Stream<Success<I, A>, E | EI, R> =>
-  Stream.filterMap(results, ({ index, input, outcome }) =>
-    outcome._tag === "Right" ? Option.some({ index, input, value: outcome.right }) : Option.none())
+  Stream.filterMap(results, ({ index, input, outcome }) => outcome._tag === "Right" ? Option.some({ index, input, value: outcome.right }) : Option.none())
 
 /**
  * Gathers an input too large to hold in memory: pulls inputs lazily with
@@ -435,8 +434,9 @@ export const stream: {
     options?: StreamOptions<"settle" | "fail-fast">
   ): Stream.Stream<Result<I, A, E> | Success<I, A>, E | EI, R | RI> => {
     const failFast = options?.mode === "fail-fast"
-    const results = Stream.unwrap(Effect.map(currentReport(options), (report) =>
-      internal.stream(source, f, { ...options, failFast, watcher: watcherOf(options, report) })))
+    const results = Stream.unwrap(
+      Effect.map(currentReport(options), (report) => internal.stream(source, f, { ...options, failFast, watcher: watcherOf(options, report) }))
+    )
     // In settle mode no worker ever fails with E: only the source's EI remains.
     return failFast ? values(results) : results as Stream.Stream<Result<I, A, E>, EI, R | RI>
   }

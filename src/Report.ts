@@ -148,8 +148,7 @@ export const track: {
   <A, E, R>(self: Effect.Effect<A, E, R>, tracker: Tracker): Effect.Effect<A, E, R>
 } = dual(
   2,
-  <A, E, R>(self: Effect.Effect<A, E, R>, tracker: Tracker): Effect.Effect<A, E, R> =>
-    reported(() => self, tracker.recorder)(undefined, 0)
+  <A, E, R>(self: Effect.Effect<A, E, R>, tracker: Tracker): Effect.Effect<A, E, R> => reported(() => self, tracker.recorder)(undefined, 0)
 )
 
 /**
@@ -158,8 +157,7 @@ export const track: {
  * @since 0.1.0
  * @category constructors
  */
-export const html = (tracker: Tracker): Effect.Effect<string> =>
-  Effect.sync(() => render(tracker.recorder, performance.now(), { title: tracker.title }))
+export const html = (tracker: Tracker): Effect.Effect<string> => Effect.sync(() => render(tracker.recorder, performance.now(), { title: tracker.title }))
 
 /**
  * Writes the page to `file` and succeeds with its absolute path.

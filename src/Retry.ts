@@ -63,8 +63,7 @@ export const policy = (
  * @since 0.1.0
  * @category constructors
  */
-export const parseRetryAfter: (value: string | undefined, nowMs: number) => Option.Option<number> =
-  internal.parseRetryAfter
+export const parseRetryAfter: (value: string | undefined, nowMs: number) => Option.Option<number> = internal.parseRetryAfter
 
 /**
  * Whether the policy retries this failure of this method.
@@ -72,8 +71,7 @@ export const parseRetryAfter: (value: string | undefined, nowMs: number) => Opti
  * @since 0.1.0
  * @category guards
  */
-export const isRetryable: (policy: Policy, method: string, error: FetchError.FetchError) => boolean =
-  internal.isRetryable
+export const isRetryable: (policy: Policy, method: string, error: FetchError.FetchError) => boolean = internal.isRetryable
 
 /**
  * The backoff before retry number `retry` (1-based) for a uniform `random`

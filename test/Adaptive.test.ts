@@ -166,66 +166,72 @@ describe("the origin-wide Retry-After rule (pure)", () => {
 const withAdaptive = <A, E>(
   options: Session.Options,
   body: (server: DemoServer.DemoServer) => Effect.Effect<A, E, Session.Session>
-) =>
-  Effect.scoped(Effect.flatMap(DemoServer.make(), (server) =>
-    body(server).pipe(Effect.provide(Session.layer({ baseUrl: server.baseUrl, ...options })))))
+) => Effect.scoped(Effect.flatMap(DemoServer.make(), (server) => body(server).pipe(Effect.provide(Session.layer({ baseUrl: server.baseUrl, ...options })))))
 
 describe("the adaptive window at a server", () => {
-  it.live("converges near a hidden capacity (k = 10) from a start of 64, and wastes few requests", () =>
-    withAdaptive({ adaptive: { max: 64 }, retry: { times: 20 } }, (server) =>
-      Effect.gen(function*() {
-        const session = yield* Session.Session
-        const origin = new URL(server.baseUrl).origin
-        // The window after each completion, in completion order.
-        const samples: Array<number> = []
-        const inputs = Array.from({ length: 200 }, (_, i) => i)
-        const results = yield* Gather.forEach(
-          inputs,
-          (i) =>
-            Fetch.get(`/capacity?k=10&ms=150&retryAfter=0&i=${i}`).pipe(
-              Effect.tap(() => Effect.sync(() => samples.push(session.hosts.windows()[origin]!)))
-            ),
-          { concurrency: 64, mode: "settle" }
-        )
-        const ok = results.filter(Either.isRight)
-        expect(ok.length).toBe(inputs.length)
-        const refused = ok.reduce((sum, result) => sum + result.right.attempts - 1, 0)
-        // A fixed 64 would be refused 54 times per round of 150 ms, for the whole run.
-        expect(refused).toBeLessThan(250)
-        // The last two thirds of the run: the window has left 64 for the capacity.
-        const settled = samples.slice(70).sort((a, b) => a - b)
-        const median = settled[Math.floor(settled.length / 2)]!
-        // The window counts a request from its send to its response read, the
-        // server only while it serves it (150 ms, long next to the event loop's
-        // delays on a busy machine): the window settles near k, at most a little above.
-        expect(median).toBeGreaterThanOrEqual(4)
-        expect(median).toBeLessThanOrEqual(20)
-        const stats = yield* server.stats
-        expect(stats.requests).toBe(inputs.length + refused)
-        console.log(`adaptive at /capacity?k=10: median window ${median} after the first 70, ${refused} refused`)
-      })), { timeout: 60_000 })
+  it.live(
+    "converges near a hidden capacity (k = 10) from a start of 64, and wastes few requests",
+    () =>
+      withAdaptive({ adaptive: { max: 64 }, retry: { times: 20 } }, (server) =>
+        Effect.gen(function*() {
+          const session = yield* Session.Session
+          const origin = new URL(server.baseUrl).origin
+          // The window after each completion, in completion order.
+          const samples: Array<number> = []
+          const inputs = Array.from({ length: 200 }, (_, i) => i)
+          const results = yield* Gather.forEach(
+            inputs,
+            (i) =>
+              Fetch.get(`/capacity?k=10&ms=150&retryAfter=0&i=${i}`).pipe(
+                Effect.tap(() => Effect.sync(() => samples.push(session.hosts.windows()[origin]!)))
+              ),
+            { concurrency: 64, mode: "settle" }
+          )
+          const ok = results.filter(Either.isRight)
+          expect(ok.length).toBe(inputs.length)
+          const refused = ok.reduce((sum, result) => sum + result.right.attempts - 1, 0)
+          // A fixed 64 would be refused 54 times per round of 150 ms, for the whole run.
+          expect(refused).toBeLessThan(250)
+          // The last two thirds of the run: the window has left 64 for the capacity.
+          const settled = samples.slice(70).sort((a, b) => a - b)
+          const median = settled[Math.floor(settled.length / 2)]!
+          // The window counts a request from its send to its response read, the
+          // server only while it serves it (150 ms, long next to the event loop's
+          // delays on a busy machine): the window settles near k, at most a little above.
+          expect(median).toBeGreaterThanOrEqual(4)
+          expect(median).toBeLessThanOrEqual(20)
+          const stats = yield* server.stats
+          expect(stats.requests).toBe(inputs.length + refused)
+          console.log(`adaptive at /capacity?k=10: median window ${median} after the first 70, ${refused} refused`)
+        })),
+    { timeout: 60_000 }
+  )
 
-  it.live("one window per origin, shared by two gathers at once; shown in Progress and in the Metrics gauge", () =>
-    withAdaptive({ adaptive: { max: 32 }, retry: { times: 20 }, metrics: true }, (server) =>
-      Effect.gen(function*() {
-        const progress = yield* Progress.make
-        const gather = Gather.forEach(
-          Array.from({ length: 150 }, (_, i) => i),
-          (i) => Fetch.get(`/capacity?k=6&ms=10&retryAfter=0&i=${i}`),
-          { concurrency: 32, progress }
-        )
-        yield* Effect.all([gather, gather], { concurrency: 2 })
-        const origin = new URL(server.baseUrl).origin
-        const snapshot = yield* progress.snapshot
-        const window = snapshot.windows[origin]
-        expect(window).toBeDefined()
-        expect(window!).toBeLessThan(32)
-        // Both gathers together never held more than k = 6 for long: the server's
-        // peak stays far below the 64 the two gathers could have sent.
-        expect((yield* server.stats).peakInFlight).toBeLessThan(40)
-        const gauge = yield* Metric.value(Metrics.adaptiveWindow.pipe(Metric.tagged("host", origin)))
-        expect(gauge.value).toBe(window)
-      })), { timeout: 60_000 })
+  it.live(
+    "one window per origin, shared by two gathers at once; shown in Progress and in the Metrics gauge",
+    () =>
+      withAdaptive({ adaptive: { max: 32 }, retry: { times: 20 }, metrics: true }, (server) =>
+        Effect.gen(function*() {
+          const progress = yield* Progress.make
+          const gather = Gather.forEach(
+            Array.from({ length: 150 }, (_, i) => i),
+            (i) => Fetch.get(`/capacity?k=6&ms=10&retryAfter=0&i=${i}`),
+            { concurrency: 32, progress }
+          )
+          yield* Effect.all([gather, gather], { concurrency: 2 })
+          const origin = new URL(server.baseUrl).origin
+          const snapshot = yield* progress.snapshot
+          const window = snapshot.windows[origin]
+          expect(window).toBeDefined()
+          expect(window!).toBeLessThan(32)
+          // Both gathers together never held more than k = 6 for long: the server's
+          // peak stays far below the 64 the two gathers could have sent.
+          expect((yield* server.stats).peakInFlight).toBeLessThan(40)
+          const gauge = yield* Metric.value(Metrics.adaptiveWindow.pipe(Metric.tagged("host", origin)))
+          expect(gauge.value).toBe(window)
+        })),
+    { timeout: 60_000 }
+  )
 
   it.live("with nothing failing the window stays at max and never holds a request back", () =>
     withAdaptive({ adaptive: true, maxConnectionsPerHost: 16 }, (server) =>

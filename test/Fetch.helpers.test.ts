@@ -12,8 +12,7 @@ const Echo = Schema.Struct({
   headers: Schema.Record({ key: Schema.String, value: Schema.String })
 })
 
-const echoed = (response: Fetch.FetchResponse<Uint8Array>) =>
-  Schema.decodeUnknownSync(Echo)(JSON.parse(Fetch.toText(response).body))
+const echoed = (response: Fetch.FetchResponse<Uint8Array>) => Schema.decodeUnknownSync(Echo)(JSON.parse(Fetch.toText(response).body))
 
 layer(serverAndSession((server) => ({ baseUrl: server.baseUrl, retry: false })), { excludeTestServices: true })(
   "Fetch request helpers",

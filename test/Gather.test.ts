@@ -5,8 +5,8 @@ import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
-import * as Fiber from "effect/Fiber"
 import * as FastCheck from "effect/FastCheck"
+import * as Fiber from "effect/Fiber"
 import { pipe } from "effect/Function"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
@@ -128,8 +128,7 @@ layer(serverAndSession((server) => ({ baseUrl: server.baseUrl, retry: false })),
         Effect.gen(function*() {
           const server = yield* fresh
           const failing = at % concurrency // among the first `concurrency`, so it starts
-          const effects = Array.from({ length: concurrency + extra }, (_, i) =>
-            i === failing ? failAfter(concurrency - 1) : Fetch.get(slowPath))
+          const effects = Array.from({ length: concurrency + extra }, (_, i) => i === failing ? failAfter(concurrency - 1) : Fetch.get(slowPath))
           const started = performance.now()
           const error = yield* failure(Gather.all(effects, { concurrency }))
           assertTag(error, "BadStatus")
@@ -266,7 +265,7 @@ layer(serverAndSession((server) => ({ baseUrl: server.baseUrl, retry: false })),
               Stream.runCollect(Gather.stream(["/status/200"], (path) => Fetch.get(path), { concurrency }))
             ] as const
           ) {
-            const exit = yield* Effect.exit(effect as Effect.Effect<unknown, unknown, any>)
+            const exit = yield* Effect.exit(effect as Effect.Effect<unknown, unknown, Session.Session>)
             assert(Exit.isFailure(exit), `concurrency ${concurrency} should fail`)
             expect(Cause.isDie(exit.cause), `concurrency ${concurrency}: ${Cause.pretty(exit.cause)}`).toBe(true)
             expect(Cause.isFailType(exit.cause)).toBe(false)

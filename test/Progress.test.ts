@@ -11,8 +11,9 @@ const withServer = <A, E>(
   f: (server: DemoServer.DemoServer) => Effect.Effect<A, E, Session.Session>,
   options: Session.Options = {}
 ) =>
-  Effect.scoped(Effect.flatMap(DemoServer.make(), (server) =>
-    f(server).pipe(Effect.provide(Session.layer({ baseUrl: server.baseUrl, retry: false, ...options })))))
+  Effect.scoped(
+    Effect.flatMap(DemoServer.make(), (server) => f(server).pipe(Effect.provide(Session.layer({ baseUrl: server.baseUrl, retry: false, ...options }))))
+  )
 
 describe("Progress", () => {
   it.live("counts started, succeeded, failed by tag and bytes of a settled gather", () =>
@@ -91,5 +92,6 @@ describe("Metrics", () => {
           Metrics.requestDuration.pipe(Metric.tagged("host", server.baseUrl), Metric.tagged("status", "200"))
         )
         expect(histogram.count).toBe(0)
-      })))
+      })
+    ))
 })

@@ -6,9 +6,9 @@ import * as os from "node:os"
 import * as path from "node:path"
 import * as Fetch from "../src/Fetch.js"
 import * as Gather from "../src/Gather.js"
+import { redactUrl } from "../src/internal/redact.js"
 import { escapeHtml, render, scriptJson } from "../src/internal/report/html.js"
 import { Histogram, originOf, Recorder } from "../src/internal/report/recorder.js"
-import { redactUrl } from "../src/internal/redact.js"
 import * as Report from "../src/Report.js"
 import { launch } from "./browser/chromium.js"
 import { serverAndSession, timingOf } from "./support.js"
@@ -37,7 +37,9 @@ describe("Report (pure)", () => {
     expect(escapeHtml(`<b a="1">'&`)).toBe("&#60;b a=&#34;1&#34;&#62;&#39;&#38;")
   })
 
-  it.prop("quantiles from the histogram are within its 2 % buckets", [FastCheck.array(FastCheck.double({ min: 0.05, max: 60_000, noNaN: true }), { minLength: 1, maxLength: 300 })], ([xs]) => {
+  it.prop("quantiles from the histogram are within its 2 % buckets", [
+    FastCheck.array(FastCheck.double({ min: 0.05, max: 60_000, noNaN: true }), { minLength: 1, maxLength: 300 })
+  ], ([xs]) => {
     const h = new Histogram()
     for (const x of xs) h.add(x)
     const sorted = [...xs].sort((a, b) => a - b)
@@ -122,7 +124,12 @@ layer(serverAndSession((server) => ({ baseUrl: server.baseUrl, retry: { times: 1
         const urls = Array.from({ length: 300 }, (_, i) =>
           i % 25 === 0 ? "/status/503" : i % 31 === 0 ? "/redirect/1" : i % 17 === 0 ? "/delay/60" : `/bytes/${i * 10}`)
         urls.push("/status/404/</script><script>window.__injected = 2</script>")
-        yield* Gather.settle(urls.map((u) => Fetch.get(u)), { concurrency: 16, report })
+        yield* Gather.settle(
+          urls.map((u) =>
+            Fetch.get(u)
+          ),
+          { concurrency: 16, report }
+        )
         yield* Report.write(report, file)
         const result = yield* Effect.promise(() => inBrowser(file))
         expect(result.errors).toEqual([])

@@ -18,9 +18,7 @@ import { assertTag, EchoedHeaders, eventually, failure, realSleep } from "./supp
 const withSession = <A, E>(
   options: (server: DemoServer.DemoServer) => Session.Options,
   body: (server: DemoServer.DemoServer) => Effect.Effect<A, E, Session.Session>
-) =>
-  Effect.scoped(Effect.flatMap(DemoServer.make(), (server) =>
-    body(server).pipe(Effect.provide(Session.layer(options(server))))))
+) => Effect.scoped(Effect.flatMap(DemoServer.make(), (server) => body(server).pipe(Effect.provide(Session.layer(options(server))))))
 
 describe("Retry-After", () => {
   it.live("by default only the refused request waits: another request to the same origin goes on", () =>
@@ -249,15 +247,17 @@ describe("redirect policy", () => {
     expect("_tag" in nextHop(request("http://a.test/x"), 301, "https://a.test/x", false)).toBe(false)
   })
 
-  it.each([
-    [303, "POST", "GET", null],
-    [303, "PUT", "GET", null],
-    [301, "POST", "GET", null],
-    [302, "POST", "GET", null],
-    [307, "POST", "POST", "data"],
-    [308, "POST", "POST", "data"],
-    [302, "PUT", "PUT", "data"]
-  ] as const)("%i after %s becomes %s", (status, method, expected, body) => {
+  it.each(
+    [
+      [303, "POST", "GET", null],
+      [303, "PUT", "GET", null],
+      [301, "POST", "GET", null],
+      [302, "POST", "GET", null],
+      [307, "POST", "POST", "data"],
+      [308, "POST", "POST", "data"],
+      [302, "PUT", "PUT", "data"]
+    ] as const
+  )("%i after %s becomes %s", (status, method, expected, body) => {
     const hop = nextHop(
       request("http://a.test/form", method, { "content-type": "text/plain" }, "data"),
       status,
@@ -295,8 +295,13 @@ describe("redirect policy", () => {
 
 describe("Fetch.stream", () => {
   const count = (url: string, options?: Fetch.StreamOptions) =>
-    Effect.scoped(Effect.flatMap(Fetch.stream(url, options), (response) =>
-      Effect.map(Stream.runFold(response.body, 0, (n, chunk) => n + chunk.length), (n) => [response, n] as const)))
+    Effect.scoped(
+      Effect.flatMap(Fetch.stream(url, options), (response) =>
+        Effect.map(
+          Stream.runFold(response.body, 0, (n, chunk) => n + chunk.length),
+          (n) => [response, n] as const
+        ))
+    )
 
   it.live("streams a large body without buffering it, with its announced length", () =>
     withSession((server) => ({ baseUrl: server.baseUrl }), () =>

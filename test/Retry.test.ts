@@ -1,13 +1,12 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Exit, FastCheck, Fiber, Option, Schedule, TestClock } from "effect"
 import * as FetchError from "../src/FetchError.js"
-import * as Retry from "../src/Retry.js"
 import { schedule } from "../src/internal/retry.js"
+import * as Retry from "../src/Retry.js"
 
 const timing = { startedAt: 0, dispatchMs: 0, connectMs: -1, tlsMs: -1, sentMs: 0, headersMs: 1, endMs: 1, totalMs: 1, previous: [] }
 const context = { method: "GET", url: "http://127.0.0.1:1/x", attempt: 1, elapsedMs: 1, timing }
-const status = (code: number, headers: Record<string, string> = {}) =>
-  new FetchError.BadStatus({ ...context, status: code, headers, body: "" })
+const status = (code: number, headers: Record<string, string> = {}) => new FetchError.BadStatus({ ...context, status: code, headers, body: "" })
 const refused = new FetchError.ConnectionError({ ...context, reason: "Refused", phase: "connect", code: "ECONNREFUSED" })
 const reset = new FetchError.ConnectionError({ ...context, reason: "Reset", phase: "body", code: "UND_ERR_SOCKET" })
 const attemptTimeout = new FetchError.Timeout({ ...context, phase: "attempt", limitMs: 100 })
@@ -112,7 +111,11 @@ describe("Retry.backoffMs and nextDelay", () => {
 
   it.prop(
     "full jitter stays under min(max, base * 2^(n-1)) and grows with the random number",
-    [FastCheck.integer({ min: 1, max: 30 }), FastCheck.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }), FastCheck.double({ min: 0, max: 1, maxExcluded: true, noNaN: true })],
+    [
+      FastCheck.integer({ min: 1, max: 30 }),
+      FastCheck.double({ min: 0, max: 1, maxExcluded: true, noNaN: true }),
+      FastCheck.double({ min: 0, max: 1, maxExcluded: true, noNaN: true })
+    ],
     ([retry, a, b]) => {
       const ceiling = Math.min(5000, 100 * 2 ** (retry - 1))
       const low = Math.min(a, b)

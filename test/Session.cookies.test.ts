@@ -1,5 +1,5 @@
-import { describe, expect, it } from "@effect/vitest"
 import * as HttpClient from "@effect/platform/HttpClient"
+import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as FastCheck from "effect/FastCheck"
 import * as Schema from "effect/Schema"
@@ -10,8 +10,8 @@ import { Agent } from "undici"
 import * as DemoServer from "../src/DemoServer.js"
 import * as Fetch from "../src/Fetch.js"
 import * as Gather from "../src/Gather.js"
-import * as Session from "../src/Session.js"
 import { CookieJar } from "../src/internal/cookies.js"
+import * as Session from "../src/Session.js"
 
 const Jar = Schema.Struct({ cookies: Schema.Record({ key: Schema.String, value: Schema.String }) })
 
@@ -61,9 +61,7 @@ describe("Session cookie jar", () => {
           Array.from({ length: 10 }, (_, i) => received(`${i % 2 === 0 ? a.baseUrl : b.baseUrl}/cookies`)),
           { concurrency: 4 }
         )
-        seen.forEach((cookies, i) =>
-          expect(cookies).toEqual(i % 2 === 0 ? { who: "a", only_a: "1" } : { who: "b" })
-        )
+        seen.forEach((cookies, i) => expect(cookies).toEqual(i % 2 === 0 ? { who: "a", only_a: "1" } : { who: "b" }))
         // A redirect from a to b carries none of a's cookies; b's own are rebuilt from the jar.
         const echoed = yield* Fetch.json(
           `${a.baseUrl}/redirect-to?url=${encodeURIComponent(`${b.baseUrl}/cookies`)}`,
@@ -73,8 +71,7 @@ describe("Session cookie jar", () => {
         expect(echoed.redirects).toEqual([`${a.baseUrl}/redirect-to?url=${encodeURIComponent(`${b.baseUrl}/cookies`)}`])
       }).pipe(Effect.provideService(Session.Session, session))
       // Asserted at the servers: a never received b's cookie and the other way round.
-      const headersOf = (s: DemoServer.DemoServer) =>
-        Effect.map(s.receivedHeaders, (all) => all.map((h) => h["cookie"] ?? "").join("|"))
+      const headersOf = (s: DemoServer.DemoServer) => Effect.map(s.receivedHeaders, (all) => all.map((h) => h["cookie"] ?? "").join("|"))
       expect(yield* headersOf(a)).not.toContain("who=b")
       expect(yield* headersOf(b)).not.toContain("who=a")
       expect(yield* headersOf(b)).not.toContain("only_a")

@@ -28,8 +28,7 @@ const forwardProxy = (credentials?: string) =>
       (resume) => {
         const log: ProxyLog = { tunnels: [], forwarded: [], refused: [] }
         const sockets = new Set<Net.Socket>()
-        const allowed = (header: string | undefined) =>
-          credentials === undefined || header === `Basic ${Buffer.from(credentials).toString("base64")}`
+        const allowed = (header: string | undefined) => credentials === undefined || header === `Basic ${Buffer.from(credentials).toString("base64")}`
         const server = Http.createServer((req, res) => {
           if (!allowed(req.headers["proxy-authorization"])) {
             log.refused.push(req.url ?? "")
@@ -90,8 +89,7 @@ const Echoed = Schema.Struct({ headers: Schema.Record({ key: Schema.String, valu
 
 const server = DemoServer.make({ port: 0, host: "127.0.0.1", latency: 0 })
 
-const ownedAgent = <D extends Agent | ProxyAgent>(make: () => D) =>
-  Effect.acquireRelease(Effect.sync(make), (agent) => Effect.promise(() => agent.destroy()))
+const ownedAgent = <D extends Agent | ProxyAgent>(make: () => D) => Effect.acquireRelease(Effect.sync(make), (agent) => Effect.promise(() => agent.destroy()))
 
 const through = (log: ProxyLog) => log.tunnels.length + log.forwarded.length
 
@@ -119,9 +117,7 @@ describe("Session dispatcher", () => {
     Effect.gen(function*() {
       const demo = yield* server
       const proxy = yield* forwardProxy("user:secret")
-      const good = yield* ownedAgent(() =>
-        new ProxyAgent({ uri: proxy.url, token: `Basic ${Buffer.from("user:secret").toString("base64")}` })
-      )
+      const good = yield* ownedAgent(() => new ProxyAgent({ uri: proxy.url, token: `Basic ${Buffer.from("user:secret").toString("base64")}` }))
       const bad = yield* ownedAgent(() => new ProxyAgent(proxy.url))
       const withGood = yield* Session.make({ dispatcher: good, retry: false })
       const withBad = yield* Session.make({ dispatcher: bad, retry: false })

@@ -91,8 +91,7 @@ describe("Session", () => {
   it.live("baseUrl joins relative URLs and leaves absolute ones alone", () =>
     Effect.gen(function*() {
       const server = yield* DemoServer.DemoServer
-      const run = (baseUrl: string, input: string) =>
-        Fetch.get(input).pipe(Effect.map((r) => r.url), Effect.provide(Session.layer({ baseUrl, retry: false })))
+      const run = (baseUrl: string, input: string) => Fetch.get(input).pipe(Effect.map((r) => r.url), Effect.provide(Session.layer({ baseUrl, retry: false })))
 
       expect(yield* run(server.baseUrl, "/json/a")).toBe(`${server.baseUrl}/json/a`)
       expect(yield* run(`${server.baseUrl}/`, "/json/a")).toBe(`${server.baseUrl}/json/a`)
@@ -160,8 +159,7 @@ describe("Session", () => {
       const server = yield* DemoServer.make()
       const scope = yield* Scope.make()
       const session = yield* Session.make({ baseUrl: server.baseUrl, retry: false }).pipe(Scope.extend(scope))
-      const withSession = <A, E>(effect: Effect.Effect<A, E, Session.Session>) =>
-        Effect.provideService(effect, Session.Session, session)
+      const withSession = <A, E>(effect: Effect.Effect<A, E, Session.Session>) => Effect.provideService(effect, Session.Session, session)
 
       // a few keep-alive connections, plus one request left hanging
       yield* Effect.all([withSession(Fetch.get("/delay/50")), withSession(Fetch.get("/delay/50")), withSession(Fetch.get("/delay/50"))], {

@@ -10,6 +10,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Logger from "effect/Logger"
 import * as Redacted from "effect/Redacted"
+import type * as Scope from "effect/Scope"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as Http from "node:http"
@@ -22,8 +23,8 @@ import type * as Tls from "node:tls"
 import * as Fetch from "../src/Fetch.js"
 import * as FetchError from "../src/FetchError.js"
 import * as Gather from "../src/Gather.js"
-import * as Session from "../src/Session.js"
 import { makeAuthority } from "../src/internal/tls.js"
+import * as Session from "../src/Session.js"
 import { assertTag, failure } from "./support.js"
 
 /** Asserts the tag and returns the narrowed error. */
@@ -69,7 +70,7 @@ const serve = (
   make: () => Net.Server,
   scheme: "http" | "https",
   handler: Handler = ok
-): Effect.Effect<TestServer, never, import("effect/Scope").Scope> =>
+): Effect.Effect<TestServer, never, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.async<{ server: Net.Server; sockets: Set<Net.Socket>; result: TestServer }>((resume) => {
       const server = make()
@@ -102,8 +103,7 @@ const serve = (
       })
   ).pipe(Effect.map(({ result }) => result))
 
-const https = (options: Https.ServerOptions, handler?: Handler) =>
-  serve(() => Https.createServer(options), "https", handler)
+const https = (options: Https.ServerOptions, handler?: Handler) => serve(() => Https.createServer(options), "https", handler)
 
 /** A session that trusts the test CA, with up to 3 retries (so "not retried" can fail). */
 const trusting = (options: Session.Options = {}): Session.Options => ({
@@ -112,8 +112,7 @@ const trusting = (options: Session.Options = {}): Session.Options => ({
   tls: { ca: authority.cert, ...options.tls }
 })
 
-const fetchText = (url: string, options: Session.Options) =>
-  Fetch.text(url).pipe(Effect.provide(Session.layer(options)))
+const fetchText = (url: string, options: Session.Options) => Fetch.text(url).pipe(Effect.provide(Session.layer(options)))
 
 /** Fails with a Tls ConnectionError whose code and words are these, in one attempt. */
 const expectTls = (server: TestServer, options: Session.Options, code: string, words: RegExp) =>
@@ -322,11 +321,14 @@ describe("TLS: options", () => {
         fs.writeFileSync(at, text, { mode: 0o600 })
         return at
       }
-      const provider = ConfigProvider.fromMap(new Map([
-        ["GATHER_TLS_CA_FILE", file("ca.pem", authority.cert)],
-        ["GATHER_TLS_CERT_FILE", file("client.pem", clientCert.cert)],
-        ["GATHER_TLS_KEY_FILE", file("client-key.pem", clientCert.key)]
-      ]), { pathDelim: "_" })
+      const provider = ConfigProvider.fromMap(
+        new Map([
+          ["GATHER_TLS_CA_FILE", file("ca.pem", authority.cert)],
+          ["GATHER_TLS_CERT_FILE", file("client.pem", clientCert.cert)],
+          ["GATHER_TLS_KEY_FILE", file("client-key.pem", clientCert.key)]
+        ]),
+        { pathDelim: "_" }
+      )
       const response = yield* Fetch.text(`${server.origin}/x`).pipe(
         Effect.provide(Session.layerConfig()),
         Effect.withConfigProvider(provider)

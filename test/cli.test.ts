@@ -3,9 +3,10 @@
  * process (`node --import tsx src/bin.ts ...`) against a DemoServer started
  * here on a free loopback port.
  */
-import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
-import * as ValidationError from "@effect/cli/ValidationError"
 import * as HelpDoc from "@effect/cli/HelpDoc"
+import * as Options from "@effect/cli/Options"
+import * as ValidationError from "@effect/cli/ValidationError"
+import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -18,12 +19,11 @@ import type { ChildProcess } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import * as Options from "@effect/cli/Options"
 import { builtInFlags, flagNames, flagNamesOf, optionsFirst, subcommands } from "../src/cli/argv.js"
 import { expand } from "../src/cli/benchCommand.js"
 import { RunFailed, SomeFailed, UsageError } from "../src/cli/errors.js"
-import { inputOf } from "../src/cli/input.js"
 import { maxBarRows, tableHeader, tableRow } from "../src/cli/fetchCommand.js"
+import { inputOf } from "../src/cli/input.js"
 import { exitCodeOf } from "../src/cli/main.js"
 import { cleanCliText, colorFor, stripAnsi } from "../src/cli/output.js"
 import * as Parse from "../src/cli/parse.js"
@@ -94,13 +94,15 @@ describe("parse", () => {
     expect(Either.isLeft(Parse.parseRate(input))).toBe(true)
   })
 
-  it.each([
-    ["1048576", 1048576],
-    ["512k", 512 * 1024],
-    ["10MB", 10 * 1024 * 1024],
-    ["1GiB", 1024 ** 3],
-    ["off", false]
-  ] as const)("size %s", (input, bytes) => {
+  it.each(
+    [
+      ["1048576", 1048576],
+      ["512k", 512 * 1024],
+      ["10MB", 10 * 1024 * 1024],
+      ["1GiB", 1024 ** 3],
+      ["off", false]
+    ] as const
+  )("size %s", (input, bytes) => {
     expect(Parse.parseBytes(input)).toEqual(Either.right(bytes))
   })
 
@@ -304,10 +306,14 @@ describe("summary", () => {
   })
 
   it("a timeline places each bar where its request started", () => {
-    const [first, second] = renderTimeline([
-      { label: "a", startMs: 0, ms: 50, note: "200" },
-      { label: "b", startMs: 50, ms: 50, note: "200" }
-    ], 100, 20)
+    const [first, second] = renderTimeline(
+      [
+        { label: "a", startMs: 0, ms: 50, note: "200" },
+        { label: "b", startMs: 50, ms: 50, note: "200" }
+      ],
+      100,
+      20
+    )
     expect(first).toContain(`|${"#".repeat(10)}${" ".repeat(10)}|`)
     expect(second).toContain(`|${" ".repeat(10)}${"#".repeat(10)}|`)
   })
@@ -375,15 +381,17 @@ describe("resume file", () => {
 })
 
 describe("exit codes", () => {
-  it.each([
-    ["success", Exit.void, 0],
-    ["some inputs failed", Exit.fail(new SomeFailed({ failed: 3 })), 1],
-    ["run failed", Exit.fail(new RunFailed({ message: "disk full" })), 1],
-    ["usage", Exit.fail(new UsageError({ message: "bad" })), 2],
-    ["bad option", Exit.fail(ValidationError.invalidValue(HelpDoc.p("bad"))), 2],
-    ["interrupted", Exit.interrupt(FiberId.none), 130],
-    ["defect", Exit.die(new Error("boom")), 1]
-  ] as const)("%s", (_, exit, code) => {
+  it.each(
+    [
+      ["success", Exit.void, 0],
+      ["some inputs failed", Exit.fail(new SomeFailed({ failed: 3 })), 1],
+      ["run failed", Exit.fail(new RunFailed({ message: "disk full" })), 1],
+      ["usage", Exit.fail(new UsageError({ message: "bad" })), 2],
+      ["bad option", Exit.fail(ValidationError.invalidValue(HelpDoc.p("bad"))), 2],
+      ["interrupted", Exit.interrupt(FiberId.none), 130],
+      ["defect", Exit.die(new Error("boom")), 1]
+    ] as const
+  )("%s", (_, exit, code) => {
     expect(exitCodeOf(exit as Exit.Exit<unknown, unknown>)).toBe(code)
   })
 
@@ -514,8 +522,7 @@ const slot = async (): Promise<() => void> => {
   }
 }
 
-const limited = <A>(f: () => Promise<A>): Promise<A> =>
-  slot().then((release) => f().finally(release))
+const limited = <A>(f: () => Promise<A>): Promise<A> => slot().then((release) => f().finally(release))
 
 // Every child still running when the tests end (a failed test) is killed.
 const children = new Set<ChildProcess>()
@@ -545,8 +552,7 @@ const gather = (args: ReadonlyArray<string>, options: RunOptions = {}): Spawned 
   return { child, done, stdout: () => stdout }
 }
 
-const run = (args: ReadonlyArray<string>, options: RunOptions = {}): Promise<Run> =>
-  limited(() => gather(args, options).done)
+const run = (args: ReadonlyArray<string>, options: RunOptions = {}): Promise<Run> => limited(() => gather(args, options).done)
 
 /** Starts a process once a slot is free; the slot is held until it exits. */
 const start = async (args: ReadonlyArray<string>): Promise<Spawned> => {
@@ -759,9 +765,7 @@ describe.concurrent("gather (the process)", { timeout: 60_000 }, () => {
       child.on("exit", () => children.delete(child))
       let text = ""
       child.stdout.setEncoding("utf8").on("data", (chunk: string) => (text += chunk))
-      return new Promise<{ readonly code: number | null; readonly text: string }>((resolve) =>
-        child.on("close", (code) => resolve({ code, text }))
-      )
+      return new Promise<{ readonly code: number | null; readonly text: string }>((resolve) => child.on("close", (code) => resolve({ code, text })))
     })
     expect(shown.code).toBe(0)
     expect(shown.text).toContain("\r\x1b[2K")

@@ -14,8 +14,8 @@ import * as DemoServer from "../src/DemoServer.js"
 import * as Fetch from "../src/Fetch.js"
 import type * as FetchError from "../src/FetchError.js"
 import * as Gather from "../src/Gather.js"
-import * as Session from "../src/Session.js"
 import { isFastPath } from "../src/internal/fastPath.js"
+import * as Session from "../src/Session.js"
 import { settledStats } from "./support.js"
 
 const kinds = [

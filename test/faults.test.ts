@@ -144,7 +144,12 @@ describe("fault matrix", () => {
       const started = performance.now()
       const outcomes = yield* Gather.forEach(
         inputs,
-        (input) => fetchFor(input, serverA.baseUrl, serverB.baseUrl, serverC.baseUrl) as Effect.Effect<Fetch.FetchResponse<unknown>, FetchError.FetchError, Session.Session>,
+        (input) =>
+          fetchFor(input, serverA.baseUrl, serverB.baseUrl, serverC.baseUrl) as Effect.Effect<
+            Fetch.FetchResponse<unknown>,
+            FetchError.FetchError,
+            Session.Session
+          >,
         { concurrency: 48, mode: "settle" }
       ).pipe(
         Effect.provide(Session.layer({

@@ -135,9 +135,7 @@ describe("fuzz (seeded)", { timeout: 120_000 }, () => {
       FastCheck.asyncProperty(FastCheck.array(FastCheck.tuple(name, nastyString), { minLength: 1, maxLength: 8 }), async (pairs) => {
         const outcomes = await Effect.runPromise(
           Gather.settle(
-            pairs.map(([headerName, value]) =>
-              Fetch.get(`${server.baseUrl}/status/500`, { headers: { [headerName]: `${value}${SECRET}` } })
-            ),
+            pairs.map(([headerName, value]) => Fetch.get(`${server.baseUrl}/status/500`, { headers: { [headerName]: `${value}${SECRET}` } })),
             { concurrency: 4 }
           ).pipe(Effect.provide(session))
         )
@@ -182,7 +180,9 @@ describe("fuzz (seeded)", { timeout: 120_000 }, () => {
           FastCheck.uint8Array({ maxLength: 2000 }),
           FastCheck.array(
             FastCheck.oneof(
-              FastCheck.constant("{\"line\":1,\"url\":\"u\",\"ok\":true,\"status\":200,\"error\":null,\"bytes\":1,\"ms\":1,\"attempts\":1,\"final_url\":null,\"key\":\"k\"}"),
+              FastCheck.constant(
+                "{\"line\":1,\"url\":\"u\",\"ok\":true,\"status\":200,\"error\":null,\"bytes\":1,\"ms\":1,\"attempts\":1,\"final_url\":null,\"key\":\"k\"}"
+              ),
               FastCheck.string({ unit: "binary", maxLength: 80 })
             ),
             { maxLength: 10 }
@@ -224,7 +224,11 @@ describe("fuzz (seeded)", { timeout: 120_000 }, () => {
         FastCheck.constantFrom("gzip", "x-gzip", "deflate", "br", "identity", "", "gzip, br", "zstd", "GZIP", " br "),
         FastCheck.string({ unit: FastCheck.constantFrom("a", "z", "-", ",", " "), maxLength: 10 })
       )
-      const length = FastCheck.oneof(FastCheck.constant("none"), FastCheck.integer({ min: 0, max: 5000 }).map(String), FastCheck.constantFrom("-1", "abc", "1e3"))
+      const length = FastCheck.oneof(
+        FastCheck.constant("none"),
+        FastCheck.integer({ min: 0, max: 5000 }).map(String),
+        FastCheck.constantFrom("-1", "abc", "1e3")
+      )
       await FastCheck.assert(
         FastCheck.asyncProperty(
           FastCheck.array(FastCheck.tuple(encoding, length, FastCheck.integer({ min: 0, max: 4000 })), { minLength: 1, maxLength: 6 }),

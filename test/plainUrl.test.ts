@@ -17,12 +17,61 @@ const parsed = (input: string) => {
 
 // URLs that look plain, built from the pieces that trip parsers up.
 const piece = FastCheck.constantFrom(
-  "a", "B", "0", "9", "-", ".", "..", "%2e", "%2E", "%20", "%zz", "%", "/", "//", "?", "&", "=", "#", "@", ":", "'", "\\",
-  " ", "~", "!", "$", "(", "*", ",", ";", "é", "\t", "xn--", "0x", "ff"
+  "a",
+  "B",
+  "0",
+  "9",
+  "-",
+  ".",
+  "..",
+  "%2e",
+  "%2E",
+  "%20",
+  "%zz",
+  "%",
+  "/",
+  "//",
+  "?",
+  "&",
+  "=",
+  "#",
+  "@",
+  ":",
+  "'",
+  "\\",
+  " ",
+  "~",
+  "!",
+  "$",
+  "(",
+  "*",
+  ",",
+  ";",
+  "é",
+  "\t",
+  "xn--",
+  "0x",
+  "ff"
 )
 const host = FastCheck.constantFrom(
-  "example.com", "a", "127.0.0.1", "127.1", "0x7f.0.0.1", "256.0.0.1", "1.2.3.04", "EXAMPLE.com", "xn--nxasmq6b.com",
-  "a..b", "a.", "-a-.b", "09", "1.2.3.4.5", "user@h", "u:p@h", "[::1]", "h_h"
+  "example.com",
+  "a",
+  "127.0.0.1",
+  "127.1",
+  "0x7f.0.0.1",
+  "256.0.0.1",
+  "1.2.3.04",
+  "EXAMPLE.com",
+  "xn--nxasmq6b.com",
+  "a..b",
+  "a.",
+  "-a-.b",
+  "09",
+  "1.2.3.4.5",
+  "user@h",
+  "u:p@h",
+  "[::1]",
+  "h_h"
 )
 const port = FastCheck.constantFrom("", ":80", ":443", ":8080", ":0", ":65535", ":65536", ":080", ":", ":1a")
 const plainish = FastCheck.tuple(FastCheck.constantFrom("http://", "https://", "HTTP://", "ftp://"), host, port, FastCheck.array(piece, { maxLength: 8 }))

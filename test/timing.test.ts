@@ -83,7 +83,8 @@ describe("timedConnector", () => {
           const during = opened()
           socket.destroy()
           resolve(during)
-        }))
+        })
+      )
       expect(seen).toBeDefined()
       expect(seen!.connectAt).toBeGreaterThanOrEqual(before)
       expect(seen!.tlsAt).toBeGreaterThan(seen!.connectAt)
@@ -93,4 +94,3 @@ describe("timedConnector", () => {
     }
   })
 })
-

@@ -18,7 +18,6 @@ import { parseDuration } from "./parse.js"
 import { formatMs, formatRate, renderTimeline } from "./summary.js"
 import type { Span } from "./summary.js"
 
-
 const options = {
   template: Args.text({ name: "URL_TEMPLATE" }).pipe(
     Args.withDescription("URL with {i} replaced by 1..N; default: the embedded demo server's /api/v2/pokemon/{i}."),
@@ -53,8 +52,7 @@ const options = {
 }
 
 /** Pure: the N URLs of a template (`{i}` replaced by 1..N). */
-export const expand = (template: string, n: number): Array<string> =>
-  Array.from({ length: n }, (_, i) => template.replaceAll("{i}", String(i + 1)))
+export const expand = (template: string, n: number): Array<string> => Array.from({ length: n }, (_, i) => template.replaceAll("{i}", String(i + 1)))
 
 interface Timed extends Span {
   readonly ok: boolean

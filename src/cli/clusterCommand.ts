@@ -32,8 +32,7 @@ const storageOption = Options.text("storage").pipe(
   Options.withDefault("sqlite:gather-jobs.db")
 )
 
-const positive = (name: string) => (n: number) =>
-  Number.isInteger(n) && n > 0 ? Either.right(n) : Either.left(`--${name} must be a positive integer, got ${n}`)
+const positive = (name: string) => (n: number) => Number.isInteger(n) && n > 0 ? Either.right(n) : Either.left(`--${name} must be a positive integer, got ${n}`)
 
 const quiet = Options.boolean("quiet").pipe(Options.withAlias("q"), Options.withDescription("No progress on stderr."))
 
@@ -295,16 +294,15 @@ const status = Command.make("status", statusOptions, runStatus).pipe(
   }))
 )
 
-export const command = Command.make("cluster", {}, () =>
-  Effect.fail(new UsageError({ message: "missing command: runner, submit, results or status" }))).pipe(
-    Command.withDescription(helpDoc({
-      summary: "A sharded, durable gather over several processes or machines (effect-gather/Cluster).",
-      examples: [
-        "gather cluster runner --storage sqlite:jobs.db --port 34431 &",
-        "gather cluster runner --storage sqlite:jobs.db --port 34432 &",
-        "JOB=$(gather cluster submit urls.txt --storage sqlite:jobs.db)",
-        "gather cluster results $JOB --storage sqlite:jobs.db > out.ndjson"
-      ]
-    })),
-    Command.withSubcommands([runner, submit, results, status])
-  )
+export const command = Command.make("cluster", {}, () => Effect.fail(new UsageError({ message: "missing command: runner, submit, results or status" }))).pipe(
+  Command.withDescription(helpDoc({
+    summary: "A sharded, durable gather over several processes or machines (effect-gather/Cluster).",
+    examples: [
+      "gather cluster runner --storage sqlite:jobs.db --port 34431 &",
+      "gather cluster runner --storage sqlite:jobs.db --port 34432 &",
+      "JOB=$(gather cluster submit urls.txt --storage sqlite:jobs.db)",
+      "gather cluster results $JOB --storage sqlite:jobs.db > out.ndjson"
+    ]
+  })),
+  Command.withSubcommands([runner, submit, results, status])
+)

@@ -99,10 +99,14 @@ const options = {
     Options.optional
   ),
   adaptive: Options.boolean("adaptive").pipe(
-    Options.withDescription("Find each host's capacity: an in-flight window per host that grows while requests succeed and shrinks on 429, 503, resets and timeouts (at most -c; shown in the progress line).")
+    Options.withDescription(
+      "Find each host's capacity: an in-flight window per host that grows while requests succeed and shrinks on 429, 503, resets and timeouts (at most -c; shown in the progress line)."
+    )
   ),
   retryAfter: Options.choice("retry-after", ["request", "origin"]).pipe(
-    Options.withDescription("What a 429/503 Retry-After holds back: the refused request only (default; the whole host when, after the first wait, 4 different paths are refused with no success between), or every request to the host."),
+    Options.withDescription(
+      "What a 429/503 Retry-After holds back: the refused request only (default; the whole host when, after the first wait, 4 different paths are refused with no success between), or every request to the host."
+    ),
     Options.optional
   ),
   timeout: Options.text("timeout").pipe(
@@ -142,7 +146,9 @@ const options = {
     )
   ),
   retryFailed: Options.boolean("retry-failed").pipe(
-    Options.withDescription("Like --resume, and fetch again the input lines whose latest record failed (the new record is appended; the last record of a line is its current one).")
+    Options.withDescription(
+      "Like --resume, and fetch again the input lines whose latest record failed (the new record is appended; the last record of a line is its current one)."
+    )
   ),
   bodyDir: Options.text("body-dir").pipe(
     Options.withPseudoName("DIR"),
@@ -157,7 +163,9 @@ const options = {
   ),
   format: Options.text("format").pipe(
     Options.withPseudoName(formats.join("|")),
-    Options.withDescription(`What stdout shows: the NDJSON records (default), a table, or a bar chart of the times at the end (past ${maxBarRows} inputs, a latency histogram). With table or bars, use --out to keep the records.`),
+    Options.withDescription(
+      `What stdout shows: the NDJSON records (default), a table, or a bar chart of the times at the end (past ${maxBarRows} inputs, a latency histogram). With table or bars, use --out to keep the records.`
+    ),
     validated(parseChoice("format", formats)),
     Options.withDefault<Format>("ndjson")
   ),
@@ -170,7 +178,9 @@ const options = {
   ),
   ca: Options.text("ca").pipe(
     Options.withPseudoName("FILE"),
-    Options.withDescription("Trust the certificate authorities in this PEM file for https (instead of the bundled roots), e.g. the CA `gather serve --tls` prints."),
+    Options.withDescription(
+      "Trust the certificate authorities in this PEM file for https (instead of the bundled roots), e.g. the CA `gather serve --tls` prints."
+    ),
     Options.optional
   ),
   http2: Options.boolean("http2").pipe(
@@ -213,8 +223,7 @@ const histogramLines = (tally: Tally): Array<string> => {
   ]
 }
 
-const noteOf = (record: Records.ResultRecord): string =>
-  record.error !== null && record.error.tag !== "BadStatus" ? record.error.tag : String(record.status)
+const noteOf = (record: Records.ResultRecord): string => record.error !== null && record.error.tag !== "BadStatus" ? record.error.tag : String(record.status)
 
 const sessionOptions = (
   config: FetchConfig,
@@ -261,8 +270,7 @@ const readCa = (file: string): Effect.Effect<Buffer, UsageError> =>
   Effect.flatMap(
     Effect.try({
       try: () => fs.readFileSync(file),
-      catch: (error) =>
-        new UsageError({ message: `--ca ${file}: cannot read it (${(error as NodeJS.ErrnoException).code ?? "unreadable"})` })
+      catch: (error) => new UsageError({ message: `--ca ${file}: cannot read it (${(error as NodeJS.ErrnoException).code ?? "unreadable"})` })
     }),
     (pem) =>
       Effect.try({
@@ -316,8 +324,7 @@ const gather = (config: FetchConfig) =>
     let retried = 0
     let total: number | undefined
     const keyOf = (input: Input.Input): string => InputKey.keyOf(key.secret, config.method, input.text)
-    const isDone = (input: Input.Input, inputKey: string) =>
-      resumed !== undefined && Resume.isDone(resumed, input.line, inputKey, config.retryFailed)
+    const isDone = (input: Input.Input, inputKey: string) => resumed !== undefined && Resume.isDone(resumed, input.line, inputKey, config.retryFailed)
 
     const save = (input: string, response: Fetch.FetchResponse<Uint8Array>, dir: string) => {
       const name = fileNameFor(input, key.secret)
@@ -338,8 +345,7 @@ const gather = (config: FetchConfig) =>
         (fetch) => report === undefined ? fetch : Report.track(fetch, report),
         Effect.matchEffect({
           onFailure: (error) => Effect.succeed(Records.fromError(input, error)),
-          onSuccess: (response) =>
-            bodyDir === undefined ? Effect.succeed(Records.fromResponse(input, response)) : save(input, response, bodyDir)
+          onSuccess: (response) => bodyDir === undefined ? Effect.succeed(Records.fromResponse(input, response)) : save(input, response, bodyDir)
         })
       )
 

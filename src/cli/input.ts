@@ -45,8 +45,7 @@ const bytes = (file: string | undefined): Stream.Stream<Uint8Array, RunFailed> =
     )
 
 /** The raw lines of a file or stdin. */
-export const lines = (file: string | undefined): Stream.Stream<string, RunFailed> =>
-  bytes(file).pipe(Stream.decodeText(), Stream.splitLines)
+export const lines = (file: string | undefined): Stream.Stream<string, RunFailed> => bytes(file).pipe(Stream.decodeText(), Stream.splitLines)
 
 /** One input and the line it is on (1-based, blank lines and comments counted). */
 export interface Input {
@@ -56,8 +55,10 @@ export interface Input {
 
 /** The inputs: trimmed lines that are neither blank nor comments, with their line numbers. */
 export const inputs = (file: string | undefined): Stream.Stream<Input, RunFailed> =>
-  Stream.filterMap(Stream.zipWithIndex(lines(file)), ([line, index]) =>
-    Option.map(Option.fromNullable(inputOf(line)), (text): Input => ({ line: index + 1, text })))
+  Stream.filterMap(
+    Stream.zipWithIndex(lines(file)),
+    ([line, index]) => Option.map(Option.fromNullable(inputOf(line)), (text): Input => ({ line: index + 1, text }))
+  )
 
 /**
  * Counts the inputs of a file that `keep` accepts by reading it once more

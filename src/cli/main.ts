@@ -19,18 +19,17 @@ import { helpDoc } from "./help.js"
 import * as Output from "./output.js"
 import * as serve from "./serveCommand.js"
 
-const root = Command.make("gather", {}, () =>
-  Effect.fail(new UsageError({ message: "missing command: fetch, serve, bench or cluster" }))).pipe(
-    Command.withDescription(helpDoc({
-      summary: "Fetch many URLs at once, safely and fast. Commands: fetch, serve, bench, cluster (each has --help).",
-      examples: [
-        "gather serve --port 8080 &",
-        "seq 1 151 | sed 's#^#http://127.0.0.1:8080/api/v2/pokemon/#' | gather fetch - -c 32 > out.ndjson",
-        "gather bench -n 20 -c 10"
-      ]
-    })),
-    Command.withSubcommands([fetch.command, serve.command, bench.command, cluster.command])
-  )
+const root = Command.make("gather", {}, () => Effect.fail(new UsageError({ message: "missing command: fetch, serve, bench or cluster" }))).pipe(
+  Command.withDescription(helpDoc({
+    summary: "Fetch many URLs at once, safely and fast. Commands: fetch, serve, bench, cluster (each has --help).",
+    examples: [
+      "gather serve --port 8080 &",
+      "seq 1 151 | sed 's#^#http://127.0.0.1:8080/api/v2/pokemon/#' | gather fetch - -c 32 > out.ndjson",
+      "gather bench -n 20 -c 10"
+    ]
+  })),
+  Command.withSubcommands([fetch.command, serve.command, bench.command, cluster.command])
+)
 
 const cli = Command.run(root, { name: "gather", version })
 

@@ -58,8 +58,7 @@ export const stdout: LineSink = { write: writeTo(process.stdout, "stdout"), desc
 export const stderr = (text: string): Effect.Effect<void> => Effect.ignore(writeTo(process.stderr, "stderr")(text))
 
 /** Writes lines to stderr. */
-export const stderrLines = (lines: ReadonlyArray<string>): Effect.Effect<void> =>
-  lines.length === 0 ? Effect.void : stderr(`${lines.join("\n")}\n`)
+export const stderrLines = (lines: ReadonlyArray<string>): Effect.Effect<void> => lines.length === 0 ? Effect.void : stderr(`${lines.join("\n")}\n`)
 
 /** Prints `gather: message` on stderr. */
 export const printError = (message: string): Effect.Effect<void> => stderr(`gather: ${message}\n`)
@@ -124,8 +123,7 @@ export const cleanCliText = (text: string, color: boolean): string => {
  * colour only when that stream allows it ({@link colorFor}).
  */
 export const cliConsole = (base: Console.Console): Console.Console => {
-  const clean = (color: boolean) => (args: ReadonlyArray<unknown>) =>
-    args.map((arg) => (typeof arg === "string" ? cleanCliText(arg, color) : arg))
+  const clean = (color: boolean) => (args: ReadonlyArray<unknown>) => args.map((arg) => (typeof arg === "string" ? cleanCliText(arg, color) : arg))
   return {
     ...base,
     log: (...args) => Effect.suspend(() => base.log(...clean(colorFor(process.stdout))(args))),

@@ -157,8 +157,7 @@ export const parseMethod = (input: string): Either.Either<Method, string> => {
  * Pure: the value of `--name`, which must be one of `choices` (any case); the
  * message names the option and every choice.
  */
-export const parseChoice = <const A extends string>(name: string, choices: ReadonlyArray<A>) =>
-(input: string): Either.Either<A, string> => {
+export const parseChoice = <const A extends string>(name: string, choices: ReadonlyArray<A>) => (input: string): Either.Either<A, string> => {
   const lower = input.trim().toLowerCase()
   const found = choices.find((choice) => choice === lower)
   return found === undefined

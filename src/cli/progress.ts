@@ -18,8 +18,7 @@ export interface Snapshot {
 }
 
 /** Whether to draw the progress line: only on a terminal, and never with `--quiet`. */
-export const showProgress = (options: { readonly quiet: boolean; readonly stderrIsTTY: boolean }): boolean =>
-  options.stderrIsTTY && !options.quiet
+export const showProgress = (options: { readonly quiet: boolean; readonly stderrIsTTY: boolean }): boolean => options.stderrIsTTY && !options.quiet
 
 const formatEta = (seconds: number): string => {
   if (!Number.isFinite(seconds)) return "?"

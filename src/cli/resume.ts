@@ -21,8 +21,7 @@ export type TailRepair = "none" | "terminate" | "truncate"
 export const maxTailBytes = 1024 * 1024
 
 /** Pure: how to repair a file whose text after its last newline is `tail`. */
-export const tailRepair = (tail: string): TailRepair =>
-  tail === "" ? "none" : parseLine(tail) !== undefined ? "terminate" : "truncate"
+export const tailRepair = (tail: string): TailRepair => tail === "" ? "none" : parseLine(tail) !== undefined ? "terminate" : "truncate"
 
 /** The latest record of one input line. */
 export interface LineState {

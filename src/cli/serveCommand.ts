@@ -16,8 +16,7 @@ import { helpDoc, validated } from "./help.js"
 import * as Output from "./output.js"
 import { parseDuration } from "./parse.js"
 
-const port = (n: number) =>
-  Number.isInteger(n) && n >= 0 && n <= 65535 ? Either.right(n) : Either.left(`--port must be 0–65535, got ${n}`)
+const port = (n: number) => Number.isInteger(n) && n >= 0 && n <= 65535 ? Either.right(n) : Either.left(`--port must be 0–65535, got ${n}`)
 
 const options = {
   port: Options.integer("port").pipe(
@@ -93,8 +92,7 @@ export const run = (config: {
     ])
     return yield* Effect.never.pipe(
       Effect.onInterrupt(() =>
-        Effect.flatMap(server.stats, (stats) =>
-          Output.stderrLines([`gather: served ${stats.requests} requests (peak ${stats.peakInFlight} in flight)`]))
+        Effect.flatMap(server.stats, (stats) => Output.stderrLines([`gather: served ${stats.requests} requests (peak ${stats.peakInFlight} in flight)`]))
       )
     )
   }).pipe(Effect.scoped)

@@ -81,8 +81,7 @@ export class Tally {
 }
 
 /** `0.42 ms`, `12.3 ms`, `4.21 s`. */
-export const formatMs = (ms: number): string =>
-  ms < 1 ? `${ms.toFixed(2)} ms` : ms < 1000 ? `${ms.toFixed(1)} ms` : `${(ms / 1000).toFixed(2)} s`
+export const formatMs = (ms: number): string => ms < 1 ? `${ms.toFixed(2)} ms` : ms < 1000 ? `${ms.toFixed(1)} ms` : `${(ms / 1000).toFixed(2)} s`
 
 /** `512 B`, `1.5 KiB`, `2.3 MiB`. */
 export const formatBytes = (bytes: number): string => {
@@ -172,11 +171,9 @@ export interface Bar {
   readonly note: string
 }
 
-const maxOf = <A>(items: ReadonlyArray<A>, f: (item: A) => number): number =>
-  items.reduce((max, item) => Math.max(max, f(item)), 0)
+const maxOf = <A>(items: ReadonlyArray<A>, f: (item: A) => number): number => items.reduce((max, item) => Math.max(max, f(item)), 0)
 
-const fit = (text: string, width: number): string =>
-  text.length > width ? `…${text.slice(text.length - width + 1)}` : text.padEnd(width)
+const fit = (text: string, width: number): string => text.length > width ? `…${text.slice(text.length - width + 1)}` : text.padEnd(width)
 
 /**
  * The classic timing chart: each URL, its time and a bar of `#`

@@ -10,12 +10,12 @@
  * connection, so waiting for a pool slot only counts against the deadline.
  */
 import * as Effect from "effect/Effect"
-import type { Dispatcher } from "undici"
 import { Readable } from "node:stream"
+import type { Dispatcher } from "undici"
 import type { FetchResponse as PublicFetchResponse, Segment, Timing } from "../Fetch.js"
 import type * as FetchError from "../FetchError.js"
-import type { BodyChannel } from "./bodyStream.js"
 import * as BodySink from "./bodySink.js"
+import type { BodyChannel } from "./bodyStream.js"
 import { opened } from "./connections.js"
 import { Deadlines } from "./deadlines.js"
 import type { Phase } from "./deadlines.js"
@@ -240,7 +240,6 @@ class AttemptHandler implements BodySink.BufferedHost, BodySink.PrefixHost, Body
     if (abort) this.abort()
     this.done.fail(this.error(failure))
   }
-
 
   get origin(): string {
     return this.request.origin
@@ -509,5 +508,3 @@ export const start = (
   }
   return handler
 }
-
-

@@ -16,8 +16,7 @@ export interface ResolvedAuth {
   readonly origins: ReadonlySet<string> | undefined
 }
 
-const reveal = (secret: string | Redacted.Redacted<string>): string =>
-  Redacted.isRedacted(secret) ? Redacted.value(secret) : secret
+const reveal = (secret: string | Redacted.Redacted<string>): string => Redacted.isRedacted(secret) ? Redacted.value(secret) : secret
 
 const originOf = (input: string): string => {
   const url = new URL(input)

@@ -29,8 +29,7 @@ export const ERROR_PREFIX_BYTES = 1024
 /** Unread bytes of a streamed body before the socket is paused. */
 export const STREAM_HIGH_WATER = 1024 * 1024
 
-const concat = (chunks: Array<Buffer>, length: number): Buffer =>
-  chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, length)
+const concat = (chunks: Array<Buffer>, length: number): Buffer => chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, length)
 
 const bodyTooLarge = (limitBytes: number, receivedBytes: number): Errors.Failure => ({
   _tag: "BodyTooLarge",
@@ -190,8 +189,7 @@ export class Streamed implements BodySink {
       const decoding = decoder.stream()
       decoding.on("data", (chunk: Buffer) => this.deliver(chunk))
       decoding.on("end", () => this.channel.end())
-      decoding.on("error", (error) =>
-        this.fail({ _tag: "DecodeError", reason: "Encoding", path: [], detail: `${decoder.name}: ${error.message}` }))
+      decoding.on("error", (error) => this.fail({ _tag: "DecodeError", reason: "Encoding", path: [], detail: `${decoder.name}: ${error.message}` }))
       this.decoding = decoding
     }
   }

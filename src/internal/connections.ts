@@ -9,9 +9,9 @@
  * `onConnect` runs while the slot is filled is the request that waited for
  * it. Cost: a closure and three numbers per connection, nothing per request.
  */
-import { buildConnector } from "undici"
-import { Socket } from "node:net"
 import { globalValue } from "effect/GlobalValue"
+import { Socket } from "node:net"
+import type { buildConnector } from "undici"
 
 /** The moments (performance.now()) of the connection being handed over. */
 export interface Opened {

@@ -9,7 +9,7 @@
  * tick at ~0.5 s and cannot enforce short limits, so they are off.
  */
 import type { Timeouts } from "./options.js"
-import type { Watched, Watchdog } from "./watchdog.js"
+import type { Watchdog, Watched } from "./watchdog.js"
 
 export type Phase = "attempt" | "deadline" | "send" | "headers" | "body"
 

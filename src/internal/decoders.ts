@@ -48,5 +48,4 @@ export const encodingOf = (header: string | undefined): Encoding => {
 }
 
 /** zlib's way of saying the output passed `maxOutputLength`. */
-export const isTooLarge = (error: Error): boolean =>
-  ("code" in error && error.code === "ERR_BUFFER_TOO_LARGE") || error instanceof RangeError
+export const isTooLarge = (error: Error): boolean => ("code" in error && error.code === "ERR_BUFFER_TOO_LARGE") || error instanceof RangeError

@@ -280,9 +280,7 @@ export const wikiPage = (year: number): string => {
       .slice(0, 6)
       .map((month, i) => {
         const day = ((year * 3 + i * 5 + offset) % 28) + 1
-        return `      <li>${month} ${day} – A ${label} figure of the ${ordinal(century)} century (No. ${
-          (year * 13 + i + offset) % 997
-        })</li>`
+        return `      <li>${month} ${day} – A ${label} figure of the ${ordinal(century)} century (No. ${(year * 13 + i + offset) % 997})</li>`
       })
       .join("\n")
   const prev = year > 1 ? `<a href="/wiki/${year - 1}" rel="prev">${year - 1}</a>` : ""

@@ -250,16 +250,14 @@ type Response = HttpServerResponse.HttpServerResponse
 const json = (body: unknown, status = 200, headers?: Record<string, string>): Response =>
   HttpServerResponse.unsafeJson(body, headers === undefined ? { status } : { status, headers })
 
-const redirect = (location: string, status: number): Response =>
-  HttpServerResponse.redirect(location, { status, headers: { "content-length": "0" } })
+const redirect = (location: string, status: number): Response => HttpServerResponse.redirect(location, { status, headers: { "content-length": "0" } })
 
 const badRequest = (message: string): Effect.Effect<never, BadRequest> => Effect.fail(new BadRequest({ message }))
 
 const recover = <R>(effect: Effect.Effect<Response, BadRequest, R>): Effect.Effect<Response, never, R> =>
   Effect.catchTag(effect, "BadRequest", (e) => Effect.succeed(json({ error: e.message }, 400)))
 
-const pathParam = (name: string): Effect.Effect<string, never, HttpRouter.RouteContext> =>
-  Effect.map(HttpRouter.params, (params) => params[name] ?? "")
+const pathParam = (name: string): Effect.Effect<string, never, HttpRouter.RouteContext> => Effect.map(HttpRouter.params, (params) => params[name] ?? "")
 
 const query: Effect.Effect<URLSearchParams, never, HttpServerRequest.HttpServerRequest> = Effect.map(
   HttpServerRequest.HttpServerRequest,
@@ -712,8 +710,7 @@ export const make = (options?: api.DemoServerOptions): Effect.Effect<api.DemoSer
   })
 
 /** @internal */
-export const layer = (options?: api.DemoServerOptions): Layer.Layer<api.DemoServer, ServeError> =>
-  Layer.scoped(tag, make(options))
+export const layer = (options?: api.DemoServerOptions): Layer.Layer<api.DemoServer, ServeError> => Layer.scoped(tag, make(options))
 
 /** @internal */
 export const layerTest: Layer.Layer<api.DemoServer, ServeError> = layer({ port: 0, host: "127.0.0.1", latency: 0 })

@@ -40,5 +40,4 @@ export interface FastPath<A, E, R> {
   readonly [TypeId]: (fiber: Fiber.RuntimeFiber<unknown, unknown>, sink: Sink<A, E, R>) => Running | undefined
 }
 
-export const isFastPath = <A, E, R>(effect: Effect.Effect<A, E, R>): effect is Effect.Effect<A, E, R> & FastPath<A, E, R> =>
-  TypeId in effect
+export const isFastPath = <A, E, R>(effect: Effect.Effect<A, E, R>): effect is Effect.Effect<A, E, R> & FastPath<A, E, R> => TypeId in effect

@@ -8,26 +8,26 @@ import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Effectable from "effect/Effectable"
+import type * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
-import type * as Fiber from "effect/Fiber"
 import type { Segment, Timing } from "../Fetch.js"
 import type * as FetchError from "../FetchError.js"
 import * as Attempt from "./attempt.js"
 import type { BodyChannel } from "./bodyStream.js"
-import { currentDeadline } from "./deadline.js"
 import * as Credentials from "./credentials.js"
+import { currentDeadline } from "./deadline.js"
 import * as Errors from "./errors.js"
 import * as FastPath from "./fastPath.js"
 import { currentInterruptSlot } from "./interruptSlot.js"
 import * as Metrics from "./metrics.js"
-import * as Retry from "./retry.js"
-import { splitPlainUrl } from "./plainUrl.js"
-import { isSecretHeader, redactUrl } from "./redact.js"
 import type { CallOptions, Limits } from "./options.js"
 import { lowerCaseHeaders, resolveCall } from "./options.js"
+import { splitPlainUrl } from "./plainUrl.js"
+import { isSecretHeader, redactUrl } from "./redact.js"
+import * as Retry from "./retry.js"
 import type { SessionImpl } from "./session.js"
 import { tag as sessionTag } from "./session.js"
 import { decodeText } from "./text.js"
@@ -194,8 +194,7 @@ const prepare = (
 
 const redirectStatuses = new Set([301, 302, 303, 307, 308])
 
-const isRedirect = (status: number, headers: Record<string, string>): boolean =>
-  redirectStatuses.has(status) && headers["location"] !== undefined
+const isRedirect = (status: number, headers: Record<string, string>): boolean => redirectStatuses.has(status) && headers["location"] !== undefined
 
 /** The next hop of a redirect, or the error that stops it. */
 export const nextHop = (
@@ -246,8 +245,7 @@ export const execute = (
   request: RequestSpec,
   options: CallOptions | undefined,
   stream = false
-): Effect.Effect<FetchResponse<Uint8Array>, FetchError.FetchError> =>
-  Effect.withFiberRuntime((fiber) => start(fiber, session, request, options, stream))
+): Effect.Effect<FetchResponse<Uint8Array>, FetchError.FetchError> => Effect.withFiberRuntime((fiber) => start(fiber, session, request, options, stream))
 
 /** {@link execute} on the session in the fiber's context: one Effect step fewer per request. */
 export const executeCurrent = (
@@ -255,8 +253,7 @@ export const executeCurrent = (
   options: CallOptions | undefined,
   stream = false
 ): Effect.Effect<FetchResponse<Uint8Array>, FetchError.FetchError, SessionImpl> =>
-  Effect.withFiberRuntime((fiber) =>
-    start(fiber, Context.unsafeGet(fiber.currentContext, sessionTag), request, options, stream))
+  Effect.withFiberRuntime((fiber) => start(fiber, Context.unsafeGet(fiber.currentContext, sessionTag), request, options, stream))
 
 const start = (
   fiber: Fiber.RuntimeFiber<unknown, unknown>,
@@ -454,7 +451,14 @@ class Fetching implements Attempt.AttemptContext {
   ): Effect.Effect<FetchResponse<Uint8Array>, FetchError.FetchError> {
     const fail = (failure: Errors.Failure) =>
       Effect.fail(
-        Errors.make(failure, prepared.method, prepared.displayUrl, this.attempt, performance.now() - this.startedAt, Errors.timingWithout(this.startedAt, this.previous))
+        Errors.make(
+          failure,
+          prepared.method,
+          prepared.displayUrl,
+          this.attempt,
+          performance.now() - this.startedAt,
+          Errors.timingWithout(this.startedAt, this.previous)
+        )
       )
     const chain = this.chain ??= []
     chain.push(prepared.href)
@@ -630,8 +634,7 @@ const decodeFailure = (
   response: FetchResponse<Uint8Array>,
   method: string,
   failure: Errors.Failure
-): FetchError.FetchError =>
-  Errors.make(failure, method, redactUrl(response.url), response.attempts, response.timing.totalMs, response.timing)
+): FetchError.FetchError => Errors.make(failure, method, redactUrl(response.url), response.attempts, response.timing.totalMs, response.timing)
 
 /** Parses the body as JSON and decodes it with the schema. */
 export const toJson = <A, I, R>(

@@ -13,19 +13,19 @@
  * retry wait, say), runs on the worker's fiber, which then re-enters the
  * loop.
  */
-import * as Clock from "effect/Clock"
+import type * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
+import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
+import type * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
 import * as Mailbox from "effect/Mailbox"
 import * as Option from "effect/Option"
-import * as Stream from "effect/Stream"
-import type * as Cause from "effect/Cause"
-import type * as Fiber from "effect/Fiber"
 import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import { currentDeadline } from "./deadline.js"
 import * as FastPath from "./fastPath.js"
 import { withInterruptSlot } from "./interruptSlot.js"
@@ -251,7 +251,8 @@ export const all = <I, A, E, R>(
     return Effect.as(
       run(inputs, f, concurrency, (index, value) => {
         results[index] = value
-      }, () => false, watcher),
+      }, () =>
+        false, watcher),
       results
     )
   })
@@ -283,8 +284,7 @@ export interface Item<I, A, E> {
 
 export type Source<I, EI, RI> = Stream.Stream<I, EI, RI> | Iterable<I> | AsyncIterable<I>
 
-const isAsyncIterable = (u: unknown): u is AsyncIterable<unknown> =>
-  typeof u === "object" && u !== null && Symbol.asyncIterator in u
+const isAsyncIterable = (u: unknown): u is AsyncIterable<unknown> => typeof u === "object" && u !== null && Symbol.asyncIterator in u
 
 /** Wakes whoever waits, all at once: each re-checks its own condition. */
 class Waiters {
@@ -396,9 +396,7 @@ class Gate {
     this.available--
     return true
   }
-  readonly waitAvailable: Effect.Effect<void> = Effect.suspend(() =>
-    this.available > 0 ? Effect.void : Effect.zipRight(this.waiters.wait, this.waitAvailable)
-  )
+  readonly waitAvailable: Effect.Effect<void> = Effect.suspend(() => this.available > 0 ? Effect.void : Effect.zipRight(this.waiters.wait, this.waitAvailable))
   release(n: number): void {
     if (n === 0) return
     this.available += n
@@ -527,12 +525,13 @@ export const stream = <I, A, E, R, EI, RI>(
 export const withDeadline = <A, E, R>(
   effect: Effect.Effect<A, E, R>,
   deadline: Duration.DurationInput | undefined
-): Effect.Effect<A, E, R> =>
-  deadline === undefined ? effect : Effect.flatMap(deadlineAt(deadline), (at) => Effect.locally(effect, currentDeadline, at))
+): Effect.Effect<A, E, R> => deadline === undefined ? effect : Effect.flatMap(deadlineAt(deadline), (at) => Effect.locally(effect, currentDeadline, at))
 
 /** The Clock time `deadline` from now, or an enclosing deadline if earlier. */
 export const deadlineAt = (deadline: Duration.DurationInput): Effect.Effect<number> => {
   const ms = Duration.toMillis(Duration.decode(deadline))
-  return Effect.flatMap(Clock.currentTimeMillis, (now) =>
-    Effect.map(FiberRef.get(currentDeadline), (outer) => outer === undefined ? now + ms : Math.min(outer, now + ms)))
+  return Effect.flatMap(
+    Clock.currentTimeMillis,
+    (now) => Effect.map(FiberRef.get(currentDeadline), (outer) => outer === undefined ? now + ms : Math.min(outer, now + ms))
+  )
 }

@@ -15,17 +15,13 @@ import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as RateLimiter from "effect/RateLimiter"
 import * as Scope from "effect/Scope"
-import type { RetryAfterScope } from "../Session.js"
+import type { Rate, RetryAfterScope } from "../Session.js"
 import * as Adaptive from "./adaptive.js"
 import * as Metrics from "./metrics.js"
 import { parseRetryAfter } from "./retry.js"
 
-export interface Rate {
-  readonly limit: number
-  readonly interval: Duration.DurationInput
-}
-
-export type RateInput = `${number} per ${string}` | `${number}/${string}` | Rate
+/** The public `Session.Rate`, declared there. */
+export type RateInput = Rate
 
 export interface HostLimitsConfig {
   readonly maxInFlight: number | undefined
@@ -289,7 +285,9 @@ export const make = (config: HostLimitsConfig, scope: Scope.Scope, maxRetryAfter
           const epoch = host.window === undefined ? 0 : host.window.epoch
           const inFlightAtSend = host.inFlight
           return restore(effect).pipe(
-            Effect.onExit((exit) => finish(host, exit, sentAt, epoch, inFlightAtSend)),
+            Effect.onExit((exit) =>
+              finish(host, exit, sentAt, epoch, inFlightAtSend)
+            ),
             Effect.ensuring(Effect.zipRight(release(host.semaphore), release(global)))
           )
         }

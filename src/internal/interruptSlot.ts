@@ -8,9 +8,9 @@
  * with a canceler. Generic: Gather sets it, the HTTP engine fills it.
  */
 import * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
 import { globalValue } from "effect/GlobalValue"
-import type * as Fiber from "effect/Fiber"
 import type { Running } from "./fastPath.js"
 
 export class InterruptSlot {

@@ -1,65 +1,26 @@
 import * as Duration from "effect/Duration"
-import type { AdaptiveOptions, RetryAfterScope } from "../Session.js"
-import type { AdaptiveConfig } from "./adaptive.js"
 import * as Redacted from "effect/Redacted"
 import * as crypto from "node:crypto"
+import type * as Fetch from "../Fetch.js"
+import type * as Session from "../Session.js"
+import type { AdaptiveOptions, RetryAfterScope } from "../Session.js"
 import type { Pem, TlsOptions } from "../Session.js"
-import type { Dispatcher } from "undici"
-import type { Auth } from "../Session.js"
+import type { AdaptiveConfig } from "./adaptive.js"
 import type { ResolvedAuth } from "./auth.js"
 import { resolveAuth } from "./auth.js"
-import type { HostLimitsConfig, RateInput } from "./hosts.js"
+import type { HostLimitsConfig } from "./hosts.js"
 import { parseRate } from "./hosts.js"
-import type { RetryInput, RetryPolicy } from "./retry.js"
-import { defaultPolicy, resolvePolicy } from "./retry.js"
 import { isSecretHeader } from "./redact.js"
+import type { RetryPolicy } from "./retry.js"
+import { defaultPolicy, resolvePolicy } from "./retry.js"
 import { version } from "./version.js"
 
+// The option types are the public modules' own (declared once, there).
 /** A duration, or `false`/`0` to switch a limit off. */
-export type LimitInput = Duration.DurationInput | false
-
-export interface TimeoutRecord {
-  readonly attempt?: LimitInput | undefined
-  readonly connect?: LimitInput | undefined
-  readonly headers?: LimitInput | undefined
-  readonly bodyIdle?: LimitInput | undefined
-  readonly total?: LimitInput | undefined
-}
-
-export interface SessionOptions {
-  readonly baseUrl?: string | URL | undefined
-  readonly headers?: Readonly<Record<string, string>> | undefined
-  readonly userAgent?: string | false | undefined
-  readonly maxConnectionsPerHost?: number | undefined
-  readonly timeout?: LimitInput | TimeoutRecord | undefined
-  readonly maxBodyBytes?: number | false | undefined
-  readonly maxRedirects?: number | undefined
-  readonly allowInsecureRedirects?: boolean | undefined
-  readonly stripOnCrossOrigin?: ReadonlyArray<string> | ((name: string) => boolean) | undefined
-  readonly tracerPropagation?: boolean | undefined
-  readonly retry?: RetryInput | undefined
-  readonly maxInFlight?: number | undefined
-  readonly maxInFlightPerHost?: number | undefined
-  readonly ratePerHost?: RateInput | undefined
-  readonly adaptive?: boolean | AdaptiveOptions | undefined
-  readonly retryAfter?: RetryAfterScope | undefined
-  readonly metrics?: boolean | undefined
-  readonly tls?: TlsOptions | undefined
-  readonly allowH2?: boolean | undefined
-  readonly auth?: Auth | undefined
-  readonly cookies?: boolean | undefined
-  readonly dispatcher?: Dispatcher | undefined
-}
-
-export interface CallOptions {
-  readonly headers?: Readonly<Record<string, string>> | undefined
-  readonly timeout?: LimitInput | TimeoutRecord | undefined
-  readonly maxBodyBytes?: number | false | undefined
-  readonly maxRedirects?: number | undefined
-  readonly allowInsecureRedirects?: boolean | undefined
-  readonly acceptStatus?: ((status: number) => boolean) | undefined
-  readonly retry?: RetryInput | undefined
-}
+export type LimitInput = Session.Limit
+export type TimeoutRecord = Session.Timeouts
+export type SessionOptions = Session.Options
+export type CallOptions = Fetch.Options
 
 /** Time limits in milliseconds; 0 means off. */
 export interface Timeouts {
@@ -191,8 +152,7 @@ const retryAfterScope = (input: RetryAfterScope | undefined): RetryAfterScope =>
   return input
 }
 
-const byteLimit = (n: number | false | undefined, fallback: number): number =>
-  n === false ? Number.POSITIVE_INFINITY : positiveInt("maxBodyBytes", n, fallback)
+const byteLimit = (n: number | false | undefined, fallback: number): number => n === false ? Number.POSITIVE_INFINITY : positiveInt("maxBodyBytes", n, fallback)
 
 export const lowerCaseHeaders = (headers: Readonly<Record<string, string>> | undefined): Record<string, string> => {
   const out: Record<string, string> = {}
@@ -246,7 +206,9 @@ export const resolveTls = (input: TlsOptions | undefined): ResolvedTls | undefin
   const key = input.key === undefined ? undefined : Redacted.isRedacted(input.key) ? input.key : Redacted.make(input.key)
   const passphrase = input.passphrase === undefined
     ? undefined
-    : Redacted.isRedacted(input.passphrase) ? input.passphrase : Redacted.make(input.passphrase)
+    : Redacted.isRedacted(input.passphrase)
+    ? input.passphrase
+    : Redacted.make(input.passphrase)
   if ((input.cert === undefined) !== (key === undefined)) throw new TypeError("tls.cert and tls.key go together")
   if (key !== undefined) {
     try {

@@ -63,6 +63,7 @@ export const isSecretHeader = (name: string): boolean => {
 
 // ASCII control characters (CR, LF, NUL...) never reach a message as such:
 // a message is one line, and a log line cannot be forged through it.
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const controlCharacters = /[\x00-\x1f\x7f]/g
 
 /** Replaces control characters with their percent-escapes (`\r` → `%0D`). */
@@ -114,8 +115,7 @@ const redactUnparsable = (input: string): string =>
     input
       .slice(0, 4096)
       .replace(/^([a-z][a-z0-9+.-]*:(?:\/\/)?)?.*@/is, (_whole, scheme: string | undefined) => `${scheme ?? ""}${REDACTED}@`)
-      .replace(/([?&;#])([^=&;#]*)=([^&;#]*)/g, (whole, separator: string, name: string) =>
-        isSecretParam(name) ? `${separator}${name}=${REDACTED}` : whole)
+      .replace(/([?&;#])([^=&;#]*)=([^&;#]*)/g, (whole, separator: string, name: string) => isSecretParam(name) ? `${separator}${name}=${REDACTED}` : whole)
   ).slice(0, 2048)
 
 /** A copy of the headers with credential values replaced. */

@@ -1,23 +1,23 @@
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as Config from "effect/Config"
+import * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import * as fs from "node:fs"
-import * as ConfigError from "effect/ConfigError"
 import type * as Scope from "effect/Scope"
+import * as fs from "node:fs"
 import { Agent, buildConnector, Client, Pool } from "undici"
 import type { Dispatcher } from "undici"
+import { timedConnector } from "./connections.js"
 import { CookieJar } from "./cookies.js"
 import * as Hosts from "./hosts.js"
 import * as LeanClient from "./httpClient.js"
-import { timedConnector } from "./connections.js"
-import { Watchdog } from "./watchdog.js"
 import type { ResolvedSession, ResolvedTls, SessionOptions } from "./options.js"
 import { resolveSession } from "./options.js"
+import { Watchdog } from "./watchdog.js"
 
 export const TypeId: unique symbol = Symbol.for("effect-gather/Session")
 export type TypeId = typeof TypeId
@@ -145,8 +145,7 @@ export const layer = (
   options?: SessionOptions
 ): Layer.Layer<SessionImpl | HttpClient.HttpClient> =>
   Layer.scopedContext(
-    Effect.map(make(options), (session) =>
-      Context.make(tag, session).pipe(Context.add(HttpClient.HttpClient, httpClient(session))))
+    Effect.map(make(options), (session) => Context.make(tag, session).pipe(Context.add(HttpClient.HttpClient, httpClient(session))))
   )
 
 /**
@@ -163,8 +162,7 @@ export const layerTest = (
   options?: SessionOptions
 ): Layer.Layer<SessionImpl | HttpClient.HttpClient> => layer({ ...testDefaults, ...options })
 
-const optional = <A>(config: Config.Config<A>): Config.Config<A | undefined> =>
-  Config.map(Config.option(config), Option.getOrUndefined)
+const optional = <A>(config: Config.Config<A>): Config.Config<A | undefined> => Config.map(Config.option(config), Option.getOrUndefined)
 
 /** A PEM file named by a config value, read when the config is. */
 const pemFile = (name: string): Config.Config<Buffer | undefined> =>
@@ -222,5 +220,4 @@ export const config: Config.Config<SessionOptions> = Config.all({
 
 export const layerConfig = (
   options: Config.Config<SessionOptions> = config
-): Layer.Layer<SessionImpl | HttpClient.HttpClient, ConfigError.ConfigError> =>
-  Layer.unwrapEffect(Effect.map(options, layer))
+): Layer.Layer<SessionImpl | HttpClient.HttpClient, ConfigError.ConfigError> => Layer.unwrapEffect(Effect.map(options, layer))

@@ -44,7 +44,7 @@ const oid = (dotted: string): Buffer => {
   for (const arc of rest) {
     const chunk: Array<number> = [arc & 0x7f]
     for (let v = Math.floor(arc / 128); v > 0; v = Math.floor(v / 128)) chunk.unshift(0x80 | (v & 0x7f))
-    out.push(...chunk)
+    for (const byte of chunk) out.push(byte)
   }
   return encode(0x06, Buffer.from(out))
 }

@@ -8,10 +8,12 @@
  * when that storage is chosen: a Postgres user needs no SQLite build and the
  * other way round.
  */
+// A type only: the driver itself is loaded with import() when SQLite is named.
 import * as Reactivity from "@effect/experimental/Reactivity"
+import type * as SqliteClientModule from "@effect/sql-sqlite-node/SqliteClient"
 import * as SqlClient from "@effect/sql/SqlClient"
-import * as Statement from "@effect/sql/Statement"
 import type { SqlError } from "@effect/sql/SqlError"
+import * as Statement from "@effect/sql/Statement"
 import type { ConfigError } from "effect/ConfigError"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
@@ -64,9 +66,7 @@ export const describeStorage = (storage: api.Storage): string =>
 const missingDriver = (pkg: string) => (cause: unknown) =>
   new StorageError({
     reason: "Driver",
-    message: `cannot load ${pkg} (install it: npm install ${pkg}@~0.53.0): ${
-      cause instanceof Error ? cause.message : String(cause)
-    }`
+    message: `cannot load ${pkg} (install it: npm install ${pkg}@~0.53.0): ${cause instanceof Error ? cause.message : String(cause)}`
   })
 
 /**
@@ -80,7 +80,7 @@ const missingDriver = (pkg: string) => (cause: unknown) =>
  * submitted beside a running runner failed within 40 s without it.
  */
 const sqliteLayer = (
-  SqliteClient: typeof import("@effect/sql-sqlite-node/SqliteClient"),
+  SqliteClient: typeof SqliteClientModule,
   filename: string
 ): Layer.Layer<SqlClient.SqlClient, ConfigError> =>
   Layer.scoped(

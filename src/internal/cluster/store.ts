@@ -227,7 +227,7 @@ export const results = (
         if (rows.length === 0) return out
         after = rows[rows.length - 1]!.seq
         const keep = cursor
-        out.push(...fresh(rows))
+        for (const row of fresh(rows)) out.push(row)
         cursor = keep
       }
     })

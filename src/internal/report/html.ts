@@ -5,9 +5,9 @@
  * line separators are written as `\u` escapes, so no value (a URL, a title)
  * can close the tag or start markup.
  */
+import { clientScript, pageStyle } from "./page.js"
 import type { Recorder } from "./recorder.js"
 import { histValue, outcomeNames, PHASES, SEGMENT } from "./recorder.js"
-import { clientScript, pageStyle } from "./page.js"
 
 export interface PageOptions {
   readonly title?: string | undefined
@@ -96,8 +96,7 @@ export const scriptJson = (value: unknown): string =>
   JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`)
 
 /** Text for HTML element content or a quoted attribute. */
-export const escapeHtml = (text: string): string =>
-  text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
+export const escapeHtml = (text: string): string => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
 
 export const render = (recorder: Recorder, nowPerf: number, options?: PageOptions): string => {
   const data = snapshot(recorder, nowPerf, options)

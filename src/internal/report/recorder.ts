@@ -171,8 +171,7 @@ export const originOf = (url: string): string => {
 const maybeSecret = /tok|key|secret|pass|pwd|auth|sig|amz|%/i
 
 /** A URL safe to show: redacted unless it plainly holds no credentials (parsing a URL per request is the cost to avoid). */
-const shown = (url: string): string =>
-  url.length <= 2048 && url.indexOf("@") < 0 && (url.indexOf("?") < 0 || !maybeSecret.test(url)) ? url : redactUrl(url)
+const shown = (url: string): string => url.length <= 2048 && url.indexOf("@") < 0 && (url.indexOf("?") < 0 || !maybeSecret.test(url)) ? url : redactUrl(url)
 
 export interface Observed {
   readonly url: string
@@ -308,8 +307,14 @@ export class Recorder {
       const flat: Array<number> = []
       for (const s of timing.previous) {
         flat.push(
-          round(s.dispatchMs), round(s.connectMs), round(s.tlsMs), round(s.sentMs), round(s.headersMs), round(s.endMs),
-          s.status, outcomeCode.get(s.outcome) ?? OTHER
+          round(s.dispatchMs),
+          round(s.connectMs),
+          round(s.tlsMs),
+          round(s.sentMs),
+          round(s.headersMs),
+          round(s.endMs),
+          s.status,
+          outcomeCode.get(s.outcome) ?? OTHER
         )
       }
       this.segments.set(row, flat)
