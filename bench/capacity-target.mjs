@@ -15,6 +15,7 @@
 // It exits on SIGTERM/SIGINT, and with --exit-on-stdin-close when its stdin
 // closes, so it never outlives the runner.
 import { createServer } from "node:http"
+import { serveTarget } from "./serve-target.mjs"
 
 const arg = (name, fallback) => {
   const found = process.argv.find((a) => a.startsWith(`--${name}=`))
@@ -105,24 +106,4 @@ const server = createServer((req, res) => {
   send(res, 404, { "content-length": "0" }, "")
 })
 
-server.keepAliveTimeout = 60_000
-server.headersTimeout = 65_000
-server.requestTimeout = 0
-server.maxRequestsPerSocket = 0
-
-const stop = () => {
-  server.close()
-  server.closeAllConnections()
-  process.exit(0)
-}
-process.on("SIGTERM", stop)
-process.on("SIGINT", stop)
-if (process.argv.includes("--exit-on-stdin-close")) {
-  process.stdin.on("end", stop)
-  process.stdin.on("error", stop)
-  process.stdin.resume()
-}
-
-server.listen({ host: "127.0.0.1", port: 0, backlog: 4096 }, () => {
-  process.stdout.write(`${server.address().port}\n`)
-})
+serveTarget(server)

@@ -16,6 +16,7 @@ import { readFileSync } from "node:fs"
 import { createServer as createHttpServer } from "node:http"
 import { createServer as createHttpsServer } from "node:https"
 import { join } from "node:path"
+import { serveTarget } from "./serve-target.mjs"
 
 const body = Buffer.alloc(100, "x")
 const headers = {
@@ -57,27 +58,5 @@ const server = tlsDir === undefined
   : createHttpsServer({ cert: readFileSync(join(tlsDir, "cert.pem")), key: readFileSync(join(tlsDir, "key.pem")) }, handler)
 server.on("secureConnection", () => handshakes++)
 
-// Keep connections open between a client's warm-up and its measured phase,
-// and never close a socket after some number of requests.
-server.keepAliveTimeout = 60_000
-server.headersTimeout = 65_000
-server.requestTimeout = 0
-server.maxRequestsPerSocket = 0
 server.maxHeadersCount = 100
-
-const stop = () => {
-  server.close()
-  server.closeAllConnections()
-  process.exit(0)
-}
-process.on("SIGTERM", stop)
-process.on("SIGINT", stop)
-if (process.argv.includes("--exit-on-stdin-close")) {
-  process.stdin.on("end", stop)
-  process.stdin.on("error", stop)
-  process.stdin.resume()
-}
-
-server.listen({ host: "127.0.0.1", port: 0, backlog: 4096 }, () => {
-  process.stdout.write(`${server.address().port}\n`)
-})
+serveTarget(server)
