@@ -107,6 +107,18 @@ layer(serverAndSession((server) => ({ baseUrl: server.baseUrl, retry: { times: 1
         expect([data.origins[0].retries, data.origins[0].redirects]).toEqual([1, 2])
       }))
 
+    it.effect("Report.track records a fetch outside a gather as a gather would: ok, failure tag, interruption", () =>
+      Effect.gen(function*() {
+        const report = yield* Report.make({ title: "t" })
+        yield* Fetch.get("/bytes/100").pipe(Report.track(report))
+        yield* Effect.either(Fetch.get("/status/404").pipe(Report.track(report)))
+        yield* Effect.timeout(Fetch.get("/hang").pipe(Report.track(report)), "50 millis").pipe(Effect.ignore)
+        const data = pageData(yield* Report.html(report))
+        expect(data.total).toBe(3)
+        expect(Object.fromEntries(data.errors)).toEqual({ BadStatus: 1, Interrupted: 1 })
+        expect(data.rows.url.some((u: string) => u.endsWith("/bytes/100"))).toBe(true)
+      }))
+
     it.effect("Report.layer writes the page when its scope closes", () =>
       Effect.gen(function*() {
         const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), "eg-report-")), "run.html")

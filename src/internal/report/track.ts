@@ -78,21 +78,26 @@ export const watcher = (recorder: Recorder): Watcher => ({
   }
 })
 
-/** Wraps `f` so every call reports to `recorder`. */
+/**
+ * Wraps `f` so every call reports to `recorder`, through the same watcher a
+ * Gather's workers use (one rule for what a record says).
+ */
 export const reported = <I, A, E, R>(
   f: (input: I, index: number) => Effect.Effect<A, E, R>,
   recorder: Recorder | undefined
-): (input: I, index: number) => Effect.Effect<A, E, R> =>
-  recorder === undefined ? f : (input, index) =>
+): (input: I, index: number) => Effect.Effect<A, E, R> => {
+  if (recorder === undefined) return f
+  const watch = watcher(recorder)
+  return (input, index) =>
     Effect.suspend(() => {
       const startPerf = performance.now()
-      recorder.onStart(startPerf)
+      watch.onStart(startPerf)
       return Effect.onExit(f(input, index), (exit) =>
         Effect.sync(() => {
-          const endPerf = performance.now()
-          if (Exit.isSuccess(exit)) return recorder.onEnd(endPerf, fromValue(exit.value, startPerf, endPerf))
+          if (Exit.isSuccess(exit)) return watch.onSuccess(exit.value, startPerf)
           const failure = Cause.failureOption(exit.cause)
-          if (Option.isSome(failure)) return recorder.onEnd(endPerf, fromError(failure.value, startPerf, endPerf))
-          recorder.onEnd(endPerf, { ...fromError(undefined, startPerf, endPerf), outcome: "Interrupted" })
+          if (Option.isSome(failure)) return watch.onFailure(failure.value, startPerf)
+          watch.onInterrupt(startPerf)
         }))
     })
+}
