@@ -11,6 +11,7 @@ import * as Fetch from "../src/Fetch.js"
 import * as Gather from "../src/Gather.js"
 import { PreparedRequest } from "../src/internal/attempt.js"
 import { nextHop } from "../src/internal/fetch.js"
+import * as SessionInternal from "../src/internal/session.js"
 import * as Session from "../src/Session.js"
 import { assertTag, EchoedHeaders, eventually, failure, realSleep } from "./support.js"
 
@@ -35,6 +36,20 @@ describe("Retry-After", () => {
         const retried = yield* Fiber.join(first)
         expect(retried.attempts).toBe(2)
         expect(retried.timing.totalMs).toBeGreaterThanOrEqual(1000)
+      })))
+
+  it.live("after a Retry-After, requests go through the gate only until the origin answers again", () =>
+    withSession((server) => ({ baseUrl: server.baseUrl, retry: { times: 1 } }), () =>
+      Effect.gen(function*() {
+        const hosts = (yield* SessionInternal.tag).hosts
+        expect(hosts.idle()).toBe(true)
+        const refused = yield* Effect.fork(Fetch.get("/retry-after/1?status=503&times=1&key=watch"))
+        expect(yield* eventually(Effect.sync(() => hosts.idle()), (idle) => !idle)).toBe(false)
+        // Watched: this one is gated (a gated success ends the watch).
+        expect((yield* Fetch.get("/json/during")).status).toBe(200)
+        expect(hosts.idle()).toBe(true)
+        expect((yield* Fiber.join(refused)).attempts).toBe(2)
+        expect(hosts.idle()).toBe(true)
       })))
 
   it.live("retryAfter: \"origin\": a 429 with Retry-After: 1 holds back a different request to the same origin", () =>
@@ -70,8 +85,13 @@ describe("Retry-After", () => {
     })))
 
   // Under TestClock: the pause is waited out on the Clock, the server runs on real time.
-  it.effect("the whole origin pauses anyway once 4 distinct paths are refused after the first wait, with no success between", () =>
-    withSession((server) => ({ baseUrl: server.baseUrl, retry: false, maxInFlightPerHost: 4 }), () =>
+  // Without host limits, requests skip the gate until a Retry-After and again
+  // after the next success: the rule must count the same either way.
+  it.effect.each([
+    ["with a host limit (every request gated)", { maxInFlightPerHost: 4 }],
+    ["without host limits (gated only while the origin is watched)", {}]
+  ] as const)("the whole origin pauses anyway once 4 distinct paths are refused after the first wait, with no success between, %s", ([, limits]) =>
+    withSession((server) => ({ baseUrl: server.baseUrl, retry: false, ...limits }), () =>
       Effect.gen(function*() {
         // The first refusal opens the episode and asks for 5 s; refusals of
         // requests sent during those 5 s do not count.

@@ -76,11 +76,20 @@ interface HostState {
   inFlight: number
   /** Requests waiting for a slot, first come first served. */
   readonly waiters: Array<() => void>
+  /**
+   * A Retry-After was seen and no gated success has followed since (after
+   * any pause): the origin's requests go through the gate, where pauses are
+   * waited out and refusals counted.
+   */
+  watched: boolean
   readonly gauge: ((size: number) => void) | undefined
 }
 
 export interface Hosts {
-  /** True when nothing is configured and no Retry-After was ever seen: skip `gate` entirely. */
+  /**
+   * True when nothing is configured and no origin is being watched after a
+   * Retry-After (see `pause`): skip `gate` entirely.
+   */
   readonly idle: () => boolean
   /**
    * Runs `effect` once the origin is not paused, a rate token is available
@@ -121,7 +130,8 @@ export const make = (config: HostLimitsConfig, scope: Scope.Scope, maxRetryAfter
   const adaptive = config.adaptive
   const configured = global !== undefined || config.maxInFlightPerHost !== undefined || config.ratePerHost !== undefined ||
     adaptive !== undefined
-  let paused = false
+  /** Origins whose `watched` is set. */
+  let watched = 0
 
   const state = (origin: string): HostState => {
     let found = states.get(origin)
@@ -135,6 +145,7 @@ export const make = (config: HostLimitsConfig, scope: Scope.Scope, maxRetryAfter
         window: adaptive === undefined ? undefined : Adaptive.initial(adaptive),
         inFlight: 0,
         waiters: [],
+        watched: false,
         gauge
       }
       gauge?.(adaptive!.max)
@@ -231,7 +242,15 @@ export const make = (config: HostLimitsConfig, scope: Scope.Scope, maxRetryAfter
     }
     if (signal === "success") {
       host.episode = undefined
-      return Effect.void
+      if (!host.watched) return Effect.void
+      // The origin answers again: once no pause is in force, its requests
+      // may skip the gate again (the fast path).
+      return Effect.map(Clock.currentTimeMillis, (now) => {
+        if (host.watched && host.episode === undefined && now >= host.pausedUntil) {
+          host.watched = false
+          watched--
+        }
+      })
     }
     if (config.retryAfter !== "request") return Effect.void
     const header = Adaptive.retryAfterHeaderOf(failure)
@@ -246,14 +265,23 @@ export const make = (config: HostLimitsConfig, scope: Scope.Scope, maxRetryAfter
   }
 
   return {
-    idle: () => !configured && !paused,
+    idle: () => !configured && watched === 0,
     pause: (origin, untilMs) => {
-      // From now on every request to every origin goes through the gate
-      // (that is where the pause is waited out and the rule counts sends).
-      paused = true
-      if (config.retryAfter !== "origin") return
+      // Until the origin answers a gated request again, every request goes
+      // through the gate: that is where the pause is waited out and the
+      // origin-wide rule counts sends.
       const host = state(origin)
-      if (untilMs > host.pausedUntil) host.pausedUntil = untilMs
+      if (!host.watched) {
+        host.watched = true
+        watched++
+      }
+      if (config.retryAfter === "origin") {
+        if (untilMs > host.pausedUntil) host.pausedUntil = untilMs
+        return
+      }
+      // A refusal that skipped the gate (the origin was not watched yet)
+      // opens the episode here; a gated one has opened it already (finish).
+      if (host.episode === undefined) host.episode = Adaptive.onRefusal(undefined, "", Number.NEGATIVE_INFINITY, untilMs).episode
     },
     windows: () => {
       const out: Record<string, number> = {}
