@@ -16,6 +16,7 @@ import * as Stream from "effect/Stream"
 import { Pool } from "undici"
 import * as Fetch from "../src/Fetch.js"
 import * as Gather from "../src/Gather.js"
+import * as SessionInternal from "../src/internal/session.js"
 import * as Session from "../src/Session.js"
 import { checkLoopback, refuse } from "./common.js"
 
@@ -55,7 +56,7 @@ const runGather = async (): Promise<Result> => {
   const trace: Array<readonly [number, number]> = []
   const started = performance.now()
   const program = Effect.gen(function*() {
-    const session = yield* Session.Session
+    const session = yield* SessionInternal.tag
     const timer = mode === "adaptive"
       ? setInterval(() => {
         const window = session.hosts.windows()[origin]

@@ -12,9 +12,9 @@
 import type * as HttpClient from "@effect/platform/HttpClient"
 import type * as Config from "effect/Config"
 import type * as ConfigError from "effect/ConfigError"
-import type * as Context from "effect/Context"
+import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
-import type * as Effect from "effect/Effect"
+import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import type * as Redacted from "effect/Redacted"
 import type * as Schedule from "effect/Schedule"
@@ -337,7 +337,7 @@ export type ResolvedOptions = options.ResolvedSession
  * @since 0.1.0
  * @category models
  */
-export interface Session extends internal.SessionImpl {
+export interface Session {
   readonly [TypeId]: TypeId
   readonly config: ResolvedOptions
   /** The undici pool every request of the session goes through. */
@@ -348,7 +348,20 @@ export interface Session extends internal.SessionImpl {
  * @since 0.1.0
  * @category layers
  */
-export const Session: Context.Tag<Session, Session> = internal.tag
+export const Session: Context.Tag<Session, Session> = Context.GenericTag<Session>(internal.key)
+
+/**
+ * The adaptive window (requests allowed in flight) of every origin the
+ * session has sent to; empty without `adaptive`. The same figures as
+ * `Progress.windows`, readable at any time.
+ *
+ * @since 0.2.0
+ * @category combinators
+ */
+export const windows: Effect.Effect<Readonly<Record<string, number>>, never, Session> = Effect.map(
+  internal.tag,
+  (session) => session.hosts.windows()
+)
 
 /**
  * The default `User-Agent`.
@@ -429,11 +442,9 @@ export const layerTest: (options?: Options) => Layer.Layer<Session | HttpClient.
  * `GATHER_ALLOW_H2`, and TLS: `GATHER_TLS_CA_FILE`, `GATHER_TLS_CERT_FILE`,
  * `GATHER_TLS_KEY_FILE` (PEM files, read when the config is),
  * `GATHER_TLS_PASSPHRASE`, `GATHER_TLS_SERVERNAME`,
- * `GATHER_TLS_REJECT_UNAUTHORIZED`, `GATHER_TLS_MIN_VERSION`. All optional.
-
-/**
- * `GATHER_COOKIES` (a boolean) and `GATHER_BEARER_TOKEN` (read as `Redacted`,
- * becomes `auth: { bearer }`). All optional.
+ * `GATHER_TLS_REJECT_UNAUTHORIZED`, `GATHER_TLS_MIN_VERSION`, `GATHER_COOKIES`
+ * (a boolean) and `GATHER_BEARER_TOKEN` (read as `Redacted`, becomes
+ * `auth: { bearer }`). All optional.
  *
  * @since 0.1.0
  * @category constructors

@@ -174,7 +174,6 @@ describe("the adaptive window at a server", () => {
     () =>
       withAdaptive({ adaptive: { max: 64 }, retry: { times: 20 } }, (server) =>
         Effect.gen(function*() {
-          const session = yield* Session.Session
           const origin = new URL(server.baseUrl).origin
           // The window after each completion, in completion order.
           const samples: Array<number> = []
@@ -183,7 +182,7 @@ describe("the adaptive window at a server", () => {
             inputs,
             (i) =>
               Fetch.get(`/capacity?k=10&ms=150&retryAfter=0&i=${i}`).pipe(
-                Effect.tap(() => Effect.sync(() => samples.push(session.hosts.windows()[origin]!)))
+                Effect.tap(() => Effect.map(Session.windows, (windows) => samples.push(windows[origin]!)))
               ),
             { concurrency: 64, mode: "settle" }
           )
@@ -262,7 +261,7 @@ describe("the adaptive window at a server", () => {
         // The window still holds exactly 2: no slot leaked, none handed out twice.
         yield* Gather.all(Array.from({ length: 8 }, (_, i) => Fetch.get(`/delay/30?i=${i}`)), { concurrency: 8 })
         expect((yield* server.stats).peakInFlight).toBe(2)
-        expect((yield* Session.Session).hosts.windows()[new URL(server.baseUrl).origin]).toBe(2)
+        expect((yield* Session.windows)[new URL(server.baseUrl).origin]).toBe(2)
       })))
 
   it.effect("a refused request's retry waits what Retry-After asked, while the window lets others through (TestClock)", () =>

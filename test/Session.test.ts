@@ -32,6 +32,21 @@ describe("Session", () => {
     expect(Session.defaultUserAgent).toBe(`${packageJson.name}/${packageJson.version}`)
   })
 
+  it.live("the Session service shows its options and pool, and Session.windows the adaptive windows", () =>
+    Effect.gen(function*() {
+      const session = yield* Session.Session
+      expect(Object.keys(session.config).length).toBeGreaterThan(0)
+      // @ts-expect-error the engine's parts (hosts, watchdog, cookies) are not part of the public service
+      void session.hosts
+      const server = yield* DemoServer.DemoServer
+      expect(yield* Session.windows).toEqual({})
+      const adaptive = yield* Effect.gen(function*() {
+        yield* Fetch.get("/json/one")
+        return yield* Session.windows
+      }).pipe(Effect.provide(Session.layer({ baseUrl: server.baseUrl, adaptive: { max: 16 } })))
+      expect(adaptive).toEqual({ [new URL(server.baseUrl).origin]: 16 })
+    }).pipe(Effect.provide(serverAndSession())))
+
   it.live("sends user-agent effect-gather/<version> and no tracing headers by default", () =>
     Effect.gen(function*() {
       const headers = yield* echoed()

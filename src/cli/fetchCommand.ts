@@ -20,6 +20,7 @@ import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { Fetch, Gather, Report, Session } from "../index.js"
+import * as SessionInternal from "../internal/session.js"
 import { describe, SomeFailed, StdoutClosed, UsageError } from "./errors.js"
 import type { RunFailed } from "./errors.js"
 import { helpDoc, nonNegative, positive, validated } from "./help.js"
@@ -419,7 +420,7 @@ const gather = (config: FetchConfig) =>
       Stream.runForEachChunk((chunk) => write(Chunk.toReadonlyArray(Chunk.map(chunk, (result) => result.index))))
     )
 
-    const windows = (yield* Session.Session).hosts.windows
+    const windows = (yield* SessionInternal.tag).hosts.windows
     const startedAt = performance.now()
     const progress = showProgress({ quiet: config.quiet, stderrIsTTY: Output.stderrIsTTY() }) ? Output.statusLine() : undefined
     const ticker = progress === undefined ? undefined : yield* Effect.fork(

@@ -28,6 +28,7 @@ import { lowerCaseHeaders, resolveCall } from "./options.js"
 import { splitPlainUrl } from "./plainUrl.js"
 import { isSecretHeader, redactUrl } from "./redact.js"
 import * as Retry from "./retry.js"
+import type { Session as PublicSession } from "../Session.js"
 import type { SessionImpl } from "./session.js"
 import { tag as sessionTag } from "./session.js"
 import { decodeText } from "./text.js"
@@ -252,7 +253,7 @@ export const executeCurrent = (
   request: RequestSpec,
   options: CallOptions | undefined,
   stream = false
-): Effect.Effect<FetchResponse<Uint8Array>, FetchError.FetchError, SessionImpl> =>
+): Effect.Effect<FetchResponse<Uint8Array>, FetchError.FetchError, PublicSession> =>
   Effect.withFiberRuntime((fiber) => start(fiber, Context.unsafeGet(fiber.currentContext, sessionTag), request, options, stream))
 
 const start = (
@@ -589,7 +590,7 @@ const startFast = <A, R>(
  * A fetch as an Effect that a Gather worker can also start on callbacks
  * (see fastPath.ts). Run anywhere else, it is the ordinary fetch.
  */
-export class FetchEffect<A, R> extends Effectable.Class<FetchResponse<A>, FetchError.FetchError, SessionImpl | R>
+export class FetchEffect<A, R> extends Effectable.Class<FetchResponse<A>, FetchError.FetchError, PublicSession | R>
   implements FastPath.FastPath<FetchResponse<A>, FetchError.FetchError, R>
 {
   constructor(
@@ -600,7 +601,7 @@ export class FetchEffect<A, R> extends Effectable.Class<FetchResponse<A>, FetchE
     super()
   }
 
-  commit(): Effect.Effect<FetchResponse<A>, FetchError.FetchError, SessionImpl | R> {
+  commit(): Effect.Effect<FetchResponse<A>, FetchError.FetchError, PublicSession | R> {
     return finishWith(executeCurrent(this.request, this.options), this.finish)
   }
 

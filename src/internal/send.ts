@@ -13,7 +13,7 @@ import * as Errors from "./errors.js"
 import type { FetchResponse, RequestSpec } from "./fetch.js"
 import { executeCurrent } from "./fetch.js"
 import { redactUrl } from "./redact.js"
-import type { SessionImpl } from "./session.js"
+import type { Session as PublicSession } from "../Session.js"
 
 const noHeaders: Readonly<Record<string, string>> = Object.freeze({})
 const noParams: UrlParams.UrlParams = []
@@ -58,7 +58,7 @@ export const send = (
   method: string,
   url: string | URL,
   options: SendOptions | undefined
-): Effect.Effect<FetchResponse<Uint8Array>, FetchError.FetchError, SessionImpl> =>
+): Effect.Effect<FetchResponse<Uint8Array>, FetchError.FetchError, PublicSession> =>
   Effect.suspend(() => {
     const href = typeof url === "string" ? url : url.href
     const body = toBody(options)

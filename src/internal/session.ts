@@ -10,29 +10,35 @@ import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as fs from "node:fs"
 import { Agent, buildConnector, Client, Pool } from "undici"
-import type { Dispatcher } from "undici"
 import { timedConnector } from "./connections.js"
 import { CookieJar } from "./cookies.js"
 import * as Hosts from "./hosts.js"
 import * as LeanClient from "./httpClient.js"
-import type { ResolvedSession, ResolvedTls, SessionOptions } from "./options.js"
+import type { Session as PublicSession } from "../Session.js"
+import type { ResolvedTls, SessionOptions } from "./options.js"
 import { resolveSession } from "./options.js"
 import { Watchdog } from "./watchdog.js"
 
 export const TypeId: unique symbol = Symbol.for("effect-gather/Session")
 export type TypeId = typeof TypeId
 
-export interface SessionImpl {
-  readonly [TypeId]: TypeId
-  readonly config: ResolvedSession
-  readonly dispatcher: Dispatcher
+/**
+ * The session as the engine sees it: the public {@link PublicSession} plus
+ * what only the engine may touch. Services are found by the tag's key, so
+ * the public tag (typed with the public view) and this one (typed with the
+ * whole) find the same object; the requirement type is the public one
+ * everywhere.
+ */
+export interface SessionImpl extends PublicSession {
   readonly hosts: Hosts.Hosts
   readonly watchdog: Watchdog
   /** The cookie jar, when the session keeps one. */
   readonly cookies: CookieJar | undefined
 }
 
-export const tag = Context.GenericTag<SessionImpl>("effect-gather/Session")
+export const key = "effect-gather/Session"
+
+export const tag: Context.Tag<PublicSession, SessionImpl> = Context.GenericTag<PublicSession, SessionImpl>(key)
 
 export const make = (options?: SessionOptions): Effect.Effect<SessionImpl, never, Scope.Scope> =>
   Effect.gen(function*() {
@@ -143,7 +149,7 @@ export const httpClient = (session: SessionImpl): HttpClient.HttpClient => LeanC
 
 export const layer = (
   options?: SessionOptions
-): Layer.Layer<SessionImpl | HttpClient.HttpClient> =>
+): Layer.Layer<PublicSession | HttpClient.HttpClient> =>
   Layer.scopedContext(
     Effect.map(make(options), (session) => Context.make(tag, session).pipe(Context.add(HttpClient.HttpClient, httpClient(session))))
   )
@@ -160,7 +166,7 @@ export const testDefaults: SessionOptions = {
 
 export const layerTest = (
   options?: SessionOptions
-): Layer.Layer<SessionImpl | HttpClient.HttpClient> => layer({ ...testDefaults, ...options })
+): Layer.Layer<PublicSession | HttpClient.HttpClient> => layer({ ...testDefaults, ...options })
 
 const optional = <A>(config: Config.Config<A>): Config.Config<A | undefined> => Config.map(Config.option(config), Option.getOrUndefined)
 
@@ -220,4 +226,4 @@ export const config: Config.Config<SessionOptions> = Config.all({
 
 export const layerConfig = (
   options: Config.Config<SessionOptions> = config
-): Layer.Layer<SessionImpl | HttpClient.HttpClient, ConfigError.ConfigError> => Layer.unwrapEffect(Effect.map(options, layer))
+): Layer.Layer<PublicSession | HttpClient.HttpClient, ConfigError.ConfigError> => Layer.unwrapEffect(Effect.map(options, layer))
