@@ -87,42 +87,47 @@ describe("Retry-After", () => {
   // Under TestClock: the pause is waited out on the Clock, the server runs on real time.
   // Without host limits, requests skip the gate until a Retry-After and again
   // after the next success: the rule must count the same either way.
-  it.effect.each([
-    ["with a host limit (every request gated)", { maxInFlightPerHost: 4 }],
-    ["without host limits (gated only while the origin is watched)", {}]
-  ] as const)("the whole origin pauses anyway once 4 distinct paths are refused after the first wait, with no success between, %s", ([, limits]) =>
-    withSession((server) => ({ baseUrl: server.baseUrl, retry: false, ...limits }), () =>
-      Effect.gen(function*() {
-        // The first refusal opens the episode and asks for 5 s; refusals of
-        // requests sent during those 5 s do not count.
-        assertTag(yield* failure(Fetch.get("/retry-after/5?status=429&times=1&key=g0")), "BadStatus")
-        for (const seconds of [1, 2, 3, 4]) {
-          assertTag(yield* failure(Fetch.get(`/retry-after/${seconds}?status=429&times=1&key=g${seconds}`)), "BadStatus")
-        }
-        yield* TestClock.adjust("5 seconds")
-        // Three distinct paths after the wait: not yet origin-wide.
-        for (const seconds of [6, 7, 8]) {
-          assertTag(yield* failure(Fetch.get(`/retry-after/${seconds}?status=503&times=1&key=h${seconds}`)), "BadStatus")
-        }
-        const free = yield* Fetch.get("/json/before")
-        expect(free.status).toBe(200)
-        // That success ended the episode: it starts over.
-        assertTag(yield* failure(Fetch.get("/retry-after/1?status=503&times=9&key=i0")), "BadStatus")
-        yield* TestClock.adjust("1 second")
-        for (const seconds of [1, 2, 3, 4]) {
-          assertTag(yield* failure(Fetch.get(`/retry-after/${seconds}?status=503&times=9&key=j${seconds}`)), "BadStatus")
-        }
-        const held = yield* Effect.fork(Fetch.get("/json/held"))
-        yield* realSleep(300)
-        expect(Option.isNone(yield* Fiber.poll(held))).toBe(true)
-        // The pause lasts until the latest time asked: 4 s after the last refusal.
-        yield* TestClock.adjust("3900 millis")
-        yield* realSleep(100)
-        expect(Option.isNone(yield* Fiber.poll(held))).toBe(true)
-        yield* TestClock.adjust("100 millis")
-        const released = yield* Fiber.join(held)
-        expect(released.status).toBe(200)
-      })))
+  it.effect.each(
+    [
+      ["with a host limit (every request gated)", { maxInFlightPerHost: 4 }],
+      ["without host limits (gated only while the origin is watched)", {}]
+    ] as const
+  )(
+    "the whole origin pauses anyway once 4 distinct paths are refused after the first wait, with no success between, %s",
+    ([, limits]) =>
+      withSession((server) => ({ baseUrl: server.baseUrl, retry: false, ...limits }), () =>
+        Effect.gen(function*() {
+          // The first refusal opens the episode and asks for 5 s; refusals of
+          // requests sent during those 5 s do not count.
+          assertTag(yield* failure(Fetch.get("/retry-after/5?status=429&times=1&key=g0")), "BadStatus")
+          for (const seconds of [1, 2, 3, 4]) {
+            assertTag(yield* failure(Fetch.get(`/retry-after/${seconds}?status=429&times=1&key=g${seconds}`)), "BadStatus")
+          }
+          yield* TestClock.adjust("5 seconds")
+          // Three distinct paths after the wait: not yet origin-wide.
+          for (const seconds of [6, 7, 8]) {
+            assertTag(yield* failure(Fetch.get(`/retry-after/${seconds}?status=503&times=1&key=h${seconds}`)), "BadStatus")
+          }
+          const free = yield* Fetch.get("/json/before")
+          expect(free.status).toBe(200)
+          // That success ended the episode: it starts over.
+          assertTag(yield* failure(Fetch.get("/retry-after/1?status=503&times=9&key=i0")), "BadStatus")
+          yield* TestClock.adjust("1 second")
+          for (const seconds of [1, 2, 3, 4]) {
+            assertTag(yield* failure(Fetch.get(`/retry-after/${seconds}?status=503&times=9&key=j${seconds}`)), "BadStatus")
+          }
+          const held = yield* Effect.fork(Fetch.get("/json/held"))
+          yield* realSleep(300)
+          expect(Option.isNone(yield* Fiber.poll(held))).toBe(true)
+          // The pause lasts until the latest time asked: 4 s after the last refusal.
+          yield* TestClock.adjust("3900 millis")
+          yield* realSleep(100)
+          expect(Option.isNone(yield* Fiber.poll(held))).toBe(true)
+          yield* TestClock.adjust("100 millis")
+          const released = yield* Fiber.join(held)
+          expect(released.status).toBe(200)
+        }))
+  )
 })
 
 describe("limits shared by the session", () => {

@@ -8,15 +8,17 @@ import { describe, expect, it, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as FastCheck from "effect/FastCheck"
+import * as Fiber from "effect/Fiber"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
+import * as Supervisor from "effect/Supervisor"
 import * as DemoServer from "../src/DemoServer.js"
 import * as Fetch from "../src/Fetch.js"
 import type * as FetchError from "../src/FetchError.js"
 import * as Gather from "../src/Gather.js"
 import { isFastPath } from "../src/internal/fastPath.js"
 import * as Session from "../src/Session.js"
-import { settledStats } from "./support.js"
+import { eventually, settledStats } from "./support.js"
 
 const kinds = [
   "ok",
@@ -149,6 +151,80 @@ layer(DemoServer.layer(), { excludeTestServices: true })("Gather fast path", (it
       expect(streamed.map((r) => r.index)).toEqual(urls.map((_, i) => i))
       expect(streamed.map((r) => Either.isRight(r.outcome) ? r.outcome.right.bytes : -1)).toEqual(urls.map((_, i) => i % 97))
     }))
+})
+
+/** Counts the fibers started under it (and how many are running). */
+class ForkCounter extends Supervisor.AbstractSupervisor<number> {
+  started = 0
+  get value() {
+    return Effect.sync(() => this.started)
+  }
+  override onStart(): void {
+    this.started++
+  }
+}
+
+layer(DemoServer.layer(), { excludeTestServices: true })("Gather lanes", (it) => {
+  const inSession = <A, E>(body: (server: DemoServer.DemoServer) => Effect.Effect<A, E, Session.Session | DemoServer.DemoServer>) =>
+    Effect.flatMap(DemoServer.DemoServer, (server) => body(server).pipe(Effect.provide(Session.layer({ baseUrl: server.baseUrl }))))
+
+  it.effect("a gather of plain fetches forks no fiber; a composed item gets one for its lane from then on", () =>
+    inSession(() =>
+      Effect.gen(function*() {
+        const plain = new ForkCounter()
+        const urls = Array.from({ length: 40 }, (_, i) => `/bytes/${i}`)
+        const all = yield* Gather.all(urls.map((url) => Fetch.get(url)), { concurrency: 8 }).pipe(Effect.supervised(plain))
+        expect(all.map((r) => r.bytes)).toEqual(urls.map((_, i) => i))
+        expect(plain.started).toBe(0)
+        const mixed = new ForkCounter()
+        const effects = urls.map((url, i) => i % 10 === 3 ? Effect.map(Fetch.get(url), (r) => r) : Fetch.get(url))
+        const results = yield* Gather.all(effects, { concurrency: 8 }).pipe(Effect.supervised(mixed))
+        expect(results.map((r) => r.bytes)).toEqual(urls.map((_, i) => i))
+        // 4 composed items: each moves at most one lane onto a fiber of its own.
+        expect(mixed.started).toBeGreaterThanOrEqual(1)
+        expect(mixed.started).toBeLessThanOrEqual(4)
+      })
+    ))
+
+  it.effect("fail-fast with lanes on callbacks and on fibers: the first failure ends the gather and aborts the rest at the server", () =>
+    inSession((server) =>
+      Effect.gen(function*() {
+        yield* settledStats
+        yield* server.resetStats
+        // Slow requests on both kinds of lane, then a 404 that fails the gather.
+        const effects = Array.from({ length: 12 }, (_, i) =>
+          i === 9
+            ? Effect.zipRight(Effect.sleep("50 millis"), Fetch.get("/status/404"))
+            : i % 2 === 0
+            ? Fetch.get(`/delay/3000?i=${i}`)
+            : Effect.map(Fetch.get(`/delay/3000?i=${i}`), (r) => r))
+        const started = performance.now()
+        const error = yield* Effect.flip(Gather.all(effects, { concurrency: 12 }))
+        expect(error._tag).toBe("BadStatus")
+        expect(performance.now() - started).toBeLessThan(2500)
+        const stats = yield* settledStats
+        expect(stats.inFlight).toBe(0)
+        // Every slow request was cut, fast lane or fiber alike.
+        expect(stats.aborted).toBe(11)
+      })
+    ))
+
+  it.effect("interrupting a gather aborts every request in flight, on either kind of lane", () =>
+    inSession((server) =>
+      Effect.gen(function*() {
+        yield* settledStats
+        yield* server.resetStats
+        const effects = Array.from({ length: 10 }, (_, i) =>
+          i % 3 === 0 ? Effect.map(Fetch.get(`/delay/3000?i=${i}`), (r) => r) : Fetch.get(`/delay/3000?i=${i}`))
+        const fiber = yield* Effect.fork(Gather.all(effects, { concurrency: 10 }))
+        yield* eventually(server.stats, (s) =>
+          s.inFlight === 10)
+        yield* Fiber.interrupt(fiber)
+        const stats = yield* settledStats
+        expect(stats.inFlight).toBe(0)
+        expect(stats.aborted).toBe(10)
+      })
+    ))
 })
 
 describe("isFastPath", () => {

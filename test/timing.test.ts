@@ -4,7 +4,7 @@ import * as https from "node:https"
 import { buildConnector } from "undici"
 import type * as Fetch from "../src/Fetch.js"
 import * as FetchApi from "../src/Fetch.js"
-import { opened, timedConnector } from "../src/internal/connections.js"
+import { OpenConnections, opened, timedConnector } from "../src/internal/connections.js"
 import { localCertificates } from "../src/internal/tls.js"
 import { failure, serverAndSession } from "./support.js"
 
@@ -68,23 +68,29 @@ layer(
 })
 
 describe("timedConnector", () => {
-  it("times TCP and TLS apart, and publishes them only while the connection is handed over", async () => {
+  it("times TCP and TLS apart, publishes them only while the connection is handed over, and counts it while open", async () => {
     // A throwaway CA and certificate made now, in memory: no key is committed.
     const pair = localCertificates()
     const server = https.createServer({ key: pair.key, cert: pair.cert })
     await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve))
     try {
       const port = (server.address() as { port: number }).port
-      const connect = timedConnector(buildConnector({ timeout: 2000, rejectUnauthorized: false }))
+      const open = new OpenConnections(1)
+      const origin = `https://127.0.0.1:${port}`
+      const connect = timedConnector(buildConnector({ timeout: 2000, rejectUnauthorized: false }), open)
       const before = performance.now()
+      expect(open.roomFor(origin)).toBe(true)
       const seen = await new Promise<ReturnType<typeof opened>>((resolve, reject) =>
         connect({ hostname: "127.0.0.1", host: `127.0.0.1:${port}`, protocol: "https:", port: String(port) }, (error, socket) => {
           if (error !== null) return reject(error)
           const during = opened()
+          // Counted while open (the cap is 1), and free again once closed.
+          expect(open.roomFor(origin)).toBe(false)
+          socket.once("close", () => resolve(during))
           socket.destroy()
-          resolve(during)
         })
       )
+      expect(open.roomFor(origin)).toBe(true)
       expect(seen).toBeDefined()
       expect(seen!.connectAt).toBeGreaterThanOrEqual(before)
       expect(seen!.tlsAt).toBeGreaterThan(seen!.connectAt)

@@ -17,6 +17,7 @@ import type * as FetchError from "../FetchError.js"
 import * as BodySink from "./bodySink.js"
 import type { BodyChannel } from "./bodyStream.js"
 import { opened } from "./connections.js"
+import type { OpenConnections } from "./connections.js"
 import { Deadlines } from "./deadlines.js"
 import type { Phase } from "./deadlines.js"
 import { encodingOf } from "./decoders.js"
@@ -88,6 +89,8 @@ export const enum BodyMode {
  */
 export interface AttemptContext {
   readonly dispatcher: Dispatcher
+  /** The pool's open connections per origin; `undefined`: not known (a dispatcher the user gave). */
+  readonly connections: OpenConnections | undefined
   /** Checks the attempt's time limits (see watchdog.ts). */
   readonly watchdog: Watchdog
   readonly limits: Limits
@@ -500,8 +503,14 @@ export const start = (
   // response ends (setImmediate in client-h1), so a worker that sends its
   // next request to the same origin at once finds no free socket and opens
   // another: 12 TLS handshakes for 8 workers, 42 for 32. Waiting for that
-  // turn keeps a gather at C workers to C + 1 connections.
-  if (previous instanceof AttemptHandler && previous.completed && previous.origin === request.origin) {
+  // turn keeps a gather at C workers to C + 1 connections. A pool already at
+  // its cap for the origin cannot open another: the request waits in its
+  // queue for the same socket, and the turn would only cost time.
+  const connections = context.connections
+  if (
+    previous instanceof AttemptHandler && previous.completed && previous.origin === request.origin &&
+    (connections === undefined || connections.roomFor(request.origin))
+  ) {
     setImmediate(dispatchLater, context, request, handler)
   } else {
     dispatch(context, request, handler)

@@ -28,8 +28,39 @@ const slot = globalValue(Symbol.for("effect-gather/connections/opened"), (): { c
 /** The new connection whose first request is being written now, if any. */
 export const opened = (): Opened | undefined => slot.current
 
-/** A connector (undici's own, possibly wrapped), timing each connection it opens. */
-export const timedConnector = (connect: buildConnector.connector): buildConnector.connector => {
+/**
+ * The connections a session's pool has open, per origin: a worker waits a
+ * turn before reusing an origin (see attempt.ts `start`) only while the pool
+ * may still open another one. A count per connection, nothing per request.
+ */
+export class OpenConnections {
+  private readonly byOrigin = new Map<string, number>()
+
+  constructor(
+    /** The pool's cap per origin (`maxConnectionsPerHost`). */
+    readonly limit: number
+  ) {}
+
+  /** True while `origin` has fewer open connections than the cap. */
+  roomFor(origin: string): boolean {
+    return (this.byOrigin.get(origin) ?? 0) < this.limit
+  }
+
+  opened(origin: string, socket: { once(event: "close", listener: () => void): unknown }): void {
+    this.byOrigin.set(origin, (this.byOrigin.get(origin) ?? 0) + 1)
+    socket.once("close", () => {
+      const left = (this.byOrigin.get(origin) ?? 1) - 1
+      if (left <= 0) this.byOrigin.delete(origin)
+      else this.byOrigin.set(origin, left)
+    })
+  }
+}
+
+/**
+ * A connector (undici's own, possibly wrapped), timing each connection it
+ * opens and counting it in `open`.
+ */
+export const timedConnector = (connect: buildConnector.connector, open: OpenConnections): buildConnector.connector => {
   return (options, callback) => {
     const connectAt = performance.now()
     let tlsAt = -1
@@ -37,6 +68,8 @@ export const timedConnector = (connect: buildConnector.connector): buildConnecto
     // undici's connector returns the socket, though its type says void.
     const socket: unknown = connect(options, (...args) => {
       if (args[0] !== null) return callback(...args)
+      // undici names the origin by its URL's parts: this is its `origin`.
+      open.opened(`${options.protocol}//${options.host}`, args[1])
       const previous = slot.current
       slot.current = { connectAt, tlsAt }
       try {

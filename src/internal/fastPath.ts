@@ -37,7 +37,12 @@ export interface FastPath<A, E, R> {
    * returns `undefined` (nothing started, `sink` never called) when it must
    * run as a plain effect this time.
    */
-  readonly [TypeId]: (fiber: Fiber.RuntimeFiber<unknown, unknown>, sink: Sink<A, E, R>) => Running | undefined
+  readonly [TypeId]: (
+    fiber: Fiber.RuntimeFiber<unknown, unknown>,
+    sink: Sink<A, E, R>,
+    /** What the same lane of work ran before, if anything (an HTTP engine may wait a turn to reuse its connection). */
+    previous: Running | undefined
+  ) => Running | undefined
 }
 
 export const isFastPath = <A, E, R>(effect: Effect.Effect<A, E, R>): effect is Effect.Effect<A, E, R> & FastPath<A, E, R> => TypeId in effect

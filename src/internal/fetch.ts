@@ -15,6 +15,7 @@ import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import type { Segment, Timing } from "../Fetch.js"
 import type * as FetchError from "../FetchError.js"
+import type { Session as PublicSession } from "../Session.js"
 import * as Attempt from "./attempt.js"
 import type { BodyChannel } from "./bodyStream.js"
 import * as Credentials from "./credentials.js"
@@ -28,7 +29,6 @@ import { lowerCaseHeaders, resolveCall } from "./options.js"
 import { splitPlainUrl } from "./plainUrl.js"
 import { isSecretHeader, redactUrl } from "./redact.js"
 import * as Retry from "./retry.js"
-import type { Session as PublicSession } from "../Session.js"
 import type { SessionImpl } from "./session.js"
 import { tag as sessionTag } from "./session.js"
 import { decodeText } from "./text.js"
@@ -274,7 +274,7 @@ const start = (
   fetching.placeDeadline(fiber)
   const begin = (traceparent: string | undefined) => {
     const prepared = prepare(session, request, options?.headers, traceparent, startedAt)
-    const fetched = Effect.isEffect(prepared) ? Effect.flatMap(prepared, fetching.hop) : fetching.hop(prepared)
+    const fetched = Effect.isEffect(prepared) ? Effect.flatMap(prepared, (ready) => fetching.hop(ready)) : fetching.hop(prepared)
     if (!session.config.metrics) return fetched
     return Effect.tapBoth(fetched, {
       onFailure: Metrics.recordFailure,
@@ -298,6 +298,7 @@ const noRedirects: ReadonlyArray<string> = []
  */
 class Fetching implements Attempt.AttemptContext {
   readonly dispatcher: SessionImpl["dispatcher"]
+  readonly connections: SessionImpl["connections"]
   readonly watchdog: SessionImpl["watchdog"]
   readonly follow: boolean
   /** Clock ms, for waits (retry backoff, pauses, limiters); Infinity: none. */
@@ -317,6 +318,7 @@ class Fetching implements Attempt.AttemptContext {
     readonly stream: boolean
   ) {
     this.dispatcher = session.dispatcher
+    this.connections = session.connections
     this.watchdog = session.watchdog
     this.follow = limits.maxRedirects > 0
   }
@@ -371,10 +373,12 @@ class Fetching implements Attempt.AttemptContext {
   }
 
   /** Attempts of one hop; the retry schedule is built only after a failure. */
-  readonly hop = (prepared: Prepared): Effect.Effect<FetchResponse<Uint8Array>, FetchError.FetchError> => {
+  // Methods, not arrow fields: a closure per fetch for each would be paid by
+  // every fetch, and only a failure or a redirect needs them as callbacks.
+  hop(prepared: Prepared): Effect.Effect<FetchResponse<Uint8Array>, FetchError.FetchError> {
     this.current = prepared
     this.attempt = 1
-    return Effect.catchAll(this.exchange(prepared, 1), this.onFailure)
+    return Effect.catchAll(this.exchange(prepared, 1), (failure) => this.onFailure(failure))
   }
 
   // One attempt: wait at the gates, then exchange.
@@ -407,9 +411,9 @@ class Fetching implements Attempt.AttemptContext {
     )
   }
 
-  protected readonly onFailure = (
+  protected onFailure(
     first: FetchError.FetchError | Attempt.Redirect
-  ): Effect.Effect<FetchResponse<Uint8Array>, FetchError.FetchError> => {
+  ): Effect.Effect<FetchResponse<Uint8Array>, FetchError.FetchError> {
     const prepared = this.current!
     if (first._tag === "Redirect") return this.redirect(prepared, first)
     return Effect.zipRight(
@@ -560,7 +564,8 @@ const noSession = (): undefined => undefined
 const startFast = <A, R>(
   fiber: Fiber.RuntimeFiber<unknown, unknown>,
   effect: FetchEffect<A, R>,
-  sink: FastPath.Sink<FetchResponse<A>, FetchError.FetchError, R>
+  sink: FastPath.Sink<FetchResponse<A>, FetchError.FetchError, R>,
+  previous: FastPath.Running | undefined
 ): FastPath.Running | undefined => {
   const session = Context.getOrElse(fiber.currentContext, sessionTag, noSession)
   if (session === undefined) return undefined
@@ -580,9 +585,10 @@ const startFast = <A, R>(
   const remainingMs = fetching.deadlinePerfAt - performance.now()
   if (remainingMs <= 0) return undefined
   fetching.begin(prepared)
-  // The worker's slot remembers what it ran last (see Attempt.start).
+  // A worker fiber's slot remembers what it ran last, on either path (see
+  // Attempt.start); a lane without a fiber of its own says it.
   const slot = fiber.getFiberRef(currentInterruptSlot)
-  if (slot === undefined || slot.owner !== fiber) return Attempt.start(fetching, prepared, 1, remainingMs, fetching)
+  if (slot === undefined || slot.owner !== fiber) return Attempt.start(fetching, prepared, 1, remainingMs, fetching, previous)
   return slot.current = Attempt.start(fetching, prepared, 1, remainingMs, fetching, slot.current)
 }
 
@@ -607,9 +613,10 @@ export class FetchEffect<A, R> extends Effectable.Class<FetchResponse<A>, FetchE
 
   [FastPath.TypeId](
     fiber: Fiber.RuntimeFiber<unknown, unknown>,
-    sink: FastPath.Sink<FetchResponse<A>, FetchError.FetchError, R>
+    sink: FastPath.Sink<FetchResponse<A>, FetchError.FetchError, R>,
+    previous: FastPath.Running | undefined
   ): FastPath.Running | undefined {
-    return startFast(fiber, this, sink)
+    return startFast(fiber, this, sink, previous)
   }
 }
 

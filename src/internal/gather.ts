@@ -20,15 +20,16 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
-import type * as Fiber from "effect/Fiber"
+import * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
 import * as Mailbox from "effect/Mailbox"
 import * as Option from "effect/Option"
+import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { currentDeadline } from "./deadline.js"
 import * as FastPath from "./fastPath.js"
-import { withInterruptSlot } from "./interruptSlot.js"
+import { currentInterruptSlot, withInterruptSlot } from "./interruptSlot.js"
 
 export type Concurrency = number | "unbounded"
 
@@ -88,111 +89,250 @@ interface Work<I, A, E, EI, R> {
   readonly watcher: Watcher | undefined
 }
 
-/** One worker: a callback loop over fast effects, the fiber for the rest. */
-const worker = <I, A, E, EI, R>(work: Work<I, A, E, EI, R>, nextIndex: () => number): Effect.Effect<void, E | EI, R> => {
-  const { watcher } = work
-  const slow = (effect: Effect.Effect<A, E, R>, index: number, input: I, startedAt: number): Effect.Effect<void, E | EI, R> => {
-    const matched = Effect.matchEffect(effect, {
-      onFailure: (error) => {
-        watcher?.onFailure(error, startedAt)
-        return work.onError(index, input, error) ? loop : Effect.fail(error)
-      },
-      onSuccess: (value) => {
-        watcher?.onSuccess(value, startedAt)
-        work.onValue(index, input, value)
-        return loop
-      }
-    })
-    return watcher === undefined ? matched : Effect.onInterrupt(matched, () => Effect.sync(() => watcher.onInterrupt(startedAt)))
+/** Why a lane stopped running on callbacks. */
+type Stop<A, E, EI, R> =
+  | { readonly _tag: "End" }
+  | { readonly _tag: "Pending" }
+  | { readonly _tag: "Slow"; readonly effect: Effect.Effect<A, E, R>; readonly index: number; readonly input: unknown; readonly startedAt: number }
+  | { readonly _tag: "Failed"; readonly error: E | EI }
+  | { readonly _tag: "Defect"; readonly defect: unknown }
+
+const End_: Stop<never, never, never, never> = { _tag: "End" }
+const Pending_: Stop<never, never, never, never> = { _tag: "Pending" }
+
+/**
+ * One lane of work: takes an input, starts its effect on callbacks (see
+ * fastPath.ts), and on completion takes the next, until it must stop (see
+ * {@link Stop}); then it calls `stopped` once and does nothing more.
+ */
+class Lane<I, A, E, EI, R> implements FastPath.Sink<A, E, R> {
+  /** The item in flight on callbacks, to abort on interruption. */
+  running: FastPath.Running | undefined = undefined
+  /** What this lane ran last (a fetch may wait a turn to reuse its connection). */
+  private last: FastPath.Running | undefined = undefined
+  private index = 0
+  private input: I | undefined = undefined
+  startedAt = 0
+  private starting = false
+  private completedWhileStarting = false
+  stopped = false
+
+  constructor(
+    private readonly work: Work<I, A, E, EI, R>,
+    private readonly nextIndex: () => number,
+    private readonly fiber: Fiber.RuntimeFiber<unknown, unknown>,
+    private readonly onStop: (stop: Stop<A, E, EI, R>) => void
+  ) {}
+
+  private stop(how: Stop<A, E, EI, R>): void {
+    this.stopped = true
+    this.running = undefined
+    this.onStop(how)
   }
 
+  succeed(value: A): void {
+    this.running = undefined
+    this.work.watcher?.onSuccess(value, this.startedAt)
+    this.work.onValue(this.index, this.input!, value)
+    this.pump()
+  }
+
+  fail(error: E): void {
+    this.running = undefined
+    this.work.watcher?.onFailure(error, this.startedAt)
+    if (this.work.onError(this.index, this.input!, error)) this.pump()
+    else this.stop({ _tag: "Failed", error })
+  }
+
+  continueWith(effect: Effect.Effect<A, E, R>): void {
+    this.stop({ _tag: "Slow", effect, index: this.index, input: this.input, startedAt: this.startedAt })
+  }
+
+  /** Aborts the item in flight, if any; `true` when there was one. */
+  interrupt(): boolean {
+    const current = this.running
+    this.running = undefined
+    this.stopped = true
+    if (current === undefined) return false
+    current.interrupt()
+    this.work.watcher?.onInterrupt(this.startedAt)
+    return true
+  }
+
+  pump(): void {
+    // A start that completes at once reports while `start` is still on the
+    // stack: the loop below takes the next input instead of recursing.
+    if (this.starting) {
+      this.completedWhileStarting = true
+      return
+    }
+    const { work } = this
+    while (!this.stopped) {
+      let effect: Effect.Effect<A, E, R>
+      try {
+        const next = work.poll()
+        if (next === End) return this.stop(End_)
+        if (next === Pending) return this.stop(Pending_)
+        this.input = next
+        this.index = this.nextIndex()
+        if (work.watcher !== undefined) {
+          this.startedAt = performance.now()
+          work.watcher.onStart(this.startedAt)
+        }
+        effect = work.f(next, this.index)
+      } catch (error) {
+        // A throwing iterator or function is a defect, as in Effect.forEach.
+        return this.stop({ _tag: "Defect", defect: error })
+      }
+      if (!FastPath.isFastPath(effect)) return this.continueWith(effect)
+      this.starting = true
+      this.completedWhileStarting = false
+      const started = effect[FastPath.TypeId](this.fiber, this, this.last)
+      this.starting = false
+      if (started === undefined) return this.continueWith(effect)
+      this.last = started
+      if (!this.completedWhileStarting) {
+        if (!this.stopped) this.running = started
+        return
+      }
+    }
+  }
+}
+
+/** The rest of a slow item on the fiber: its outcome is recorded like a fast one's. */
+const slowItem = <I, A, E, EI, R>(
+  work: Work<I, A, E, EI, R>,
+  stop: Extract<Stop<A, E, EI, R>, { readonly _tag: "Slow" }>
+): Effect.Effect<void, E, R> => {
+  const { watcher } = work
+  // The lane's input, as it polled it.
+  const input = stop.input as I
+  const matched = Effect.matchEffect(stop.effect, {
+    onFailure: (error) => {
+      watcher?.onFailure(error, stop.startedAt)
+      return work.onError(stop.index, input, error) ? Effect.void : Effect.fail(error)
+    },
+    onSuccess: (value) => {
+      watcher?.onSuccess(value, stop.startedAt)
+      work.onValue(stop.index, input, value)
+      return Effect.void
+    }
+  })
+  return watcher === undefined ? matched : Effect.onInterrupt(matched, () => Effect.sync(() => watcher.onInterrupt(stop.startedAt)))
+}
+
+/** What a worker fiber does once its lane stopped; `undefined`: the worker is done. */
+const afterStop = <I, A, E, EI, R>(
+  work: Work<I, A, E, EI, R>,
+  stop: Stop<A, E, EI, R>,
+  loop: Effect.Effect<void, E | EI, R>
+): Effect.Effect<void, E | EI, R> => {
+  switch (stop._tag) {
+    case "End":
+      return Effect.void
+    case "Pending":
+      return Effect.zipRight(work.wait, loop)
+    case "Slow":
+      return Effect.zipRight(slowItem(work, stop), loop)
+    case "Failed":
+      return Effect.fail(stop.error)
+    case "Defect":
+      return Effect.die(stop.defect)
+  }
+}
+
+/**
+ * One worker on a fiber of its own: its lane runs on callbacks; whatever
+ * needs the fiber (a slow item, a wait for input) runs on it, then the lane
+ * goes on.
+ */
+const worker = <I, A, E, EI, R>(work: Work<I, A, E, EI, R>, nextIndex: () => number): Effect.Effect<void, E | EI, R> => {
+  // Run inside withInterruptSlot (see interruptSlot.ts).
   const loop: Effect.Effect<void, E | EI, R> = Effect.withFiberRuntime((fiber) => {
-    watcher?.bind(fiber)
+    work.watcher?.bind(fiber)
     return Effect.async<void, E | EI, R>((resume) => {
-      let running: FastPath.Running | undefined
-      let index = 0
-      let input: I
-      let startedAt = 0
-      let starting = false
-      let completedWhileStarting = false
-      let finished = false
-      const finish = (effect: Effect.Effect<void, E | EI, R>): void => {
-        finished = true
-        running = undefined
-        resume(effect)
-      }
-      const sink: FastPath.Sink<A, E, R> = {
-        succeed: (value) => {
-          running = undefined
-          watcher?.onSuccess(value, startedAt)
-          work.onValue(index, input, value)
-          pump()
-        },
-        fail: (error) => {
-          running = undefined
-          watcher?.onFailure(error, startedAt)
-          if (work.onError(index, input, error)) pump()
-          else finish(Effect.fail(error))
-        },
-        continueWith: (effect) => finish(slow(effect, index, input, startedAt))
-      }
-      const pump = (): void => {
-        // A start that completes at once reports while `start` is still on
-        // the stack: the loop below takes the next input instead of recursing.
-        if (starting) {
-          completedWhileStarting = true
-          return
-        }
-        while (!finished) {
-          let effect: Effect.Effect<A, E, R>
-          try {
-            const next = work.poll()
-            if (next === End) return finish(Effect.void)
-            if (next === Pending) return finish(Effect.zipRight(work.wait, loop))
-            input = next
-            index = nextIndex()
-            if (watcher !== undefined) {
-              startedAt = performance.now()
-              watcher.onStart(startedAt)
-            }
-            effect = work.f(next, index)
-          } catch (error) {
-            // A throwing iterator or function is a defect, as in Effect.forEach.
-            return finish(Effect.die(error))
-          }
-          if (!FastPath.isFastPath(effect)) return finish(slow(effect, index, input, startedAt))
-          starting = true
-          completedWhileStarting = false
-          const started = effect[FastPath.TypeId](fiber, sink)
-          starting = false
-          if (started === undefined) return finish(slow(effect, index, input, startedAt))
-          if (!completedWhileStarting) {
-            if (!finished) running = started
-            return
-          }
-        }
-      }
-      pump()
+      const lane = new Lane(work, nextIndex, fiber, (stop) => resume(afterStop(work, stop, loop)))
+      lane.pump()
       return Effect.sync(() => {
-        const current = running
-        running = undefined
-        if (current === undefined) return
-        current.interrupt()
-        watcher?.onInterrupt(startedAt)
+        lane.interrupt()
       })
     })
   })
   return loop
 }
 
-/** Runs `workers` workers over `work`; the first failure interrupts the rest. */
-const runWorkers = <I, A, E, EI, R>(work: Work<I, A, E, EI, R>, workers: number): Effect.Effect<void, E | EI, R> => {
-  let next = 0
-  const nextIndex = () => next++
-  const one = withInterruptSlot(worker(work, nextIndex))
-  if (workers === 1) return one
-  return Effect.all(new Array<typeof one>(workers).fill(one), { concurrency: "unbounded", discard: true })
-}
+/**
+ * Runs `workers` lanes over `work`; the first failure interrupts the rest.
+ *
+ * The lanes start on the calling fiber, all on callbacks: a gather of plain
+ * fetches forks no fiber at all. A lane that meets something needing a fiber
+ * (a slow item, a wait for input) gets one, a worker (see {@link worker})
+ * that carries it on from there.
+ */
+const runWorkers = <I, A, E, EI, R>(work: Work<I, A, E, EI, R>, workers: number): Effect.Effect<void, E | EI, R> =>
+  // The lanes share the calling fiber: none of them owns a slot of it (an
+  // enclosing worker's slot is that worker's), so each says what it ran last.
+  Effect.locally(currentInterruptSlot, undefined)(Effect.flatMap(Effect.runtime<R>(), (runtime) =>
+    Effect.withFiberRuntime<void, E | EI, R>((driver) => {
+      work.watcher?.bind(driver)
+      let next = 0
+      const nextIndex = () => next++
+      const fork = Runtime.runFork(runtime)
+      return Effect.async<void, E | EI, R>((resume) => {
+        let ended = false
+        /** Lanes still on callbacks, and forked workers, not yet done. */
+        let open = workers
+        const lanes: Array<Lane<I, A, E, EI, R>> = []
+        const forked = new Set<Fiber.RuntimeFiber<void, E | EI>>()
+        // Everything else stops at once: the lanes abort what they run, the
+        // forked workers are interrupted (and waited for) by the effect the
+        // gather resumes with.
+        const stopAll = (): Effect.Effect<void> => {
+          for (const lane of lanes) lane.interrupt()
+          return forked.size === 0 ? Effect.void : Fiber.interruptAll([...forked])
+        }
+        const end = (outcome: Effect.Effect<void, E | EI, R>): void => {
+          if (ended) return
+          ended = true
+          const others = stopAll()
+          resume(Effect.zipRight(others, outcome))
+        }
+        const done = (): void => {
+          if (--open === 0) end(Effect.void)
+        }
+        const onStop = (stop: Stop<A, E, EI, R>): void => {
+          if (ended) return
+          switch (stop._tag) {
+            case "End":
+              return done()
+            case "Failed":
+              return end(Effect.fail(stop.error))
+            case "Defect":
+              return end(Effect.die(stop.defect))
+            default: {
+              // The lane needs a fiber from here on.
+              const fiber = fork(withInterruptSlot(Effect.suspend(() => afterStop(work, stop, worker(work, nextIndex)))))
+
+              forked.add(fiber)
+              fiber.addObserver((exit) => {
+                forked.delete(fiber)
+                if (Exit.isSuccess(exit)) done()
+                else if (!ended) end(Effect.failCause(exit.cause))
+              })
+            }
+          }
+        }
+        for (let i = 0; i < workers && !ended; i++) {
+          const lane = new Lane(work, nextIndex, driver, onStop)
+          lanes.push(lane)
+          lane.pump()
+        }
+        return Effect.suspend(() => {
+          ended = true
+          return stopAll()
+        })
+      })
+    })))
 
 const iterablePoll = <I>(iterable: Iterable<I>): () => I | End => {
   const iterator = iterable[Symbol.iterator]()

@@ -9,11 +9,11 @@ import * as UrlParams from "@effect/platform/UrlParams"
 import * as Effect from "effect/Effect"
 import type { SendOptions } from "../Fetch.js"
 import type * as FetchError from "../FetchError.js"
+import type { Session as PublicSession } from "../Session.js"
 import * as Errors from "./errors.js"
 import type { FetchResponse, RequestSpec } from "./fetch.js"
 import { executeCurrent } from "./fetch.js"
 import { redactUrl } from "./redact.js"
-import type { Session as PublicSession } from "../Session.js"
 
 const noHeaders: Readonly<Record<string, string>> = Object.freeze({})
 const noParams: UrlParams.UrlParams = []

@@ -10,12 +10,13 @@ import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as fs from "node:fs"
 import { Agent, buildConnector, Client, Pool } from "undici"
-import { timedConnector } from "./connections.js"
+import type { Dispatcher } from "undici"
+import type { Session as PublicSession } from "../Session.js"
+import { OpenConnections, timedConnector } from "./connections.js"
 import { CookieJar } from "./cookies.js"
 import * as Hosts from "./hosts.js"
 import * as LeanClient from "./httpClient.js"
-import type { Session as PublicSession } from "../Session.js"
-import type { ResolvedTls, SessionOptions } from "./options.js"
+import type { ResolvedSession, ResolvedTls, SessionOptions } from "./options.js"
 import { resolveSession } from "./options.js"
 import { Watchdog } from "./watchdog.js"
 
@@ -34,6 +35,8 @@ export interface SessionImpl extends PublicSession {
   readonly watchdog: Watchdog
   /** The cookie jar, when the session keeps one. */
   readonly cookies: CookieJar | undefined
+  /** Open connections per origin, on the session's own pool (not a dispatcher the user gave). */
+  readonly connections: OpenConnections | undefined
 }
 
 export const key = "effect-gather/Session"
@@ -52,13 +55,37 @@ export const make = (options?: SessionOptions): Effect.Effect<SessionImpl, never
           "anyone on the network path can read and change its https traffic"
       )
     }
-    // A dispatcher the user gives (a proxy, custom TLS) is theirs to close.
-    const dispatcher = options?.dispatcher ?? (yield* Effect.acquireRelease(
+    // A dispatcher the user gives (a proxy, custom TLS) is theirs to close,
+    // and opaque: connections are counted only on our own pool.
+    const { connections, dispatcher } = options?.dispatcher === undefined
+      ? yield* ownPool(config)
+      : { connections: undefined, dispatcher: options.dispatcher }
+    const hosts = Hosts.make(config.hostLimits, yield* Effect.scope, config.retry.maxRetryAfterMs)
+    const watchdog = yield* Effect.acquireRelease(
+      Effect.sync(() => new Watchdog()),
+      (watchdog) => Effect.sync(() => watchdog.close())
+    )
+    // Expiry runs on the Clock, so a TestClock can age cookies in tests.
+    const clock = yield* Effect.clock
+    const cookies = config.cookies ? new CookieJar(() => clock.unsafeCurrentTimeMillis()) : undefined
+    return { [TypeId]: TypeId, config, dispatcher, hosts, watchdog, cookies, connections } satisfies SessionImpl
+  })
+
+/** The session's own undici pool, its connections counted. */
+const ownPool = (
+  config: ResolvedSession
+): Effect.Effect<{ readonly connections: OpenConnections; readonly dispatcher: Dispatcher }, never, Scope.Scope> => {
+  const connections = new OpenConnections(config.maxConnectionsPerHost)
+  return Effect.map(
+    Effect.acquireRelease(
       Effect.sync(() =>
         new Agent({
           connections: config.maxConnectionsPerHost,
-          // undici's own connector, wrapped to name TLS failures and to time each new connection.
-          connect: timedConnector(connector({ timeout: config.timeouts.connectMs, allowH2: config.allowH2, ...connectTls(config.tls) })),
+          // undici's own connector, wrapped to name TLS failures and to time and count each new connection.
+          connect: timedConnector(
+            connector({ timeout: config.timeouts.connectMs, allowH2: config.allowH2, ...connectTls(config.tls) }),
+            connections
+          ),
           allowH2: config.allowH2,
           ...(config.allowH2 ? { factory: h2Pool } : {}),
           // Limits come per request from the session's options (0 = off).
@@ -69,17 +96,10 @@ export const make = (options?: SessionOptions): Effect.Effect<SessionImpl, never
       // destroy, not close: whatever is still in flight when the scope ends
       // belongs to an interrupted fiber and must be cut (close would drain).
       (agent) => Effect.promise(() => agent.destroy())
-    ))
-    const hosts = Hosts.make(config.hostLimits, yield* Effect.scope, config.retry.maxRetryAfterMs)
-    const watchdog = yield* Effect.acquireRelease(
-      Effect.sync(() => new Watchdog()),
-      (watchdog) => Effect.sync(() => watchdog.close())
-    )
-    // Expiry runs on the Clock, so a TestClock can age cookies in tests.
-    const clock = yield* Effect.clock
-    const cookies = config.cookies ? new CookieJar(() => clock.unsafeCurrentTimeMillis()) : undefined
-    return { [TypeId]: TypeId, config, dispatcher, hosts, watchdog, cookies } satisfies SessionImpl
-  })
+    ),
+    (dispatcher) => ({ connections, dispatcher })
+  )
+}
 
 /** undici's connector options (node:tls's) from the resolved TLS options. */
 const connectTls = (tls: ResolvedTls | undefined) => {
