@@ -186,6 +186,34 @@ layer(DemoServer.layer(), { excludeTestServices: true })("Gather lanes", (it) =>
       })
     ))
 
+  it.effect("Gather.stream lanes wait for the consumer and for a Stream source on callbacks, forking nothing per lane", () =>
+    inSession(() =>
+      Effect.gen(function*() {
+        // A slow consumer and a small window: lanes keep running out of permits.
+        const run = (n: number, source: "iterable" | "stream") =>
+          Effect.gen(function*() {
+            const counter = new ForkCounter()
+            const urls = Array.from({ length: n }, (_, i) => `/bytes/${i % 7}`)
+            const items = yield* Gather.stream(
+              source === "iterable" ? urls : Stream.fromIterable(urls).pipe(Stream.rechunk(3)),
+              (url) => Fetch.get(url),
+              { concurrency: 4, bufferSize: 4, ordered: true }
+            ).pipe(
+              Stream.tap(() => Effect.sleep("1 millis")),
+              Stream.runCollect,
+              Effect.supervised(counter)
+            )
+            expect(Array.from(items).map((item) => Either.isRight(item.outcome) ? item.outcome.right.bytes : -1)).toEqual(
+              urls.map((_, i) => i % 7)
+            )
+            return counter.started
+          })
+        // What a stream always starts (its own fibers) is the same for no input as for 120.
+        expect(yield* run(120, "iterable")).toBe(yield* run(0, "iterable"))
+        expect(yield* run(120, "stream")).toBe(yield* run(0, "stream"))
+      })
+    ))
+
   it.effect("fail-fast with lanes on callbacks and on fibers: the first failure ends the gather and aborts the rest at the server", () =>
     inSession((server) =>
       Effect.gen(function*() {

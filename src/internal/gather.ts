@@ -76,12 +76,20 @@ type End = typeof End
 const Pending: unique symbol = Symbol("effect-gather/Pending")
 type Pending = typeof Pending
 
+export type Readiness = "retry" | "waiting" | "fiber"
+
 /** What the workers of one gather share: where inputs come from and outcomes go. */
 interface Work<I, A, E, EI, R> {
   /** The next input, `End`, or `Pending` (run `wait`, then poll again). Never blocks. */
   readonly poll: () => I | End | Pending
   /** Completes when `poll` may have something again; fails if the source failed. */
   readonly wait: Effect.Effect<void, EI>
+  /**
+   * After `poll` said `Pending`, without a fiber: `"retry"` (poll again now),
+   * `"waiting"` (`wake` is called once `poll` may have something), or
+   * `"fiber"` (run `wait` on a fiber: it fails, say). Absent: always `"fiber"`.
+   */
+  readonly whenReady?: ((wake: () => void) => Readiness) | undefined
   readonly f: (input: I, index: number) => Effect.Effect<A, E, R>
   readonly onValue: (index: number, input: I, value: A) => void
   /** Records a failure; `false` ends the gather with it (fail-fast). */
@@ -159,6 +167,8 @@ class Lane<I, A, E, EI, R> implements FastPath.Sink<A, E, R> {
     return true
   }
 
+  private readonly wake = (): void => this.pump()
+
   pump(): void {
     // A start that completes at once reports while `start` is still on the
     // stack: the loop below takes the next input instead of recursing.
@@ -172,7 +182,13 @@ class Lane<I, A, E, EI, R> implements FastPath.Sink<A, E, R> {
       try {
         const next = work.poll()
         if (next === End) return this.stop(End_)
-        if (next === Pending) return this.stop(Pending_)
+        if (next === Pending) {
+          // Wait on a callback when the source can say when it is ready.
+          const readiness = work.whenReady === undefined ? "fiber" : work.whenReady(this.wake)
+          if (readiness === "retry") continue
+          if (readiness === "waiting") return
+          return this.stop(Pending_)
+        }
         this.input = next
         this.index = this.nextIndex()
         if (work.watcher !== undefined) {
@@ -437,6 +453,10 @@ class Waiters {
       if (at >= 0) this.list.splice(at, 1)
     })
   })
+  /** Calls `wake` (once) at the next wakeAll. */
+  notify(wake: () => void): void {
+    this.list.push(wake)
+  }
   wakeAll(): void {
     if (this.list.length === 0) return
     const woken = this.list
@@ -487,6 +507,13 @@ class Buffered<I, EI> {
     return this.ended ? End : Pending
   }
 
+  readonly whenReady = (wake: () => void): Readiness => {
+    if (this.head < this.items.length || this.ended) return "retry"
+    if (this.failure !== undefined) return "fiber"
+    this.takers.notify(wake)
+    return "waiting"
+  }
+
   readonly wait: Effect.Effect<void, EI> = Effect.suspend(() => {
     if (this.head < this.items.length || this.ended) return Effect.void
     if (this.failure !== undefined) return Effect.failCause(this.failure)
@@ -500,13 +527,24 @@ class Buffered<I, EI> {
   }
 }
 
+// An iterable is never Pending: poll it again.
+const alwaysRetry = (): Readiness => "retry"
+
 /** The stream's buffer of inputs, or a plain poll over an iterable. */
 const inputs = <I, EI, RI>(
   source: Source<I, EI, RI>,
   capacity: number
-): Effect.Effect<{ readonly poll: () => I | End | Pending; readonly wait: Effect.Effect<void, EI> }, never, Scope.Scope | RI> => {
+): Effect.Effect<
+  {
+    readonly poll: () => I | End | Pending
+    readonly wait: Effect.Effect<void, EI>
+    readonly whenReady: (wake: () => void) => Readiness
+  },
+  never,
+  Scope.Scope | RI
+> => {
   if (!(Stream.StreamTypeId in source) && !isAsyncIterable(source)) {
-    return Effect.sync(() => ({ poll: iterablePoll(source), wait: Effect.void }))
+    return Effect.sync(() => ({ poll: iterablePoll(source), wait: Effect.void, whenReady: alwaysRetry }))
   }
   const buffer = new Buffered<I, EI>(capacity)
   // An async iterable that throws or rejects is a defect: it has no typed
@@ -523,7 +561,7 @@ const inputs = <I, EI, RI>(
     })
   return Effect.as(
     Effect.forkScoped(Effect.onExit(feed, (exit) => Effect.sync(() => buffer.end(exit)))),
-    { poll: buffer.poll, wait: buffer.wait }
+    { poll: buffer.poll, wait: buffer.wait, whenReady: buffer.whenReady }
   )
 }
 
@@ -535,6 +573,12 @@ class Gate {
     if (this.available === 0) return false
     this.available--
     return true
+  }
+  /** `"waiting"` with `wake` registered while no permit is free, else `"retry"`. */
+  whenAvailable(wake: () => void): Readiness {
+    if (this.available > 0) return "retry"
+    this.waiters.notify(wake)
+    return "waiting"
   }
   readonly waitAvailable: Effect.Effect<void> = Effect.suspend(() => this.available > 0 ? Effect.void : Effect.zipRight(this.waiters.wait, this.waitAvailable))
   release(n: number): void {
@@ -618,6 +662,11 @@ export const stream = <I, A, E, R, EI, RI>(
         return next
       },
       wait: Effect.zipRight(gate.waitAvailable, source_.wait),
+      // poll said Pending: a permit was missing, or the source had nothing.
+      whenReady: (wake) => {
+        const permit = gate.whenAvailable(wake)
+        return permit === "waiting" ? permit : source_.whenReady(wake)
+      },
       f,
       onValue: (index, input, value) => emit({ index, input, outcome: Either.right(value) }),
       // Fail-fast fails here, before any reordering: an earlier input
