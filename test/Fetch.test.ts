@@ -6,6 +6,7 @@ import * as Schema from "effect/Schema"
 import * as Zlib from "node:zlib"
 import * as DemoServer from "../src/DemoServer.js"
 import * as Fetch from "../src/Fetch.js"
+import * as Gather from "../src/Gather.js"
 import * as Session from "../src/Session.js"
 import { assertTag, EchoedHeaders, eventually, failure, serverAndSession, settledStats } from "./support.js"
 
@@ -60,6 +61,17 @@ layer(serverAndSession((server) => ({ baseUrl: server.baseUrl, retry: false })),
         expect(response.timing.headersMs).toBeGreaterThanOrEqual(0)
         expect(response.timing.totalMs).toBeGreaterThanOrEqual(response.timing.headersMs)
         expect((yield* server.stats).requests).toBe(1)
+      }))
+
+    it.effect("a small body keeps only its own bytes, not the socket's read buffer with the response head", () =>
+      Effect.gen(function*() {
+        const responses = yield* Gather.all(Array.from({ length: 20 }, (_, i) => Fetch.get(`/bytes/${100 + i}`)), { concurrency: 4 })
+        for (const [i, response] of responses.entries()) {
+          expectPattern(response.body, 100 + i)
+          const underlying = Buffer.from(response.body.buffer)
+          expect(underlying.includes("content-length:")).toBe(false)
+          expect(underlying.includes("HTTP/1.1 200")).toBe(false)
+        }
       }))
 
     it.effect("chunked bodies (no content-length) and empty bodies", () =>

@@ -29,7 +29,20 @@ export const ERROR_PREFIX_BYTES = 1024
 /** Unread bytes of a streamed body before the socket is paused. */
 export const STREAM_HIGH_WATER = 1024 * 1024
 
-const concat = (chunks: Array<Buffer>, length: number): Buffer => chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, length)
+/**
+ * A body that came in one chunk is a view into the socket's read buffer,
+ * which also holds the response head: keeping the view (every response of a
+ * `Gather.all` is kept) keeps that whole buffer and its ArrayBuffer. A small
+ * one is copied into Node's shared pool instead (`Buffer.from` below 4 KiB),
+ * so kept responses hold only their bytes.
+ */
+const POOLED_COPY_BELOW = 4096
+
+const concat = (chunks: Array<Buffer>, length: number): Buffer => {
+  if (chunks.length !== 1) return Buffer.concat(chunks, length)
+  const only = chunks[0]!
+  return length < POOLED_COPY_BELOW && only.byteLength < only.buffer.byteLength ? Buffer.from(only) : only
+}
 
 const bodyTooLarge = (limitBytes: number, receivedBytes: number): Errors.Failure => ({
   _tag: "BodyTooLarge",
