@@ -98,15 +98,15 @@ interface Work<I, A, E, EI, R> {
 }
 
 /** Why a lane stopped running on callbacks. */
-type Stop<A, E, EI, R> =
+type Stop<I, A, E, EI, R> =
   | { readonly _tag: "End" }
   | { readonly _tag: "Pending" }
-  | { readonly _tag: "Slow"; readonly effect: Effect.Effect<A, E, R>; readonly index: number; readonly input: unknown; readonly startedAt: number }
+  | { readonly _tag: "Slow"; readonly effect: Effect.Effect<A, E, R>; readonly index: number; readonly input: I; readonly startedAt: number }
   | { readonly _tag: "Failed"; readonly error: E | EI }
   | { readonly _tag: "Defect"; readonly defect: unknown }
 
-const End_: Stop<never, never, never, never> = { _tag: "End" }
-const Pending_: Stop<never, never, never, never> = { _tag: "Pending" }
+const End_: Stop<never, never, never, never, never> = { _tag: "End" }
+const Pending_: Stop<never, never, never, never, never> = { _tag: "Pending" }
 
 /**
  * One lane of work: takes an input, starts its effect on callbacks (see
@@ -119,7 +119,8 @@ class Lane<I, A, E, EI, R> implements FastPath.Sink<A, E, R> {
   /** What this lane ran last (a fetch may wait a turn to reuse its connection). */
   private last: FastPath.Running | undefined = undefined
   private index = 0
-  private input: I | undefined = undefined
+  // Set with index before any effect of this lane can report.
+  private input!: I
   startedAt = 0
   private starting = false
   private completedWhileStarting = false
@@ -129,10 +130,10 @@ class Lane<I, A, E, EI, R> implements FastPath.Sink<A, E, R> {
     private readonly work: Work<I, A, E, EI, R>,
     private readonly nextIndex: () => number,
     private readonly fiber: Fiber.RuntimeFiber<unknown, unknown>,
-    private readonly onStop: (stop: Stop<A, E, EI, R>) => void
+    private readonly onStop: (stop: Stop<I, A, E, EI, R>) => void
   ) {}
 
-  private stop(how: Stop<A, E, EI, R>): void {
+  private stop(how: Stop<I, A, E, EI, R>): void {
     this.stopped = true
     this.running = undefined
     this.onStop(how)
@@ -141,14 +142,14 @@ class Lane<I, A, E, EI, R> implements FastPath.Sink<A, E, R> {
   succeed(value: A): void {
     this.running = undefined
     this.work.watcher?.onSuccess(value, this.startedAt)
-    this.work.onValue(this.index, this.input!, value)
+    this.work.onValue(this.index, this.input, value)
     this.pump()
   }
 
   fail(error: E): void {
     this.running = undefined
     this.work.watcher?.onFailure(error, this.startedAt)
-    if (this.work.onError(this.index, this.input!, error)) this.pump()
+    if (this.work.onError(this.index, this.input, error)) this.pump()
     else this.stop({ _tag: "Failed", error })
   }
 
@@ -218,11 +219,10 @@ class Lane<I, A, E, EI, R> implements FastPath.Sink<A, E, R> {
 /** The rest of a slow item on the fiber: its outcome is recorded like a fast one's. */
 const slowItem = <I, A, E, EI, R>(
   work: Work<I, A, E, EI, R>,
-  stop: Extract<Stop<A, E, EI, R>, { readonly _tag: "Slow" }>
+  stop: Extract<Stop<I, A, E, EI, R>, { readonly _tag: "Slow" }>
 ): Effect.Effect<void, E, R> => {
   const { watcher } = work
-  // The lane's input, as it polled it.
-  const input = stop.input as I
+  const input = stop.input
   const matched = Effect.matchEffect(stop.effect, {
     onFailure: (error) => {
       watcher?.onFailure(error, stop.startedAt)
@@ -240,7 +240,7 @@ const slowItem = <I, A, E, EI, R>(
 /** What a worker fiber does once its lane stopped; `undefined`: the worker is done. */
 const afterStop = <I, A, E, EI, R>(
   work: Work<I, A, E, EI, R>,
-  stop: Stop<A, E, EI, R>,
+  stop: Stop<I, A, E, EI, R>,
   loop: Effect.Effect<void, E | EI, R>
 ): Effect.Effect<void, E | EI, R> => {
   switch (stop._tag) {
@@ -316,7 +316,7 @@ const runWorkers = <I, A, E, EI, R>(work: Work<I, A, E, EI, R>, workers: number)
         const done = (): void => {
           if (--open === 0) end(Effect.void)
         }
-        const onStop = (stop: Stop<A, E, EI, R>): void => {
+        const onStop = (stop: Stop<I, A, E, EI, R>): void => {
           if (ended) return
           switch (stop._tag) {
             case "End":
