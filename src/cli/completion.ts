@@ -18,22 +18,46 @@ import * as Effectable from "effect/Effectable"
 import type * as Fiber from "effect/Fiber"
 import * as FastPath from "../internal/fastPath.js"
 
-/** What to call when an item completes (never when it is interrupted). */
-export interface Hook<A, E> {
-  readonly onSuccess: (value: A) => void
-  readonly onFailure: (error: E) => void
+/**
+ * What to call when an item completes (never when it is interrupted), with
+ * the item's own context: one hook for a whole gather, no closure per item.
+ */
+export interface Hook<A, E, C> {
+  readonly onSuccess: (context: C, value: A) => void
+  readonly onFailure: (context: C, error: E) => void
 }
 
-class Observed<A, E, R> extends Effectable.Class<A, E, R> implements FastPath.FastPath<A, E, R> {
-  constructor(readonly effect: Effect.Effect<A, E, R>, readonly hook: Hook<A, E>) {
+/** The worker's sink, told after the hook. */
+class ObservingSink<A, E, R, C> implements FastPath.Sink<A, E, R> {
+  constructor(
+    private readonly hook: Hook<A, E, C>,
+    private readonly context: C,
+    private readonly sink: FastPath.Sink<A, E, R>
+  ) {}
+  succeed(value: A): void {
+    this.hook.onSuccess(this.context, value)
+    this.sink.succeed(value)
+  }
+  fail(error: E): void {
+    this.hook.onFailure(this.context, error)
+    this.sink.fail(error)
+  }
+  // The rest (a retry wait, a redirect) runs on the fiber, still observed.
+  continueWith(rest: Effect.Effect<A, E, R>): void {
+    this.sink.continueWith(observe(rest, this.hook, this.context))
+  }
+}
+
+class Observed<A, E, R, C> extends Effectable.Class<A, E, R> implements FastPath.FastPath<A, E, R> {
+  constructor(readonly effect: Effect.Effect<A, E, R>, readonly hook: Hook<A, E, C>, readonly context: C) {
     super()
   }
 
   commit(): Effect.Effect<A, E, R> {
-    const hook = this.hook
+    const { context, hook } = this
     return Effect.tapBoth(this.effect, {
-      onSuccess: (value) => Effect.sync(() => hook.onSuccess(value)),
-      onFailure: (error) => Effect.sync(() => hook.onFailure(error))
+      onSuccess: (value) => Effect.sync(() => hook.onSuccess(context, value)),
+      onFailure: (error) => Effect.sync(() => hook.onFailure(context, error))
     })
   }
 
@@ -41,25 +65,14 @@ class Observed<A, E, R> extends Effectable.Class<A, E, R> implements FastPath.Fa
     const effect = this.effect
     // Not startable on callbacks: the worker runs `commit()` on its fiber.
     if (!FastPath.isFastPath(effect)) return undefined
-    const hook = this.hook
-    return effect[FastPath.TypeId](fiber, {
-      succeed: (value) => {
-        hook.onSuccess(value)
-        sink.succeed(value)
-      },
-      fail: (error) => {
-        hook.onFailure(error)
-        sink.fail(error)
-      },
-      // The rest (a retry wait, a redirect) runs on the fiber, still observed.
-      continueWith: (rest) => sink.continueWith(observe(rest, hook))
-    })
+    return effect[FastPath.TypeId](fiber, new ObservingSink(this.hook, this.context, sink))
   }
 }
 
 /**
- * `effect`, with `hook` told of its success or failure before the gather
- * sees it. A plain fetch stays on the fast path; anything else runs as
- * `effect` with the hook tapped on.
+ * `effect`, with `hook` told of its success or failure (and `context`)
+ * before the gather sees it. A plain fetch stays on the fast path; anything
+ * else runs as `effect` with the hook tapped on.
  */
-export const observe = <A, E, R>(effect: Effect.Effect<A, E, R>, hook: Hook<A, E>): Effect.Effect<A, E, R> => new Observed(effect, hook)
+export const observe = <A, E, R, C>(effect: Effect.Effect<A, E, R>, hook: Hook<A, E, C>, context: C): Effect.Effect<A, E, R> =>
+  new Observed(effect, hook, context)

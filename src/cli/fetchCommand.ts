@@ -22,6 +22,7 @@ import * as path from "node:path"
 import { Fetch, Gather, Report, Session } from "../index.js"
 import type { FetchError } from "../index.js"
 import { observe } from "./completion.js"
+import type { Hook } from "./completion.js"
 import { describe, SomeFailed, StdoutClosed, UsageError } from "./errors.js"
 import type { RunFailed } from "./errors.js"
 import { helpDoc, nonNegative, positive, validated } from "./help.js"
@@ -56,6 +57,13 @@ interface Finished {
   readonly index: number
   readonly input: Keyed
   readonly outcome: Outcome
+}
+
+/** An input being fetched: its outcome is set when it finishes. */
+interface Fetching {
+  readonly index: number
+  readonly input: Keyed
+  outcome: Outcome | undefined
 }
 
 /** Everything `gather fetch` was asked to do, parsed. */
@@ -378,20 +386,23 @@ const gather = (config: FetchConfig) =>
     // flight are aborted on their sockets and get no record, so `--resume`
     // fetches them again), then writes what is left here: nothing finished
     // is lost, not even an outcome the interrupted stream still held.
-    const finished = new Map<number, Finished>()
+    const finished = new Map<number, Fetching>()
+    const completion: Hook<Fetch.FetchResponse<Uint8Array>, FetchError.FetchError, Fetching> = {
+      onSuccess: (fetching, response) => {
+        completed++
+        fetching.outcome = Either.right(response)
+        finished.set(fetching.index, fetching)
+      },
+      onFailure: (fetching, error) => {
+        completed++
+        fetching.outcome = Either.left(error)
+        finished.set(fetching.index, fetching)
+      }
+    }
     const fetchOf = (input: Keyed, index: number): Effect.Effect<Fetch.FetchResponse<Uint8Array>, FetchError.FetchError, Session.Session> => {
       started++
       // A plain fetch, observed on completion: it keeps the Gather's fast path.
-      return observe(Fetch.request(request(input.text)), {
-        onSuccess: (response) => {
-          completed++
-          finished.set(index, { index, input, outcome: Either.right(response) })
-        },
-        onFailure: (error) => {
-          completed++
-          finished.set(index, { index, input, outcome: Either.left(error) })
-        }
-      })
+      return observe(Fetch.request(request(input.text)), completion, { index, input, outcome: undefined })
     }
 
     // The record sink: after its first error nothing more is written to it,
@@ -429,10 +440,16 @@ const gather = (config: FetchConfig) =>
     // Takes the items still unwritten out of `finished` at once, then writes
     // them, uninterruptibly: a record is written exactly once, by this or by
     // the final flush.
-    const write = (items: ReadonlyArray<Finished>) =>
+    const write = (items: ReadonlyArray<{ readonly index: number }>) =>
       Effect.uninterruptible(Effect.suspend(() => {
         const taken: Array<Finished> = []
-        for (const item of items) if (finished.delete(item.index)) taken.push(item)
+        for (const { index } of items) {
+          const item = finished.get(index)
+          if (item === undefined) continue
+          finished.delete(index)
+          const outcome = item.outcome
+          if (outcome !== undefined) taken.push({ index, input: item.input, outcome })
+        }
         if (taken.length === 0) return Effect.void
         if (bodyDir === undefined) return emit(taken, undefined)
         return Effect.flatMap(
