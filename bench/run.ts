@@ -23,6 +23,8 @@
  *   --only=adaptive    only the adaptive scenarios (bench/adaptive.ts, ~2–3 minutes): their
  *                      section of RESULTS.md is replaced, the rest is kept as it is
  *   --no-adaptive      the full run without the adaptive scenarios
+ *   --only=s4          only S4 (the CLI beside Gather.stream, ~2 minutes): its section of
+ *                      RESULTS.md is replaced, the rest is kept as it is
  *
  * Every child has a deadline and is killed past it; every loop here is
  * bounded by a count.
@@ -69,11 +71,12 @@ const extraNodeFlags = (flags.get("node-flags") ?? "").split(/\s+/).filter((flag
 const outPath = flags.get("out") ?? path.join(benchDir, "RESULTS.md")
 const useNginx = !flags.has("no-nginx")
 const onlyHttps = flags.has("only-https")
-const useHttps = !flags.has("no-https") || onlyHttps
+const only = flags.get("only")
+if (only !== undefined && only !== "adaptive" && only !== "s4") throw new Error(`--only must be "adaptive" or "s4", got ${only}`)
+const onlyS4 = only === "s4"
+const useHttps = (!flags.has("no-https") && !onlyS4) || onlyHttps
 
 const forceTsx = flags.has("tsx")
-const only = flags.get("only")
-if (only !== undefined && only !== "adaptive") throw new Error(`--only must be "adaptive", got ${only}`)
 
 /** Replaces the section under `heading` (up to the next "## " heading) in `text`, or appends it. */
 const spliceSection = (text: string, heading: string, section: string): string => {
@@ -683,13 +686,17 @@ const main = async (): Promise<void> => {
   // One round of every scenario, then the next: S1, S2 and S3 runs interleave
   // too. Gather.all over 100k inputs is a contrast for memory only: round 1.
   for (let round = 0; round < rounds; round++) {
-    const roundJobs = onlyHttps ? [...jobs("S1s", httpsClients, secure!, s1, 60), ...jobs("S2s", httpsClients, secure!, s2, 120)] : [
-      ...jobs("S1", s1Clients, node, s1, 60),
-      ...jobs("S2", s2Clients, small, s2, 120),
-      ...jobs("S3", round === 0 ? [gatherStream, gatherAll] : [gatherStream], small, s3Small, 180),
-      ...jobs("S4", [gatherStream, gatherCli], small, s4, 180),
-      ...(secure === undefined ? [] : [...jobs("S1s", httpsClients, secure, s1, 60), ...jobs("S2s", httpsClients, secure, s2, 120)])
-    ]
+    const roundJobs = onlyHttps ?
+      [...jobs("S1s", httpsClients, secure!, s1, 60), ...jobs("S2s", httpsClients, secure!, s2, 120)] :
+      onlyS4 ?
+      jobs("S4", [gatherStream, gatherCli], small, s4, 180) :
+      [
+        ...jobs("S1", s1Clients, node, s1, 60),
+        ...jobs("S2", s2Clients, small, s2, 120),
+        ...jobs("S3", round === 0 ? [gatherStream, gatherAll] : [gatherStream], small, s3Small, 180),
+        ...jobs("S4", [gatherStream, gatherCli], small, s4, 180),
+        ...(secure === undefined ? [] : [...jobs("S1s", httpsClients, secure, s1, 60), ...jobs("S2s", httpsClients, secure, s2, 120)])
+      ]
     for (let i = 0; i < roundJobs.length; i++) {
       const job = roundJobs[(i + round) % roundJobs.length]!
       await execute(job, round + 1)
@@ -698,7 +705,7 @@ const main = async (): Promise<void> => {
 
   // The 1,000,000-input stream: estimated from the 100k runs, skipped if it cannot fit.
   let s3LargeNote: string | undefined
-  if (rounds1m > 0 && !onlyHttps) {
+  if (rounds1m > 0 && !onlyHttps && !onlyS4) {
     const small100k = summarize("S3", gatherStream, s3Small.n)
     const estimateS = small100k === undefined || !Number.isFinite(small100k.wallS)
       ? Infinity
@@ -805,6 +812,34 @@ const main = async (): Promise<void> => {
   })
 
   const loadAtEnd = loadAvg()
+  const s4Heading = `## S4: the command line, \`gather fetch\` over ${int(s4.n)} URLs with \`-o\` a file, concurrency ${s4.c}`
+  const s4Section = `${s4Heading}
+
+The CLI's own program (what \`bin.ts\` runs), in process, reading the URLs from a file and writing NDJSON records; beside the library's \`Gather.stream\` on the same target. Target: the CLI at ≥ 0.8× the library's req/s.
+
+${table(["client", "req/s", "req/s ÷ Gather.stream", "CPU µs/req", "CPU ÷ Gather.stream", "peak RSS MB", "other CPU %", "rounds", "ok / failed"], rowsS4)}
+`
+  if (onlyS4) {
+    const section = `${s4Section}
+Run alone (\`--only=s4\`) on ${
+      new Date().toISOString()
+    }: ${rounds} round(s), interleaved, medians; target ${small.name}; clients ${build.how}; node flags ${nodeFlagsText}; load average ${loadAtStart} at start, ${loadAtEnd} at end (a shared machine: read the ratios).${
+      notes.length === 0 ? "" : ` ${notes.join("; ")}.`
+    }
+`
+    process.stdout.write(`\n${section}`)
+    if (outPath !== "-") {
+      let existing = ""
+      try {
+        existing = readFileSync(outPath, "utf8")
+      } catch {
+        existing = "# effect-gather benchmark results\n"
+      }
+      writeFileSync(outPath, spliceSection(existing, s4Heading, section))
+      process.stderr.write(`section "${s4Heading.slice(3)}" written to ${path.relative(process.cwd(), outPath) || outPath}\n`)
+    }
+    return
+  }
   const markdown = `# effect-gather benchmark results
 
 - date: ${new Date().toISOString()}
@@ -848,12 +883,7 @@ ${
 
 ${table(["client", "inputs", "RSS at start MB", "peak RSS MB", "growth MB", "wall s", "req/s", "CPU µs/req", "other CPU %", "rounds", "ok / failed"], rowsS3)}
 
-## S4: the command line, \`gather fetch\` over ${int(s4.n)} URLs with \`-o\` a file, concurrency ${s4.c}
-
-The CLI's own program (what \`bin.ts\` runs), in process, reading the URLs from a file and writing NDJSON records; beside the library's \`Gather.stream\` on the same target. Target: the CLI at ≥ 0.8× the library's req/s.
-
-${table(["client", "req/s", "req/s ÷ Gather.stream", "CPU µs/req", "CPU ÷ Gather.stream", "peak RSS MB", "other CPU %", "rounds", "ok / failed"], rowsS4)}
-
+${s4Section}
 ${
     secure === undefined ? "" : `## S1 and S2 over https (${secure.name})
 

@@ -20,7 +20,10 @@ import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { Fetch, Gather, Report, Session } from "../index.js"
+import type { FetchError } from "../index.js"
 import * as SessionInternal from "../internal/session.js"
+import { observe } from "./completion.js"
+import type { Hook } from "./completion.js"
 import { describe, SomeFailed, StdoutClosed, UsageError } from "./errors.js"
 import type { RunFailed } from "./errors.js"
 import { helpDoc, nonNegative, positive, validated } from "./help.js"
@@ -42,9 +45,26 @@ export const formats = ["ndjson", "table", "bars"] as const
 /** Output formats of `gather fetch`. */
 export type Format = typeof formats[number]
 
-/** An input line with its resume key. */
+/** An input line, with its resume key when it was needed before the fetch (resuming). */
 interface Keyed extends Input.Input {
-  readonly key: string
+  readonly key?: string | undefined
+}
+
+/** What a fetch of an input gives back. */
+type Outcome = Either.Either<Fetch.FetchResponse<Uint8Array>, FetchError.FetchError>
+
+/** A finished input, kept until its record is written. */
+interface Finished {
+  readonly index: number
+  readonly input: Keyed
+  readonly outcome: Outcome
+}
+
+/** An input being fetched: its outcome is set when it finishes. */
+interface Fetching {
+  readonly index: number
+  readonly input: Keyed
+  outcome: Outcome | undefined
 }
 
 /** Everything `gather fetch` was asked to do, parsed. */
@@ -314,9 +334,7 @@ const gather = (config: FetchConfig) =>
     const table = config.format === "table" ? Output.stdout : undefined
     const request = HttpClientRequest.make(config.method)
 
-    const report = Option.isSome(config.report)
-      ? yield* Report.make({ title: `gather fetch ${file ?? "stdin"}`, concurrency: config.concurrency })
-      : undefined
+    const report = Option.isSome(config.report) ? yield* Report.make({ title: `gather fetch ${file ?? "stdin"}` }) : undefined
     const tally = new Tally()
     const bars: Array<Bar & { readonly index: number }> = []
     let started = 0
@@ -325,56 +343,95 @@ const gather = (config: FetchConfig) =>
     let retried = 0
     let total: number | undefined
     const keyOf = (input: Input.Input): string => InputKey.keyOf(key.secret, config.method, input.text)
-    const isDone = (input: Input.Input, inputKey: string) => resumed !== undefined && Resume.isDone(resumed, input.line, inputKey, config.retryFailed)
+    // The key decides what is done only when resuming; otherwise it is
+    // computed once per input, when its record is built.
+    const isDone = (input: Input.Input) => resumed !== undefined && Resume.isDone(resumed, input.line, keyOf(input), config.retryFailed)
 
-    const save = (input: string, response: Fetch.FetchResponse<Uint8Array>, dir: string) => {
-      const name = fileNameFor(input, key.secret)
+    // Every input line is its own input: duplicate lines are fetched and
+    // recorded once each (their records share a key, not a line).
+    const inputs: Stream.Stream<Keyed, RunFailed> = resumed === undefined
+      ? Input.inputs(file)
+      : Stream.filterMap(Input.inputs(file), (input) => {
+        const inputKey = keyOf(input)
+        if (Resume.isDone(resumed, input.line, inputKey, config.retryFailed)) {
+          skipped++
+          return Option.none()
+        }
+        if (resumed.lines.get(input.line)?.key === inputKey) retried++
+        return Option.some({ line: input.line, text: input.text, key: inputKey })
+      })
+
+    // Gather.stream's buffer of inputs from a Stream (`bufferSize` inputs)
+    // wakes the fiber that fills it each time an input is taken while it is
+    // full, which in a steady run is every input: a fiber step per request
+    // (about a fifth of the CLI's CPU, measured in bench S4). So inputs are
+    // handed over a batch at a time, each once the gather has taken enough
+    // that the batch fits with one slot to spare: that buffer never fills,
+    // and this waits once per batch instead.
+    const bufferSize = 2 * config.concurrency
+    const batch = Math.max(1, Math.floor(config.concurrency / 2))
+    let handedOver = 0
+    let waiting: { readonly until: number; readonly resume: () => void } | undefined
+    const takenUpTo = (until: number): Effect.Effect<void> =>
+      started >= until ? Effect.void : Effect.async<void>((resume) => {
+        waiting = { until, resume: () => resume(Effect.void) }
+        return Effect.sync(() => (waiting = undefined))
+      })
+    const source = Stream.mapChunksEffect(Stream.rechunk(inputs, batch), (chunk) => {
+      const before = handedOver
+      handedOver += Chunk.size(chunk)
+      return Effect.as(takenUpTo(before + Chunk.size(chunk) - bufferSize + 1), chunk)
+    })
+
+    const recordOf = (input: Keyed, outcome: Outcome, bodyFile?: string): Records.ResultRecord =>
+      Records.forInput(
+        Either.isRight(outcome) ? Records.fromResponse(input.text, outcome.right, bodyFile) : Records.fromError(input.text, outcome.left),
+        input.line,
+        input.key ?? keyOf(input)
+      )
+
+    const withBody = (input: Keyed, outcome: Outcome, dir: string): Effect.Effect<Records.ResultRecord> => {
+      if (Either.isLeft(outcome)) return Effect.succeed(recordOf(input, outcome))
+      const response = outcome.right
+      const name = fileNameFor(input.text, key.secret)
+      const failed = (reason: string) => Records.forInput(Records.fromSaveFailure(input.text, response, reason), input.line, input.key ?? keyOf(input))
       return Either.match(resolveInside(dir, name), {
-        onLeft: (reason) => Effect.succeed(Records.fromSaveFailure(input, response, reason)),
+        onLeft: (reason) => Effect.succeed(failed(reason)),
         onRight: (full) =>
           Output.saveBody(full, response.body).pipe(
-            Effect.match({
-              onFailure: (reason) => Records.fromSaveFailure(input, response, reason),
-              onSuccess: () => Records.fromResponse(input, response, name)
-            })
+            Effect.match({ onFailure: failed, onSuccess: () => recordOf(input, outcome, name) })
           )
       })
     }
 
-    const fetchOne = (input: string): Effect.Effect<Records.ResultRecord, never, Session.Session> =>
-      Fetch.request(request(input)).pipe(
-        (fetch) => report === undefined ? fetch : Report.track(fetch, report),
-        Effect.matchEffect({
-          onFailure: (error) => Effect.succeed(Records.fromError(input, error)),
-          onSuccess: (response) => bodyDir === undefined ? Effect.succeed(Records.fromResponse(input, response)) : save(input, response, bodyDir)
-        })
-      )
-
-    // Every finished record is kept here until it is written. Ctrl-C
-    // interrupts the gather (no new inputs; requests in flight are aborted on
-    // their sockets and get no record, so `--resume` fetches them again), then
-    // writes what is left here: nothing finished is lost.
-    const finished = new Map<number, Records.ResultRecord>()
-    const item = (input: Keyed, index: number): Effect.Effect<Records.ResultRecord, never, Session.Session> =>
-      Effect.suspend(() => {
-        started++
-        return Effect.tap(fetchOne(input.text), (record) => {
-          completed++
-          finished.set(index, Records.forInput(record, input.line, input.key))
-        })
-      })
-
-    // Every input line is its own input: duplicate lines are fetched and
-    // recorded once each (their records share a key, not a line).
-    const source = Stream.filterMap(Input.inputs(file), (input) => {
-      const inputKey = keyOf(input)
-      if (isDone(input, inputKey)) {
-        skipped++
-        return Option.none()
+    // Every finished outcome is also kept here, from its completion until it
+    // is written. Ctrl-C interrupts the gather (no new inputs; requests in
+    // flight are aborted on their sockets and get no record, so `--resume`
+    // fetches them again), then writes what is left here: nothing finished
+    // is lost, not even an outcome the interrupted stream still held.
+    const finished = new Map<number, Fetching>()
+    const completion: Hook<Fetch.FetchResponse<Uint8Array>, FetchError.FetchError, Fetching> = {
+      onSuccess: (fetching, response) => {
+        completed++
+        fetching.outcome = Either.right(response)
+        finished.set(fetching.index, fetching)
+      },
+      onFailure: (fetching, error) => {
+        completed++
+        fetching.outcome = Either.left(error)
+        finished.set(fetching.index, fetching)
       }
-      if (resumed?.lines.get(input.line)?.key === inputKey) retried++
-      return Option.some({ line: input.line, text: input.text, key: inputKey })
-    })
+    }
+    const fetchOf = (input: Keyed, index: number): Effect.Effect<Fetch.FetchResponse<Uint8Array>, FetchError.FetchError, Session.Session> => {
+      started++
+      if (waiting !== undefined && started >= waiting.until) {
+        const { resume } = waiting
+        waiting = undefined
+        resume()
+      }
+      // A plain fetch, observed on completion: it keeps the Gather's fast path.
+      return observe(Fetch.request(request(input.text)), completion, { index, input, outcome: undefined })
+    }
 
     // The record sink: after its first error nothing more is written to it,
     // and `written` counts the records it really took.
@@ -390,34 +447,51 @@ const gather = (config: FetchConfig) =>
       )
     }
 
-    // Synchronous from taking the records to handing the text to the sink,
-    // and uninterruptible while the sink writes: a record is written exactly
-    // once, by this or by the final flush.
-    const write = (indices: ReadonlyArray<number>) =>
-      Effect.uninterruptible(Effect.suspend(() => {
-        let lines = ""
-        let count = 0
-        let rows = ""
-        for (const index of indices) {
-          const record = finished.get(index)
-          if (record === undefined) continue
-          finished.delete(index)
-          tally.add(record)
-          lines += Records.toLine(record)
-          count++
-          if (table !== undefined) rows += tableRow(record)
-          if (config.format === "bars" && bars.length <= maxBarRows) {
-            bars.push({ index, label: record.url, ms: record.ms ?? 0, note: noteOf(record) })
-          }
+    // The records of a run of finished items, as one write to each sink.
+    const emit = (items: ReadonlyArray<Finished>, built: ReadonlyArray<Records.ResultRecord> | undefined) => {
+      let lines = ""
+      let rows = ""
+      for (let i = 0; i < items.length; i++) {
+        const item = items[i]!
+        const record = built === undefined ? recordOf(item.input, item.outcome) : built[i]!
+        tally.add(record)
+        lines += Records.toLine(record)
+        if (table !== undefined) rows += tableRow(record)
+        if (config.format === "bars" && bars.length <= maxBarRows) {
+          bars.push({ index: item.index, label: record.url, ms: record.ms ?? 0, note: noteOf(record) })
         }
-        const toRecords = toSink(lines, count)
-        return table === undefined || rows === "" ? toRecords : Effect.zipRight(toRecords, table.write(rows))
+      }
+      const toRecords = toSink(lines, items.length)
+      return table === undefined || rows === "" ? toRecords : Effect.zipRight(toRecords, table.write(rows))
+    }
+
+    // Takes the items still unwritten out of `finished` at once, then writes
+    // them, uninterruptibly: a record is written exactly once, by this or by
+    // the final flush.
+    const write = (items: ReadonlyArray<{ readonly index: number }>) =>
+      Effect.uninterruptible(Effect.suspend(() => {
+        const taken: Array<Finished> = []
+        for (const { index } of items) {
+          const item = finished.get(index)
+          if (item === undefined) continue
+          finished.delete(index)
+          const outcome = item.outcome
+          if (outcome !== undefined) taken.push({ index, input: item.input, outcome })
+        }
+        if (taken.length === 0) return Effect.void
+        if (bodyDir === undefined) return emit(taken, undefined)
+        return Effect.flatMap(
+          Effect.forEach(taken, (item) => withBody(item.input, item.outcome, bodyDir), { concurrency: config.concurrency }),
+          (built) => emit(taken, built)
+        )
       }))
 
     if (table !== undefined) yield* table.write(tableHeader)
 
-    const work = Gather.stream(source, item, { concurrency: config.concurrency, ordered: config.ordered }).pipe(
-      Stream.runForEachChunk((chunk) => write(Chunk.toReadonlyArray(Chunk.map(chunk, (result) => result.index))))
+    // Outcomes come back as values, a chunk at a time; their records are
+    // built and written a chunk at a time too.
+    const work = Gather.stream(source, fetchOf, { concurrency: config.concurrency, bufferSize, ordered: config.ordered, report }).pipe(
+      Stream.runForEachChunk((chunk) => write(Chunk.toReadonlyArray(chunk)))
     )
 
     const windows = (yield* SessionInternal.tag).hosts.windows
@@ -440,7 +514,7 @@ const gather = (config: FetchConfig) =>
       )
     )
     const counter = progress === undefined ? undefined : yield* Effect.fork(
-      Input.count(file, (input) => !isDone(input, keyOf(input))).pipe(
+      Input.count(file, (input) => !isDone(input)).pipe(
         Effect.tap((n) => Effect.sync(() => (total = n))),
         Effect.ignore
       )
@@ -480,7 +554,7 @@ const gather = (config: FetchConfig) =>
       })
 
     // Records finished but not yet written when the gather stopped early.
-    const flushRest = Effect.suspend(() => write(Array.from(finished.keys()).sort((a, b) => a - b))).pipe(
+    const flushRest = Effect.suspend(() => write(Array.from(finished.values()).sort((a, b) => a.index - b.index))).pipe(
       Effect.catchAll((error) => error._tag === "StdoutClosed" ? Effect.void : Output.printError(error.message))
     )
     const reportFailure = (exit: Exit.Exit<void, unknown>) => {

@@ -52,14 +52,18 @@ const roundMs = (ms: number): number => Math.round(ms * 10) / 10
  * The URL as shown in records and used as the resume key: the input itself,
  * or its redacted form when it holds credentials (user info, `token=`...).
  */
-export const displayUrl = (input: string): string => {
+export const displayUrl = (input: string): string => displayOf(input, redactUrl(input))
+
+/** {@link displayUrl}, given `redactUrl(input)`. */
+const displayOf = (input: string, redacted: string): string => {
+  // Nothing to hide and nothing normalized: the common case, with no second parse.
+  if (redacted === input) return input
   let normalized: string
   try {
     normalized = new URL(input).href
   } catch {
     normalized = input
   }
-  const redacted = redactUrl(input)
   return redacted === normalized ? input : redacted
 }
 
@@ -69,15 +73,17 @@ export const fromResponse = (
   response: Fetch.FetchResponse<unknown>,
   bodyFile?: string | undefined
 ): ResultRecord => {
+  const redacted = redactUrl(input)
   const record: ResultRecord = {
-    url: displayUrl(input),
+    url: displayOf(input, redacted),
     ok: true,
     status: response.status,
     error: null,
     bytes: response.bytes,
     ms: roundMs(response.timing.totalMs),
     attempts: response.attempts,
-    final_url: redactUrl(response.url)
+    // Without a redirect the final URL is usually the input itself: redacted once.
+    final_url: response.url === input ? redacted : redactUrl(response.url)
   }
   return bodyFile === undefined ? record : { ...record, body_file: bodyFile }
 }
