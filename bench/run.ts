@@ -693,7 +693,7 @@ const main = async (): Promise<void> => {
       [
         ...jobs("S1", s1Clients, node, s1, 60),
         ...jobs("S2", s2Clients, small, s2, 120),
-        ...jobs("S3", round === 0 ? [gatherStream, gatherAll] : [gatherStream], small, s3Small, 180),
+        ...jobs("S3", round === 0 ? [undici, gatherStream, gatherAll] : [undici, gatherStream], small, s3Small, 180),
         ...jobs("S4", [gatherStream, gatherCli], small, s4, 180),
         ...(secure === undefined ? [] : [...jobs("S1s", httpsClients, secure, s1, 60), ...jobs("S2s", httpsClients, secure, s2, 120)])
       ]
@@ -772,10 +772,12 @@ const main = async (): Promise<void> => {
     ]]
   })
   const s3Rows: Array<[string, Client, number]> = [
+    ["S3", undici, s3Small.n],
     ["S3", gatherStream, s3Small.n],
     ["S3L", gatherStream, s3Large.n],
     ["S3", gatherAll, s3Small.n]
   ]
+  const base3 = summarize("S3", undici, s3Small.n)
   const rowsS3 = s3Rows.flatMap(([scenario, client, n]) => {
     const s = summarize(scenario, client, n)
     if (s === undefined) return []
@@ -787,7 +789,9 @@ const main = async (): Promise<void> => {
       fmt(s.peakRssMb - s.startRssMb, 0),
       fmt(s.wallS, 1),
       int(s.reqPerS),
+      base3 === undefined ? "–" : fmt(s.reqPerS / base3.reqPerS, 2),
       fmt(s.cpuUsPerReq, 1),
+      base3 === undefined ? "–" : fmt(s.cpuUsPerReq / base3.cpuUsPerReq, 2),
       fmt(s.otherCpuPct, 0),
       String(s.rounds),
       okCell(s)
@@ -881,7 +885,7 @@ ${
 
 ## S3: memory of a large gather, concurrency ${s3Small.c}, \`/small\`
 
-${table(["client", "inputs", "RSS at start MB", "peak RSS MB", "growth MB", "wall s", "req/s", "CPU µs/req", "other CPU %", "rounds", "ok / failed"], rowsS3)}
+${table(["client", "inputs", "RSS at start MB", "peak RSS MB", "growth MB", "wall s", "req/s", "req/s ÷ undici", "CPU µs/req", "CPU ÷ undici", "other CPU %", "rounds", "ok / failed"], rowsS3)}
 
 ${s4Section}
 ${
