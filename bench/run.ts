@@ -86,19 +86,23 @@ const spliceSection = (text: string, heading: string, section: string): string =
   return `${text.slice(0, start)}${section.trimEnd()}\n${next < 0 ? "" : text.slice(next)}`
 }
 
+/** Replaces one section of the results file (or adds it), keeping the rest. */
+const writeSection = (heading: string, section: string): void => {
+  if (outPath === "-") return
+  let existing = ""
+  try {
+    existing = readFileSync(outPath, "utf8")
+  } catch {
+    existing = "# effect-gather benchmark results\n"
+  }
+  writeFileSync(outPath, spliceSection(existing, heading, section))
+  process.stderr.write(`section "${heading.slice(3)}" written to ${path.relative(process.cwd(), outPath) || outPath}\n`)
+}
+
 if (only === "adaptive") {
   const section = await runAdaptive({ quick })
   process.stdout.write(`\n${section}`)
-  if (outPath !== "-") {
-    let existing = ""
-    try {
-      existing = readFileSync(outPath, "utf8")
-    } catch {
-      existing = "# effect-gather benchmark results\n"
-    }
-    writeFileSync(outPath, spliceSection(existing, adaptiveHeading, section))
-    process.stderr.write(`section "${adaptiveHeading.slice(3)}" written to ${path.relative(process.cwd(), outPath) || outPath}\n`)
-  }
+  writeSection(adaptiveHeading, section)
   process.exit(0)
 }
 
@@ -832,16 +836,7 @@ Run alone (\`--only=s4\`) on ${
     }
 `
     process.stdout.write(`\n${section}`)
-    if (outPath !== "-") {
-      let existing = ""
-      try {
-        existing = readFileSync(outPath, "utf8")
-      } catch {
-        existing = "# effect-gather benchmark results\n"
-      }
-      writeFileSync(outPath, spliceSection(existing, s4Heading, section))
-      process.stderr.write(`section "${s4Heading.slice(3)}" written to ${path.relative(process.cwd(), outPath) || outPath}\n`)
-    }
+    writeSection(s4Heading, section)
     return
   }
   const markdown = `# effect-gather benchmark results
@@ -885,7 +880,23 @@ ${
 
 ## S3: memory of a large gather, concurrency ${s3Small.c}, \`/small\`
 
-${table(["client", "inputs", "RSS at start MB", "peak RSS MB", "growth MB", "wall s", "req/s", "req/s ÷ undici", "CPU µs/req", "CPU ÷ undici", "other CPU %", "rounds", "ok / failed"], rowsS3)}
+${
+    table([
+      "client",
+      "inputs",
+      "RSS at start MB",
+      "peak RSS MB",
+      "growth MB",
+      "wall s",
+      "req/s",
+      "req/s ÷ undici",
+      "CPU µs/req",
+      "CPU ÷ undici",
+      "other CPU %",
+      "rounds",
+      "ok / failed"
+    ], rowsS3)
+  }
 
 ${s4Section}
 ${
