@@ -86,6 +86,17 @@ const spliceSection = (text: string, heading: string, section: string): string =
   return `${text.slice(0, start)}${section.trimEnd()}\n${next < 0 ? "" : text.slice(next)}`
 }
 
+/** The section under `heading` (up to the next "## " heading), if `text` has it. */
+const sectionOf = (text: string, heading: string): string | undefined => {
+  const start = text.indexOf(`${heading}\n`)
+  if (start < 0) return undefined
+  const next = text.indexOf("\n## ", start + heading.length)
+  return text.slice(start, next < 0 ? undefined : next).trimEnd()
+}
+
+/** The heading of the table `bench/consumers.ts` measures (written by hand from its output). */
+const consumersHeading = "## Where the CPU goes: the engine alone against its consumers (`bench/consumers.ts`)"
+
 /** Replaces one section of the results file (or adds it), keeping the rest. */
 const writeSection = (heading: string, section: string): void => {
   if (outPath === "-") return
@@ -933,10 +944,23 @@ ${notes.length === 0 ? "- none" : notes.map((note) => `- ${note}`).join("\n")}
   const adaptiveSection = flags.has("no-adaptive") ?
     "" :
     await runAdaptive({ quick }).catch((error: unknown) => `${adaptiveHeading}\n\nnot measured: ${error instanceof Error ? error.message : String(error)}\n`)
-  const full = adaptiveSection === "" ? markdown : `${markdown}\n${adaptiveSection}`
-  process.stdout.write(`\n${full}`)
+  const measured = adaptiveSection === "" ? markdown : `${markdown}\n${adaptiveSection}`
+  process.stdout.write(`\n${measured}`)
   if (outPath !== "-") {
-    writeFileSync(outPath, full)
+    // Sections this run did not measure (the adaptive scenarios with
+    // --no-adaptive, the consumers table of bench/consumers.ts, run by hand)
+    // stay as they were.
+    let existing = ""
+    try {
+      existing = readFileSync(outPath, "utf8")
+    } catch {
+      existing = ""
+    }
+    const kept = [...(adaptiveSection === "" ? [adaptiveHeading] : []), consumersHeading]
+      .map((heading) => sectionOf(existing, heading))
+      .filter((section): section is string => section !== undefined)
+    const full = [measured.trimEnd(), ...kept].join("\n\n")
+    writeFileSync(outPath, `${full}\n`)
     process.stderr.write(`written to ${path.relative(process.cwd(), outPath) || outPath}\n`)
   }
 }
