@@ -247,7 +247,8 @@ ${tableB}
 Targets on this run:
 
 ${targets.map((line) => `- ${line}`).join("\n")}
-- Why B misses with \`adaptive\`: AIMD reads every refusal as congestion, and refusals that come at random (4% of the paths, whatever the load) hold a loss-driven window near √(2(1+β)/((1−β)p)) ≈ 8 of the 32 (the measured median is in the trace column). The controller has no test yet of whether refusals depend on the load; until it has, per-route limits are best met with the default (Retry-After per request, no window). The per-request row's gap to undici is the client's CPU per request (the answers take 2 ms, so the client is the bottleneck, more so on a loaded machine), not waiting: no request waits longer than its own Retry-After.
+- About \`adaptive\` in A: the window starts at the maximum and takes a few halvings, one per round trip of refusals, to come down to K (see the trace column); the shorter the run, the larger the share of that start in its completion time.
+- About \`adaptive\` in B: AIMD reads every refusal as congestion, so refusals that come at random (4% of the paths, whatever the load) hold a loss-driven window near √(2(1+β)/((1−β)p)) ≈ 8 of the 32 (the measured median is in the trace column). The controller has no test yet of whether refusals depend on the load; per-route limits are best met with the default (Retry-After per request, no window).
 `
   } finally {
     target.stop()
