@@ -16,10 +16,10 @@ import * as Fs from "node:fs"
 import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import * as Records from "../src/cli/record.js"
 import * as Cluster from "../src/Cluster.js"
 import * as DemoServer from "../src/DemoServer.js"
 import { batches, originOf } from "../src/internal/cluster/entity.js"
+import * as Records from "../src/internal/record.js"
 
 const freePort = (): Promise<number> =>
   new Promise((resolve, reject) => {

@@ -13,8 +13,8 @@ import type { ChildProcess } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-import * as Records from "../src/cli/record.js"
 import * as DemoServer from "../src/DemoServer.js"
+import * as Records from "../src/internal/record.js"
 
 const repo = path.resolve(__dirname, "..")
 const tmpRoot = fs.mkdtempSync(path.join(os.tmpdir(), "gather-hardening-"))

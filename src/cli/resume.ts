@@ -11,8 +11,8 @@ import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import * as fs from "node:fs"
 import * as readline from "node:readline"
+import { parseLine } from "../internal/record.js"
 import { describe, RunFailed } from "./errors.js"
-import { parseLine } from "./record.js"
 
 /** What to do with the bytes after the last newline. */
 export type TailRepair = "none" | "terminate" | "truncate"

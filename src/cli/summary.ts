@@ -4,7 +4,7 @@
  * per-URL bar chart. Memory does not grow with the number of inputs: the
  * latencies go into a log-bucketed histogram (about 1% relative error).
  */
-import type { ResultRecord } from "./record.js"
+import type { ResultRecord } from "../internal/record.js"
 
 const floorMs = 0.01
 const growth = 1.02

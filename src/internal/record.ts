@@ -1,12 +1,14 @@
 /**
- * The NDJSON record written for every input of `gather fetch`, built by pure
- * functions from a fetch's outcome. URLs are shown as the user wrote them
+ * The NDJSON record written for every input of `gather fetch` and stored for
+ * every URL of a `Cluster` job, built by pure functions from a fetch's
+ * outcome. URLs are shown as the user wrote them
  * unless they carry credentials, which are redacted with the library's rules
  * (the same rules as every error message).
  */
 import * as Schema from "effect/Schema"
-import type { Fetch, FetchError } from "../index.js"
-import { redactUrl } from "../internal/redact.js"
+import type * as Fetch from "../Fetch.js"
+import type * as FetchError from "../FetchError.js"
+import { redactUrl } from "./redact.js"
 
 /** What went wrong: the error's tag and its message (credentials redacted). */
 export const ErrorInfo = Schema.Struct({
