@@ -13,8 +13,12 @@
  *   result, batched per event-loop turn and handed to a plain function;
  * - `mailbox`: the same batches through a `Mailbox`, taken by a fiber
  *   (`takeAll` in a loop);
- * - `stream`: the same batches through `Mailbox.toStream`, consumed with
- *   `Stream.runForEachChunk` (what a `Gather.stream` consumer pays).
+ * - `fold`: the same batches through `Mailbox.toStream`, consumed with
+ *   `Stream.runFold` (a pure function per item);
+ * - `stream`: the same, consumed with `Stream.runForEachChunk` (an Effect
+ *   per chunk);
+ * - `gather`: `Gather.stream` itself, consumed with `Stream.runFold` (what
+ *   `bench/client.ts` does).
  *
  * Prints one JSON line: req/s and CPU µs per request over the load phase,
  * and the time spent in GC (from `PerformanceObserver`, main thread) per
@@ -30,6 +34,7 @@ import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Stream from "effect/Stream"
 import { constants, PerformanceObserver } from "node:perf_hooks"
 import * as Fetch from "../src/Fetch.js"
+import * as PublicGather from "../src/Gather.js"
 import * as Gather from "../src/internal/gather.js"
 import * as Session from "../src/Session.js"
 import { armDeadline, parseArgs, range, refuse, urlOf } from "./common.js"
@@ -37,8 +42,8 @@ import { armDeadline, parseArgs, range, refuse, urlOf } from "./common.js"
 const args = parseArgs("bench/consumers.ts")
 armDeadline(args.flags)
 const consumer = args.flags.get("consumer") ?? "none"
-if (!["none", "callback", "mailbox", "stream"].includes(consumer)) {
-  refuse(`--consumer must be none, callback, mailbox or stream, got ${consumer}`)
+if (!["none", "callback", "mailbox", "fold", "stream", "gather"].includes(consumer)) {
+  refuse(`--consumer must be none, callback, mailbox, fold, stream or gather, got ${consumer}`)
 }
 const { template, c } = args
 
@@ -78,6 +83,15 @@ const fetches = (n: number, onValue: (index: number, value: unknown) => void): E
 
 const load = (n: number, counts: Counts): Effect.Effect<void, never, Session.Session> => {
   if (consumer === "none") return fetches(n, () => counts.results++)
+  if (consumer === "gather") {
+    return PublicGather.stream(range(n), (i) => Fetch.get(urlOf(template, i)), { concurrency: c }).pipe(
+      Stream.runFold(counts, (total, _item) => {
+        total.results++
+        return total
+      }),
+      Effect.asVoid
+    )
+  }
   if (consumer === "callback") {
     const { flush, onValue } = batcher((items) => counts.results += items.length)
     return Effect.zipRight(fetches(n, onValue), Effect.sync(flush))
@@ -90,6 +104,11 @@ const load = (n: number, counts: Counts): Effect.Effect<void, never, Session.Ses
         counts.results += items.length
         return done ? Effect.void : taking
       })
+      : consumer === "fold"
+      ? Effect.asVoid(Stream.runFold(Mailbox.toStream(mailbox), counts, (total, _item) => {
+        total.results++
+        return total
+      }))
       : Stream.runForEachChunk(Mailbox.toStream(mailbox), (items) => Effect.sync(() => counts.results += items.length))
     const taker = yield* Effect.fork(taking)
     yield* fetches(n, onValue)

@@ -215,6 +215,25 @@ const options = {
 }
 
 /** The window holding back the most (the smallest of any host's), if any host has one. */
+/**
+ * `Stream.runForEachChunk`, by pulling: the same order and errors, but the
+ * chunk goes to `f` from a plain loop over `Stream.toPull`. Measured
+ * (`bench/consumers.ts`): a consumer that runs an Effect per chunk through
+ * the Stream's own sink made V8's scavenges several times dearer (7 µs per
+ * request instead of 1.3–1.8), the pulling loop does not.
+ */
+const forEachChunk = <A, E, R, E2, R2>(
+  stream: Stream.Stream<A, E, R>,
+  f: (chunk: Chunk.Chunk<A>) => Effect.Effect<void, E2, R2>
+): Effect.Effect<void, E | E2, R | R2> =>
+  Effect.scoped(Effect.flatMap(Stream.toPull(stream), (pull) => {
+    const loop: Effect.Effect<void, E | E2, R | R2> = Effect.matchEffect(pull, {
+      onFailure: Option.match({ onNone: () => Effect.void, onSome: (error: E) => Effect.fail(error) }),
+      onSuccess: (chunk) => Effect.zipRight(f(chunk), loop)
+    })
+    return loop
+  }))
+
 const smallestWindow = (windows: Readonly<Record<string, number>>): number | undefined => {
   let smallest: number | undefined
   for (const origin in windows) smallest = Math.min(smallest ?? Infinity, windows[origin]!)
@@ -490,8 +509,9 @@ const gather = (config: FetchConfig) =>
 
     // Outcomes come back as values, a chunk at a time; their records are
     // built and written a chunk at a time too.
-    const work = Gather.stream(source, fetchOf, { concurrency: config.concurrency, bufferSize, ordered: config.ordered, report }).pipe(
-      Stream.runForEachChunk((chunk) => write(Chunk.toReadonlyArray(chunk)))
+    const work = forEachChunk(
+      Gather.stream(source, fetchOf, { concurrency: config.concurrency, bufferSize, ordered: config.ordered, report }),
+      (chunk) => write(Chunk.toReadonlyArray(chunk))
     )
 
     const windows = (yield* SessionInternal.tag).hosts.windows
