@@ -12,7 +12,9 @@ import * as Zlib from "node:zlib"
 import { Agent, Client, request } from "undici"
 import type { Dispatcher } from "undici"
 import * as DemoServer from "../src/DemoServer.js"
+import * as Fetch from "../src/Fetch.js"
 import { flakyHash, parseIntegerIn, RecentLog } from "../src/internal/demoServer.js"
+import * as Session from "../src/Session.js"
 import { eventually, realSleep } from "./support.js"
 
 // ---------------------------------------------------------------------------
@@ -827,6 +829,23 @@ describe("DemoServer helpers", () => {
 })
 
 describe("DemoServer over TLS", () => {
+  it.live("HTTP/2: /reset resets its own stream; another request on the same connection still completes", () =>
+    Effect.scoped(Effect.gen(function*() {
+      const secure = yield* DemoServer.make({ tls: true, h2: true })
+      // A session with allowH2 puts every stream on one connection.
+      const outcomes = yield* Effect.gen(function*() {
+        yield* Fetch.get("/status/200")
+        return yield* Effect.all([
+          Effect.either(Fetch.get("/delay/300")),
+          Effect.either(Effect.zipRight(Effect.sleep("50 millis"), Fetch.get("/reset")))
+        ], { concurrency: 2 })
+      }).pipe(Effect.provide(Session.layer({ baseUrl: secure.baseUrl, tls: { ca: secure.ca! }, allowH2: true, retry: false })))
+      const [slow, reset] = outcomes
+      expect(Either.isRight(slow) && slow.right.status).toBe(200)
+      expect(Either.isLeft(reset)).toBe(true)
+      expect((yield* secure.stats).connectionsOpened).toBe(1)
+    })))
+
   const routes = ["/api/v2/pokemon/25", "/wiki/1969", "/status/418", "/bytes/5000", "/redirect/2"]
 
   it.live.each([

@@ -445,7 +445,7 @@ const makeApp = (state: State, config: Config, baseUrl: string) => {
       res.writeHead(200, { "content-type": "application/octet-stream", "content-length": "100000" })
       res.write(patternSlice(0, 1000), () => {
         state.serverCut.add(res)
-        res.socket?.destroy()
+        cut(res)
         // mark the response ended so the platform does not try to answer it again
         res.end()
         resume(Effect.void)
@@ -650,7 +650,27 @@ const formatBaseUrl = (scheme: "http" | "https", host: string, port: number): st
  * and `NodeHttpServer.make` uses only `listen`, `address`, `listening`,
  * `close`, `on` and `off` of the server, which an `Http2SecureServer` has.
  * `NodeHttpServer.make` is typed for node:http servers only, hence the cast.
+ * What the cast hides: the request and response objects the routes get are
+ * node's HTTP/2 ones (pseudo-headers among the headers, a socket shared by
+ * every stream), so a route that touches the socket must tell them apart
+ * (see `cut`).
  */
+/**
+ * Cuts a response mid-body. Over HTTP/1.1 that is destroying its socket;
+ * over HTTP/2 the socket carries every stream of the connection (and the
+ * compatibility API's socket proxy does not destroy it anyway): the stream
+ * alone is reset, as an HTTP/2 server would.
+ */
+const cut = (res: Http.ServerResponse): void => {
+  if (res instanceof Http2.Http2ServerResponse) {
+    // Closing with an error code also fails the stream here: expected, not a crash.
+    res.stream.once("error", () => {})
+    res.stream.close(Http2.constants.NGHTTP2_INTERNAL_ERROR)
+  } else {
+    res.socket?.destroy()
+  }
+}
+
 const nodeServerFor = (config: Config): Http.Server => {
   if (config.tls === undefined) return Http.createServer()
   const { cert, key } = config.tls
