@@ -35,7 +35,8 @@ const decrease = flags.has("decrease") ? Number(flags.get("decrease")) : undefin
 const retries = Number(flags.get("retries") ?? 2)
 const capS = Number(flags.get("cap-s") ?? 90)
 
-interface Result {
+/** The one JSON line this client prints (read by bench/adaptive.ts). */
+export interface Result {
   readonly wall_s: number
   readonly ok: number
   readonly failed: number

@@ -20,20 +20,11 @@ import type { ChildProcess } from "node:child_process"
 import * as path from "node:path"
 import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
+import type { Result as ClientResult } from "./adaptive-client.js"
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url))
 
 export const heading = "## Adaptive concurrency and Retry-After"
-
-interface ClientResult {
-  readonly wall_s: number
-  readonly ok: number
-  readonly failed: number
-  readonly done: number
-  readonly capped: boolean
-  readonly refused: number
-  readonly trace: ReadonlyArray<readonly [number, number]>
-}
 
 interface ServerStats {
   readonly served: number
