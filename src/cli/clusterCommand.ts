@@ -58,6 +58,37 @@ const cliError = (what: string) => (error: unknown): RunFailed | UsageError =>
     ? new UsageError({ message: describe(error) })
     : failed(what)(error)
 
+/**
+ * A client command: `body` gets the job client of the storage; its failures
+ * are named after `name`, and the cluster's logs go to stderr.
+ */
+const withClient = <A, E>(
+  spec: string,
+  name: string,
+  body: (client: Cluster.Client) => Effect.Effect<A, E>
+): Effect.Effect<A, RunFailed | UsageError> =>
+  withStorage(spec, (cluster, storage) =>
+    Effect.flatMap(cluster.Client, body).pipe(
+      Effect.provide(cluster.layerClient({ storage })),
+      Effect.mapError(cliError(name)),
+      quietLogs
+    ))
+
+/** A progress line on stderr (when `show`), redrawn at most every 200 ms unless `force`d. */
+const throttledLine = (show: boolean) => {
+  const line = Output.statusLine()
+  let last = 0
+  return {
+    draw: (text: () => string, force = false): void => {
+      const now = Date.now()
+      if (!show || (!force && now - last <= 200)) return
+      last = now
+      line.draw(text())
+    },
+    clear: (): void => line.clear()
+  }
+}
+
 const failed = (what: string) => (error: unknown) => new RunFailed({ message: `${what}: ${describe(error)}` })
 
 // --- runner ------------------------------------------------------------------
@@ -175,31 +206,22 @@ const submitOptions = {
 }
 
 const runSubmit = (config: Command.Command.ParseConfig<typeof submitOptions>) =>
-  withStorage(config.storage, (cluster, storage) =>
+  withClient(config.storage, "submit", (client) =>
     Effect.gen(function*() {
       yield* Input.checkReadable(config.file)
       const urls = yield* Stream.runCollect(Input.inputs(config.file))
-      const client = yield* cluster.Client
-      const line = Output.statusLine()
+      const line = throttledLine(!config.quiet && Output.stderrIsTTY())
       const started = Date.now()
-      const show = !config.quiet && Output.stderrIsTTY()
-      let last = 0
       const job = yield* client.submit(Array.from(urls, (input) => input.text), {
         job: Option.getOrUndefined(config.job),
-        onProgress: (sent, total) => {
-          const now = Date.now()
-          if (show && (now - last > 200 || sent === total)) {
-            last = now
-            line.draw(`submitted ${sent}/${total}  ${Math.round((sent * 1000) / Math.max(1, now - started))}/s`)
-          }
-        }
-      }).pipe(Effect.ensuring(Effect.sync(() => line.clear())))
+        onProgress: (sent, total) =>
+          line.draw(
+            () => `submitted ${sent}/${total}  ${Math.round((sent * 1000) / Math.max(1, Date.now() - started))}/s`,
+            sent === total
+          )
+      }).pipe(Effect.ensuring(Effect.sync(line.clear)))
       yield* Output.stdout.write(`${job}\n`)
-    }).pipe(
-      Effect.provide(cluster.layerClient({ storage })),
-      Effect.mapError(cliError("submit")),
-      quietLogs
-    ))
+    }))
 
 const submit = Command.make("submit", submitOptions, runSubmit).pipe(
   Command.withDescription(helpDoc({
@@ -218,46 +240,37 @@ const resultsOptions = {
 }
 
 const runResults = (config: Command.Command.ParseConfig<typeof resultsOptions>) =>
-  withStorage(config.storage, (cluster, storage) =>
+  withClient(config.storage, "results", (client) =>
     Effect.gen(function*() {
-      const client = yield* cluster.Client
       const status = yield* client.status(config.job)
-      const line = Output.statusLine()
-      const show = !config.quiet && Output.stderrIsTTY()
+      const line = throttledLine(!config.quiet && Output.stderrIsTTY())
       const started = Date.now()
       let done = 0
       let ok = 0
-      let last = 0
       yield* client.results(config.job, { follow: !config.noWait }).pipe(
         Stream.runForEach((result) =>
           Effect.suspend(() => {
             done++
             if (result.record.includes("\"ok\":true")) ok++
-            const now = Date.now()
-            if (show && now - last > 200) {
-              last = now
-              line.draw(renderProgress({
+            line.draw(() =>
+              renderProgress({
                 done,
                 total: status.total,
                 ok,
                 failed: done - ok,
                 inFlight: 0,
-                elapsedMs: now - started
-              }, Output.stderrColumns()))
-            }
+                elapsedMs: Date.now() - started
+              }, Output.stderrColumns())
+            )
             return Output.stdout.write(`${result.record}\n`)
           })
         ),
-        Effect.ensuring(Effect.sync(() => line.clear()))
+        Effect.ensuring(Effect.sync(line.clear))
       )
       if (!config.quiet) {
         yield* Output.stderr(`job ${config.job}: ${done}/${status.total} results written\n`)
       }
-    }).pipe(
-      Effect.provide(cluster.layerClient({ storage })),
-      Effect.mapError(cliError("results")),
-      quietLogs
-    ))
+    }))
 
 const results = Command.make("results", resultsOptions, runResults).pipe(
   Command.withDescription(helpDoc({
@@ -274,18 +287,13 @@ const statusOptions = {
 }
 
 const runStatus = (config: Command.Command.ParseConfig<typeof statusOptions>) =>
-  withStorage(config.storage, (cluster, storage) =>
+  withClient(config.storage, "status", (client) =>
     Effect.gen(function*() {
-      const client = yield* cluster.Client
       const statuses = Option.isSome(config.job) ? [yield* client.status(config.job.value)] : yield* client.jobs
       for (const status of statuses) {
         yield* Output.stdout.write(`${JSON.stringify({ ...status, createdAt: status.createdAt.toISOString() })}\n`)
       }
-    }).pipe(
-      Effect.provide(cluster.layerClient({ storage })),
-      Effect.mapError(cliError("status")),
-      quietLogs
-    ))
+    }))
 
 const status = Command.make("status", statusOptions, runStatus).pipe(
   Command.withDescription(helpDoc({
