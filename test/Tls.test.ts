@@ -434,16 +434,27 @@ describe("connections reused, handshakes counted", () => {
   // undici hands a socket back to its pool one event-loop turn after the
   // response ends; a worker that dispatched its next request at once would
   // open another connection (18 for 8 workers, measured before the fix).
-  it.live.each([1, 8, 32])("a gather at concurrency %i opens at most C + 1 TLS connections to the origin", (concurrency) =>
-    Effect.gen(function*() {
-      const server = yield* https(serverCert)
-      const urls = Array.from({ length: 200 }, (_, i) => `${server.origin}/n/${i}`)
-      const statuses = yield* Gather.forEach(urls, (url) => Effect.map(Fetch.text(url), (r) => r.status), { concurrency }).pipe(
-        Effect.provide(Session.layer(trusting()))
-      )
-      expect(statuses).toEqual(urls.map(() => 200))
-      expect(server.seen.headers).toHaveLength(200)
-      expect(server.seen.handshakes).toBeGreaterThanOrEqual(1)
-      expect(server.seen.handshakes).toBeLessThanOrEqual(concurrency + 1)
-    }).pipe(Effect.scoped))
+  const shapes = {
+    // A composed item: its lane runs on a worker fiber.
+    "Gather.forEach of composed fetches": (urls: ReadonlyArray<string>, concurrency: number) =>
+      Gather.forEach(urls, (url) => Effect.map(Fetch.text(url), (r) => r.status), { concurrency }),
+    // Plain fetches: every lane on callbacks.
+    "Gather.all of plain fetches": (urls: ReadonlyArray<string>, concurrency: number) =>
+      Effect.map(Gather.all(urls.map((url) => Fetch.text(url)), { concurrency }), (rs) => rs.map((r) => r.status)),
+    // The design card's own shape: a fiber per request, no Gather.
+    "Effect.forEach": (urls: ReadonlyArray<string>, concurrency: number) =>
+      Effect.forEach(urls, (url) => Effect.map(Fetch.text(url), (r) => r.status), { concurrency })
+  }
+  for (const [shape, gather] of Object.entries(shapes)) {
+    it.live.each([1, 8, 32])(`${shape} at concurrency %i opens at most C + 1 TLS connections to the origin`, (concurrency) =>
+      Effect.gen(function*() {
+        const server = yield* https(serverCert)
+        const urls = Array.from({ length: 200 }, (_, i) => `${server.origin}/n/${i}`)
+        const statuses = yield* gather(urls, concurrency).pipe(Effect.provide(Session.layer(trusting())))
+        expect(statuses).toEqual(urls.map(() => 200))
+        expect(server.seen.headers).toHaveLength(200)
+        expect(server.seen.handshakes).toBeGreaterThanOrEqual(1)
+        expect(server.seen.handshakes).toBeLessThanOrEqual(concurrency + 1)
+      }).pipe(Effect.scoped))
+  }
 })

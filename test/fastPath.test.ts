@@ -17,6 +17,7 @@ import * as Fetch from "../src/Fetch.js"
 import type * as FetchError from "../src/FetchError.js"
 import * as Gather from "../src/Gather.js"
 import { isFastPath } from "../src/internal/fastPath.js"
+import { FetchEffect, runOnEngine } from "../src/internal/fetch.js"
 import * as Session from "../src/Session.js"
 import { eventually, settledStats } from "./support.js"
 
@@ -104,35 +105,47 @@ const sessionOptions = (server: DemoServer.DemoServer): Session.Options => ({
 })
 
 layer(DemoServer.layer(), { excludeTestServices: true })("Gather fast path", (it) => {
+  // Four ways to run the same fetch: a Gather lane on callbacks ("lane"), a
+  // Gather worker fiber running the effect ("worker": an Effect.map hides it
+  // from the lane), a fiber per request with Effect.forEach ("forEach"), and
+  // the Effect engine alone, without callbacks ("engine").
+  type Mode = "lane" | "worker" | "forEach" | "engine"
+  const modes: ReadonlyArray<Mode> = ["engine", "lane", "worker", "forEach"]
   it.effect.prop(
-    "plain fetches give the same outcomes, attempts and server requests as the fiber path",
+    "plain fetches give the same outcomes, attempts and server requests on every path",
     [FastCheck.array(FastCheck.constantFrom(...kinds), { minLength: 1, maxLength: 24 }), FastCheck.integer({ min: 1, max: 6 })],
     ([inputs, concurrency]) =>
       Effect.gen(function*() {
         const server = yield* DemoServer.DemoServer
         const nonce = Math.random().toString(36).slice(2)
-        const gather = (mode: "fast" | "fiber") =>
+        const gather = (mode: Mode) =>
           Effect.gen(function*() {
             yield* settledStats
             yield* server.resetStats
             yield* server.resetState
             const effects = inputs.map((kind, i) => {
               const fetch = fetchOf(kind, i, `${mode}-${nonce}`)
-              // An Effect.map hides the fetch from the fast path: the fiber path runs it.
-              return mode === "fast" ? fetch : Effect.map(fetch, (response) => response)
+              if (mode === "lane" || mode === "forEach") return fetch
+              // An Effect.map hides the fetch from the lane: a worker fiber runs it.
+              if (mode === "worker") return Effect.map(fetch, (response) => response)
+              if (!(fetch instanceof FetchEffect)) throw new Error(`${kind} is not a FetchEffect`)
+              return Effect.map(runOnEngine(fetch), (response) => response)
             })
-            expect(effects.every((effect) => isFastPath(effect) === (mode === "fast"))).toBe(true)
-            const outcomes = yield* Gather.settle(effects, { concurrency })
+            expect(effects.every((effect) => isFastPath(effect) === (mode === "lane" || mode === "forEach"))).toBe(true)
+            const outcomes = mode === "forEach"
+              ? yield* Effect.forEach(effects, Effect.either, { concurrency })
+              : yield* Gather.settle(effects, { concurrency })
             const stats = yield* settledStats
             return { outcomes: outcomes.map(project), requests: stats.requests, aborted: stats.aborted }
           }).pipe(Effect.provide(Session.layer(sessionOptions(server))))
-        const fast = yield* gather("fast")
-        const fiber = yield* gather("fiber")
-        expect(fast.outcomes).toEqual(fiber.outcomes)
-        expect(fast.requests).toBe(fiber.requests)
-        expect(fast.aborted).toBe(fiber.aborted)
+        const [reference, ...others] = yield* Effect.forEach(modes, gather)
+        for (const other of others) {
+          expect(other.outcomes).toEqual(reference!.outcomes)
+          expect(other.requests).toBe(reference!.requests)
+          expect(other.aborted).toBe(reference!.aborted)
+        }
       }),
-    { timeout: 60_000, fastCheck: { numRuns: 12, seed: 20261201 } }
+    { timeout: 120_000, fastCheck: { numRuns: 12, seed: 20261201 } }
   )
 
   it.effect("Gather.stream and Gather.all over plain fetches agree with settle, in order", () =>

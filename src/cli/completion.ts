@@ -63,13 +63,12 @@ class Observed<A, E, R, C> extends Effectable.Class<A, E, R> implements FastPath
 
   [FastPath.TypeId](
     fiber: Fiber.RuntimeFiber<unknown, unknown>,
-    sink: FastPath.Sink<A, E, R>,
-    previous: FastPath.Running | undefined
+    sink: FastPath.Sink<A, E, R>
   ): FastPath.Running | undefined {
     const effect = this.effect
     // Not startable on callbacks: the gather runs `commit()` on a fiber.
     if (!FastPath.isFastPath(effect)) return undefined
-    return effect[FastPath.TypeId](fiber, new ObservingSink(this.hook, this.context, sink), previous)
+    return effect[FastPath.TypeId](fiber, new ObservingSink(this.hook, this.context, sink))
   }
 }
 

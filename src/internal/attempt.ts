@@ -17,7 +17,7 @@ import type * as FetchError from "../FetchError.js"
 import * as BodySink from "./bodySink.js"
 import type { BodyChannel } from "./bodyStream.js"
 import { opened } from "./connections.js"
-import type { OpenConnections } from "./connections.js"
+import type { OpenConnections, ReturningSockets } from "./connections.js"
 import { Deadlines } from "./deadlines.js"
 import type { Phase } from "./deadlines.js"
 import { encodingOf } from "./decoders.js"
@@ -91,6 +91,8 @@ export interface AttemptContext {
   readonly dispatcher: Dispatcher
   /** The pool's open connections per origin; `undefined`: not known (a dispatcher the user gave). */
   readonly connections: OpenConnections | undefined
+  /** Sockets of the session's pool that come back at the next turn. */
+  readonly returning: ReturningSockets
   /** Checks the attempt's time limits (see watchdog.ts). */
   readonly watchdog: Watchdog
   readonly limits: Limits
@@ -187,8 +189,6 @@ class AttemptHandler implements BodySink.BufferedHost, BodySink.PrefixHost, Body
   private connectAt = -1
   private tlsAt = -1
   private sentAt = -1
-  /** The response ended normally: undici frees its socket one turn later. */
-  completed = false
 
   get isFinished(): boolean {
     return this.finished
@@ -370,7 +370,7 @@ class AttemptHandler implements BodySink.BufferedHost, BodySink.PrefixHost, Body
   }
 
   onComplete(_trailers: Array<string> | null): void {
-    this.completed = true
+    this.context.returning.returning(this.request.origin)
     const sink = this.sink
     if (sink === undefined) return
     if (this.streamed === undefined) this.deadlines.stop()
@@ -391,10 +391,8 @@ class AttemptHandler implements BodySink.BufferedHost, BodySink.PrefixHost, Body
     if (this.finished) return
     this.finished = true
     this.sink = undefined
-    // undici reuses this socket only one event-loop turn later (it waits for
-    // servers that close despite keep-alive), so a fiber's next request may
-    // take another pooled connection: up to ~2x concurrency sockets, capped by
-    // maxConnectionsPerHost. A Gather worker waits for that turn (see `start`).
+    // undici reuses this socket only one event-loop turn later: the next
+    // request to this origin waits for it (see ReturningSockets).
     this.done.succeed(
       this.context.respond(this.request, this.status, this.headers!, body, bytes, this.timing(performance.now()), undefined)
     )
@@ -476,7 +474,7 @@ export const run = (
     const slot = fiber.getFiberRef(currentInterruptSlot)
     if (slot !== undefined && slot.owner === fiber) {
       return Effect.async((resume) => {
-        slot.current = start(context, request, attempt, remainingMs, new ResumeDone(resume), slot.current)
+        slot.current = start(context, request, attempt, remainingMs, new ResumeDone(resume))
       })
     }
     return Effect.async((resume) => {
@@ -494,23 +492,15 @@ export const start = (
   request: PreparedRequest,
   attempt: number,
   remainingMs: number,
-  done: AttemptDone,
-  /** What the same Gather worker ran before, if anything. */
-  previous?: { interrupt(): void } | undefined
+  done: AttemptDone
 ): { interrupt(): void } => {
   const handler = new AttemptHandler(context, request, attempt, remainingMs, done)
-  // undici returns a socket to its pool one event-loop turn after the
-  // response ends (setImmediate in client-h1), so a worker that sends its
-  // next request to the same origin at once finds no free socket and opens
-  // another: 12 TLS handshakes for 8 workers, 42 for 32. Waiting for that
-  // turn keeps a gather at C workers to C + 1 connections. A pool already at
-  // its cap for the origin cannot open another: the request waits in its
+  // A socket of this origin comes back to the pool at the next turn: wait
+  // for it rather than open another (see ReturningSockets). A pool already
+  // at its cap for the origin cannot open another: the request waits in its
   // queue for the same socket, and the turn would only cost time.
   const connections = context.connections
-  if (
-    previous instanceof AttemptHandler && previous.completed && previous.origin === request.origin &&
-    (connections === undefined || connections.roomFor(request.origin))
-  ) {
+  if ((connections === undefined || connections.roomFor(request.origin)) && context.returning.take(request.origin)) {
     setImmediate(dispatchLater, context, request, handler)
   } else {
     dispatch(context, request, handler)

@@ -39,9 +39,7 @@ export interface FastPath<A, E, R> {
    */
   readonly [TypeId]: (
     fiber: Fiber.RuntimeFiber<unknown, unknown>,
-    sink: Sink<A, E, R>,
-    /** What the same lane of work ran before, if anything (an HTTP engine may wait a turn to reuse its connection). */
-    previous: Running | undefined
+    sink: Sink<A, E, R>
   ) => Running | undefined
 }
 

@@ -299,6 +299,7 @@ const noRedirects: ReadonlyArray<string> = []
 class Fetching implements Attempt.AttemptContext {
   readonly dispatcher: SessionImpl["dispatcher"]
   readonly connections: SessionImpl["connections"]
+  readonly returning: SessionImpl["returning"]
   readonly watchdog: SessionImpl["watchdog"]
   readonly follow: boolean
   /** Clock ms, for waits (retry backoff, pauses, limiters); Infinity: none. */
@@ -319,6 +320,7 @@ class Fetching implements Attempt.AttemptContext {
   ) {
     this.dispatcher = session.dispatcher
     this.connections = session.connections
+    this.returning = session.returning
     this.watchdog = session.watchdog
     this.follow = limits.maxRedirects > 0
   }
@@ -511,24 +513,35 @@ const needsFiber = (policy: Limits["retry"], method: string, error: FetchError.F
   Retry.isRetryable(policy, method, error)
 
 /**
- * A fetch started from a Gather worker's callback loop: the first attempt
- * runs on callbacks; its outcome goes to the worker's sink, or, when a retry,
- * a redirect, an origin pause or an effectful finish follows, the rest runs
- * on the worker's fiber through the same {@link Fetching} methods as always.
+ * A fetch whose first attempt runs on callbacks: its outcome goes to `sink`,
+ * or, when a retry, a redirect, an origin pause or an effectful finish
+ * follows, the rest runs on the fiber through the same {@link Fetching}
+ * methods as always. A Gather lane is one such sink; a fiber of its own
+ * (`Effect.forEach`, `yield*`) is another, through {@link ResumeSink}.
  */
 class FastFetching<A, R> extends Fetching implements Attempt.AttemptDone {
+  sink!: FastPath.Sink<FetchResponse<A>, FetchError.FetchError, R>
+  /** Real ms left before the deadline when planned (Infinity: none). */
+  remainingMs = Number.POSITIVE_INFINITY
+
   constructor(
     session: SessionImpl,
     limits: Limits,
     startedAt: number,
     private readonly finish: Finish<A, R>,
-    private readonly sink: FastPath.Sink<FetchResponse<A>, FetchError.FetchError, R>
+    readonly prepared: Prepared
   ) {
     super(session, limits, startedAt, false)
+    this.current = prepared
   }
 
-  begin(prepared: Prepared): void {
-    this.current = prepared
+  /** Sends the first attempt, on `fiber`'s behalf. */
+  launch(fiber: Fiber.RuntimeFiber<unknown, unknown>): FastPath.Running {
+    // A worker fiber's slot holds what it runs, for its one interrupt hook.
+    const slot = fiber.getFiberRef(currentInterruptSlot)
+    const running = Attempt.start(this, this.prepared, 1, this.remainingMs, this)
+    if (slot !== undefined && slot.owner === fiber) slot.current = running
+    return running
   }
 
   succeed(response: FetchResponse<Uint8Array>): void {
@@ -547,6 +560,20 @@ class FastFetching<A, R> extends Fetching implements Attempt.AttemptDone {
   }
 }
 
+/** A fetch on a fiber of its own reports by resuming that fiber once. */
+class ResumeSink<A, R> implements FastPath.Sink<FetchResponse<A>, FetchError.FetchError, R> {
+  constructor(private readonly resume: (effect: Effect.Effect<FetchResponse<A>, FetchError.FetchError, R>) => void) {}
+  succeed(value: FetchResponse<A>): void {
+    this.resume(Effect.succeed(value))
+  }
+  fail(error: FetchError.FetchError): void {
+    this.resume(Effect.fail(error))
+  }
+  continueWith(effect: Effect.Effect<FetchResponse<A>, FetchError.FetchError, R>): void {
+    this.resume(effect)
+  }
+}
+
 const finishWith = <A, E, R, R2>(
   fetched: Effect.Effect<FetchResponse<Uint8Array>, E, R>,
   finish: Finish<A, R2>
@@ -556,19 +583,17 @@ const finishWith = <A, E, R, R2>(
 const noSession = (): undefined => undefined
 
 /**
- * Starts `effect`'s fetch on callbacks, or says it cannot (`undefined`): a
- * session with tracing, metrics or host limits in force, a body that must be
- * encoded first, an invalid URL or a spent deadline all take the ordinary
- * path, which handles them.
+ * Whether `effect`'s fetch can start on callbacks, and if so the fetch ready
+ * to launch. A session with tracing, metrics or host limits in force, a body
+ * that must be encoded first, an invalid URL or a spent deadline all take
+ * the ordinary path (`undefined`), which handles them. The one place that
+ * decides between the two paths.
  */
-const startFast = <A, R>(
+const planFast = <A, R>(
   fiber: Fiber.RuntimeFiber<unknown, unknown>,
-  effect: FetchEffect<A, R>,
-  sink: FastPath.Sink<FetchResponse<A>, FetchError.FetchError, R>,
-  previous: FastPath.Running | undefined
-): FastPath.Running | undefined => {
-  const session = Context.getOrElse(fiber.currentContext, sessionTag, noSession)
-  if (session === undefined) return undefined
+  session: SessionImpl,
+  effect: FetchEffect<A, R>
+): FastFetching<A, R> | undefined => {
   const config = session.config
   if (config.tracerPropagation || config.metrics || !session.hosts.idle()) return undefined
   let limits: Limits
@@ -578,23 +603,20 @@ const startFast = <A, R>(
     return undefined
   }
   const startedAt = performance.now()
-  const fetching = new FastFetching(session, limits, startedAt, effect.finish, sink)
-  fetching.placeDeadline(fiber)
   const prepared = prepare(session, effect.request, effect.options?.headers, undefined, startedAt)
   if (!(prepared instanceof Attempt.PreparedRequest)) return undefined
-  const remainingMs = fetching.deadlinePerfAt - performance.now()
-  if (remainingMs <= 0) return undefined
-  fetching.begin(prepared)
-  // A worker fiber's slot remembers what it ran last, on either path (see
-  // Attempt.start); a lane without a fiber of its own says it.
-  const slot = fiber.getFiberRef(currentInterruptSlot)
-  if (slot === undefined || slot.owner !== fiber) return Attempt.start(fetching, prepared, 1, remainingMs, fetching, previous)
-  return slot.current = Attempt.start(fetching, prepared, 1, remainingMs, fetching, slot.current)
+  const fetching = new FastFetching(session, limits, startedAt, effect.finish, prepared)
+  fetching.placeDeadline(fiber)
+  fetching.remainingMs = fetching.deadlinePerfAt - performance.now()
+  return fetching.remainingMs > 0 ? fetching : undefined
 }
 
 /**
- * A fetch as an Effect that a Gather worker can also start on callbacks
- * (see fastPath.ts). Run anywhere else, it is the ordinary fetch.
+ * A fetch as an Effect that a Gather lane can also start on callbacks (see
+ * fastPath.ts). Run on a fiber of its own it is one `Effect.async` around
+ * the same callbacks, with a canceler only when no Gather worker's interrupt
+ * slot covers it; whatever the callbacks cannot finish resumes the fiber
+ * with the rest, so both paths share every semantic.
  */
 export class FetchEffect<A, R> extends Effectable.Class<FetchResponse<A>, FetchError.FetchError, PublicSession | R>
   implements FastPath.FastPath<FetchResponse<A>, FetchError.FetchError, R>
@@ -608,17 +630,45 @@ export class FetchEffect<A, R> extends Effectable.Class<FetchResponse<A>, FetchE
   }
 
   commit(): Effect.Effect<FetchResponse<A>, FetchError.FetchError, PublicSession | R> {
-    return finishWith(executeCurrent(this.request, this.options), this.finish)
+    return Effect.withFiberRuntime((fiber) => {
+      const session = Context.unsafeGet(fiber.currentContext, sessionTag)
+      const fetching = planFast(fiber, session, this)
+      if (fetching === undefined) return finishWith(start(fiber, session, this.request, this.options, false), this.finish)
+      const slot = fiber.getFiberRef(currentInterruptSlot)
+      if (slot !== undefined && slot.owner === fiber) {
+        return Effect.async<FetchResponse<A>, FetchError.FetchError, R>((resume) => {
+          fetching.sink = new ResumeSink(resume)
+          fetching.launch(fiber)
+        })
+      }
+      return Effect.async<FetchResponse<A>, FetchError.FetchError, R>((resume) => {
+        fetching.sink = new ResumeSink(resume)
+        const running = fetching.launch(fiber)
+        return Effect.sync(() => running.interrupt())
+      })
+    })
   }
 
   [FastPath.TypeId](
     fiber: Fiber.RuntimeFiber<unknown, unknown>,
-    sink: FastPath.Sink<FetchResponse<A>, FetchError.FetchError, R>,
-    previous: FastPath.Running | undefined
+    sink: FastPath.Sink<FetchResponse<A>, FetchError.FetchError, R>
   ): FastPath.Running | undefined {
-    return startFast(fiber, this, sink, previous)
+    const session = Context.getOrElse(fiber.currentContext, sessionTag, noSession)
+    if (session === undefined) return undefined
+    const fetching = planFast(fiber, session, this)
+    if (fetching === undefined) return undefined
+    fetching.sink = sink
+    return fetching.launch(fiber)
   }
 }
+
+/**
+ * `effect`'s fetch through the Effect engine alone (gates, attempts as
+ * `Effect.async`, retries, redirects), never on callbacks: what the tests
+ * hold both callback paths against.
+ */
+export const runOnEngine = <A, R>(effect: FetchEffect<A, R>): Effect.Effect<FetchResponse<A>, FetchError.FetchError, PublicSession | R> =>
+  finishWith(executeCurrent(effect.request, effect.options), effect.finish)
 
 /** The body as it came. */
 export const asBytes: Finish<Uint8Array, never> = { _tag: "Sync", f: (response) => response }

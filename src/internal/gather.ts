@@ -116,8 +116,6 @@ const Pending_: Stop<never, never, never, never, never> = { _tag: "Pending" }
 class Lane<I, A, E, EI, R> implements FastPath.Sink<A, E, R> {
   /** The item in flight on callbacks, to abort on interruption. */
   running: FastPath.Running | undefined = undefined
-  /** What this lane ran last (a fetch may wait a turn to reuse its connection). */
-  private last: FastPath.Running | undefined = undefined
   private index = 0
   // Set with index before any effect of this lane can report.
   private input!: I
@@ -204,10 +202,9 @@ class Lane<I, A, E, EI, R> implements FastPath.Sink<A, E, R> {
       if (!FastPath.isFastPath(effect)) return this.continueWith(effect)
       this.starting = true
       this.completedWhileStarting = false
-      const started = effect[FastPath.TypeId](this.fiber, this, this.last)
+      const started = effect[FastPath.TypeId](this.fiber, this)
       this.starting = false
       if (started === undefined) return this.continueWith(effect)
-      this.last = started
       if (!this.completedWhileStarting) {
         if (!this.stopped) this.running = started
         return
@@ -291,7 +288,7 @@ const worker = <I, A, E, EI, R>(work: Work<I, A, E, EI, R>, nextIndex: () => num
  */
 const runWorkers = <I, A, E, EI, R>(work: Work<I, A, E, EI, R>, workers: number): Effect.Effect<void, E | EI, R> =>
   // The lanes share the calling fiber: none of them owns a slot of it (an
-  // enclosing worker's slot is that worker's), so each says what it ran last.
+  // enclosing worker's slot is that worker's).
   Effect.locally(currentInterruptSlot, undefined)(Effect.flatMap(Effect.runtime<R>(), (runtime) =>
     Effect.withFiberRuntime<void, E | EI, R>((driver) => {
       work.watcher?.bind(driver)

@@ -12,7 +12,7 @@ import * as fs from "node:fs"
 import { Agent, buildConnector, Client, Pool } from "undici"
 import type { Dispatcher } from "undici"
 import type { Session as PublicSession } from "../Session.js"
-import { OpenConnections, timedConnector } from "./connections.js"
+import { OpenConnections, ReturningSockets, timedConnector } from "./connections.js"
 import { CookieJar } from "./cookies.js"
 import * as Hosts from "./hosts.js"
 import * as LeanClient from "./httpClient.js"
@@ -37,6 +37,8 @@ export interface SessionImpl extends PublicSession {
   readonly cookies: CookieJar | undefined
   /** Open connections per origin, on the session's own pool (not a dispatcher the user gave). */
   readonly connections: OpenConnections | undefined
+  /** Sockets that come back to the pool at the next turn (see connections.ts). */
+  readonly returning: ReturningSockets
 }
 
 export const key = "effect-gather/Session"
@@ -68,7 +70,8 @@ export const make = (options?: SessionOptions): Effect.Effect<SessionImpl, never
     // Expiry runs on the Clock, so a TestClock can age cookies in tests.
     const clock = yield* Effect.clock
     const cookies = config.cookies ? new CookieJar(() => clock.unsafeCurrentTimeMillis()) : undefined
-    return { [TypeId]: TypeId, config, dispatcher, hosts, watchdog, cookies, connections } satisfies SessionImpl
+    const returning = new ReturningSockets()
+    return { [TypeId]: TypeId, config, dispatcher, hosts, watchdog, cookies, connections, returning } satisfies SessionImpl
   })
 
 /** The session's own undici pool, its connections counted. */
