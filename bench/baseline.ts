@@ -1,7 +1,7 @@
 /**
  * The baseline clients effect-gather is compared with, one per process.
  *
- *   npx tsx bench/baseline.ts URL_TEMPLATE N C --client=undici|fetch|platform [--warmup=K]
+ *   npx tsx bench/baseline.ts URL_TEMPLATE N C --client=undici|effect-undici|fetch|platform [--warmup=K]
  *
  * - `undici`: raw undici 7 `Pool.request` on a `Pool` of C connections, C
  *   worker loops pulling request numbers from one counter, body read with
@@ -12,6 +12,9 @@
  *   `NodeHttpClient.layerUndici` as it comes (default dispatcher, tracer
  *   propagation on), `Effect.forEach(..., { concurrency: C, discard: true })`
  *   over the request numbers, body read with `response.arrayBuffer`.
+ * - `effect-undici`: `Effect.forEach(..., { concurrency: C, discard: true })`
+ *   over `Effect.tryPromise` of raw undici `Pool.request`: the ceiling of
+ *   the `Effect.forEach` shape, beside `client.ts --gather=forEach`.
  *
  * Prints the same JSON line as `bench/client.ts`, measured over the load
  * phase only. Effect is imported only by the `platform` client, so the
@@ -100,6 +103,47 @@ const platformClient = async (): Promise<{ load: Load; close: () => Promise<void
   return { load: (n, tally) => runtime.runPromise(program(n, tally)), close: () => runtime.dispose() }
 }
 
+/**
+ * The ceiling of `Effect.forEach` itself: the same `Effect.forEach(...,
+ * { concurrency, discard: true })` shape as `client.ts --gather=forEach`,
+ * over the cheapest Effect there is around raw undici (`Effect.tryPromise`
+ * of `Pool.request` and its body). What this row loses to raw undici is
+ * Effect.forEach's own cost per item, which no HTTP client under it can win back.
+ */
+const effectUndiciClient = async (): Promise<{ load: Load; close: () => Promise<void> }> => {
+  const { Effect } = await import("effect")
+  const origin = new URL(urlOf(template, 1)).origin
+  const ca = process.env["BENCH_CA_FILE"]
+  const pool = new Pool(origin, { connections: c, ...(ca === undefined ? {} : { connect: { ca: readFileSync(ca) } }) })
+  const one = async (i: number) => {
+    const url = new URL(urlOf(template, i))
+    const { statusCode, body } = await pool.request({ method: "GET", path: url.pathname + url.search })
+    await body.arrayBuffer()
+    return statusCode === 200
+  }
+  const numbers = (n: number): Iterable<number> => ({
+    *[Symbol.iterator]() {
+      for (let i = 1; i <= n; i++) yield i
+    }
+  })
+  const program = (n: number, tally: Tally) =>
+    Effect.forEach(
+      numbers(n),
+      (i) =>
+        Effect.tryPromise(() => one(i)).pipe(Effect.match({
+          onFailure: () => {
+            tally.failed++
+          },
+          onSuccess: (ok) => {
+            if (ok) tally.ok++
+            else tally.failed++
+          }
+        })),
+      { concurrency: c, discard: true }
+    )
+  return { load: (n, tally) => Effect.runPromise(program(n, tally)), close: () => pool.close() }
+}
+
 const name = args.flags.get("client")
 const client = name === "undici"
   ? undiciClient()
@@ -107,7 +151,9 @@ const client = name === "undici"
   ? fetchClient()
   : name === "platform"
   ? await platformClient()
-  : refuse(`--client must be undici, fetch or platform, got ${name}`)
+  : name === "effect-undici"
+  ? await effectUndiciClient()
+  : refuse(`--client must be undici, effect-undici, fetch or platform, got ${name}`)
 
 try {
   if (args.warmup > 0) await client.load(args.warmup, { ok: 0, failed: 0 })

@@ -1,7 +1,7 @@
 /**
  * The effect-gather benchmark client.
  *
- *   npx tsx bench/client.ts URL_TEMPLATE N C [--warmup=K] [--gather=stream|all] [--connections=K]
+ *   npx tsx bench/client.ts URL_TEMPLATE N C [--warmup=K] [--gather=stream|all|forEach] [--connections=K]
  *
  * Makes N GETs (`{i}` in the template replaced by 1..N) with at most C in
  * flight through one `Session` and `Gather`, and prints one JSON line
@@ -13,6 +13,9 @@
  *   stays O(C) whatever N is; failures are counted, not fatal.
  * - `--gather=all`: `Gather.all` over an array of N `Fetch.get` effects
  *   (how most programs use it); fail fast, so one failure fails the run.
+ * - `--gather=forEach`: `Effect.forEach(range, (i) => Fetch.get(url), {
+ *   concurrency: C, discard: true })`, the design card's own shape: no
+ *   Gather, a fiber per request; failures are counted.
  * - `--connections=K`: the session's `maxConnectionsPerHost` (default C, so
  *   every client of the benchmark gets as many connections as requests in
  *   flight; the library's own default is 128).
@@ -31,7 +34,9 @@ import { armDeadline, measure, parseArgs, range, refuse, report, urlOf } from ".
 const args = parseArgs("bench/client.ts")
 armDeadline(args.flags)
 const mode = args.flags.get("gather") ?? "stream"
-if (mode !== "stream" && mode !== "all") refuse(`--gather must be "stream" or "all", got ${mode}`)
+if (mode !== "stream" && mode !== "all" && mode !== "forEach") {
+  refuse(`--gather must be "stream", "all" or "forEach", got ${mode}`)
+}
 const connections = Number(args.flags.get("connections") ?? args.c)
 if (!Number.isInteger(connections) || connections < 1) refuse(`--connections must be a whole number >= 1`)
 
@@ -63,7 +68,25 @@ const viaAll = (n: number, tally: Tally) =>
     })
   )
 
-const load = mode === "all" ? viaAll : viaStream
+// The design card's own shape: plain Effect.forEach with a concurrency
+// option over Fetch.get, no Gather at all (every fetch on a fiber of its own).
+const viaForEach = (n: number, tally: Tally) =>
+  Effect.forEach(
+    range(n),
+    (i) =>
+      Effect.match(Fetch.get(urlOf(template, i)), {
+        onFailure: () => {
+          tally.failed++
+        },
+        onSuccess: (response) => {
+          if (response.status === 200) tally.ok++
+          else tally.failed++
+        }
+      }),
+    { concurrency: c, discard: true }
+  )
+
+const load = mode === "all" ? viaAll : mode === "forEach" ? viaForEach : viaStream
 
 // An https target's throwaway CA (set by bench/run.ts).
 const ca = process.env["BENCH_CA_FILE"]
