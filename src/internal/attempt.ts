@@ -22,6 +22,7 @@ import { Deadlines } from "./deadlines.js"
 import type { Phase } from "./deadlines.js"
 import { encodingOf } from "./decoders.js"
 import * as Errors from "./errors.js"
+import { headerName, headerValue } from "./headerText.js"
 import { currentInterruptSlot } from "./interruptSlot.js"
 import type { Limits } from "./options.js"
 import { isSecretHeader, redactUrl } from "./redact.js"
@@ -150,8 +151,8 @@ class ResumeDone implements AttemptDone {
 const parseRawHeaders = (raw: ReadonlyArray<Buffer | string>): Record<string, string> => {
   const headers: Record<string, string> = {}
   for (let i = 0; i + 1 < raw.length; i += 2) {
-    const name = raw[i]!.toString("latin1").toLowerCase()
-    const value = raw[i + 1]!.toString("latin1")
+    const name = headerName(raw[i]!)
+    const value = headerValue(raw[i + 1]!)
     const previous = headers[name]
     headers[name] = previous === undefined ? value : name === "set-cookie" ? `${previous}\n${value}` : `${previous}, ${value}`
   }
