@@ -366,9 +366,10 @@ const helper = <O extends QueryOptions>(method: string): Send<O> => {
     url: string | URL,
     options?: O & { readonly schema?: Schema.Schema<A, I, R> | undefined }
   ): Effect.Effect<FetchResponse<A> | FetchResponse<Uint8Array>, FetchError.FetchError, Session.Session | R> {
-    const sent = sender.send(method, url, options)
     const schema = options?.schema
-    return schema === undefined ? sent : Effect.flatMap(sent, internal.toJson(schema, method))
+    return schema === undefined
+      ? sender.send(method, url, options, internal.asBytes)
+      : sender.send(method, url, options, internal.asJson(schema, method))
   }
   return send
 }

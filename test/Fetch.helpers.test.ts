@@ -1,8 +1,12 @@
-import { expect, layer } from "@effect/vitest"
+import * as UrlParams from "@effect/platform/UrlParams"
+import { describe, expect, it, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as FastCheck from "effect/FastCheck"
 import * as Schema from "effect/Schema"
 import * as DemoServer from "../src/DemoServer.js"
 import * as Fetch from "../src/Fetch.js"
+import { isFastPath } from "../src/internal/fastPath.js"
+import { paramPairs } from "../src/internal/send.js"
 import { assertTag, failure, serverAndSession, settledStats } from "./support.js"
 
 const Echo = Schema.Struct({
@@ -162,3 +166,29 @@ layer(serverAndSession((server) => ({ baseUrl: server.baseUrl, retry: false })),
       }))
   }
 )
+
+describe("request helpers without the platform's body modules", () => {
+  const scalar = FastCheck.oneof(FastCheck.string(), FastCheck.integer(), FastCheck.boolean(), FastCheck.constant(undefined))
+  const value = FastCheck.oneof(
+    scalar,
+    FastCheck.array(scalar, { maxLength: 3 }),
+    FastCheck.dictionary(FastCheck.string({ maxLength: 4 }), scalar, { maxKeys: 3 })
+  )
+  it.prop(
+    "URL parameters and form bodies read their input exactly as UrlParams.fromInput does",
+    [FastCheck.dictionary(FastCheck.string({ maxLength: 6 }), value, { maxKeys: 6 })],
+    ([input]) => {
+      expect(paramPairs(input)).toEqual(UrlParams.fromInput(input))
+      const pairs = Object.entries(input).filter(([, v]) => typeof v !== "object").map(([k, v]) => [k, v] as const)
+      expect(paramPairs(pairs)).toEqual(UrlParams.fromInput(pairs))
+    },
+    { fastCheck: { numRuns: 500, seed: 20261203 } }
+  )
+
+  it("post, put and the other helpers build the same fetch as get, which a Gather starts on callbacks", () => {
+    expect(isFastPath(Fetch.post("/echo", { json: { a: 1 } }))).toBe(true)
+    expect(isFastPath(Fetch.put("/echo", { text: "x" }))).toBe(true)
+    expect(isFastPath(Fetch.del("/echo"))).toBe(true)
+    expect(isFastPath(Fetch.post("/echo", { json: { a: 1 }, schema: Schema.Unknown }))).toBe(true)
+  })
+})

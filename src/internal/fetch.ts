@@ -3,7 +3,6 @@
  * session's policy, and turn the result into a `FetchResponse` or a typed
  * error. Attempts themselves live in `attempt.ts`.
  */
-import * as HttpBody from "@effect/platform/HttpBody"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -11,7 +10,7 @@ import * as Effectable from "effect/Effectable"
 import type * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
-import * as Schema from "effect/Schema"
+import type * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import type { Segment, Timing } from "../Fetch.js"
 import type * as FetchError from "../FetchError.js"
@@ -62,8 +61,24 @@ export interface RequestSpec {
   readonly url: string
   readonly urlParams: Iterable<readonly [string, string]>
   readonly headers: Readonly<Record<string, string>>
-  readonly body: HttpBody.HttpBody
+  readonly body: RequestBody
 }
+
+/**
+ * The bodies the engine sends: every `@effect/platform` `HttpBody` is one
+ * (its `Empty`, `Raw`, `Uint8Array`, `FormData` and `Stream` cases), and the
+ * request helpers build them without loading the platform's body module,
+ * which imports `effect/Schema` (see session.ts `layer` on import cost).
+ */
+export type RequestBody =
+  | { readonly _tag: "Empty" }
+  | { readonly _tag: "Raw"; readonly body: unknown; readonly contentType?: string | undefined }
+  | { readonly _tag: "Uint8Array"; readonly body: Uint8Array; readonly contentType: string }
+  | { readonly _tag: "FormData"; readonly formData: FormData }
+  | { readonly _tag: "Stream"; readonly stream: Stream.Stream<Uint8Array, unknown>; readonly contentType: string }
+
+/** No body at all. */
+export const emptyBody: RequestBody = Object.freeze({ _tag: "Empty" })
 
 const noParams: ReadonlyArray<readonly [string, string]> = []
 const noHeaders: Readonly<Record<string, string>> = Object.freeze({})
@@ -74,7 +89,7 @@ export const getSpec = (url: string): RequestSpec => ({
   url,
   urlParams: noParams,
   headers: noHeaders,
-  body: HttpBody.empty
+  body: emptyBody
 })
 
 const isEmpty = (params: Iterable<readonly [string, string]>): boolean => {
@@ -706,14 +721,16 @@ export const toJson = <A, I, R>(
   } catch (error) {
     return Effect.fail(decodeFailure(response, method, { _tag: "DecodeError", reason: "Json", path: [], detail: (error as Error).message }))
   }
-  return Effect.mapBoth(Schema.decodeUnknown(schema)(json), {
-    onFailure: (error) => {
-      const issue = ParseResult.ArrayFormatter.formatErrorSync(error)[0]
+  return Effect.mapBoth(ParseResult.decodeUnknown(schema)(json), {
+    // ParseResult, not Schema: the same decoding without loading Schema's
+    // module graph (fast-check among it) for a program that never decodes.
+    onFailure: (parseIssue) => {
+      const issue = ParseResult.ArrayFormatter.formatIssueSync(parseIssue)[0]
       return decodeFailure(response, method, {
         _tag: "DecodeError",
         reason: "Schema",
         path: issue?.path ?? [],
-        detail: issue?.message ?? error.message
+        detail: issue?.message ?? ParseResult.TreeFormatter.formatIssueSync(parseIssue)
       })
     },
     onSuccess: (body) => ({ ...response, body })

@@ -129,6 +129,9 @@ const toHttpClientError = (request: HttpClientRequest.HttpClientRequest) => (err
     description: error.message
   })
 
+/** The platform's `HttpClient` tag, for the session layer that loads this module. */
+export const HttpClientTag = HttpClient.HttpClient
+
 export const make = (session: SessionImpl): HttpClient.HttpClient =>
   HttpClient.makeWith<never, never, HttpClientError.HttpClientError, never>(
     (requestEffect) =>

@@ -1,4 +1,4 @@
-import * as HttpClient from "@effect/platform/HttpClient"
+import type * as HttpClient from "@effect/platform/HttpClient"
 import * as Config from "effect/Config"
 import * as ConfigError from "effect/ConfigError"
 import * as Context from "effect/Context"
@@ -13,9 +13,8 @@ import { Agent, buildConnector, Client, Pool } from "undici"
 import type { Dispatcher } from "undici"
 import type { Session as PublicSession } from "../Session.js"
 import { OpenConnections, ReturningSockets, timedConnector } from "./connections.js"
-import { CookieJar } from "./cookies.js"
+import type { CookieJar } from "./cookies.js"
 import * as Hosts from "./hosts.js"
-import * as LeanClient from "./httpClient.js"
 import type { ResolvedSession, ResolvedTls, SessionOptions } from "./options.js"
 import { resolveSession } from "./options.js"
 import { Watchdog } from "./watchdog.js"
@@ -69,7 +68,10 @@ export const make = (options?: SessionOptions): Effect.Effect<SessionImpl, never
     )
     // Expiry runs on the Clock, so a TestClock can age cookies in tests.
     const clock = yield* Effect.clock
-    const cookies = config.cookies ? new CookieJar(() => clock.unsafeCurrentTimeMillis()) : undefined
+    // Loaded only for a session that keeps cookies (see `layer` on import cost).
+    const cookies = config.cookies
+      ? new (yield* Effect.promise(() => import("./cookies.js"))).CookieJar(() => clock.unsafeCurrentTimeMillis())
+      : undefined
     const returning = new ReturningSockets()
     return { [TypeId]: TypeId, config, dispatcher, hosts, watchdog, cookies, connections, returning } satisfies SessionImpl
   })
@@ -167,14 +169,22 @@ const h2Pool = (origin: string | URL, options: object): Pool =>
     }
   })
 
-/** The `@effect/platform` client on the session's engine (see httpClient.ts). */
-export const httpClient = (session: SessionImpl): HttpClient.HttpClient => LeanClient.make(session)
-
+/**
+ * The session and the `@effect/platform` client on its engine (see
+ * httpClient.ts). The platform's client modules load `effect/Schema` and,
+ * through it, fast-check: 14 MB of RSS and ~240 modules that a program using
+ * only `Fetch` and `Gather` never runs. They are imported when the layer is
+ * built, not when `Session` is.
+ */
 export const layer = (
   options?: SessionOptions
 ): Layer.Layer<PublicSession | HttpClient.HttpClient> =>
   Layer.scopedContext(
-    Effect.map(make(options), (session) => Context.make(tag, session).pipe(Context.add(HttpClient.HttpClient, httpClient(session))))
+    Effect.flatMap(make(options), (session) =>
+      Effect.map(
+        Effect.promise(() => import("./httpClient.js")),
+        (lean) => Context.make(tag, session).pipe(Context.add(lean.HttpClientTag, lean.make(session)))
+      ))
   )
 
 /**

@@ -1,0 +1,46 @@
+/**
+ * What a plain gather loads: `effect-gather/Fetch`, `Gather` and `Session`
+ * must not pull in `effect/Schema` (and fast-check with it) or any
+ * `@effect/platform` module at import; those load only when a session layer
+ * is built or a schema is used (see internal/session.ts `layer`).
+ */
+import { describe, expect, it } from "@effect/vitest"
+import { execFile } from "node:child_process"
+import * as path from "node:path"
+import { pathToFileURL } from "node:url"
+
+const root = path.resolve(import.meta.dirname, "..")
+
+/** The modules a fresh node process loads to import `specifiers` (from src, through tsx). */
+const modulesLoaded = (specifiers: ReadonlyArray<string>): Promise<Array<string>> =>
+  new Promise((resolve, reject) => {
+    // A load hook that prints each module's URL: the real graph, as node resolves it.
+    const hook = `export async function load(url, context, next) { process._rawDebug("LOADED " + url); return next(url, context) }`
+    const register = `import { register } from "node:module"; register(${JSON.stringify(`data:text/javascript,${encodeURIComponent(hook)}`)})`
+    const program = specifiers.map((s) => `await import(${JSON.stringify(pathToFileURL(path.join(root, s)).href)})`).join(";")
+    execFile(
+      process.execPath,
+      ["--import", "tsx", "--import", `data:text/javascript,${encodeURIComponent(register)}`, "--input-type=module", "-e", program],
+      { cwd: root, timeout: 60_000 },
+      (error, _stdout, stderr) => {
+        if (error) return reject(new Error(`${error.message}\n${stderr}`))
+        resolve(stderr.split("\n").filter((line) => line.startsWith("LOADED ")).map((line) => line.slice("LOADED ".length)))
+      }
+    )
+  })
+
+describe("import cost", () => {
+  it("Fetch, Gather and Session load neither effect/Schema nor fast-check nor @effect/platform", async () => {
+    const loaded = await modulesLoaded(["src/Fetch.ts", "src/Gather.ts", "src/Session.ts"])
+    // The hook saw the graph: our own modules and effect's are in it.
+    expect(loaded.some((url) => url.endsWith("/src/internal/gather.ts"))).toBe(true)
+    expect(loaded.some((url) => url.includes("/effect/dist/esm/Effect.js"))).toBe(true)
+    expect(loaded.filter((url) => /\/effect\/dist\/esm\/Schema\.js$|\/fast-check\/|\/@effect\/platform\//.test(url))).toEqual([])
+  }, 70_000)
+
+  it("the full entry still loads the platform (the check above can see it)", async () => {
+    const loaded = await modulesLoaded(["src/internal/httpClient.ts"])
+    expect(loaded.some((url) => url.includes("/@effect/platform/"))).toBe(true)
+    expect(loaded.some((url) => url.includes("/fast-check/"))).toBe(true)
+  }, 70_000)
+})
