@@ -417,6 +417,18 @@ const gatherAllDefaultPool = js(
   ["--gather=all", "--connections=128"]
 )
 const gatherStream = js("gather-stream", "effect-gather `Gather.stream` (lazy range)", "client.ts", ["--gather=stream"])
+const gatherForEach = js(
+  "gather-foreach",
+  "effect-gather, `Effect.forEach(range, Fetch.get, { concurrency })` (no Gather)",
+  "client.ts",
+  ["--gather=forEach"]
+)
+const effectUndici = js(
+  "effect-undici",
+  "`Effect.forEach` over `Effect.tryPromise` of raw undici (that shape's ceiling)",
+  "baseline.ts",
+  ["--client=effect-undici"]
+)
 
 const gatherCli = js("gather-cli", "`gather fetch FILE -c C -o OUT --quiet` (the CLI, in process)", "cli-client.ts", [])
 
@@ -679,10 +691,10 @@ const main = async (): Promise<void> => {
   const s3Small = { n: quick ? 10_000 : 100_000, c: 256, warmup: quick ? 200 : 500, template: "/small?i={i}" }
   const s3Large = { n: 1_000_000, c: 256, warmup: 500, template: "/small?i={i}" }
   const s4 = { n: quick ? 10_000 : 100_000, c: 64, warmup: quick ? 500 : 2_000, template: "/small?i={i}" }
-  const s1Clients = withPython([undici, globalFetch, platform, gatherAll, gatherStream, gatherAllDefaultPool])
-  const s2Clients = withPython([undici, globalFetch, platform, gatherAll, gatherStream])
+  const s1Clients = withPython([undici, globalFetch, platform, gatherAll, gatherStream, gatherForEach, gatherAllDefaultPool])
+  const s2Clients = withPython([undici, globalFetch, platform, effectUndici, gatherAll, gatherStream, gatherForEach])
   // Over https: raw undici and effect-gather only (the others would need the CA wired into globals).
-  const httpsClients = [undici, gatherAll, gatherStream]
+  const httpsClients = [undici, gatherAll, gatherStream, gatherForEach]
 
   process.stderr.write(
     `bench: ${
