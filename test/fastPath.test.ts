@@ -266,6 +266,27 @@ layer(DemoServer.layer(), { excludeTestServices: true })("Gather lanes", (it) =>
         expect(stats.aborted).toBe(10)
       })
     ))
+
+  it.effect("Effect.forEach over plain fetches: interruption, a timeout and a lost race each abort at the server", () =>
+    inSession((server) =>
+      Effect.gen(function*() {
+        yield* settledStats
+        yield* server.resetStats
+        // A fiber per request (no Gather): each holds its own canceler.
+        const slow = Array.from({ length: 8 }, (_, i) => Fetch.get(`/delay/3000?i=${i}`))
+        const fiber = yield* Effect.fork(Effect.forEach(slow, (effect) => effect, { concurrency: 8 }))
+        yield* eventually(server.stats, (s) => s.inFlight === 8)
+        yield* Fiber.interrupt(fiber)
+        expect(yield* settledStats).toMatchObject({ inFlight: 0, aborted: 8 })
+
+        yield* server.resetStats
+        const timedOut = yield* Effect.either(Effect.timeout(Fetch.get("/delay/3000?t=1"), "150 millis"))
+        expect(Either.isLeft(timedOut)).toBe(true)
+        const raced = yield* Effect.race(Fetch.get("/delay/3000?r=1"), Effect.as(Effect.sleep("150 millis"), "sleep"))
+        expect(raced).toBe("sleep")
+        expect(yield* settledStats).toMatchObject({ inFlight: 0, aborted: 2 })
+      })
+    ))
 })
 
 describe("isFastPath", () => {
