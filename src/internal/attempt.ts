@@ -181,6 +181,10 @@ class AttemptHandler implements BodySink.BufferedHost, BodySink.PrefixHost, Body
   private mode = BodyMode.Keep
   /** We cut the socket on purpose: its error is not the outcome. */
   private wasCut = false
+  /** The body's announced wire bytes (see `BodySink.announcedLength`), -1: unknown. */
+  private expectedBytes = -1
+  /** The body's bytes as they came off the wire, before decoding. */
+  private wireBytes = 0
   private upload: UploadProgress | undefined = undefined
   readonly dispatchedAt = performance.now()
   // Phase moments (performance.now(), -1: did not happen), see Fetch.Timing.
@@ -333,6 +337,7 @@ class AttemptHandler implements BodySink.BufferedHost, BodySink.PrefixHost, Body
     this.headersAt = now - this.context.startedAt
     this.deadlines.headers(now, this.context.limits.timeouts.bodyIdleMs)
     const mode = this.mode = this.context.bodyMode(statusCode, headers)
+    this.expectedBytes = BodySink.announcedLength(this.request.method, statusCode, headers)
     const encoding = encodingOf(headers["content-encoding"])
     const limit = this.context.limits.maxBodyBytes
     if (mode !== BodyMode.Keep) {
@@ -366,7 +371,9 @@ class AttemptHandler implements BodySink.BufferedHost, BodySink.PrefixHost, Body
   }
 
   onData(chunk: Buffer): boolean {
-    return this.sink === undefined ? false : this.sink.data(chunk)
+    if (this.sink === undefined) return false
+    this.wireBytes += chunk.length
+    return this.sink.data(chunk)
   }
 
   onComplete(_trailers: Array<string> | null): void {
@@ -374,6 +381,16 @@ class AttemptHandler implements BodySink.BufferedHost, BodySink.PrefixHost, Body
     const sink = this.sink
     if (sink === undefined) return
     if (this.streamed === undefined) this.deadlines.stop()
+    // undici checks the length over HTTP/1.1, not over HTTP/2, where a
+    // RST_STREAM(NO_ERROR or CANCEL) after the headers ends the stream as if
+    // it were whole: a short body must never be reported as one.
+    const expected = this.expectedBytes
+    if (expected >= 0 && this.wireBytes !== expected) {
+      const failure = BodySink.truncated(BodySink.LENGTH_MISMATCH)
+      if (this.streamed !== undefined) this.streamed.fail(failure)
+      else this.fail(failure, false)
+      return
+    }
     sink.complete()
   }
 

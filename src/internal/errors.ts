@@ -116,6 +116,9 @@ export const fromUndici = (error: Error, hadHeaders: boolean, timeouts: Timeouts
     case "EPIPE":
     case "UND_ERR_SOCKET":
     case "UND_ERR_RES_CONTENT_LENGTH_MISMATCH":
+    // HTTP/2's reset: a RST_STREAM with an error code, or nghttp2 refusing the
+    // stream (a body shorter than its content-length at END_STREAM).
+    case "ERR_HTTP2_STREAM_ERROR":
       return { _tag: "ConnectionError", reason: "Reset", phase, code }
     case "UND_ERR_CLOSED":
     case "UND_ERR_DESTROYED":
