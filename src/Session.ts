@@ -257,8 +257,11 @@ export interface Options {
    * case), or a test of a lower-case name. Default {@link isSecretHeader}:
    * every header the redactor hides (`Authorization`, `Proxy-Authorization`,
    * `Cookie`, `X-Api-Key`, and any name with a word such as token, secret,
-   * signature, key, auth, session). A list replaces the default; to add to
-   * it, pass `(name) => Session.isSecretHeader(name) || name === "x-tenant"`.
+   * signature, key, auth, session). A list or a test replaces that default,
+   * but `Authorization` (the session's own `auth` too), `Proxy-Authorization`
+   * and `Cookie` are dropped whatever it says: it only adds to them. To add
+   * to the whole default, pass
+   * `(name) => Session.isSecretHeader(name) || name === "x-tenant"`.
    */
   readonly stripOnCrossOrigin?: ReadonlyArray<string> | ((name: string) => boolean) | undefined
   /** Create a client span per request and send `traceparent`. Default `false`. */

@@ -287,6 +287,7 @@ describe("weaker points: redirects and streams", () => {
       for (const name of ["x-api-key", "x-auth-token", "private-token"]) expect(byDefault[name]).toBeUndefined()
       const ownList = yield* echoed({ retry: false, stripOnCrossOrigin: ["X-Custom"] })
       expect(ownList["x-custom"]).toBeUndefined()
+      // the list replaces the redactor's words, not the credentials (see Session.auth.test.ts)
       expect(ownList["x-api-key"]).toBe("K1")
       const extended = yield* echoed({ retry: false, stripOnCrossOrigin: (name) => Session.isSecretHeader(name) || name === "x-custom" })
       expect(extended["x-custom"]).toBeUndefined()

@@ -172,11 +172,18 @@ const normalizeBaseUrl = (input: string | URL | undefined): string | undefined =
   return href.endsWith("/") ? href.slice(0, -1) : href
 }
 
+/**
+ * Credentials that never follow a redirect to another origin, whatever
+ * `stripOnCrossOrigin` says: a list or a test only adds to them. The
+ * session's own `auth` travels as `authorization`.
+ */
+const alwaysStripped: ReadonlySet<string> = new Set(["authorization", "proxy-authorization", "cookie"])
+
 const stripTest = (input: ReadonlyArray<string> | ((name: string) => boolean) | undefined): (name: string) => boolean => {
   if (input === undefined) return isSecretHeader
-  if (typeof input === "function") return input
+  if (typeof input === "function") return (name) => alwaysStripped.has(name) || input(name)
   const names = new Set(input.map((name) => name.toLowerCase()))
-  return (name) => names.has(name)
+  return (name) => alwaysStripped.has(name) || names.has(name)
 }
 
 const pemText = (pem: Pem): string => typeof pem === "string" ? pem : Buffer.from(pem).toString("utf8")
