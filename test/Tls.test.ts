@@ -254,6 +254,23 @@ describe("TLS: handshakes that never finish or are cut", () => {
       expect(server.seen.connections).toBe(1)
     }).pipe(Effect.scoped))
 
+  it.live("a per-call timeout.connect is ignored (the pool's is session-wide): the error's limitMs is the one that fired", () =>
+    Effect.gen(function*() {
+      const server = yield* serve(() => Net.createServer(() => {}), "https")
+      const error = asTag(
+        yield* failure(
+          Fetch.text(`${server.origin}/x`, { timeout: { connect: "5 seconds", attempt: "10 seconds" } }).pipe(
+            Effect.provide(Session.layer(trusting({ retry: false, timeout: { connect: 300 } })))
+          )
+        ),
+        "Timeout"
+      )
+      expect(error.phase).toBe("connect")
+      expect(error.limitMs).toBe(300)
+      expect(error.elapsedMs).toBeLessThan(4000)
+      expect(server.seen.connections).toBe(1)
+    }).pipe(Effect.scoped))
+
   it.live("a TLS alert in the middle of the handshake: Tls with the alert's code and name, not retried", () =>
     Effect.gen(function*() {
       // answers the ClientHello with a fatal handshake_failure alert record

@@ -278,8 +278,11 @@ export const resolveSession = (options: SessionOptions = {}): ResolvedSession =>
 /** The limits of one call: the session's, overridden by the call's options. */
 export const resolveCall = (session: ResolvedSession, options: CallOptions | undefined): Limits => {
   if (options === undefined) return session
+  // `connect` is the pool's (one per session): a call's own is ignored, as
+  // documented, and so never reaches an error's limitMs either.
+  const timeouts = resolveTimeouts(options.timeout, session.timeouts)
   return {
-    timeouts: resolveTimeouts(options.timeout, session.timeouts),
+    timeouts: timeouts.connectMs === session.timeouts.connectMs ? timeouts : { ...timeouts, connectMs: session.timeouts.connectMs },
     maxBodyBytes: byteLimit(options.maxBodyBytes, session.maxBodyBytes),
     maxRedirects: positiveInt("maxRedirects", options.maxRedirects, session.maxRedirects),
     allowInsecureRedirects: options.allowInsecureRedirects ?? session.allowInsecureRedirects,
