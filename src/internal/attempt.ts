@@ -396,11 +396,13 @@ class AttemptHandler implements BodySink.BufferedHost, BodySink.PrefixHost, Body
 
   onError(error: Error): void {
     if (this.streamed !== undefined) {
-      if (!(error instanceof Errors.AbortedByClient)) this.streamed.fail(Errors.fromUndici(error, true, this.context.limits.timeouts))
+      if (!(error instanceof Errors.AbortedByClient)) this.streamed.fail(Errors.fromUndici(error, true, this.context.limits.timeouts, true))
       return
     }
     if (this.wasCut) return
-    this.fail(Errors.fromUndici(error, this.headers !== undefined, this.context.limits.timeouts), false)
+    // Before onConnect undici wrote nothing of this request: only then may
+    // the error say "connect" (retried for any method).
+    this.fail(Errors.fromUndici(error, this.headers !== undefined, this.context.limits.timeouts, this.deadlines.started), false)
   }
 
   // BufferedHost
