@@ -239,7 +239,7 @@ describe("bug 7: a slow but steady upload", () => {
       const stalled = yield* rawServer((request) => request.pause())
       const error = yield* failure(
         Fetch.text(HttpClientRequest.post(`${stalled}/upload`).pipe(HttpClientRequest.bodyUint8Array(body))).pipe(
-          Effect.provide(Session.layer({ retry: false, timeout: { headers: "300 millis" } }))
+          Effect.provide(Layer.orDie(Session.layer({ retry: false, timeout: { headers: "300 millis" } })))
         )
       )
       assertTag(error, "Timeout")

@@ -10,6 +10,7 @@ import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { assert, describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import * as Http from "node:http"
@@ -172,11 +173,11 @@ const serve = (protocol: "h1" | "h2"): Effect.Effect<FaultServer, never, Scope.S
 
 /** One retry with no wait: a transient failure is seen twice at the server. */
 const sessionFor = (protocol: "h1" | "h2") =>
-  Session.layer({
+  Layer.orDie(Session.layer({
     retry: { times: 1, baseDelay: 0 },
     timeout: { attempt: "5 seconds", total: "10 seconds" },
     ...(protocol === "h2" ? { allowH2: true, tls: { ca: certificates.ca } } : {})
-  })
+  }))
 
 /**
  * The truncation error: transient, of the body; retried once (2 attempts)

@@ -1,4 +1,5 @@
 import * as Duration from "effect/Duration"
+import * as Either from "effect/Either"
 import * as Redacted from "effect/Redacted"
 import * as crypto from "node:crypto"
 import type * as Fetch from "../Fetch.js"
@@ -9,7 +10,7 @@ import type { AdaptiveConfig } from "./adaptive.js"
 import type { ResolvedAuth } from "./auth.js"
 import { resolveAuth } from "./auth.js"
 import type { HostLimitsConfig } from "./hosts.js"
-import { parseRate } from "./hosts.js"
+import { parseRate } from "./rate.js"
 import { isSecretHeader } from "./redact.js"
 import type { RetryPolicy } from "./retry.js"
 import { defaultPolicy, resolvePolicy } from "./retry.js"
@@ -237,7 +238,18 @@ export const resolveTls = (input: TlsOptions | undefined): ResolvedTls | undefin
   return { ca, cert: input.cert, key, passphrase, servername: input.servername, rejectUnauthorized, minVersion }
 }
 
-/** Normalizes session options once; throws on options that can never work. */
+/**
+ * A rate is text (often read from a file or a flag), so what the parser
+ * refuses is thrown as its `ConfigError`, which `Session.make` fails with
+ * (not a defect, unlike the options below that only a program gets wrong).
+ */
+const rateOf = (input: Session.Rate) => {
+  const parsed = parseRate(input, "ratePerHost")
+  if (Either.isLeft(parsed)) throw parsed.left
+  return parsed.right
+}
+
+/** Normalizes session options once; throws on options that can never work (a `ConfigError` for a rate). */
 export const resolveSession = (options: SessionOptions = {}): ResolvedSession => {
   const userAgent = options.userAgent === false ? undefined : (options.userAgent ?? defaultUserAgent)
   const headers = lowerCaseHeaders(options.headers)
@@ -263,7 +275,7 @@ export const resolveSession = (options: SessionOptions = {}): ResolvedSession =>
     hostLimits: {
       maxInFlight: optionalLimit("maxInFlight", options.maxInFlight),
       maxInFlightPerHost,
-      ratePerHost: options.ratePerHost === undefined ? undefined : parseRate(options.ratePerHost),
+      ratePerHost: options.ratePerHost === undefined ? undefined : rateOf(options.ratePerHost),
       adaptive: resolveAdaptive(options.adaptive, maxInFlightPerHost ?? maxConnectionsPerHost),
       retryAfter: retryAfterScope(options.retryAfter),
       metrics: options.metrics ?? false

@@ -43,12 +43,9 @@ export const key = "effect-gather/Session"
 
 export const tag: Context.Tag<PublicSession, SessionImpl> = Context.GenericTag<PublicSession, SessionImpl>(key)
 
-export const make = (options?: SessionOptions): Effect.Effect<SessionImpl, never, Scope.Scope> =>
+export const make = (options?: SessionOptions): Effect.Effect<SessionImpl, ConfigError.ConfigError, Scope.Scope> =>
   Effect.gen(function*() {
-    const config = yield* Effect.try({
-      try: () => resolveSession(options),
-      catch: (error) => new TypeError(`effect-gather: invalid session options: ${(error as Error).message}`)
-    }).pipe(Effect.orDie)
+    const config = yield* resolve(options)
     if (config.tls !== undefined && !config.tls.rejectUnauthorized) {
       yield* Effect.logWarning(
         "effect-gather: TLS certificate checks are off for this session (tls.rejectUnauthorized: false); " +
@@ -70,6 +67,16 @@ export const make = (options?: SessionOptions): Effect.Effect<SessionImpl, never
     const cookies = config.cookies ? new CookieJar(() => clock.unsafeCurrentTimeMillis()) : undefined
     return { [TypeId]: TypeId, config, dispatcher, hosts, watchdog, cookies, connections } satisfies SessionImpl
   })
+
+/** A rate the parser refuses is a typed ConfigError; any other invalid option a defect. */
+const resolve = (options: SessionOptions | undefined): Effect.Effect<ResolvedSession, ConfigError.ConfigError> => {
+  try {
+    return Effect.succeed(resolveSession(options))
+  } catch (error) {
+    if (ConfigError.isConfigError(error)) return Effect.fail(error)
+    return Effect.die(new TypeError(`effect-gather: invalid session options: ${(error as Error).message}`))
+  }
+}
 
 /** The session's own undici pool, its connections counted. */
 const ownPool = (
@@ -169,7 +176,7 @@ export const httpClient = (session: SessionImpl): HttpClient.HttpClient => LeanC
 
 export const layer = (
   options?: SessionOptions
-): Layer.Layer<PublicSession | HttpClient.HttpClient> =>
+): Layer.Layer<PublicSession | HttpClient.HttpClient, ConfigError.ConfigError> =>
   Layer.scopedContext(
     Effect.map(make(options), (session) => Context.make(tag, session).pipe(Context.add(HttpClient.HttpClient, httpClient(session))))
   )
@@ -186,7 +193,7 @@ export const testDefaults: SessionOptions = {
 
 export const layerTest = (
   options?: SessionOptions
-): Layer.Layer<PublicSession | HttpClient.HttpClient> => layer({ ...testDefaults, ...options })
+): Layer.Layer<PublicSession | HttpClient.HttpClient, ConfigError.ConfigError> => layer({ ...testDefaults, ...options })
 
 const optional = <A>(config: Config.Config<A>): Config.Config<A | undefined> => Config.map(Config.option(config), Option.getOrUndefined)
 
