@@ -77,12 +77,13 @@ const lengthPattern = /^\s*(\d{1,15})\s*$/
 /**
  * The bytes a response announces for its body, on the wire (before content
  * decoding): its `content-length`, `0` when it can have none whatever the
- * header says (a HEAD, 204, 304), `-1` when unknown (no usable header).
+ * header says (a HEAD, 204, 304), `-1` when unknown (no usable header, or
+ * a `transfer-encoding`, which overrides it: RFC 9112 6.3).
  */
 export const announcedLength = (method: string, status: number, headers: Record<string, string>): number => {
   if (method === "HEAD" || status === 204 || status === 304) return 0
   const header = headers["content-length"]
-  if (header === undefined) return -1
+  if (header === undefined || headers["transfer-encoding"] !== undefined) return -1
   const match = lengthPattern.exec(header)
   return match === null ? -1 : Number(match[1])
 }
