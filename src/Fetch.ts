@@ -16,6 +16,7 @@ import type * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as FetchError from "./FetchError.js"
+import { announcedLength } from "./internal/bodySink.js"
 import * as internal from "./internal/fetch.js"
 import * as redact from "./internal/redact.js"
 import * as sender from "./internal/send.js"
@@ -253,7 +254,10 @@ export interface StreamOptions extends Options {}
  * gather's `deadline`) still fails the stream with `Timeout` phase
  * `"deadline"` when it passes. When
  * the scope closes before the body was read to the end, the request is
- * aborted. `bytes` is the announced `content-length`, or `-1`.
+ * aborted. `bytes` is the announced `content-length` (`0` for a HEAD, 204
+ * or 304), or `-1` (none, or content-encoded). A body that ends short of its
+ * `content-length` (or an encoded one cut before its end) fails the stream
+ * with a transient `ConnectionError` (reason `Reset`, phase `body`).
  *
  * @example
  * ```ts
@@ -277,12 +281,14 @@ export const stream = (
   FetchError.FetchError,
   Session.Session | Scope.Scope
 > =>
-  Effect.flatMap(session.tag, (current) =>
-    Effect.flatMap(
-      internal.execute(current, toRequest(input), { maxBodyBytes: false, ...options }, true),
+  Effect.flatMap(session.tag, (current) => {
+    const request = toRequest(input)
+    return Effect.flatMap(
+      internal.execute(current, request, { maxBodyBytes: false, ...options }, true),
       ({ channel, ...response }) => {
-        const length = Number(response.headers["content-length"] ?? Number.NaN)
-        const announced = response.headers["content-encoding"] === undefined && Number.isFinite(length) ? length : -1
+        // A HEAD, 204 or 304 has no body whatever its content-length says.
+        const length = announcedLength(request.method, response.status, response.headers)
+        const announced = length === 0 || response.headers["content-encoding"] === undefined ? length : -1
         if (channel === undefined) {
           // Not streamed (an empty body, e.g. HEAD): already read in full.
           return Effect.succeed({ ...response, body: Stream.make(response.body) })
@@ -292,7 +298,8 @@ export const stream = (
           { ...response, bytes: announced, body: channel.stream }
         )
       }
-    ))
+    )
+  })
 
 /**
  * A URL as it may be shown: user info and credential-like query and

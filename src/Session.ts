@@ -101,8 +101,11 @@ export interface RetryOptions {
 }
 
 /**
- * A rate: `"20 per second"`, `"20/s"`, `"600 per minute"`, or a record
- * (`limit` requests per `interval`, token bucket: bursts up to `limit`).
+ * A rate: `"20 per second"`, `"20/s"`, `"600 per minute"`, `"5/100ms"`,
+ * `"7/2s"`, or a record (`limit` requests per `interval`, token bucket:
+ * bursts up to `limit`). The interval is a unit (ms, s, m, h, in any common
+ * spelling) with an optional count; the `gather` CLI's `--rate` reads the
+ * same forms.
  *
  * @since 0.1.0
  * @category models
@@ -257,8 +260,11 @@ export interface Options {
    * case), or a test of a lower-case name. Default {@link isSecretHeader}:
    * every header the redactor hides (`Authorization`, `Proxy-Authorization`,
    * `Cookie`, `X-Api-Key`, and any name with a word such as token, secret,
-   * signature, key, auth, session). A list replaces the default; to add to
-   * it, pass `(name) => Session.isSecretHeader(name) || name === "x-tenant"`.
+   * signature, key, auth, session). A list or a test replaces that default,
+   * but `Authorization` (the session's own `auth` too), `Proxy-Authorization`
+   * and `Cookie` are dropped whatever it says: it only adds to them. To add
+   * to the whole default, pass
+   * `(name) => Session.isSecretHeader(name) || name === "x-tenant"`.
    */
   readonly stripOnCrossOrigin?: ReadonlyArray<string> | ((name: string) => boolean) | undefined
   /** Create a client span per request and send `traceparent`. Default `false`. */
@@ -374,12 +380,14 @@ export const defaultUserAgent: string = options.defaultUserAgent
 /**
  * Opens a session in the current scope. Invalid options (a `baseUrl` that is
  * not http(s), a negative limit) are a defect: they are a bug in the program,
- * not a property of the data.
+ * not a property of the data. A `ratePerHost` the rate parser refuses
+ * (`"5 per fortnight"`: text, often read from a file or a flag) fails with a
+ * `ConfigError` (`InvalidData` at `ratePerHost`) that names it.
  *
  * @since 0.1.0
  * @category constructors
  */
-export const make: (options?: Options) => Effect.Effect<Session, never, Scope.Scope> = internal.make
+export const make: (options?: Options) => Effect.Effect<Session, ConfigError.ConfigError, Scope.Scope> = internal.make
 
 /**
  * A session as a layer: provides {@link Session} and `HttpClient.HttpClient`
@@ -399,7 +407,7 @@ export const make: (options?: Options) => Effect.Effect<Session, never, Scope.Sc
  * @since 0.1.0
  * @category layers
  */
-export const layer: (options?: Options) => Layer.Layer<Session | HttpClient.HttpClient> = internal.layer
+export const layer: (options?: Options) => Layer.Layer<Session | HttpClient.HttpClient, ConfigError.ConfigError> = internal.layer
 
 /**
  * {@link layer} with settings for tests: retries off and short time limits
@@ -432,7 +440,7 @@ export const layer: (options?: Options) => Layer.Layer<Session | HttpClient.Http
  * @since 0.2.0
  * @category layers
  */
-export const layerTest: (options?: Options) => Layer.Layer<Session | HttpClient.HttpClient> = internal.layerTest
+export const layerTest: (options?: Options) => Layer.Layer<Session | HttpClient.HttpClient, ConfigError.ConfigError> = internal.layerTest
 
 /**
  * Session options read through `Config`: `GATHER_BASE_URL`, `GATHER_USER_AGENT`,

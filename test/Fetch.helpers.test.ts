@@ -109,7 +109,7 @@ layer(serverAndSession((server) => ({ baseUrl: server.baseUrl, retry: false })),
         expect((yield* settledStats).requests).toBe(0)
       }))
 
-    it.effect("the body is sent again after a 307 and a 308, and dropped after a 303", () =>
+    it.effect("the body is sent again after a 307 and a 308, and dropped with every content-* header after a 303 (and a POST's 301/302)", () =>
       Effect.gen(function*() {
         for (const status of [307, 308]) {
           const response = yield* Fetch.post("/redirect-to", {
@@ -121,11 +121,17 @@ layer(serverAndSession((server) => ({ baseUrl: server.baseUrl, retry: false })),
           expect(JSON.parse(echo.body)).toEqual({ replay: status })
           expect(response.redirects.length).toBe(1)
         }
-        const seeOther = echoed(
-          yield* Fetch.post("/redirect-to", { urlParams: { url: "/echo", status: 303 }, text: "gone" })
-        )
-        expect(seeOther.method).toBe("GET")
-        expect(seeOther.body).toBe("")
+        const contentHeaders = { "Content-Language": "fr", "Content-Location": "/form", "Content-Disposition": "inline" }
+        for (const status of [303, 302, 301]) {
+          const seeOther = echoed(
+            yield* Fetch.post("/redirect-to", { urlParams: { url: "/echo", status }, text: "gone", headers: contentHeaders })
+          )
+          expect(seeOther.method).toBe("GET")
+          expect(seeOther.body).toBe("")
+          // what the server got: no content-* header at all (as undici drops them), no body framing
+          expect(Object.keys(seeOther.headers).filter((name) => name.startsWith("content-") || name === "transfer-encoding"), `${status}`)
+            .toEqual([])
+        }
       }))
 
     it.effect("a retried PUT, and a POST whose policy allows retries, send the same body again", () =>

@@ -176,6 +176,17 @@ describe("limits shared by the session", () => {
         expect(responses.length).toBe(15)
         expect(performance.now() - started).toBeGreaterThanOrEqual(400)
       })))
+
+  it.live("ratePerHost \"5/100ms\" (the CLI's form) builds, and the server sees 15 requests over at least 2 refills", () =>
+    withSession((server) => ({ baseUrl: server.baseUrl, ratePerHost: "5/100ms" }), (server) =>
+      Effect.gen(function*() {
+        const started = performance.now()
+        const responses = yield* Gather.all(Array.from({ length: 15 }, () => Fetch.get("/empty")), { concurrency: 15 })
+        // 5 at once, then 5 per 100 ms: the last 5 start after ~200 ms.
+        expect(responses.length).toBe(15)
+        expect((yield* server.stats).requests).toBe(15)
+        expect(performance.now() - started).toBeGreaterThanOrEqual(180)
+      })))
 })
 
 describe("deadlines and pool waits", () => {

@@ -1,8 +1,15 @@
-import { describe, expect, it } from "@effect/vitest"
+import { assert, describe, expect, it } from "@effect/vitest"
 import { Duration, Effect, Exit, FastCheck, Fiber, Option, Schedule, TestClock } from "effect"
+import * as Http from "node:http"
+import type * as Net from "node:net"
+import { Agent, buildConnector } from "undici"
+import * as Fetch from "../src/Fetch.js"
 import * as FetchError from "../src/FetchError.js"
+import * as Gather from "../src/Gather.js"
+import { fromUndici } from "../src/internal/errors.js"
 import { schedule } from "../src/internal/retry.js"
 import * as Retry from "../src/Retry.js"
+import * as Session from "../src/Session.js"
 
 const timing = { startedAt: 0, dispatchMs: 0, connectMs: -1, tlsMs: -1, sentMs: 0, headersMs: 1, endMs: 1, totalMs: 1, previous: [] }
 const context = { method: "GET", url: "http://127.0.0.1:1/x", attempt: 1, elapsedMs: 1, timing }
@@ -215,4 +222,79 @@ describe("the retry Schedule", () => {
       yield* Fiber.join(fiber).pipe(Effect.exit)
       expect(attempts).toBe(6)
     }))
+})
+
+/**
+ * What the socket says after a request was written is never "nothing was
+ * sent": a POST whose connection dies once the server has read it must reach
+ * the server once, however the death is reported. A real server on
+ * 127.0.0.1 counts the POSTs it read; the client's own real socket is then
+ * failed the way the kernel fails one (ETIMEDOUT, a lost route), or closed.
+ */
+describe("a request that was written is not retried as if nothing was sent", () => {
+  const holdServer = (onRead: () => void) =>
+    Effect.acquireRelease(
+      Effect.async<{ readonly server: Http.Server; readonly port: number; readonly posts: { count: number } }>((resume) => {
+        const posts = { count: 0 }
+        // Reads the whole body, then never answers: the client's socket dies first.
+        const server = Http.createServer((request) => {
+          request.resume()
+          request.on("end", () => {
+            posts.count++
+            onRead()
+          })
+        })
+        server.listen(0, "127.0.0.1", () => resume(Effect.succeed({ server, port: (server.address() as Net.AddressInfo).port, posts })))
+      }),
+      ({ server }) =>
+        Effect.async<void>((resume) => {
+          server.close(() => resume(Effect.void))
+          server.closeAllConnections()
+        })
+    )
+
+  const codes = ["ETIMEDOUT", "EHOSTUNREACH", "ECONNRESET"] as const
+
+  for (const code of codes) {
+    for (const path of ["fiber", "gather"] as const) {
+      it.live(`a POST whose socket fails with ${code} after the server read it is received once (${path})`, () =>
+        Effect.gen(function*() {
+          const sockets = new Set<Net.Socket>()
+          const connect = buildConnector({})
+          const agent = new Agent({
+            connect: (options, callback) =>
+              connect(options, (...args) => {
+                if (args[1] !== null) sockets.add(args[1])
+                callback(...args)
+              })
+          })
+          yield* Effect.addFinalizer(() => Effect.promise(() => agent.destroy()))
+          const kill = () => {
+            for (const socket of sockets) socket.destroy(Object.assign(new Error(`fake ${code}`), { code }))
+          }
+          const { port, posts } = yield* holdServer(() => setImmediate(kill))
+          const post = Fetch.post(`http://127.0.0.1:${port}/order`, { json: { order: 1 } })
+          const session = Session.layer({ dispatcher: agent, retry: { times: 3, baseDelay: 0 }, timeout: { total: "5 seconds" } })
+          const error = yield* Effect.flip(
+            path === "fiber" ? post : Effect.map(Gather.forEach([0], () => post, { concurrency: 1 }), ([r]) => r!)
+          ).pipe(Effect.provide(session))
+          // at the server first: the order was placed once
+          expect(posts.count, `${error._tag} ${"phase" in error ? error.phase : ""}`).toBe(1)
+          expect(error.attempt).toBe(1)
+          assert(error._tag === "ConnectionError", error._tag)
+          expect(error.phase).toBe("request")
+          expect(error.code).toBe(code)
+        }).pipe(Effect.scoped))
+    }
+  }
+
+  it("before undici handed the request to a socket, the same codes still say connect", () => {
+    const timeouts = { attemptMs: 0, connectMs: 1234, headersMs: 0, bodyIdleMs: 0, totalMs: 0 }
+    const withCode = (code: string) => Object.assign(new Error(code), { code })
+    expect(fromUndici(withCode("ETIMEDOUT"), false, timeouts)).toEqual({ _tag: "Timeout", phase: "connect", limitMs: 1234 })
+    expect(fromUndici(withCode("UND_ERR_DESTROYED"), false, timeouts)).toMatchObject({ phase: "connect" })
+    expect(fromUndici(withCode("UND_ERR_CLOSED"), false, timeouts, true)).toMatchObject({ phase: "request", reason: "Closed" })
+    expect(fromUndici(withCode("UND_ERR_DESTROYED"), true, timeouts, true)).toMatchObject({ phase: "body" })
+    expect(fromUndici(withCode("ETIMEDOUT"), false, timeouts, true)).toMatchObject({ _tag: "ConnectionError", phase: "request", code: "ETIMEDOUT" })
+  })
 })

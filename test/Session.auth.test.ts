@@ -73,6 +73,33 @@ describe("Session auth", () => {
       }).pipe(Effect.provideService(Session.Session, session))
     }))
 
+  it.scoped("stripOnCrossOrigin only adds: a list or a test never lets the session's auth, Cookie or Proxy-Authorization follow a redirect to another origin", () =>
+    Effect.gen(function*() {
+      const a = yield* server
+      const b = yield* server
+      const headers = { Cookie: "sid=c00k1e", "Proxy-Authorization": "Basic cHJveHk=", "X-Foo": "foo", "X-Kept": "kept" }
+      const across = `${a.baseUrl}/redirect-to?url=${encodeURIComponent(`${b.baseUrl}/headers`)}&status=307`
+      const strips: ReadonlyArray<Session.Options["stripOnCrossOrigin"]> = [["x-foo"], ["X-Foo"], (name) => name === "x-foo"]
+      for (const stripOnCrossOrigin of strips) {
+        const session = yield* Session.make({ auth: { bearer: TOKEN }, stripOnCrossOrigin, retry: false })
+        yield* Effect.gen(function*() {
+          // the same origin keeps everything
+          const same = yield* Fetch.json(`${a.baseUrl}/redirect-to?url=/headers`, Echoed, { headers })
+          expect(same.body.headers["authorization"]).toBe(`Bearer ${TOKEN}`)
+          expect(same.body.headers["cookie"]).toBe("sid=c00k1e")
+          const response = yield* Fetch.json(across, Echoed, { headers })
+          expect(response.url).toBe(`${b.baseUrl}/headers`)
+        }).pipe(Effect.provideService(Session.Session, session))
+      }
+      // at the server of the other origin: nothing of the credentials, nor the listed header
+      const atB = yield* b.receivedHeaders
+      expect(atB.length).toBe(strips.length)
+      for (const seen of atB) {
+        for (const name of ["authorization", "cookie", "proxy-authorization", "x-foo"]) expect(seen[name], name).toBeUndefined()
+        expect(seen["x-kept"]).toBe("kept")
+      }
+    }))
+
   it.scoped("the secret is in no output: config, errors, logs of them", () =>
     Effect.gen(function*() {
       const a = yield* server

@@ -1,17 +1,25 @@
 import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as HttpClientResponse from "@effect/platform/HttpClientResponse"
-import { describe, expect, it } from "@effect/vitest"
+import { assert, describe, expect, it } from "@effect/vitest"
+import * as Cause from "effect/Cause"
+import * as ConfigError from "effect/ConfigError"
 import * as ConfigProvider from "effect/ConfigProvider"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
+import * as FastCheck from "effect/FastCheck"
 import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
 import { readFileSync } from "node:fs"
+import * as Parse from "../src/cli/parse.js"
 import * as DemoServer from "../src/DemoServer.js"
 import * as Fetch from "../src/Fetch.js"
+import { parseRateText } from "../src/internal/rate.js"
 import { version } from "../src/internal/version.js"
 import * as Session from "../src/Session.js"
 import { assertTag, EchoedHeaders, eventually, failure, serverAndSession } from "./support.js"
@@ -128,6 +136,48 @@ describe("Session", () => {
         expect(Exit.isFailure(exit) && exit.cause._tag === "Die", JSON.stringify(options)).toBe(true)
       }
     }))
+
+  it.live("ratePerHost reads every form the CLI's --rate reads (one parser), and what it refuses is a typed ConfigError naming it", () =>
+    Effect.gen(function*() {
+      for (const input of ["20/s", "600/m", "5/100ms", "3/h", "20 per second", "7/2s", "2 per 1.5 seconds"] as const) {
+        const cli = Parse.parseRate(input)
+        assert(Either.isRight(cli), input)
+        const session = yield* Effect.scoped(Session.make({ ratePerHost: input }))
+        expect(session.config.hostLimits.ratePerHost, input).toEqual({
+          limit: cli.right.limit,
+          intervalMs: Duration.toMillis(cli.right.interval)
+        })
+      }
+      const refused: ReadonlyArray<Session.Rate> = ["5 per fortnight", "0/s", "20/0s", "-3/s", "5/1e400s", { limit: 0, interval: "1 second" }]
+      // what only a program that skips the type check can pass
+      const untyped = ["20", "x/s"] as ReadonlyArray<unknown> as ReadonlyArray<Session.Rate>
+      for (const input of [...refused, ...untyped]) {
+        const exit = yield* Effect.exit(Effect.scoped(Session.make({ ratePerHost: input })))
+        assert(Exit.isFailure(exit), String(input))
+        const error = Cause.failureOption(exit.cause)
+        assert(Option.isSome(error), `a typed failure, not a defect: ${Cause.pretty(exit.cause)}`)
+        expect(ConfigError.isConfigError(error.value)).toBe(true)
+        assert(error.value._op === "InvalidData")
+        expect(error.value.path).toEqual(["ratePerHost"])
+        expect(error.value.message).toContain(typeof input === "string" ? JSON.stringify(input) : "limit: 0")
+        if (typeof input === "string") expect(Either.isLeft(Parse.parseRate(input)), input).toBe(true)
+      }
+    }))
+
+  it.prop(
+    "any text as a rate: a rate the limiter can run, or a refusal that quotes it; never a throw",
+    [FastCheck.oneof(FastCheck.string(), FastCheck.stringMatching(/^-?\d{0,20}\s?(\/|per)\s?\d{0,3}(\.\d)?\s?[a-z]{0,8}$/))],
+    ([input]) => {
+      const parsed = parseRateText(input)
+      if (Either.isRight(parsed)) {
+        expect(Number.isSafeInteger(parsed.right.limit) && parsed.right.limit >= 1).toBe(true)
+        expect(parsed.right.intervalMs > 0 && Number.isFinite(parsed.right.intervalMs)).toBe(true)
+      } else {
+        expect(parsed.left).toContain(JSON.stringify(input))
+      }
+    },
+    { fastCheck: { seed: 20261203, numRuns: 500 } }
+  )
 
   it.live("the HttpClient it provides is plain @effect/platform on the same pool, base URL and headers", () =>
     Effect.gen(function*() {

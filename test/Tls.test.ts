@@ -8,6 +8,7 @@ import { describe, expect, it } from "@effect/vitest"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
@@ -112,7 +113,7 @@ const trusting = (options: Session.Options = {}): Session.Options => ({
   tls: { ca: authority.cert, ...options.tls }
 })
 
-const fetchText = (url: string, options: Session.Options) => Fetch.text(url).pipe(Effect.provide(Session.layer(options)))
+const fetchText = (url: string, options: Session.Options) => Fetch.text(url).pipe(Effect.provide(Layer.orDie(Session.layer(options))))
 
 /** Fails with a Tls ConnectionError whose code and words are these, in one attempt. */
 const expectTls = (server: TestServer, options: Session.Options, code: string, words: RegExp) =>
@@ -251,6 +252,23 @@ describe("TLS: handshakes that never finish or are cut", () => {
       expect(error.phase).toBe("connect")
       expect(error.limitMs).toBe(300)
       expect(error.elapsedMs).toBeGreaterThanOrEqual(250)
+      expect(server.seen.connections).toBe(1)
+    }).pipe(Effect.scoped))
+
+  it.live("a per-call timeout.connect is ignored (the pool's is session-wide): the error's limitMs is the one that fired", () =>
+    Effect.gen(function*() {
+      const server = yield* serve(() => Net.createServer(() => {}), "https")
+      const error = asTag(
+        yield* failure(
+          Fetch.text(`${server.origin}/x`, { timeout: { connect: "5 seconds", attempt: "10 seconds" } }).pipe(
+            Effect.provide(Layer.orDie(Session.layer(trusting({ retry: false, timeout: { connect: 300 } }))))
+          )
+        ),
+        "Timeout"
+      )
+      expect(error.phase).toBe("connect")
+      expect(error.limitMs).toBe(300)
+      expect(error.elapsedMs).toBeLessThan(4000)
       expect(server.seen.connections).toBe(1)
     }).pipe(Effect.scoped))
 

@@ -5,6 +5,7 @@
  */
 import * as Duration from "effect/Duration"
 import * as Either from "effect/Either"
+import { parseRateText } from "../internal/rate.js"
 
 const compactUnits: Readonly<Record<string, number>> = {
   ms: 1,
@@ -57,30 +58,12 @@ export interface Rate {
   readonly interval: Duration.Duration
 }
 
-const rateUnits: Readonly<Record<string, string>> = {
-  s: "1s",
-  sec: "1s",
-  second: "1s",
-  m: "1m",
-  min: "1m",
-  minute: "1m",
-  h: "1h",
-  hour: "1h"
-}
-
-/** A rate: `20/s`, `100/m`, `5/100ms`, `3/h` or `20 per second`. */
-export const parseRate = (input: string): Either.Either<Rate, string> => {
-  const text = input.trim().toLowerCase()
-  const match = /^(\d+)\s*(?:\/|per\s+)\s*(.+)$/.exec(text)
-  const fail = Either.left(`invalid rate "${input}" (try 20/s, 100/m, 5/100ms)`)
-  if (match === null) return fail
-  const limit = Number(match[1])
-  if (!Number.isSafeInteger(limit) || limit < 1) return fail
-  const unit = match[2]!.trim()
-  const interval = parseDuration(rateUnits[unit] ?? rateUnits[unit.replace(/s$/, "")] ?? unit)
-  if (Either.isLeft(interval) || Duration.toMillis(interval.right) <= 0) return fail
-  return Either.right({ limit, interval: interval.right })
-}
+/**
+ * A rate: `20/s`, `100/m`, `5/100ms`, `3/h` or `20 per second`, read by the
+ * library's own parser (the one `Session`'s `ratePerHost` uses).
+ */
+export const parseRate = (input: string): Either.Either<Rate, string> =>
+  Either.map(parseRateText(input), ({ intervalMs, limit }) => ({ limit, interval: Duration.millis(intervalMs) }))
 
 const byteUnits: Readonly<Record<string, number>> = {
   "": 1,

@@ -184,6 +184,10 @@ class AttemptHandler implements BodySink.BufferedHost, BodySink.PrefixHost, Body
   private mode = BodyMode.Keep
   /** We cut the socket on purpose: its error is not the outcome. */
   private wasCut = false
+  /** The body's announced wire bytes (see `BodySink.announcedLength`), -1: unknown. */
+  private expectedBytes = -1
+  /** The body's bytes as they came off the wire, before decoding. */
+  private wireBytes = 0
   private upload: UploadProgress | undefined = undefined
   readonly dispatchedAt = performance.now()
   // Phase moments (performance.now(), -1: did not happen), see Fetch.Timing.
@@ -334,6 +338,7 @@ class AttemptHandler implements BodySink.BufferedHost, BodySink.PrefixHost, Body
     this.headersAt = now - this.context.startedAt
     this.deadlines.headers(now, this.context.limits.timeouts.bodyIdleMs)
     const mode = this.mode = this.context.bodyMode(statusCode, headers)
+    this.expectedBytes = BodySink.announcedLength(this.request.method, statusCode, headers)
     const encoding = encodingOf(headers["content-encoding"])
     const limit = this.context.limits.maxBodyBytes
     if (mode !== BodyMode.Keep) {
@@ -367,7 +372,9 @@ class AttemptHandler implements BodySink.BufferedHost, BodySink.PrefixHost, Body
   }
 
   onData(chunk: Buffer): boolean {
-    return this.sink === undefined ? false : this.sink.data(chunk)
+    if (this.sink === undefined) return false
+    this.wireBytes += chunk.length
+    return this.sink.data(chunk)
   }
 
   onComplete(_trailers: Array<string> | null): void {
@@ -375,16 +382,28 @@ class AttemptHandler implements BodySink.BufferedHost, BodySink.PrefixHost, Body
     const sink = this.sink
     if (sink === undefined) return
     if (this.streamed === undefined) this.deadlines.stop()
+    // undici checks the length over HTTP/1.1, not over HTTP/2, where a
+    // RST_STREAM(NO_ERROR or CANCEL) after the headers ends the stream as if
+    // it were whole: a short body must never be reported as one.
+    const expected = this.expectedBytes
+    if (expected >= 0 && this.wireBytes !== expected) {
+      const failure = BodySink.truncated(BodySink.LENGTH_MISMATCH)
+      if (this.streamed !== undefined) this.streamed.fail(failure)
+      else this.fail(failure, false)
+      return
+    }
     sink.complete()
   }
 
   onError(error: Error): void {
     if (this.streamed !== undefined) {
-      if (!(error instanceof Errors.AbortedByClient)) this.streamed.fail(Errors.fromUndici(error, true, this.context.limits.timeouts))
+      if (!(error instanceof Errors.AbortedByClient)) this.streamed.fail(Errors.fromUndici(error, true, this.context.limits.timeouts, true))
       return
     }
     if (this.wasCut) return
-    this.fail(Errors.fromUndici(error, this.headers !== undefined, this.context.limits.timeouts), false)
+    // Before onConnect undici wrote nothing of this request: only then may
+    // the error say "connect" (retried for any method).
+    this.fail(Errors.fromUndici(error, this.headers !== undefined, this.context.limits.timeouts, this.deadlines.started), false)
   }
 
   // BufferedHost

@@ -50,12 +50,43 @@ const bodyTooLarge = (limitBytes: number, receivedBytes: number): Errors.Failure
   receivedBytes
 })
 
-const undecodable = (decoder: ContentDecoder, error: Error): Errors.Failure => ({
-  _tag: "DecodeError",
-  reason: "Encoding",
-  path: [],
-  detail: `${decoder.name}: ${error.message}`
-})
+/**
+ * The body ended before it was whole: fewer (or more) bytes than its
+ * `content-length`, or an encoded stream cut before its end (zlib's
+ * `Z_BUF_ERROR`, "unexpected end of file": a gzip without its trailer). The
+ * connection's fault, not the data's: a transient `Reset` of the body, as
+ * undici reports a short HTTP/1.1 body, so a retry may get it whole.
+ */
+export const truncated = (code: string): Errors.Failure => ({ _tag: "ConnectionError", reason: "Reset", phase: "body", code })
+
+/** undici's own code for a body that does not match its `content-length`. */
+export const LENGTH_MISMATCH = "UND_ERR_RES_CONTENT_LENGTH_MISMATCH"
+
+const isCutShort = (error: Error): boolean => "code" in error && error.code === "Z_BUF_ERROR"
+
+const undecodable = (decoder: ContentDecoder, error: Error): Errors.Failure =>
+  isCutShort(error) ? truncated("Z_BUF_ERROR") : {
+    _tag: "DecodeError",
+    reason: "Encoding",
+    path: [],
+    detail: `${decoder.name}: ${error.message}`
+  }
+
+const lengthPattern = /^\s*(\d{1,15})\s*$/
+
+/**
+ * The bytes a response announces for its body, on the wire (before content
+ * decoding): its `content-length`, `0` when it can have none whatever the
+ * header says (a HEAD, 204, 304), `-1` when unknown (no usable header, or
+ * a `transfer-encoding`, which overrides it: RFC 9112 6.3).
+ */
+export const announcedLength = (method: string, status: number, headers: Record<string, string>): number => {
+  if (method === "HEAD" || status === 204 || status === 304) return 0
+  const header = headers["content-length"]
+  if (header === undefined || headers["transfer-encoding"] !== undefined) return -1
+  const match = lengthPattern.exec(header)
+  return match === null ? -1 : Number(match[1])
+}
 
 /** Where a buffered body ends up. */
 export interface BufferedHost {
@@ -202,7 +233,7 @@ export class Streamed implements BodySink {
       const decoding = decoder.stream()
       decoding.on("data", (chunk: Buffer) => this.deliver(chunk))
       decoding.on("end", () => this.channel.end())
-      decoding.on("error", (error) => this.fail({ _tag: "DecodeError", reason: "Encoding", path: [], detail: `${decoder.name}: ${error.message}` }))
+      decoding.on("error", (error) => this.fail(undecodable(decoder, error)))
       this.decoding = decoding
     }
   }

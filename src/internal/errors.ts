@@ -97,8 +97,26 @@ const errorCode = (error: unknown): string | undefined => {
   return errorCode((error as { cause?: unknown }).cause)
 }
 
-/** Maps what undici or the socket reported to our union. */
-export const fromUndici = (error: Error, hadHeaders: boolean, timeouts: Timeouts): Failure => {
+/**
+ * Maps what undici or the socket reported to our union. `written`: undici
+ * had handed the request to a socket (`onConnect`), so bytes of it may have
+ * left. Phase `"connect"` promises the retry rule that nothing was sent
+ * (any method may go again), so it is given only while that is known: a
+ * socket that times out (`ETIMEDOUT`), is closed or destroyed, or loses its
+ * route after the request was written is a failure of the request or body.
+ */
+export const fromUndici = (error: Error, hadHeaders: boolean, timeouts: Timeouts, written = false): Failure => {
+  const failure = classify(error, hadHeaders, timeouts)
+  if (!written) return failure
+  const phase = hadHeaders ? "body" : "request"
+  if (failure._tag === "Timeout" && failure.phase === "connect") {
+    return { _tag: "ConnectionError", reason: "Other", phase, code: errorCode(error) ?? error.name }
+  }
+  if (failure._tag === "ConnectionError" && failure.phase === "connect") return { ...failure, phase }
+  return failure
+}
+
+const classify = (error: Error, hadHeaders: boolean, timeouts: Timeouts): Failure => {
   const code = errorCode(error)
   const phase = hadHeaders ? "body" : "request"
   switch (code) {
@@ -116,6 +134,9 @@ export const fromUndici = (error: Error, hadHeaders: boolean, timeouts: Timeouts
     case "EPIPE":
     case "UND_ERR_SOCKET":
     case "UND_ERR_RES_CONTENT_LENGTH_MISMATCH":
+    // HTTP/2's reset: a RST_STREAM with an error code, or nghttp2 refusing the
+    // stream (a body shorter than its content-length at END_STREAM).
+    case "ERR_HTTP2_STREAM_ERROR":
       return { _tag: "ConnectionError", reason: "Reset", phase, code }
     case "UND_ERR_CLOSED":
     case "UND_ERR_DESTROYED":

@@ -245,8 +245,10 @@ export const nextHop = (
   if (toGet) {
     method = "GET"
     body = null
-    delete headers["content-type"]
-    delete headers["content-length"]
+    // Every header that describes the body goes with it, as undici does.
+    for (const name of Object.keys(headers)) {
+      if (name.startsWith("content-")) delete headers[name]
+    }
   }
   url.hash = ""
   return Attempt.PreparedRequest.fromUrl(method, url, headers, body)

@@ -15,53 +15,20 @@ import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import * as RateLimiter from "effect/RateLimiter"
 import * as Scope from "effect/Scope"
-import type { Rate, RetryAfterScope } from "../Session.js"
+import type { RetryAfterScope } from "../Session.js"
 import * as Adaptive from "./adaptive.js"
 import * as Metrics from "./metrics.js"
+import type { ParsedRate } from "./rate.js"
 import { parseRetryAfter } from "./retry.js"
-
-/** The public `Session.Rate`, declared there. */
-export type RateInput = Rate
 
 export interface HostLimitsConfig {
   readonly maxInFlight: number | undefined
   readonly maxInFlightPerHost: number | undefined
-  readonly ratePerHost: { readonly limit: number; readonly intervalMs: number } | undefined
+  readonly ratePerHost: ParsedRate | undefined
   readonly adaptive: Adaptive.AdaptiveConfig | undefined
   readonly retryAfter: RetryAfterScope
   /** Update the window gauges. */
   readonly metrics: boolean
-}
-
-const units: Record<string, number> = {
-  s: 1000,
-  sec: 1000,
-  second: 1000,
-  seconds: 1000,
-  m: 60_000,
-  min: 60_000,
-  minute: 60_000,
-  minutes: 60_000,
-  h: 3_600_000,
-  hour: 3_600_000,
-  hours: 3_600_000
-}
-
-/** `"20 per second"`, `"20/s"`, `"100 per minute"` or `{ limit, interval }`. */
-export const parseRate = (input: RateInput): { readonly limit: number; readonly intervalMs: number } => {
-  if (typeof input === "object") {
-    const intervalMs = Duration.toMillis(Duration.decode(input.interval))
-    if (!(input.limit >= 1) || !Number.isInteger(input.limit) || !(intervalMs > 0)) {
-      throw new RangeError(`rate must have a whole limit >= 1 and a positive interval`)
-    }
-    return { limit: input.limit, intervalMs }
-  }
-  const match = /^\s*(\d+)\s*(?:per|\/)\s*([a-z]+)\s*$/i.exec(input)
-  const unit = match === null ? undefined : units[match[2]!.toLowerCase()]
-  if (match === null || unit === undefined || Number(match[1]) < 1) {
-    throw new RangeError(`rate must look like "20 per second" or "20/s", got ${JSON.stringify(input)}`)
-  }
-  return { limit: Number(match[1]), intervalMs: unit }
 }
 
 interface HostState {

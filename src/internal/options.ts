@@ -1,4 +1,5 @@
 import * as Duration from "effect/Duration"
+import * as Either from "effect/Either"
 import * as Redacted from "effect/Redacted"
 import * as crypto from "node:crypto"
 import type * as Fetch from "../Fetch.js"
@@ -9,7 +10,7 @@ import type { AdaptiveConfig } from "./adaptive.js"
 import type { ResolvedAuth } from "./auth.js"
 import { resolveAuth } from "./auth.js"
 import type { HostLimitsConfig } from "./hosts.js"
-import { parseRate } from "./hosts.js"
+import { parseRate } from "./rate.js"
 import { isSecretHeader } from "./redact.js"
 import type { RetryPolicy } from "./retry.js"
 import { defaultPolicy, resolvePolicy } from "./retry.js"
@@ -172,11 +173,18 @@ const normalizeBaseUrl = (input: string | URL | undefined): string | undefined =
   return href.endsWith("/") ? href.slice(0, -1) : href
 }
 
+/**
+ * Credentials that never follow a redirect to another origin, whatever
+ * `stripOnCrossOrigin` says: a list or a test only adds to them. The
+ * session's own `auth` travels as `authorization`.
+ */
+const alwaysStripped: ReadonlySet<string> = new Set(["authorization", "proxy-authorization", "cookie"])
+
 const stripTest = (input: ReadonlyArray<string> | ((name: string) => boolean) | undefined): (name: string) => boolean => {
   if (input === undefined) return isSecretHeader
-  if (typeof input === "function") return input
+  if (typeof input === "function") return (name) => alwaysStripped.has(name) || input(name)
   const names = new Set(input.map((name) => name.toLowerCase()))
-  return (name) => names.has(name)
+  return (name) => alwaysStripped.has(name) || names.has(name)
 }
 
 const pemText = (pem: Pem): string => typeof pem === "string" ? pem : Buffer.from(pem).toString("utf8")
@@ -230,7 +238,18 @@ export const resolveTls = (input: TlsOptions | undefined): ResolvedTls | undefin
   return { ca, cert: input.cert, key, passphrase, servername: input.servername, rejectUnauthorized, minVersion }
 }
 
-/** Normalizes session options once; throws on options that can never work. */
+/**
+ * A rate is text (often read from a file or a flag), so what the parser
+ * refuses is thrown as its `ConfigError`, which `Session.make` fails with
+ * (not a defect, unlike the options below that only a program gets wrong).
+ */
+const rateOf = (input: Session.Rate) => {
+  const parsed = parseRate(input, "ratePerHost")
+  if (Either.isLeft(parsed)) throw parsed.left
+  return parsed.right
+}
+
+/** Normalizes session options once; throws on options that can never work (a `ConfigError` for a rate). */
 export const resolveSession = (options: SessionOptions = {}): ResolvedSession => {
   const userAgent = options.userAgent === false ? undefined : (options.userAgent ?? defaultUserAgent)
   const headers = lowerCaseHeaders(options.headers)
@@ -256,7 +275,7 @@ export const resolveSession = (options: SessionOptions = {}): ResolvedSession =>
     hostLimits: {
       maxInFlight: optionalLimit("maxInFlight", options.maxInFlight),
       maxInFlightPerHost,
-      ratePerHost: options.ratePerHost === undefined ? undefined : parseRate(options.ratePerHost),
+      ratePerHost: options.ratePerHost === undefined ? undefined : rateOf(options.ratePerHost),
       adaptive: resolveAdaptive(options.adaptive, maxInFlightPerHost ?? maxConnectionsPerHost),
       retryAfter: retryAfterScope(options.retryAfter),
       metrics: options.metrics ?? false
@@ -271,8 +290,11 @@ export const resolveSession = (options: SessionOptions = {}): ResolvedSession =>
 /** The limits of one call: the session's, overridden by the call's options. */
 export const resolveCall = (session: ResolvedSession, options: CallOptions | undefined): Limits => {
   if (options === undefined) return session
+  // `connect` is the pool's (one per session): a call's own is ignored, as
+  // documented, and so never reaches an error's limitMs either.
+  const timeouts = resolveTimeouts(options.timeout, session.timeouts)
   return {
-    timeouts: resolveTimeouts(options.timeout, session.timeouts),
+    timeouts: timeouts.connectMs === session.timeouts.connectMs ? timeouts : { ...timeouts, connectMs: session.timeouts.connectMs },
     maxBodyBytes: byteLimit(options.maxBodyBytes, session.maxBodyBytes),
     maxRedirects: positiveInt("maxRedirects", options.maxRedirects, session.maxRedirects),
     allowInsecureRedirects: options.allowInsecureRedirects ?? session.allowInsecureRedirects,

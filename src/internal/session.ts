@@ -44,12 +44,9 @@ export const key = "effect-gather/Session"
 
 export const tag: Context.Tag<PublicSession, SessionImpl> = Context.GenericTag<PublicSession, SessionImpl>(key)
 
-export const make = (options?: SessionOptions): Effect.Effect<SessionImpl, never, Scope.Scope> =>
+export const make = (options?: SessionOptions): Effect.Effect<SessionImpl, ConfigError.ConfigError, Scope.Scope> =>
   Effect.gen(function*() {
-    const config = yield* Effect.try({
-      try: () => resolveSession(options),
-      catch: (error) => new TypeError(`effect-gather: invalid session options: ${(error as Error).message}`)
-    }).pipe(Effect.orDie)
+    const config = yield* resolve(options)
     if (config.tls !== undefined && !config.tls.rejectUnauthorized) {
       yield* Effect.logWarning(
         "effect-gather: TLS certificate checks are off for this session (tls.rejectUnauthorized: false); " +
@@ -75,6 +72,16 @@ export const make = (options?: SessionOptions): Effect.Effect<SessionImpl, never
     const returning = new ReturningSockets()
     return { [TypeId]: TypeId, config, dispatcher, hosts, watchdog, cookies, connections, returning } satisfies SessionImpl
   })
+
+/** A rate the parser refuses is a typed ConfigError; any other invalid option a defect. */
+const resolve = (options: SessionOptions | undefined): Effect.Effect<ResolvedSession, ConfigError.ConfigError> => {
+  try {
+    return Effect.succeed(resolveSession(options))
+  } catch (error) {
+    if (ConfigError.isConfigError(error)) return Effect.fail(error)
+    return Effect.die(new TypeError(`effect-gather: invalid session options: ${(error as Error).message}`))
+  }
+}
 
 /** The session's own undici pool, its connections counted. */
 const ownPool = (
@@ -178,7 +185,7 @@ const h2Pool = (origin: string | URL, options: object): Pool =>
  */
 export const layer = (
   options?: SessionOptions
-): Layer.Layer<PublicSession | HttpClient.HttpClient> =>
+): Layer.Layer<PublicSession | HttpClient.HttpClient, ConfigError.ConfigError> =>
   Layer.scopedContext(
     Effect.flatMap(make(options), (session) =>
       Effect.map(
@@ -199,7 +206,7 @@ export const testDefaults: SessionOptions = {
 
 export const layerTest = (
   options?: SessionOptions
-): Layer.Layer<PublicSession | HttpClient.HttpClient> => layer({ ...testDefaults, ...options })
+): Layer.Layer<PublicSession | HttpClient.HttpClient, ConfigError.ConfigError> => layer({ ...testDefaults, ...options })
 
 const optional = <A>(config: Config.Config<A>): Config.Config<A | undefined> => Config.map(Config.option(config), Option.getOrUndefined)
 
