@@ -224,6 +224,31 @@ export type Auth =
   }
 
 /**
+ * Where the session's requests go through:
+ * - a proxy URL (`"http://proxy:3128"`, `"http://user:password@proxy:3128"`;
+ *   without a scheme `http://` is assumed): every request, http: and https:;
+ * - `"env"`: the variables `http_proxy` / `HTTP_PROXY` (for http: URLs),
+ *   `https_proxy` / `HTTPS_PROXY` (for https: URLs; when unset, the http one),
+ *   and `no_proxy` / `NO_PROXY` (hosts reached directly: `example.com` also
+ *   covers its subdomains, `.example.com` and `*.example.com` too, `host:port`
+ *   only that port, `*` every host), read once when the session opens, lower
+ *   case first; none set means direct;
+ * - `false`: direct.
+ *
+ * Requests reach the target through a `CONNECT` tunnel (http: targets too, as
+ * undici's `ProxyAgent` does), so TLS stays end to end and the pool's limits
+ * apply per target origin. Credentials in the URL go to the proxy as
+ * `Proxy-Authorization` (never to the target) and are redacted wherever the
+ * URL is shown. When the proxy cannot be reached or refuses the tunnel, the
+ * fetch fails with a `ConnectionError` of reason `"Proxy"` naming the proxy
+ * (a `407` or `403` is not retried).
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export type Proxy = string | URL | Redacted.Redacted<string> | "env" | false
+
+/**
  * Options of a session; every field is optional.
  *
  * @since 0.1.0
@@ -310,6 +335,12 @@ export interface Options {
    * do not apply to it. Default: an `Agent` owned by the session.
    */
   readonly dispatcher?: Dispatcher | undefined
+  /**
+   * A proxy for every request, `"env"` for the `HTTP_PROXY` / `HTTPS_PROXY` /
+   * `NO_PROXY` variables, or `false`; see {@link Proxy}. Cannot be combined
+   * with `dispatcher`. Default `false` (the `gather` CLI defaults to `"env"`).
+   */
+  readonly proxy?: Proxy | undefined
 }
 
 /**

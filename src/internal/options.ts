@@ -10,6 +10,8 @@ import type { ResolvedAuth } from "./auth.js"
 import { resolveAuth } from "./auth.js"
 import type { HostLimitsConfig } from "./hosts.js"
 import { parseRate } from "./hosts.js"
+import type { ProxyEnv, ResolvedProxy } from "./proxy.js"
+import { resolveProxy } from "./proxy.js"
 import { isSecretHeader } from "./redact.js"
 import type { RetryPolicy } from "./retry.js"
 import { defaultPolicy, resolvePolicy } from "./retry.js"
@@ -58,6 +60,8 @@ export interface ResolvedSession extends Limits {
   readonly auth: ResolvedAuth | undefined
   /** Whether the session keeps a cookie jar. */
   readonly cookies: boolean
+  /** The proxies requests go through; `undefined`: direct. */
+  readonly proxy: ResolvedProxy | undefined
 }
 
 /** TLS options checked once; secrets stay redacted until the connector gets them. */
@@ -230,8 +234,14 @@ export const resolveTls = (input: TlsOptions | undefined): ResolvedTls | undefin
   return { ca, cert: input.cert, key, passphrase, servername: input.servername, rejectUnauthorized, minVersion }
 }
 
-/** Normalizes session options once; throws on options that can never work. */
-export const resolveSession = (options: SessionOptions = {}): ResolvedSession => {
+/**
+ * Normalizes session options once; throws on options that can never work.
+ * `env` is what `proxy: "env"` reads (the proxy variables).
+ */
+export const resolveSession = (options: SessionOptions = {}, env: ProxyEnv = {}): ResolvedSession => {
+  if (options.proxy !== undefined && options.proxy !== false && options.dispatcher !== undefined) {
+    throw new TypeError("proxy and dispatcher cannot both be given (a dispatcher of your own sets its own proxy)")
+  }
   const userAgent = options.userAgent === false ? undefined : (options.userAgent ?? defaultUserAgent)
   const headers = lowerCaseHeaders(options.headers)
   if (userAgent !== undefined && headers["user-agent"] === undefined) headers["user-agent"] = userAgent
@@ -264,7 +274,8 @@ export const resolveSession = (options: SessionOptions = {}): ResolvedSession =>
     tls: resolveTls(options.tls),
     allowH2: options.allowH2 ?? false,
     auth: resolveAuth(options.auth, baseUrl),
-    cookies: options.cookies ?? false
+    cookies: options.cookies ?? false,
+    proxy: resolveProxy(options.proxy, env)
   }
 }
 
