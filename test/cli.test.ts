@@ -148,6 +148,7 @@ const response = (overrides: Partial<Fetch.FetchResponse<Uint8Array>> = {}): Fet
   attempts: 1,
   redirects: [],
   timing: timingOf(1, 12.345),
+  cache: "bypass",
   ...overrides
 })
 

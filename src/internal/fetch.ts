@@ -18,6 +18,7 @@ import type * as FetchError from "../FetchError.js"
 import type { Session as PublicSession } from "../Session.js"
 import * as Attempt from "./attempt.js"
 import type { BodyChannel } from "./bodyStream.js"
+import * as Cache from "./cache/stage.js"
 import * as Credentials from "./credentials.js"
 import { currentDeadline } from "./deadline.js"
 import * as Errors from "./errors.js"
@@ -274,7 +275,11 @@ const start = (
   fetching.placeDeadline(fiber)
   const begin = (traceparent: string | undefined) => {
     const prepared = prepare(session, request, options?.headers, traceparent, startedAt)
-    const fetched = Effect.isEffect(prepared) ? Effect.flatMap(prepared, (ready) => fetching.hop(ready)) : fetching.hop(prepared)
+    const cache = stream ? undefined : session.cache
+    const hop = cache === undefined
+      ? (ready: Prepared) => fetching.hop(ready)
+      : (ready: Prepared) => Cache.through(cache, ready, startedAt, (sent) => fetching.hop(sent))
+    const fetched = Effect.isEffect(prepared) ? Effect.flatMap(prepared, hop) : hop(prepared)
     if (!session.config.metrics) return fetched
     return Effect.tapBoth(fetched, {
       onFailure: Metrics.recordFailure,
@@ -368,7 +373,8 @@ class Fetching implements Attempt.AttemptContext {
       bytes,
       attempts: this.attempt,
       redirects: this.chain ?? noRedirects,
-      timing
+      timing,
+      cache: "bypass"
     }
   }
 
@@ -570,7 +576,7 @@ const startFast = <A, R>(
   const session = Context.getOrElse(fiber.currentContext, sessionTag, noSession)
   if (session === undefined) return undefined
   const config = session.config
-  if (config.tracerPropagation || config.metrics || !session.hosts.idle()) return undefined
+  if (config.tracerPropagation || config.metrics || session.cache !== undefined || !session.hosts.idle()) return undefined
   let limits: Limits
   try {
     limits = resolveCall(config, effect.options)

@@ -8,6 +8,7 @@ import type { Pem, TlsOptions } from "../Session.js"
 import type { AdaptiveConfig } from "./adaptive.js"
 import type { ResolvedAuth } from "./auth.js"
 import { resolveAuth } from "./auth.js"
+import type { ResolvedCache } from "./cache/stage.js"
 import type { HostLimitsConfig } from "./hosts.js"
 import { parseRate } from "./hosts.js"
 import type { ProxyEnv, ResolvedProxy } from "./proxy.js"
@@ -62,6 +63,8 @@ export interface ResolvedSession extends Limits {
   readonly cookies: boolean
   /** The proxies requests go through; `undefined`: direct. */
   readonly proxy: ResolvedProxy | undefined
+  /** The HTTP cache; `undefined`: none. */
+  readonly cache: ResolvedCache | undefined
 }
 
 /** TLS options checked once; secrets stay redacted until the connector gets them. */
@@ -275,8 +278,23 @@ export const resolveSession = (options: SessionOptions = {}, env: ProxyEnv = {})
     allowH2: options.allowH2 ?? false,
     auth: resolveAuth(options.auth, baseUrl),
     cookies: options.cookies ?? false,
-    proxy: resolveProxy(options.proxy, env)
+    proxy: resolveProxy(options.proxy, env),
+    cache: resolveCache(options.cache)
   }
+}
+
+export const cacheDefaults = { maxBytes: 64 * 1024 * 1024 } as const
+
+const resolveCache = (input: Session.Options["cache"]): ResolvedCache | undefined => {
+  if (input === undefined || input === false) return undefined
+  const record: Session.CacheOptions = input === true ? {} : input
+  const store = record.store ?? "memory"
+  if (store !== "memory" && (typeof store !== "object" || typeof store.sqlite !== "string" || store.sqlite === "")) {
+    throw new TypeError(`cache.store must be "memory" or { sqlite: "file" }, got ${JSON.stringify(store)}`)
+  }
+  const revalidate = record.revalidate ?? false
+  if (typeof revalidate !== "boolean") throw new TypeError("cache.revalidate must be true or false")
+  return { store, maxBytes: positiveInt("cache.maxBytes", record.maxBytes, cacheDefaults.maxBytes), revalidate }
 }
 
 /** The limits of one call: the session's, overridden by the call's options. */

@@ -12,6 +12,7 @@ import * as fs from "node:fs"
 import { Agent, buildConnector, Client, EnvHttpProxyAgent, Pool, ProxyAgent } from "undici"
 import type { Dispatcher } from "undici"
 import type { Session as PublicSession } from "../Session.js"
+import * as Cache from "./cache/stage.js"
 import { OpenConnections, timedConnector } from "./connections.js"
 import { CookieJar } from "./cookies.js"
 import * as Hosts from "./hosts.js"
@@ -39,6 +40,8 @@ export interface SessionImpl extends PublicSession {
   readonly cookies: CookieJar | undefined
   /** Open connections per origin, on the session's own pool (not a dispatcher the user gave). */
   readonly connections: OpenConnections | undefined
+  /** The HTTP cache, when the session keeps one. */
+  readonly cache: Cache.SessionCache | undefined
 }
 
 export const key = "effect-gather/Session"
@@ -74,7 +77,8 @@ export const make = (options?: SessionOptions): Effect.Effect<SessionImpl, never
     // Expiry runs on the Clock, so a TestClock can age cookies in tests.
     const clock = yield* Effect.clock
     const cookies = config.cookies ? new CookieJar(() => clock.unsafeCurrentTimeMillis()) : undefined
-    return { [TypeId]: TypeId, config, dispatcher, hosts, watchdog, cookies, connections } satisfies SessionImpl
+    const cache = config.cache === undefined ? undefined : yield* Cache.open(config.cache)
+    return { [TypeId]: TypeId, config, dispatcher, hosts, watchdog, cookies, connections, cache } satisfies SessionImpl
   })
 
 /** The session's own undici pool, its connections counted. */
