@@ -36,6 +36,12 @@ export const ResultRecord = Schema.Struct({
   attempts: Schema.NullOr(Schema.Number),
   /** The URL after redirects, credentials redacted. */
   final_url: Schema.NullOr(Schema.String),
+  /**
+   * Where the response came from when the session has a cache (`gather fetch
+   * --cache`): `hit` (nothing sent), `revalidated` (a 304), `miss` (fetched).
+   * Missing without a cache, and for failures.
+   */
+  cache: Schema.optional(Schema.Literal("hit", "revalidated", "miss", "bypass")),
   /** With `--body-dir`: the file the body was saved to. */
   body_file: Schema.optional(Schema.String),
   /** The resume key: a keyed hash of the method and the input as written (see inputKey.ts). */
@@ -87,7 +93,8 @@ export const fromResponse = (
     // Without a redirect the final URL is usually the input itself: redacted once.
     final_url: response.url === input ? redacted : redactUrl(response.url)
   }
-  return bodyFile === undefined ? record : { ...record, body_file: bodyFile }
+  const cached = response.cache === "bypass" || response.cache === undefined ? record : { ...record, cache: response.cache }
+  return bodyFile === undefined ? cached : { ...cached, body_file: bodyFile }
 }
 
 /** The record of a failed fetch. */
