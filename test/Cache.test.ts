@@ -100,7 +100,7 @@ describe("Session cache", () => {
       expect(count(server.seen, "/a")).toBe(2)
     }))
 
-  it.scoped("Gather on a cached session: the second round sends nothing", () =>
+  it.scoped("Gather on a cached session: the second round sends nothing, until the entries are stale", () =>
     Effect.gen(function*() {
       const server = yield* origin
       for (let i = 0; i < 20; i++) server.routes.set(`/g/${i}`, () => ({ headers: { "cache-control": "max-age=300" }, body: `g${i}` }))
@@ -114,6 +114,11 @@ describe("Session cache", () => {
       expect(warm.every((r) => r.cache === "hit")).toBe(true)
       expect(warm.map((r) => r.body)).toEqual(Array.from({ length: 20 }, (_, i) => `g${i}`))
       expect(server.seen.length).toBe(20)
+      // hits on Gather's fast path age on the Clock too: once stale, fetched again
+      yield* TestClock.adjust("301 seconds")
+      const stale = yield* round
+      expect(stale.every((r) => r.cache === "miss")).toBe(true)
+      expect(server.seen.length).toBe(40)
     }))
 
   it.scoped("Age counts toward the age: max-age=60 with Age: 50 is stale after 11 s", () =>
@@ -302,6 +307,20 @@ describe("Session cache", () => {
       expect((yield* on(Fetch.post("/item", { text: "new" }))).cache).toBe("bypass")
       expect((yield* on(Fetch.get("/item"))).cache).toBe("miss")
       expect(count(server.seen, "/item")).toBe(5)
+    }))
+
+  it.scoped("a 304 the cache did not ask for fails as BadStatus, as on a session without a cache", () =>
+    Effect.gen(function*() {
+      const server = yield* origin
+      server.routes.set("/always-304", () => ({ status: 304, headers: { etag: "\"x\"" } }))
+      for (const cache of [true, false]) {
+        const session = yield* Session.make({ baseUrl: server.url, cache, retry: false })
+        const on = <A, E>(effect: Effect.Effect<A, E, Session.Session>) => Effect.provideService(effect, Session.Session, session)
+        const plain = yield* Effect.flip(on(Fetch.get("/always-304")))
+        const own = yield* Effect.flip(on(Fetch.get("/always-304", { headers: { "if-none-match": "\"x\"" } })))
+        expect([plain._tag, own._tag]).toEqual(["BadStatus", "BadStatus"])
+        if (plain._tag === "BadStatus") expect(plain.status).toBe(304)
+      }
     }))
 
   it.scoped("a session without a cache says bypass", () =>

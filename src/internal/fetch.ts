@@ -271,15 +271,16 @@ const start = (
   } catch (error) {
     return Effect.die(error)
   }
-  const fetching = new Fetching(session, limits, startedAt, stream)
+  const cache = stream ? undefined : session.cache
+  const fetching = new Fetching(session, cache === undefined ? limits : Cache.limits(limits), startedAt, stream)
   fetching.placeDeadline(fiber)
   const begin = (traceparent: string | undefined) => {
     const prepared = prepare(session, request, options?.headers, traceparent, startedAt)
-    const cache = stream ? undefined : session.cache
-    const hop = cache === undefined
-      ? (ready: Prepared) => fetching.hop(ready)
-      : (ready: Prepared) => Cache.through(cache, ready, startedAt, (sent) => fetching.hop(sent))
-    const fetched = Effect.isEffect(prepared) ? Effect.flatMap(prepared, hop) : hop(prepared)
+    const fetched = cache !== undefined
+      ? Cache.run(cache, prepared, startedAt, limits.acceptStatus, fetching)
+      : Effect.isEffect(prepared)
+      ? Effect.flatMap(prepared, (ready) => fetching.hop(ready))
+      : fetching.hop(prepared)
     if (!session.config.metrics) return fetched
     return Effect.tapBoth(fetched, {
       onFailure: Metrics.recordFailure,
@@ -576,7 +577,7 @@ const startFast = <A, R>(
   const session = Context.getOrElse(fiber.currentContext, sessionTag, noSession)
   if (session === undefined) return undefined
   const config = session.config
-  if (config.tracerPropagation || config.metrics || session.cache !== undefined || !session.hosts.idle()) return undefined
+  if (config.tracerPropagation || config.metrics || !session.hosts.idle()) return undefined
   let limits: Limits
   try {
     limits = resolveCall(config, effect.options)
@@ -588,6 +589,8 @@ const startFast = <A, R>(
   fetching.placeDeadline(fiber)
   const prepared = prepare(session, effect.request, effect.options?.headers, undefined, startedAt)
   if (!(prepared instanceof Attempt.PreparedRequest)) return undefined
+  // A cached session: a fresh hit in memory is answered here; the rest takes the fiber path.
+  if (session.cache !== undefined) return Cache.answerAtOnce(session.cache, prepared, fiber, fetching)
   const remainingMs = fetching.deadlinePerfAt - performance.now()
   if (remainingMs <= 0) return undefined
   fetching.begin(prepared)

@@ -19,6 +19,8 @@
  *   `Last-Modified`: 10% of its age, at most a day.
  */
 
+import { globalValue } from "effect/GlobalValue"
+
 /** Cache-Control directives, lower-case names; a directive without a value is `true`. */
 export type Directives = ReadonlyMap<string, string | true>
 
@@ -164,15 +166,35 @@ export interface Stored {
 
 const ageHeaderMs = (value: string | undefined): number => value !== undefined && /^\d+$/.test(value.trim()) ? Number(value.trim()) * 1000 : 0
 
-/** The current age (4.2.3), in ms, at clock time `now`. */
-export const ageMs = (stored: Stored, now: number): number => {
+/** What a stored response's headers say once and for all: parsed at its first use, not at every hit. */
+interface Derived {
+  /** The corrected initial age (4.2.3). */
+  readonly initialAgeMs: number
+  readonly lifetimeMs: number
+  readonly noCache: boolean
+}
+
+// Weak: an entry the store drops takes its derived fields with it.
+const derivedOf = globalValue(Symbol.for("effect-gather/cache/derived"), () => new WeakMap<Stored, Derived>())
+
+const derive = (stored: Stored): Derived => {
+  const known = derivedOf.get(stored)
+  if (known !== undefined) return known
   const date = httpDate(stored.headers["date"]) ?? stored.responseAt
   const apparent = Math.max(0, stored.responseAt - date)
   const delay = Math.max(0, stored.responseAt - stored.requestAt)
   const correctedAge = ageHeaderMs(stored.headers["age"]) + delay
-  const initial = Math.max(apparent, correctedAge)
-  return initial + Math.max(0, now - stored.responseAt)
+  const derived: Derived = {
+    initialAgeMs: Math.max(apparent, correctedAge),
+    lifetimeMs: lifetimeMs(stored.status, stored.headers, stored.responseAt),
+    noCache: parseCacheControl(stored.headers["cache-control"]).has("no-cache")
+  }
+  derivedOf.set(stored, derived)
+  return derived
 }
+
+/** The current age (4.2.3), in ms, at clock time `now`. */
+export const ageMs = (stored: Stored, now: number): number => derive(stored).initialAgeMs + Math.max(0, now - stored.responseAt)
 
 /**
  * Whether `stored` may answer `request` at `now` without asking the origin
@@ -181,13 +203,13 @@ export const ageMs = (stored: Stored, now: number): number => {
  * the request has no `Cache-Control` (5.4).
  */
 export const isFresh = (stored: Stored, request: Readonly<Record<string, string>>, now: number): boolean => {
-  const res = parseCacheControl(stored.headers["cache-control"])
-  if (res.has("no-cache")) return false
+  const derived = derive(stored)
+  if (derived.noCache) return false
   const req = parseCacheControl(request["cache-control"])
   if (req.has("no-cache")) return false
   if (request["cache-control"] === undefined && /(^|,)\s*no-cache\s*(,|$)/i.test(request["pragma"] ?? "")) return false
   const age = ageMs(stored, now)
-  const lifetime = lifetimeMs(stored.status, stored.headers, stored.responseAt)
+  const lifetime = derived.lifetimeMs
   const reqMaxAge = deltaMs(req, "max-age")
   if (reqMaxAge !== undefined && age >= reqMaxAge) return false
   const minFresh = deltaMs(req, "min-fresh") ?? 0

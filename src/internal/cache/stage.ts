@@ -14,14 +14,19 @@
  * retries and errors would run under it instead of around it.
  */
 import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
+import type * as Fiber from "effect/Fiber"
 import type * as Scope from "effect/Scope"
 import type { CacheStatus, Timing } from "../../Fetch.js"
 import type * as FetchError from "../../FetchError.js"
 import type { FetchResponse } from "../attempt.js"
 import { PreparedRequest } from "../attempt.js"
+import * as Errors from "../errors.js"
 import { timingWithout } from "../errors.js"
-import { isSecretHeader } from "../redact.js"
+import type * as FastPath from "../fastPath.js"
+import type { Limits } from "../options.js"
+import { isSecretHeader, redactHeaders } from "../redact.js"
 import type { Stored } from "./policy.js"
 import * as Policy from "./policy.js"
 import * as Sqlite from "./sqlite.js"
@@ -49,6 +54,31 @@ export const open = (config: ResolvedCache): Effect.Effect<SessionCache, never, 
     : Effect.map(Sqlite.open(config.store.sqlite), (store) => ({ store, revalidate: config.revalidate }))
 
 type Hop = (prepared: PreparedRequest) => Effect.Effect<FetchResponse<Uint8Array>, FetchError.FetchError>
+
+/**
+ * The limits of a fetch on a cached session: a 304 is accepted, so that a
+ * revalidation's answer comes back as a response rather than a `BadStatus`
+ * error (an Error with its stack, about a third of a revalidation's CPU).
+ * {@link through} turns a 304 it did not ask for back into `BadStatus`.
+ */
+export const limits = (base: Limits): Limits => ({ ...base, acceptStatus: (status) => status === 304 || base.acceptStatus(status) })
+
+/** A 304 nobody asked for (the request had no validator of ours): the `BadStatus` the fetch would have failed with. */
+const unasked = (
+  prepared: PreparedRequest,
+  accept: (status: number) => boolean,
+  response: FetchResponse<Uint8Array>
+): Effect.Effect<FetchResponse<Uint8Array>, FetchError.FetchError> =>
+  response.status !== 304 || accept(304)
+    ? Effect.succeed(response)
+    : Effect.fail(Errors.make(
+      { _tag: "BadStatus", status: 304, headers: redactHeaders(response.headers), body: "" },
+      prepared.method,
+      prepared.displayUrl,
+      response.attempts,
+      response.timing.totalMs,
+      response.timing
+    ))
 
 /** The stored key of a URL: without its fragment (never sent). */
 const keyOf = (href: string): string => {
@@ -86,11 +116,12 @@ export const through = (
   cache: SessionCache,
   prepared: PreparedRequest,
   startedAt: number,
+  accept: (status: number) => boolean,
   hop: Hop
 ): Effect.Effect<FetchResponse<Uint8Array>, FetchError.FetchError> => {
   const key = keyOf(prepared.href)
   if (!Policy.mayUse(prepared.method, prepared.headers)) {
-    const sent = hop(prepared)
+    const sent = Effect.flatMap(hop(prepared), (response) => unasked(prepared, accept, response))
     // A successful unsafe method invalidates what is stored for its URL (4.4).
     return Policy.isUnsafe(prepared.method) ? Effect.tap(sent, () => cache.store.delete(key)) : sent
   }
@@ -102,7 +133,10 @@ export const through = (
           answer(plan.stored, prepared.href, "hit", 0, timingWithout(startedAt, undefined), Policy.ageMs(plan.stored, now))
         )
       case "Fetch":
-        return Effect.flatMap(hop(prepared), (response) => keep(cache, key, prepared, response, now))
+        return Effect.flatMap(
+          hop(prepared),
+          (response) => response.status === 304 ? unasked(prepared, accept, response) : keep(cache, key, prepared, response, now)
+        )
       case "Revalidate": {
         const asking = new PreparedRequest(
           prepared.method,
@@ -134,6 +168,46 @@ export const through = (
       }
     }
   })
+}
+
+/** What a start answered at once returns: nothing is in flight to abort. */
+const answered: FastPath.Running = { interrupt: () => {} }
+
+/**
+ * The fast path's cache lookup (fetch.ts `startFast`): a fresh hit in a
+ * store that answers at once (memory) goes to `done` now, without a fiber
+ * step; anything else (a miss, a revalidation, the SQLite store) returns
+ * `undefined` and the fetch runs on the fiber through {@link run}.
+ */
+export const answerAtOnce = (
+  cache: SessionCache,
+  prepared: PreparedRequest,
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  done: { succeed(response: FetchResponse<Uint8Array>): void }
+): FastPath.Running | undefined => {
+  const peek = cache.store.peek
+  if (peek === undefined || cache.revalidate || !Policy.mayUse(prepared.method, prepared.headers)) return undefined
+  const variants = peek(keyOf(prepared.href))
+  if (variants.length === 0) return undefined
+  const now = Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis()
+  const plan = Policy.plan(variants, prepared.headers, now, false)
+  if (plan._tag !== "Hit") return undefined
+  done.succeed(answer(plan.stored, prepared.href, "hit", 0, timingWithout(performance.now(), undefined), Policy.ageMs(plan.stored, now)))
+  return answered
+}
+
+/** {@link through} for fetch.ts: the request may still be being prepared (a body to encode); `fetching` sends hops. */
+export const run = (
+  cache: SessionCache,
+  prepared: PreparedRequest | Effect.Effect<PreparedRequest, FetchError.FetchError>,
+  startedAt: number,
+  accept: (status: number) => boolean,
+  fetching: { hop(prepared: PreparedRequest): Effect.Effect<FetchResponse<Uint8Array>, FetchError.FetchError> }
+): Effect.Effect<FetchResponse<Uint8Array>, FetchError.FetchError> => {
+  const hop: Hop = (sent) => fetching.hop(sent)
+  return Effect.isEffect(prepared)
+    ? Effect.flatMap(prepared, (ready) => through(cache, ready, startedAt, accept, hop))
+    : through(cache, prepared, startedAt, accept, hop)
 }
 
 /** A fetched response: stored when it may be (else what was stored goes), marked a miss. */

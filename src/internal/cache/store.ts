@@ -14,6 +14,8 @@ export interface CacheStore {
   readonly put: (key: string, stored: Stored) => Effect.Effect<void>
   /** Forgets every variant of the key. */
   readonly delete: (key: string) => Effect.Effect<void>
+  /** {@link get} at once, for a store that needs no I/O (memory): lets a hit skip the fiber. */
+  readonly peek?: ((key: string) => ReadonlyArray<Stored>) | undefined
 }
 
 /** The variant key: the selecting headers, in a stable order. */
@@ -44,14 +46,15 @@ export class MemoryStore implements CacheStore {
     return this.total
   }
 
-  readonly get = (key: string): Effect.Effect<ReadonlyArray<Stored>> =>
-    Effect.sync(() => {
-      const entry = this.entries.get(key)
-      if (entry === undefined) return none
-      this.entries.delete(key)
-      this.entries.set(key, entry)
-      return entry.variants
-    })
+  readonly peek = (key: string): ReadonlyArray<Stored> => {
+    const entry = this.entries.get(key)
+    if (entry === undefined) return none
+    this.entries.delete(key)
+    this.entries.set(key, entry)
+    return entry.variants
+  }
+
+  readonly get = (key: string): Effect.Effect<ReadonlyArray<Stored>> => Effect.sync(() => this.peek(key))
 
   readonly put = (key: string, stored: Stored): Effect.Effect<void> =>
     Effect.sync(() => {
