@@ -16,6 +16,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import * as Fetch from "../src/Fetch.js"
 import * as Gather from "../src/Gather.js"
+import * as Report from "../src/Report.js"
 import * as Session from "../src/Session.js"
 
 interface Seen {
@@ -321,6 +322,24 @@ describe("Session cache", () => {
         expect([plain._tag, own._tag]).toEqual(["BadStatus", "BadStatus"])
         if (plain._tag === "BadStatus") expect(plain.status).toBe(304)
       }
+    }))
+
+  it.scoped("the run report counts hits, revalidations and misses", () =>
+    Effect.gen(function*() {
+      const server = yield* origin
+      server.routes.set("/r/1", etagged({ "cache-control": "max-age=60" }))
+      server.routes.set("/r/2", etagged({ "cache-control": "no-cache" }))
+      const session = yield* Session.make({ baseUrl: server.url, cache: true, retry: false })
+      const report = yield* Report.make({ title: "cache" })
+      const round = Gather.all([Fetch.get("/r/1"), Fetch.get("/r/2")]).pipe(
+        Effect.provideService(Session.Session, session),
+        Effect.provideService(Report.Report, report)
+      )
+      yield* round
+      yield* round
+      const html = yield* Report.html(report)
+      const data = JSON.parse(/<script type="application\/json" id="report-data">([\s\S]*?)<\/script>/.exec(html)![1]!)
+      expect(data.caches).toEqual([["hit", 1], ["revalidated", 1], ["miss", 2]])
     }))
 
   it.scoped("a session without a cache says bypass", () =>
