@@ -55,7 +55,23 @@ export interface FetchResponse<A> {
   /** The URLs that redirected, in order, raw; empty without redirects. */
   readonly redirects: ReadonlyArray<string>
   readonly timing: Timing
+  /** Where it came from, with the session's `cache`: see {@link CacheStatus}. */
+  readonly cache: CacheStatus
 }
+
+/**
+ * Where a response came from: `"hit"` the session's cache, fresh, with no
+ * request; `"revalidated"` the cache, after the server answered a
+ * conditional request with 304; `"miss"` the server, the cache consulted
+ * (nothing fresh or nothing revalidable stored, or the stored response
+ * changed); `"bypass"` the server, the cache not consulted (no cache on the
+ * session, a method other than GET, a streamed body, a request with its own
+ * conditional headers or `Cache-Control: no-store`).
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export type CacheStatus = "hit" | "revalidated" | "miss" | "bypass"
 
 /**
  * The moments of one attempt, in milliseconds from the start of the fetch

@@ -139,20 +139,37 @@ const hostOf = (url: string): string => {
 }
 
 /**
+ * The session's proxy (its `proxy` option) failed: it could not be reached,
+ * or it refused the tunnel to the target.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface ProxyFailure {
+  /** The proxy's URL, credentials redacted. */
+  readonly url: string
+  /** The proxy's answer to `CONNECT` (`407`: it wants credentials), when it answered. */
+  readonly status: number | undefined
+}
+
+/**
  * The connection could not be made or broke: refused, reset (also mid-body),
- * DNS, TLS. `code` is the system or undici code when there is one. A `Tls`
- * failure's message names the host and says in words what went wrong (see
- * {@link describeTls}); it is never retried.
+ * DNS, TLS, or the session's proxy (`Proxy`: `proxy` names it). `code` is
+ * the system or undici code when there is one. A `Tls` failure's message
+ * names the host and says in words what went wrong (see {@link describeTls});
+ * it is never retried, nor is a proxy's `407` or `403`.
  *
  * @since 0.1.0
  * @category errors
  */
 export class ConnectionError extends Data.TaggedError("ConnectionError")<
   RequestContext & {
-    readonly reason: "Refused" | "Reset" | "Dns" | "Tls" | "Closed" | "Other"
+    readonly reason: "Refused" | "Reset" | "Dns" | "Tls" | "Closed" | "Proxy" | "Other"
     /** Where the request was when the connection failed. */
     readonly phase: "connect" | "request" | "body"
     readonly code: string | undefined
+    /** With reason `Proxy`: the proxy and its answer. @since 0.3.0 */
+    readonly proxy?: ProxyFailure | undefined
   }
 > {
   /** @since 0.1.0 */
@@ -160,6 +177,12 @@ export class ConnectionError extends Data.TaggedError("ConnectionError")<
   /** @since 0.1.0 */
   override get message(): string {
     const code = this.code === undefined ? "" : ` ${this.code}`
+    if (this.reason === "Proxy" && this.proxy !== undefined) {
+      const { status, url } = this.proxy
+      if (status === undefined) return describe(this, `proxy ${url} cannot be reached${code === "" ? "" : ` (${this.code})`}`)
+      const hint = status === 407 ? " (it wants credentials: put them in the proxy URL, http://user:password@host:port)" : ""
+      return describe(this, `proxy ${url} refused the tunnel to ${hostOf(this.url)} with ${status}${hint}`)
+    }
     if (this.reason === "Tls") {
       return describe(this, `TLS with ${hostOf(this.url)} failed: ${describeTls(this.code)}${code === "" ? "" : ` [${this.code}]`}`)
     }
@@ -359,6 +382,15 @@ export const isFetchError = (u: unknown): u is FetchError => Predicate.hasProper
 export const transientStatuses: ReadonlySet<number> = new Set([408, 425, 429, 500, 502, 503, 504])
 
 /**
+ * A proxy that answered `407` (credentials wanted) or `403` (forbidden) to
+ * `CONNECT`: asking again gets the same answer.
+ *
+ * @since 0.3.0
+ * @category guards
+ */
+export const proxyRefused = (error: ConnectionError): boolean => error.reason === "Proxy" && (error.proxy?.status === 407 || error.proxy?.status === 403)
+
+/**
  * Whether repeating the same request may succeed: connection failures other
  * than DNS "no such host" and TLS, timeouts other than the overall deadline,
  * and the statuses in {@link transientStatuses}. Pure: it decides nothing
@@ -377,6 +409,7 @@ export const transientStatuses: ReadonlySet<number> = new Set([408, 425, 429, 50
 export const isTransient = (error: FetchError): boolean => {
   switch (error._tag) {
     case "ConnectionError":
+      if (error.reason === "Proxy") return !proxyRefused(error)
       return error.reason === "Dns" ? error.code === "EAI_AGAIN" : error.reason !== "Tls"
     case "Timeout":
       return error.phase !== "deadline"

@@ -227,6 +227,65 @@ export type Auth =
   }
 
 /**
+ * Where the session's requests go through:
+ * - a proxy URL (`"http://proxy:3128"`, `"http://user:password@proxy:3128"`;
+ *   without a scheme `http://` is assumed): every request, http: and https:;
+ * - `"env"`: the variables `http_proxy` / `HTTP_PROXY` (for http: URLs),
+ *   `https_proxy` / `HTTPS_PROXY` (for https: URLs; when unset, the http one),
+ *   and `no_proxy` / `NO_PROXY` (hosts reached directly: `example.com` also
+ *   covers its subdomains, `.example.com` and `*.example.com` too, `host:port`
+ *   only that port, `*` every host), read once when the session opens, lower
+ *   case first; none set means direct;
+ * - `false`: direct.
+ *
+ * Requests reach the target through a `CONNECT` tunnel (http: targets too, as
+ * undici's `ProxyAgent` does), so TLS stays end to end and the pool's limits
+ * apply per target origin. Credentials in the URL go to the proxy as
+ * `Proxy-Authorization` (never to the target) and are redacted wherever the
+ * URL is shown. When the proxy cannot be reached or refuses the tunnel, the
+ * fetch fails with a `ConnectionError` of reason `"Proxy"` naming the proxy
+ * (a `407` or `403` is not retried).
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export type Proxy = string | URL | Redacted.Redacted<string> | "env" | false
+
+/**
+ * The session's HTTP cache (RFC 9111, as a private cache), like got's
+ * `cache` or requests-cache: a fresh stored response answers a GET without
+ * a request (`response.cache` `"hit"`), a stale one with a validator is
+ * revalidated with `If-None-Match` / `If-Modified-Since` (a 304 gives back
+ * the stored body with the new headers: `"revalidated"`), anything else is
+ * fetched and stored when it may be (`"miss"`). Freshness comes from
+ * `Cache-Control: max-age` (`s-maxage` is for shared caches and ignored),
+ * else `Expires` − `Date`, minus the `Age`; without either, 10% of the time
+ * since `Last-Modified` (at most a day) for the statuses the RFC allows.
+ * Never stored: `no-store` (request or response), `Vary: *`, statuses
+ * other than 200, 203 and 204, redirected fetches, and answers to requests
+ * with `Authorization` or `Cookie` unless the response says `public` (so
+ * sessions with other credentials sharing a store never see each other's).
+ * `no-cache` always revalidates; a stale response is never served. `Vary`
+ * keeps variants apart. A successful POST, PUT, PATCH or DELETE forgets the
+ * URL. Cached sessions run every fetch on the fiber path.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface CacheOptions {
+  /**
+   * Where responses are kept: `"memory"` (this session only, least recently
+   * used first out past `maxBytes`) or `{ sqlite: "file.db" }` (a file that
+   * outlives the process; needs `@effect/sql-sqlite-node`). Default `"memory"`.
+   */
+  readonly store?: "memory" | { readonly sqlite: string } | undefined
+  /** Bound of the memory store in bytes (bodies and headers). Default 64 MiB. */
+  readonly maxBytes?: number | undefined
+  /** Revalidate every stored response, fresh ones too (a conditional request each). Default `false`. */
+  readonly revalidate?: boolean | undefined
+}
+
+/**
  * Options of a session; every field is optional.
  *
  * @since 0.1.0
@@ -316,6 +375,14 @@ export interface Options {
    * do not apply to it. Default: an `Agent` owned by the session.
    */
   readonly dispatcher?: Dispatcher | undefined
+  /**
+   * A proxy for every request, `"env"` for the `HTTP_PROXY` / `HTTPS_PROXY` /
+   * `NO_PROXY` variables, or `false`; see {@link Proxy}. Cannot be combined
+   * with `dispatcher`. Default `false` (the `gather` CLI defaults to `"env"`).
+   */
+  readonly proxy?: Proxy | undefined
+  /** An HTTP cache (`true`: in memory, defaults); see {@link CacheOptions}. Default `false`. */
+  readonly cache?: boolean | CacheOptions | undefined
 }
 
 /**

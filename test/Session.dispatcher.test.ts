@@ -1,89 +1,15 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
-import * as Http from "node:http"
 import * as Net from "node:net"
 import { Agent, ProxyAgent } from "undici"
 import * as DemoServer from "../src/DemoServer.js"
 import * as Fetch from "../src/Fetch.js"
 import * as Gather from "../src/Gather.js"
 import * as Session from "../src/Session.js"
+import type { ProxyLog } from "./forwardProxy.js"
+import { forwardProxy } from "./forwardProxy.js"
 import { assertTag, failure } from "./support.js"
-
-/** What went through the proxy: CONNECT tunnels and plain forwarded requests, by target. */
-interface ProxyLog {
-  readonly tunnels: Array<string>
-  readonly forwarded: Array<string>
-  readonly refused: Array<string>
-}
-
-/**
- * A tiny real forward proxy on 127.0.0.1 (port 0): CONNECT opens a TCP tunnel,
- * an absolute-form request is forwarded. With `credentials`, anything without
- * the matching `Proxy-Authorization` gets 407.
- */
-const forwardProxy = (credentials?: string) =>
-  Effect.acquireRelease(
-    Effect.async<{ readonly url: string; readonly log: ProxyLog; readonly server: Http.Server; readonly sockets: Set<Net.Socket> }>(
-      (resume) => {
-        const log: ProxyLog = { tunnels: [], forwarded: [], refused: [] }
-        const sockets = new Set<Net.Socket>()
-        const allowed = (header: string | undefined) => credentials === undefined || header === `Basic ${Buffer.from(credentials).toString("base64")}`
-        const server = Http.createServer((req, res) => {
-          if (!allowed(req.headers["proxy-authorization"])) {
-            log.refused.push(req.url ?? "")
-            res.writeHead(407, { "proxy-authenticate": "Basic", "content-length": "0" }).end()
-            return
-          }
-          log.forwarded.push(req.url ?? "")
-          const target = new URL(req.url ?? "")
-          const { "proxy-authorization": _, ...headers } = req.headers
-          const upstream = Http.request(
-            { host: target.hostname, port: target.port, path: target.pathname + target.search, method: req.method, headers },
-            (answer) => {
-              res.writeHead(answer.statusCode ?? 502, answer.headers)
-              answer.pipe(res)
-            }
-          )
-          upstream.on("error", () => res.destroy())
-          req.pipe(upstream)
-        })
-        server.on("connection", (socket) => {
-          sockets.add(socket)
-          socket.on("close", () => sockets.delete(socket))
-        })
-        server.on("connect", (req: Http.IncomingMessage, client: Net.Socket, head: Buffer) => {
-          if (!allowed(req.headers["proxy-authorization"])) {
-            log.refused.push(req.url ?? "")
-            client.end("HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic\r\nContent-Length: 0\r\n\r\n")
-            return
-          }
-          log.tunnels.push(req.url ?? "")
-          const [host, port] = (req.url ?? "").split(":")
-          const upstream = Net.connect(Number(port), host, () => {
-            client.write("HTTP/1.1 200 Connection Established\r\n\r\n")
-            if (head.length > 0) upstream.write(head)
-            upstream.pipe(client)
-            client.pipe(upstream)
-          })
-          sockets.add(upstream)
-          upstream.on("close", () => sockets.delete(upstream))
-          upstream.on("error", () => client.destroy())
-          client.on("error", () => upstream.destroy())
-        })
-        server.listen(0, "127.0.0.1", () => {
-          const address = server.address() as Net.AddressInfo
-          resume(Effect.succeed({ url: `http://127.0.0.1:${address.port}`, log, server, sockets }))
-        })
-      }
-    ),
-    ({ server, sockets }) =>
-      Effect.async<void>((resume) => {
-        for (const socket of sockets) socket.destroy()
-        server.close(() => resume(Effect.void))
-        server.closeAllConnections()
-      })
-  )
 
 const Echoed = Schema.Struct({ headers: Schema.Record({ key: Schema.String, value: Schema.String }) })
 

@@ -148,6 +148,7 @@ const response = (overrides: Partial<Fetch.FetchResponse<Uint8Array>> = {}): Fet
   attempts: 1,
   redirects: [],
   timing: timingOf(1, 12.345),
+  cache: "bypass",
   ...overrides
 })
 
@@ -412,7 +413,7 @@ describe("exit codes", () => {
 describe("the command line as a Unix tool", () => {
   it("the flags moved before positionals are read from the commands' definitions", () => {
     expect([...flagNames].sort()).toEqual(
-      [...builtInFlags, "--adaptive", "--h2", "--http2", "--ordered", "--quiet", "--resume", "--retry-failed", "--tls", "-q"].sort()
+      [...builtInFlags, "--adaptive", "--h2", "--http2", "--ordered", "--quiet", "--resume", "--retry-failed", "--revalidate", "--tls", "-q"].sort()
     )
     expect([...subcommands]).toEqual(["fetch", "serve", "bench"])
     // A boolean option added to a command is found; an option with a value is not.

@@ -21,6 +21,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { Fetch, Gather, Report, Session } from "../index.js"
 import type { FetchError } from "../index.js"
+import { resolveProxy } from "../internal/proxy.js"
 import * as Records from "../internal/record.js"
 import * as SessionInternal from "../internal/session.js"
 import { observe } from "./completion.js"
@@ -90,7 +91,13 @@ export interface FetchConfig {
   readonly ca: Option.Option<string>
   readonly http2: boolean
   readonly report: Option.Option<string>
+  readonly cache: Option.Option<string>
+  readonly revalidate: boolean
+  readonly proxy: string
 }
+
+/** The file of the HTTP cache inside `--cache DIR`. */
+export const cacheFileName = "http-cache.sqlite"
 
 /** Past this many inputs, `--format bars` shows a latency histogram instead of a bar each. */
 export const maxBarRows = 50
@@ -211,6 +218,23 @@ const options = {
     Options.withPseudoName("FILE"),
     Options.withDescription("Also write a run report to this HTML file: waterfall, in flight vs the limit, latency, origins, errors (opens offline)."),
     Options.optional
+  ),
+  cache: Options.text("cache").pipe(
+    Options.withPseudoName("DIR"),
+    Options.withDescription(
+      `Keep an HTTP cache (RFC 9111) in DIR/${cacheFileName}: a response still fresh by its Cache-Control max-age or Expires is answered from it without a request, a stale one is asked about with If-None-Match / If-Modified-Since (a 304 costs no body). Records say cache: hit, revalidated or miss; the summary counts them.`
+    ),
+    Options.optional
+  ),
+  revalidate: Options.boolean("revalidate").pipe(
+    Options.withDescription("With --cache: ask the server about every stored response, fresh ones too (a conditional request each).")
+  ),
+  proxy: Options.text("proxy").pipe(
+    Options.withPseudoName("URL|env|none"),
+    Options.withDescription(
+      "Send every request through this proxy (http://user:password@host:port, by CONNECT), or env (default): HTTP_PROXY, HTTPS_PROXY and NO_PROXY (lower case too), or none."
+    ),
+    Options.withDefault("env")
   )
 }
 
@@ -268,9 +292,12 @@ const noteOf = (record: Records.ResultRecord): string => record.error !== null &
 const sessionOptions = (
   config: FetchConfig,
   headers: Readonly<Record<string, string>>,
-  ca: Buffer | undefined
+  ca: Buffer | undefined,
+  cacheDir: string | undefined
 ): Session.Options => ({
   headers,
+  proxy: proxyOption(config.proxy),
+  cache: cacheDir === undefined ? undefined : { store: { sqlite: path.join(cacheDir, cacheFileName) }, revalidate: config.revalidate },
   tls: ca === undefined ? undefined : { ca },
   allowH2: config.http2,
   // One connection per request in flight, so `-c` is what reaches one host.
@@ -284,9 +311,35 @@ const sessionOptions = (
   maxBodyBytes: Option.getOrUndefined(config.maxBody)
 })
 
+const proxyOption = (value: string): Session.Proxy => value === "none" ? false : value
+
+/** The --proxy value (and with env, the variables) checked by the library's own parser, as a usage error. */
+const checkProxy = (value: string): Effect.Effect<void, UsageError> =>
+  Effect.try({
+    try: () => resolveProxy(proxyOption(value), process.env),
+    catch: (error) => new UsageError({ message: `--proxy: ${error instanceof Error ? error.message : String(error)}` })
+  })
+
+/** The --cache directory, created, and writable (the cache file is opened in it). */
+const cacheDirectory = (dir: string): Effect.Effect<string, UsageError> =>
+  Effect.try({
+    try: () => {
+      const full = path.resolve(dir)
+      fs.mkdirSync(full, { recursive: true })
+      fs.accessSync(full, fs.constants.W_OK)
+      return full
+    },
+    catch: (error) => new UsageError({ message: `--cache ${dir}: cannot use it (${(error as NodeJS.ErrnoException).code ?? "unwritable"})` })
+  })
+
 /** Checks what the parser cannot: combinations of options, and that the input exists. */
 const preflight = (config: FetchConfig) =>
   Effect.gen(function*() {
+    if (config.revalidate && Option.isNone(config.cache)) {
+      return yield* new UsageError({ message: "--revalidate needs --cache DIR (the cache to revalidate)" })
+    }
+    yield* checkProxy(config.proxy)
+    const cacheDir = Option.isSome(config.cache) ? yield* cacheDirectory(config.cache.value) : undefined
     if (config.resume && Option.isNone(config.out)) {
       return yield* new UsageError({ message: "--resume needs --out FILE (the file to resume)" })
     }
@@ -302,7 +355,7 @@ const preflight = (config: FetchConfig) =>
     const headers = parseHeaders(config.header)
     if (Either.isLeft(headers)) return yield* new UsageError({ message: headers.left })
     const ca = Option.isNone(config.ca) ? undefined : yield* readCa(config.ca.value)
-    return { headers: headers.right, ca }
+    return { headers: headers.right, ca, cacheDir }
   })
 
 /** The --ca file, checked here so a wrong path is a usage error, not a TLS failure per URL. */
@@ -600,10 +653,10 @@ const gather = (config: FetchConfig) =>
 
 /** Runs `gather fetch`. */
 export const run = (config: FetchConfig) =>
-  Effect.flatMap(preflight(config), ({ ca, headers }) =>
+  Effect.flatMap(preflight(config), ({ ca, cacheDir, headers }) =>
     gather(config).pipe(
       Effect.scoped,
-      Effect.provide(Session.layer(sessionOptions(config, headers, ca)))
+      Effect.provide(Session.layer(sessionOptions(config, headers, ca, cacheDir)))
     ))
 
 export const command = Command.make("fetch", options, run).pipe(
@@ -618,6 +671,8 @@ export const command = Command.make("fetch", options, run).pipe(
       "cat urls.txt | gather fetch - --format table",
       "gather fetch urls.txt -o results.ndjson --resume --rate 20/s --per-host 8",
       "gather fetch urls.txt -o results.ndjson --report run.html",
+      "gather fetch urls.txt -o tonight.ndjson --cache ~/.cache/gather",
+      "gather fetch urls.txt --proxy http://proxy.internal:3128",
       "gather fetch urls.txt -H \"Authorization: Bearer $TOKEN\" --retries 0 --timeout 5s --body-dir bodies/"
     ]
   }))

@@ -68,9 +68,12 @@ export class Tally {
   readonly byStatus = new Map<number, number>()
   readonly byError = new Map<string, number>()
   readonly latency = new LatencyHistogram()
+  /** Responses by cache outcome (with `--cache`). */
+  readonly cache = { hit: 0, revalidated: 0, miss: 0 }
 
   add(record: ResultRecord): void {
     this.done++
+    if (record.cache !== undefined && record.cache !== "bypass") this.cache[record.cache]++
     if (record.ok) this.ok++
     else this.failed++
     if (record.bytes !== null) this.bytes += record.bytes
@@ -141,6 +144,10 @@ export const renderSummary = (tally: Tally, info: RunInfo): Array<string> => {
   if (tally.bytes > 0) {
     const perSecond = info.elapsedMs > 0 ? (tally.bytes * 1000) / info.elapsedMs : 0
     lines.push(`  bytes    ${formatBytes(tally.bytes)} (${formatBytes(perSecond)}/s)`)
+  }
+  const { hit, miss, revalidated } = tally.cache
+  if (hit + revalidated + miss > 0) {
+    lines.push(`  cache    ${hit} hit, ${revalidated} revalidated (304), ${miss} miss`)
   }
   if (info.skipped !== undefined && info.skipped > 0) {
     lines.push(`  resumed  ${info.skipped} skipped, already in ${info.resumedFrom ?? "the output"}`)

@@ -1,6 +1,7 @@
 import type { Segment, Timing } from "../Fetch.js"
 import * as FetchError from "../FetchError.js"
 import type { Timeouts } from "./options.js"
+import { ProxyFailure } from "./proxy.js"
 import { escapeControls } from "./redact.js"
 
 type Omitted = keyof FetchError.RequestContext | "message" | "stack" | "name" | "cause" | "pipe" | "toJSON" | "toString"
@@ -50,7 +51,13 @@ export const make = (
       // The detail may quote the input: one line, no raw control characters.
       return new FetchError.InvalidRequest({ ...context, reason: failure.reason, detail: escapeControls(failure.detail) })
     case "ConnectionError":
-      return new FetchError.ConnectionError({ ...context, reason: failure.reason, phase: failure.phase, code: failure.code })
+      return new FetchError.ConnectionError({
+        ...context,
+        reason: failure.reason,
+        phase: failure.phase,
+        code: failure.code,
+        ...(failure.proxy === undefined ? {} : { proxy: failure.proxy })
+      })
     case "Timeout":
       return new FetchError.Timeout({ ...context, phase: failure.phase, limitMs: failure.limitMs })
     case "BadStatus":
@@ -117,6 +124,10 @@ export const fromUndici = (error: Error, hadHeaders: boolean, timeouts: Timeouts
 }
 
 const classify = (error: Error, hadHeaders: boolean, timeouts: Timeouts): Failure => {
+  // The tunnel is refused or the proxy is down: before any byte of the request.
+  if (error instanceof ProxyFailure) {
+    return { _tag: "ConnectionError", reason: "Proxy", phase: "connect", code: error.code, proxy: { url: error.proxy, status: error.status } }
+  }
   const code = errorCode(error)
   const phase = hadHeaders ? "body" : "request"
   switch (code) {

@@ -17,6 +17,7 @@ import type * as FetchError from "../FetchError.js"
 import type { Session as PublicSession } from "../Session.js"
 import * as Attempt from "./attempt.js"
 import type { BodyChannel } from "./bodyStream.js"
+import * as Cache from "./cache/stage.js"
 import * as Credentials from "./credentials.js"
 import { currentDeadline } from "./deadline.js"
 import * as Errors from "./errors.js"
@@ -287,11 +288,16 @@ const start = (
   } catch (error) {
     return Effect.die(error)
   }
-  const fetching = new Fetching(session, limits, startedAt, stream)
+  const cache = stream ? undefined : session.cache
+  const fetching = new Fetching(session, cache === undefined ? limits : Cache.limits(limits), startedAt, stream)
   fetching.placeDeadline(fiber)
   const begin = (traceparent: string | undefined) => {
     const prepared = prepare(session, request, options?.headers, traceparent, startedAt)
-    const fetched = Effect.isEffect(prepared) ? Effect.flatMap(prepared, (ready) => fetching.hop(ready)) : fetching.hop(prepared)
+    const fetched = cache !== undefined
+      ? Cache.run(cache, prepared, startedAt, limits.acceptStatus, fetching)
+      : Effect.isEffect(prepared)
+      ? Effect.flatMap(prepared, (ready) => fetching.hop(ready))
+      : fetching.hop(prepared)
     if (!session.config.metrics) return fetched
     return Effect.tapBoth(fetched, {
       onFailure: Metrics.recordFailure,
@@ -387,7 +393,8 @@ class Fetching implements Attempt.AttemptContext {
       bytes,
       attempts: this.attempt,
       redirects: this.chain ?? noRedirects,
-      timing
+      timing,
+      cache: "bypass"
     }
   }
 
@@ -649,7 +656,8 @@ export class FetchEffect<A, R> extends Effectable.Class<FetchResponse<A>, FetchE
   commit(): Effect.Effect<FetchResponse<A>, FetchError.FetchError, PublicSession | R> {
     return Effect.withFiberRuntime((fiber) => {
       const session = Context.unsafeGet(fiber.currentContext, sessionTag)
-      const fetching = planFast(fiber, session, this)
+      // A cached session runs its fetches through the cache stage (see start).
+      const fetching = session.cache === undefined ? planFast(fiber, session, this) : undefined
       if (fetching === undefined) return finishWith(start(fiber, session, this.request, this.options, false), this.finish)
       const slot = fiber.getFiberRef(currentInterruptSlot)
       if (slot !== undefined && slot.owner === fiber) {
@@ -675,6 +683,8 @@ export class FetchEffect<A, R> extends Effectable.Class<FetchResponse<A>, FetchE
     const fetching = planFast(fiber, session, this)
     if (fetching === undefined) return undefined
     fetching.sink = sink
+    // A cached session: a fresh hit in memory is answered here; the rest takes the fiber path.
+    if (session.cache !== undefined) return Cache.answerAtOnce(session.cache, fetching.prepared, fiber, fetching)
     return fetching.launch(fiber)
   }
 }

@@ -9,7 +9,10 @@ import type { Pem, TlsOptions } from "../Session.js"
 import type { AdaptiveConfig } from "./adaptive.js"
 import type { ResolvedAuth } from "./auth.js"
 import { resolveAuth } from "./auth.js"
+import type { ResolvedCache } from "./cache/stage.js"
 import type { HostLimitsConfig } from "./hosts.js"
+import type { ProxyEnv, ResolvedProxy } from "./proxy.js"
+import { resolveProxy } from "./proxy.js"
 import { parseRate } from "./rate.js"
 import { isSecretHeader } from "./redact.js"
 import type { RetryPolicy } from "./retry.js"
@@ -59,6 +62,10 @@ export interface ResolvedSession extends Limits {
   readonly auth: ResolvedAuth | undefined
   /** Whether the session keeps a cookie jar. */
   readonly cookies: boolean
+  /** The proxies requests go through; `undefined`: direct. */
+  readonly proxy: ResolvedProxy | undefined
+  /** The HTTP cache; `undefined`: none. */
+  readonly cache: ResolvedCache | undefined
 }
 
 /** TLS options checked once; secrets stay redacted until the connector gets them. */
@@ -249,8 +256,15 @@ const rateOf = (input: Session.Rate) => {
   return parsed.right
 }
 
-/** Normalizes session options once; throws on options that can never work (a `ConfigError` for a rate). */
-export const resolveSession = (options: SessionOptions = {}): ResolvedSession => {
+/**
+ * Normalizes session options once; throws on options that can never work (a
+ * `ConfigError` for a rate). `env` is what `proxy: "env"` reads (the proxy
+ * variables).
+ */
+export const resolveSession = (options: SessionOptions = {}, env: ProxyEnv = {}): ResolvedSession => {
+  if (options.proxy !== undefined && options.proxy !== false && options.dispatcher !== undefined) {
+    throw new TypeError("proxy and dispatcher cannot both be given (a dispatcher of your own sets its own proxy)")
+  }
   const userAgent = options.userAgent === false ? undefined : (options.userAgent ?? defaultUserAgent)
   const headers = lowerCaseHeaders(options.headers)
   if (userAgent !== undefined && headers["user-agent"] === undefined) headers["user-agent"] = userAgent
@@ -283,8 +297,24 @@ export const resolveSession = (options: SessionOptions = {}): ResolvedSession =>
     tls: resolveTls(options.tls),
     allowH2: options.allowH2 ?? false,
     auth: resolveAuth(options.auth, baseUrl),
-    cookies: options.cookies ?? false
+    cookies: options.cookies ?? false,
+    proxy: resolveProxy(options.proxy, env),
+    cache: resolveCache(options.cache)
   }
+}
+
+export const cacheDefaults = { maxBytes: 64 * 1024 * 1024 } as const
+
+const resolveCache = (input: Session.Options["cache"]): ResolvedCache | undefined => {
+  if (input === undefined || input === false) return undefined
+  const record: Session.CacheOptions = input === true ? {} : input
+  const store = record.store ?? "memory"
+  if (store !== "memory" && (typeof store !== "object" || typeof store.sqlite !== "string" || store.sqlite === "")) {
+    throw new TypeError(`cache.store must be "memory" or { sqlite: "file" }, got ${JSON.stringify(store)}`)
+  }
+  const revalidate = record.revalidate ?? false
+  if (typeof revalidate !== "boolean") throw new TypeError("cache.revalidate must be true or false")
+  return { store, maxBytes: positiveInt("cache.maxBytes", record.maxBytes, cacheDefaults.maxBytes), revalidate }
 }
 
 /** The limits of one call: the session's, overridden by the call's options. */

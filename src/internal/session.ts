@@ -9,14 +9,17 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as fs from "node:fs"
-import { Agent, buildConnector, Client, Pool } from "undici"
+import { Agent, buildConnector, Client, EnvHttpProxyAgent, Pool, ProxyAgent } from "undici"
 import type { Dispatcher } from "undici"
 import type { Session as PublicSession } from "../Session.js"
+import * as Cache from "./cache/stage.js"
 import { OpenConnections, ReturningSockets, timedConnector } from "./connections.js"
 import type { CookieJar } from "./cookies.js"
 import * as Hosts from "./hosts.js"
 import type { ResolvedSession, ResolvedTls, SessionOptions } from "./options.js"
 import { resolveSession } from "./options.js"
+import type { ProxyEnv, ResolvedProxy } from "./proxy.js"
+import { envNames, namingProxy, proxyFor } from "./proxy.js"
 import { Watchdog } from "./watchdog.js"
 
 export const TypeId: unique symbol = Symbol.for("effect-gather/Session")
@@ -38,6 +41,8 @@ export interface SessionImpl extends PublicSession {
   readonly connections: OpenConnections | undefined
   /** Sockets that come back to the pool at the next turn (see connections.ts). */
   readonly returning: ReturningSockets
+  /** The HTTP cache, when the session keeps one. */
+  readonly cache: Cache.SessionCache | undefined
 }
 
 export const key = "effect-gather/Session"
@@ -46,7 +51,9 @@ export const tag: Context.Tag<PublicSession, SessionImpl> = Context.GenericTag<P
 
 export const make = (options?: SessionOptions): Effect.Effect<SessionImpl, ConfigError.ConfigError, Scope.Scope> =>
   Effect.gen(function*() {
-    const config = yield* resolve(options)
+    // The proxy variables come through the ConfigProvider (the environment by default), read once.
+    const env: ProxyEnv = options?.proxy === "env" ? yield* Effect.orDie(proxyEnv) : {}
+    const config = yield* resolve(options, env)
     if (config.tls !== undefined && !config.tls.rejectUnauthorized) {
       yield* Effect.logWarning(
         "effect-gather: TLS certificate checks are off for this session (tls.rejectUnauthorized: false); " +
@@ -55,9 +62,11 @@ export const make = (options?: SessionOptions): Effect.Effect<SessionImpl, Confi
     }
     // A dispatcher the user gives (a proxy, custom TLS) is theirs to close,
     // and opaque: connections are counted only on our own pool.
-    const { connections, dispatcher } = options?.dispatcher === undefined
-      ? yield* ownPool(config)
-      : { connections: undefined, dispatcher: options.dispatcher }
+    const { connections, dispatcher } = options?.dispatcher !== undefined
+      ? { connections: undefined, dispatcher: options.dispatcher }
+      : config.proxy !== undefined
+      ? yield* proxiedPool(config, config.proxy)
+      : yield* ownPool(config)
     const hosts = Hosts.make(config.hostLimits, yield* Effect.scope, config.retry.maxRetryAfterMs)
     const watchdog = yield* Effect.acquireRelease(
       Effect.sync(() => new Watchdog()),
@@ -69,14 +78,25 @@ export const make = (options?: SessionOptions): Effect.Effect<SessionImpl, Confi
     const cookies = config.cookies
       ? new (yield* Effect.promise(() => import("./cookies.js"))).CookieJar(() => clock.unsafeCurrentTimeMillis())
       : undefined
+    const cache = config.cache === undefined ? undefined : yield* Cache.open(config.cache)
     const returning = new ReturningSockets()
-    return { [TypeId]: TypeId, config, dispatcher, hosts, watchdog, cookies, connections, returning } satisfies SessionImpl
+    return {
+      [TypeId]: TypeId,
+      config,
+      dispatcher,
+      hosts,
+      watchdog,
+      cookies,
+      connections,
+      returning,
+      cache
+    } satisfies SessionImpl
   })
 
 /** A rate the parser refuses is a typed ConfigError; any other invalid option a defect. */
-const resolve = (options: SessionOptions | undefined): Effect.Effect<ResolvedSession, ConfigError.ConfigError> => {
+const resolve = (options: SessionOptions | undefined, env: ProxyEnv): Effect.Effect<ResolvedSession, ConfigError.ConfigError> => {
   try {
-    return Effect.succeed(resolveSession(options))
+    return Effect.succeed(resolveSession(options, env))
   } catch (error) {
     if (ConfigError.isConfigError(error)) return Effect.fail(error)
     return Effect.die(new TypeError(`effect-gather: invalid session options: ${(error as Error).message}`))
@@ -107,6 +127,71 @@ const ownPool = (
       ),
       // destroy, not close: whatever is still in flight when the scope ends
       // belongs to an interrupted fiber and must be cut (close would drain).
+      (agent) => Effect.promise(() => agent.destroy())
+    ),
+    (dispatcher) => ({ connections, dispatcher })
+  )
+}
+
+const proxyEnv: Effect.Effect<ProxyEnv, ConfigError.ConfigError> = Effect.suspend(() =>
+  Effect.map(
+    Config.all(envNames.map((name) => optional(Config.string(name)))),
+    (values) => Object.fromEntries(envNames.map((name, i) => [name, values[i]]))
+  )
+)
+
+/**
+ * The session's own pools behind undici's proxy agents: a `ProxyAgent` for
+ * one proxy, an `EnvHttpProxyAgent` (given the resolved variables, so it
+ * reads nothing itself) when http and https differ or `NO_PROXY` is set.
+ * Every pool, direct or tunnelled, is made by one factory that times and
+ * counts its connections per target origin like {@link ownPool}, and names
+ * the proxy when the tunnel fails.
+ */
+const proxiedPool = (
+  config: ResolvedSession,
+  proxy: ResolvedProxy
+): Effect.Effect<{ readonly connections: OpenConnections; readonly dispatcher: Dispatcher }, never, Scope.Scope> => {
+  const connections = new OpenConnections(config.maxConnectionsPerHost)
+  const timeout = config.timeouts.connectMs
+  const direct = connector({ timeout, allowH2: config.allowH2, ...connectTls(config.tls) })
+  const pool = config.allowH2 ? h2Pool : (origin: string | URL, options: object) => new Pool(origin, options)
+  const factory = (origin: string | URL, options: object): Dispatcher => {
+    const connect: unknown = Reflect.get(options, "connect")
+    const originText = typeof origin === "string" ? origin : origin.origin
+    const through = proxyFor(proxy, originText)
+    if (typeof connect !== "function" || connect === direct || through === undefined) {
+      return pool(origin, { ...options, connect: timedConnector(direct, connections) })
+    }
+    // undici's tunnel connector, as ProxyAgent passes it to its pools' factory
+    return pool(origin, { ...options, connect: timedConnector(namingProxy(connect as buildConnector.connector, through), connections) })
+  }
+  const shared = {
+    connections: config.maxConnectionsPerHost,
+    allowH2: config.allowH2,
+    headersTimeout: 0,
+    bodyTimeout: 0,
+    connect: direct,
+    factory,
+    // TLS to the target, inside the tunnel; and to an https: proxy.
+    requestTls: { timeout, allowH2: config.allowH2, ...connectTls(config.tls) },
+    proxyTls: { timeout }
+  }
+  const single = proxy.noProxy === "" && proxy.http !== undefined && proxy.https !== undefined &&
+    proxy.http.shown === proxy.https.shown
+  return Effect.map(
+    Effect.acquireRelease(
+      Effect.sync((): Dispatcher =>
+        single
+          ? new ProxyAgent({ ...shared, uri: Redacted.value(proxy.http!.url) })
+          : new EnvHttpProxyAgent({
+            ...shared,
+            // "" (not undefined) so undici reads no variable itself
+            httpProxy: proxy.http === undefined ? "" : Redacted.value(proxy.http.url),
+            httpsProxy: proxy.https === undefined ? "" : Redacted.value(proxy.https.url),
+            noProxy: proxy.noProxy
+          })
+      ),
       (agent) => Effect.promise(() => agent.destroy())
     ),
     (dispatcher) => ({ connections, dispatcher })

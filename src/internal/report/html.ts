@@ -79,6 +79,7 @@ export const snapshot = (recorder: Recorder, nowPerf: number, options: PageOptio
     overall: { ...quantiles(recorder.latency), hist: recorder.latency.pairs(), min: round(histValue(recorder.latency.pairs()[0]?.[0] ?? 0)) },
     statuses: Array.from(recorder.statuses).sort((a, b) => a[0] - b[0]),
     errors: Array.from(recorder.errors).sort((a, b) => b[1] - a[1]),
+    caches: ["hit", "revalidated", "miss"].filter((name) => recorder.caches.has(name)).map((name) => [name, recorder.caches.get(name)!]),
     timeline: {
       widthMs: recorder.timeline.widthMs,
       starts: recorder.timeline.starts,

@@ -547,9 +547,10 @@ export const clientScript = String.raw`
     addBar("HTTP " + s[0], s[1], s[0] < 300 ? "#22c55e" : s[0] < 400 ? "#06b6d4" : s[0] === 429 ? "#f59e0b" : "#dc2626");
   });
   D.errors.forEach(function (e) { addBar("✕ " + e[0], e[1], tagColor(e[0])); });
+  (D.caches || []).forEach(function (c) { addBar("cache " + c[0], c[1], c[0] === "hit" ? "#16a34a" : c[0] === "revalidated" ? "#0891b2" : "#94a3b8"); });
   if (D.statuses.length + D.errors.length === 0) grid.appendChild(el("div", "notes", "nothing recorded"));
   st.appendChild(grid);
-  st.appendChild(el("div", "notes", "Statuses are of final responses; errors count fetches that failed (a BadStatus is also counted under its status)."));
+  st.appendChild(el("div", "notes", "Statuses are of final responses; errors count fetches that failed (a BadStatus is also counted under its status)." + ((D.caches || []).length > 0 ? " Cache: hit (no request), revalidated (a 304), miss (fetched)." : "")));
 
   // ---- origins table ---------------------------------------------------------
   var tbl = $("origins"), head = el("tr");

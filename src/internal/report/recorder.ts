@@ -180,6 +180,8 @@ export interface Observed {
   readonly attempts: number
   readonly bytes: number
   readonly timing: Timing
+  /** The response's cache outcome (`FetchResponse.cache`), when it has one other than "bypass". */
+  readonly cache?: string | undefined
 }
 
 export class Recorder {
@@ -211,6 +213,8 @@ export class Recorder {
   readonly latency = new Histogram()
   readonly statuses = new Map<number, number>()
   readonly errors = new Map<string, number>()
+  /** Responses by cache outcome: hit, revalidated, miss (a session with a cache). */
+  readonly caches = new Map<string, number>()
   readonly timeline = new Timeline()
   private readonly random = { s: 0x5eed }
 
@@ -278,6 +282,7 @@ export class Recorder {
       this.latency.add(timing.totalMs)
     }
     if (seen.status > 0) this.statuses.set(seen.status, (this.statuses.get(seen.status) ?? 0) + 1)
+    if (seen.cache !== undefined) this.caches.set(seen.cache, (this.caches.get(seen.cache) ?? 0) + 1)
 
     // Keep the row: append while under the limit, else replace a random one.
     const n = this.finished

@@ -33,14 +33,21 @@ const outside = (startPerf: number, endPerf: number): Timing => ({
 
 const fromValue = (value: unknown, startPerf: number, endPerf: number): Observed => {
   if (typeof value === "object" && value !== null && "timing" in value && isTiming(value.timing)) {
-    const r = value as { readonly url?: unknown; readonly status?: unknown; readonly attempts?: unknown; readonly bytes?: unknown }
+    const r = value as {
+      readonly url?: unknown
+      readonly status?: unknown
+      readonly attempts?: unknown
+      readonly bytes?: unknown
+      readonly cache?: unknown
+    }
     return {
       url: typeof r.url === "string" ? r.url : "",
       status: typeof r.status === "number" ? r.status : 0,
       outcome: "ok",
       attempts: typeof r.attempts === "number" ? r.attempts : 1,
       bytes: typeof r.bytes === "number" && r.bytes > 0 ? r.bytes : 0,
-      timing: value.timing
+      timing: value.timing,
+      cache: typeof r.cache === "string" && r.cache !== "bypass" ? r.cache : undefined
     }
   }
   return { url: "", status: 0, outcome: "ok", attempts: 1, bytes: 0, timing: outside(startPerf, endPerf) }
