@@ -148,7 +148,7 @@ export const make = (config: HostLimitsConfig, scope: Scope.Scope, maxRetryAfter
         watched: false,
         gauge
       }
-      gauge?.(adaptive!.max)
+      gauge?.(adaptive!.initial)
       states.set(origin, found)
     }
     return found
