@@ -4,12 +4,18 @@
  * refusals it saw, and the adaptive window's trace.
  *
  *   node --import tsx bench/adaptive-client.ts --origin=http://127.0.0.1:PORT --path=/cap/ --n=10000 --c=20
- *     --mode=fixed|adaptive|origin|request|undici [--decrease=0.7] [--retries=100] [--cap-s=60]
+ *     --mode=fixed|gated|adaptive|origin|request|oracle|undici [--initial=10] [--decrease=0.7] [--retries=100] [--cap-s=60]
+ *     [--phase-c=10 --phase-from-ms=3000 --phase-to-ms=6000]
  *
  * `fixed`/`request`: effect-gather, Retry-After per request (the default);
+ * `gated`: the same with `maxInFlightPerHost: C` (every request through the
+ * session's gate, as with `adaptive`, but no window);
  * `origin`: effect-gather with `retryAfter: "origin"`; `adaptive`: the
- * adaptive window starting at (and capped by) C; `undici`: a plain undici
- * Pool, C workers, each honouring Retry-After per request.
+ * adaptive window capped by C (starting at `initial`, default the
+ * library's); `oracle`: effect-gather at fixed concurrency C, except
+ * `phase-c` from `phase-from-ms` to `phase-to-ms` after its first request
+ * (the moments the target's /phase route changes its capacity); `undici`: a
+ * plain undici Pool, C workers, each honouring Retry-After per request.
  */
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
@@ -32,6 +38,10 @@ const n = Number(flags.get("n") ?? 10_000)
 const c = Number(flags.get("c") ?? 32)
 const mode = flags.get("mode") ?? "fixed"
 const decrease = flags.has("decrease") ? Number(flags.get("decrease")) : undefined
+const initial = flags.has("initial") ? Number(flags.get("initial")) : undefined
+const phaseC = Number(flags.get("phase-c") ?? c)
+const phaseFromMs = Number(flags.get("phase-from-ms") ?? 3000)
+const phaseToMs = Number(flags.get("phase-to-ms") ?? 6000)
 const retries = Number(flags.get("retries") ?? 2)
 const capS = Number(flags.get("cap-s") ?? 90)
 
@@ -46,6 +56,43 @@ export interface Result {
   readonly refused: number
   /** [seconds since start, window] every 100 ms (adaptive only). */
   readonly trace: ReadonlyArray<readonly [number, number]>
+}
+
+/**
+ * The oracle's gate: at most C in flight, `phase-c` during the phase,
+ * counted from the first request. A request that finds no room waits for
+ * one, first come first served; the phase's end lets waiters in.
+ */
+const oracleGate = () => {
+  let startedAt: number | undefined
+  let active = 0
+  const waiters: Array<() => void> = []
+  const allowed = () => {
+    const since = performance.now() - (startedAt ?? performance.now())
+    return since >= phaseFromMs && since < phaseToMs ? phaseC : c
+  }
+  const wake = () => {
+    while (active < allowed() && waiters.length > 0) {
+      active++
+      waiters.shift()!()
+    }
+  }
+  const enter = Effect.async<void>((resume) => {
+    if (startedAt === undefined) {
+      startedAt = performance.now()
+      setTimeout(wake, phaseToMs).unref()
+    }
+    if (waiters.length === 0 && active < allowed()) {
+      active++
+      return resume(Effect.void)
+    }
+    waiters.push(() => resume(Effect.void))
+  })
+  const leave = Effect.sync(() => {
+    active--
+    wake()
+  })
+  return <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.acquireUseRelease(enter, () => effect, () => leave)
 }
 
 const print = (result: Result) => process.stdout.write(`${JSON.stringify(result)}\n`)
@@ -64,9 +111,10 @@ const runGather = async (): Promise<Result> => {
         if (window !== undefined) trace.push([Math.round(performance.now() - started) / 1000, window])
       }, 100)
       : undefined
+    const gate = mode === "oracle" ? oracleGate() : <A, E, R>(effect: Effect.Effect<A, E, R>) => effect
     const gather = Gather.stream(
       Stream.range(1, n),
-      (i) => Fetch.get(`${origin}${pathPrefix}${i}`),
+      (i) => gate(Fetch.get(`${origin}${pathPrefix}${i}`)),
       { concurrency: c }
     ).pipe(Stream.runForEach((item) =>
       Effect.sync(() => {
@@ -87,7 +135,10 @@ const runGather = async (): Promise<Result> => {
   const capped = await Effect.runPromise(program.pipe(
     Effect.provide(Session.layer({
       maxConnectionsPerHost: c,
-      adaptive: mode === "adaptive" ? { max: c, ...(decrease === undefined ? {} : { decrease }) } : false,
+      ...(mode === "gated" ? { maxInFlightPerHost: c } : {}),
+      adaptive: mode === "adaptive"
+        ? { max: c, ...(decrease === undefined ? {} : { decrease }), ...(initial === undefined ? {} : { initial }) }
+        : false,
       retryAfter: mode === "origin" ? "origin" : "request",
       retry: { times: retries },
       timeout: { total: `${capS + 30} seconds` }

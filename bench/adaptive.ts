@@ -4,19 +4,27 @@
  *
  * - A, capacity-limited server: `/cap/{i}` answers 503 + Retry-After: 1 at
  *   once whenever more than K = 20 are in flight, else 200 after 10 ms.
- *   10,000 requests at fixed concurrency 8, 20, 64, 256 and adaptive
- *   starting at 256: completion time, wasted (503) requests counted by the
- *   server, and the window's trace.
+ *   10,000 requests at fixed concurrency 8, 20, 64, 256, fixed 20 through
+ *   the session's gate (the path every adaptive request takes), and
+ *   adaptive with max 256 from the default start (10) and from the old one
+ *   (256): completion time, wasted (503) requests counted by the server,
+ *   and the window's trace.
  * - B, per-route Retry-After: `/route/{i}`, 4% of the paths answer 429/503
  *   with Retry-After: 1 once, then succeed. 10,000 requests, 32 in flight,
  *   2 retries: `retryAfter: "origin"`, per request, adaptive, and a plain
  *   undici client honouring Retry-After per request as the reference.
+ * - C, a capacity that halves and comes back: `/phase/{i}` is `/cap` with
+ *   K = 20, except 10 from 3 s to 6 s after the run's first request.
+ *   12,000 requests: adaptive (max 256) against an oracle (effect-gather at
+ *   20 in flight, 10 during those 3 s: it knows the capacity at each
+ *   moment) and fixed 10 and 20.
  *
  * The target (bench/capacity-target.mjs) and every client run in their own
  * processes, one after another (one round); each client has a deadline.
  */
 import { spawn } from "node:child_process"
 import type { ChildProcess } from "node:child_process"
+import { loadavg } from "node:os"
 import * as path from "node:path"
 import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
@@ -41,8 +49,11 @@ interface Row {
 
 const K = 20
 const SERVICE_MS = 10
+/** C: the capacity and when it holds (ms after the run's first request). */
+const PHASE_K = 10
+const phaseOf = (quick: boolean) => quick ? { fromMs: 1000, toMs: 2000 } : { fromMs: 3000, toMs: 6000 }
 
-const startTarget = (): Promise<{ readonly origin: string; readonly stop: () => void }> =>
+const startTarget = (phase: { readonly fromMs: number; readonly toMs: number }): Promise<{ readonly origin: string; readonly stop: () => void }> =>
   new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [
       path.join(benchDir, "capacity-target.mjs"),
@@ -50,6 +61,9 @@ const startTarget = (): Promise<{ readonly origin: string; readonly stop: () => 
       `--ms=${SERVICE_MS}`,
       "--route-ms=2",
       "--share=0.04",
+      `--phase-k=${PHASE_K}`,
+      `--phase-from-ms=${phase.fromMs}`,
+      `--phase-to-ms=${phase.toMs}`,
       "--exit-on-stdin-close"
     ], { stdio: ["pipe", "pipe", "inherit"] })
     const timer = setTimeout(() => {
@@ -132,11 +146,20 @@ const traceText = (trace: ReadonlyArray<readonly [number, number]>): string => {
   return `${marks.map(([s, w]) => `${s} s: ${w}`).join(", ")}${spread}`
 }
 
-/** Runs both scenarios and returns their markdown section. */
+/** The window's median in [fromS, toS) seconds of the run (`—` when not sampled). */
+const medianIn = (trace: ReadonlyArray<readonly [number, number]>, fromS: number, toS: number): string => {
+  const values = trace.filter(([t]) => t >= fromS && t < toS).map(([, w]) => w).sort((a, b) => a - b)
+  return values.length === 0 ? "—" : String(values[Math.floor(values.length / 2)])
+}
+
+/** Runs the three scenarios and returns their markdown section. */
 export const runAdaptive = async (options: { readonly quick: boolean }): Promise<string> => {
   const n = options.quick ? 2_000 : 10_000
-  const target = await startTarget()
+  const nC = options.quick ? 3_000 : 12_000
+  const phase = phaseOf(options.quick)
+  const target = await startTarget(phase)
   const started = performance.now()
+  const loadAtStart = loadavg()
   try {
     const o = target.origin
     // A: capacity-limited. Enough retries that every request gets through.
@@ -145,8 +168,9 @@ export const runAdaptive = async (options: { readonly quick: boolean }): Promise
     for (const c of [8, 20, 64, 256]) {
       rowsA.push(await measure(o, `fixed concurrency ${c}`, capArgs([`--c=${c}`, "--mode=fixed"]), 180))
     }
-    rowsA.push(await measure(o, "adaptive, starting at 256 (decrease 0.7, the default)", capArgs(["--c=256", "--mode=adaptive"]), 180))
-    rowsA.push(await measure(o, "adaptive, starting at 256, decrease 0.5", capArgs(["--c=256", "--mode=adaptive", "--decrease=0.5"]), 180))
+    rowsA.push(await measure(o, "fixed concurrency 20 through the session's gate (`maxInFlightPerHost: 20`)", capArgs(["--c=20", "--mode=gated"]), 180))
+    rowsA.push(await measure(o, "adaptive, max 256, default start (10, slow start)", capArgs(["--c=256", "--mode=adaptive"]), 180))
+    rowsA.push(await measure(o, "adaptive, max 256, starting at 256 (the old start)", capArgs(["--c=256", "--mode=adaptive", "--initial=256"]), 180))
 
     // B: per-route Retry-After, the issue's contract: 32 in flight, 2 retries.
     const routeArgs = (extra: ReadonlyArray<string>) => ["--path=/route/", `--n=${n}`, "--c=32", "--retries=2", ...extra]
@@ -155,6 +179,17 @@ export const runAdaptive = async (options: { readonly quick: boolean }): Promise
     rowsB.push(await measure(o, "effect-gather, `retryAfter: \"request\"` (default)", routeArgs(["--mode=request", "--cap-s=60"]), 120))
     rowsB.push(await measure(o, "effect-gather, `adaptive: { max: 32 }` (Retry-After per request)", routeArgs(["--mode=adaptive", "--cap-s=60"]), 120))
     rowsB.push(await measure(o, "effect-gather, `retryAfter: \"origin\"` (every 429/503 pauses the origin)", routeArgs(["--mode=origin", "--cap-s=60"]), 120))
+
+    // C: a capacity that halves and comes back.
+    const phaseArgs = (extra: ReadonlyArray<string>) => ["--path=/phase/", `--n=${nC}`, "--retries=100", "--cap-s=120", ...extra]
+    const phaseFlags = [`--phase-c=${PHASE_K}`, `--phase-from-ms=${phase.fromMs}`, `--phase-to-ms=${phase.toMs}`]
+    const rowsC: Array<Row> = []
+    rowsC.push(
+      await measure(o, `oracle: fixed ${K}, ${PHASE_K} while the capacity is ${PHASE_K}`, phaseArgs([`--c=${K}`, "--mode=oracle", ...phaseFlags]), 180)
+    )
+    rowsC.push(await measure(o, `fixed concurrency ${PHASE_K}`, phaseArgs([`--c=${PHASE_K}`, "--mode=fixed"]), 180))
+    rowsC.push(await measure(o, `fixed concurrency ${K}`, phaseArgs([`--c=${K}`, "--mode=fixed"]), 180))
+    rowsC.push(await measure(o, "adaptive, max 256, default start", phaseArgs(["--c=256", "--mode=adaptive"]), 180))
 
     const done = (row: Row) => row.result !== undefined && !row.result.capped
     const bestFixed = Math.min(...rowsA.slice(0, 4).filter(done).map((row) => row.result!.wall_s))
@@ -194,24 +229,66 @@ export const runAdaptive = async (options: { readonly quick: boolean }): Promise
           ]
       )
     )
+    const oracle = rowsC[0]?.result?.wall_s ?? NaN
+    const fromS = phase.fromMs / 1000
+    const toS = phase.toMs / 1000
+    const tableC = table(
+      [
+        "client",
+        "completion s",
+        "÷ oracle",
+        "wasted (503s at the server)",
+        "ok / failed",
+        `window: median before ${fromS} s`,
+        `${fromS + 0.5}–${toS} s`,
+        `after ${toS + 1} s`
+      ],
+      rowsC.map((row) =>
+        row.result === undefined
+          ? [row.label, "—", "—", "—", "—", row.error ?? "", "", ""]
+          : [
+            row.label,
+            `${fmt(row.result.wall_s, 2)}${row.result.capped ? " (capped)" : ""}`,
+            `${fmt(row.result.wall_s / oracle, 2)}×`,
+            int(row.server?.refused ?? NaN),
+            `${int(row.result.ok)} / ${int(row.result.failed)}`,
+            row.result.trace.length === 0 ? "—" : medianIn(row.result.trace, 0.5, fromS),
+            row.result.trace.length === 0 ? "—" : medianIn(row.result.trace, fromS + 0.5, toS),
+            row.result.trace.length === 0 ? "—" : medianIn(row.result.trace, toS + 1, Infinity)
+          ]
+      )
+    )
     // The issue's targets, checked on this run.
-    const adaptiveA = rowsA[4]?.result
+    const adaptiveA = rowsA[5]?.result
+    const gatedA = rowsA[4]?.result
+    const adaptiveC = rowsC[3]?.result
     const fixedAboveK = rowsA.slice(2, 4).map((row) => row.server?.refused ?? NaN)
     const adaptiveB = rowsB[2]?.result
     const perRequestB = rowsB[1]?.result
     const verdict = (ok: boolean) => (ok ? "holds" : "missed")
+    const load = (l: ReadonlyArray<number>) => l.map((x) => x.toFixed(2)).join(", ")
+    const loadAtEnd = loadavg()
     const targets = [
       adaptiveA === undefined ?
         "A: adaptive did not finish" :
-        `A: adaptive ${fmt(adaptiveA.wall_s / bestFixed, 2)}× the best fixed completion (target ≤ 1.3×: ${verdict(adaptiveA.wall_s / bestFixed <= 1.3)}); ` +
-        `${int(rowsA[4]?.server?.refused ?? NaN)} wasted against ${
+        `A: adaptive ${fmt(adaptiveA.wall_s / bestFixed, 2)}× the best fixed completion (target ≤ 1.2×: ${verdict(adaptiveA.wall_s / bestFixed <= 1.2)}); ${
+          gatedA === undefined ? "" : `${fmt(adaptiveA.wall_s / gatedA.wall_s, 2)}× fixed 20 through the same gate; `
+        }` +
+        `${int(rowsA[5]?.server?.refused ?? NaN)} wasted against ${
           fixedAboveK.map(int).join(" and ")
-        } for fixed 64 and 256 (target: fewer than any fixed setting above K: ${verdict((rowsA[4]?.server?.refused ?? Infinity) < Math.min(...fixedAboveK))})`,
+        } for fixed 64 and 256 (target: fewer than any fixed setting above K: ${verdict((rowsA[5]?.server?.refused ?? Infinity) < Math.min(...fixedAboveK))})`,
       adaptiveB === undefined || perRequestB === undefined ?
         "B: a row did not finish" :
-        `B: adaptive ${fmt(adaptiveB.wall_s / reference, 2)}×, per request ${fmt(perRequestB.wall_s / reference, 2)}× the undici reference (target ≤ 1.5×: ${
-          verdict(adaptiveB.wall_s / reference <= 1.5)
-        } / ${verdict(perRequestB.wall_s / reference <= 1.5)})`
+        `B: adaptive ${fmt(adaptiveB.wall_s / reference, 2)}×, per request ${fmt(perRequestB.wall_s / reference, 2)}× the undici reference (target ≤ 1.05×: ${
+          verdict(adaptiveB.wall_s / reference <= 1.05)
+        } / ${verdict(perRequestB.wall_s / reference <= 1.05)})`,
+      adaptiveC === undefined ?
+        "C: adaptive did not finish" :
+        `C: adaptive ${fmt(adaptiveC.wall_s / oracle, 2)}× the oracle (target ≤ 1.3×: ${verdict(adaptiveC.wall_s / oracle <= 1.3)}); window median ${
+          medianIn(adaptiveC.trace, 0.5, fromS)
+        } before the drop, ${medianIn(adaptiveC.trace, fromS + 0.5, toS)} while the capacity is ${PHASE_K}, ${
+          medianIn(adaptiveC.trace, toS + 1, Infinity)
+        } after it comes back`
     ]
     return `${heading}
 
@@ -219,7 +296,7 @@ One run (one round, clients one after another), ${
       new Date().toISOString()
     }, on a shared 2-core machine (other work running: read the ratios, not the absolute times). Target: \`bench/capacity-target.mjs\` in its own process; clients: \`bench/adaptive-client.ts\` (each in its own process, \`--import tsx\`); ${
       fmt((performance.now() - started) / 1000, 0)
-    } s in all.
+    } s in all; load average (1, 5, 15 min) ${load(loadAtStart)} at the start, ${load(loadAtEnd)} at the end.
 
 ### A: capacity-limited server, ${int(n)} requests
 
@@ -235,10 +312,16 @@ ${tableA}
 
 ${tableB}
 
+### C: a capacity that halves and comes back, ${int(nC)} requests
+
+\`/phase/{i}\` is A's route with K = ${K}, except K = ${PHASE_K} from ${fromS} s to ${toS} s after the run's first request. The oracle is effect-gather at fixed concurrency ${K} that switches to ${PHASE_K} at the same moments (it knows the capacity at each moment); the window columns are the adaptive window's median in each phase (half a second after the drop, a second after the return).
+
+${tableC}
+
 Targets on this run:
 
 ${targets.map((line) => `- ${line}`).join("\n")}
-- About \`adaptive\` in A: the window starts at the maximum and takes a few halvings, one per round trip of refusals, to come down to K (see the trace column); the shorter the run, the larger the share of that start in its completion time.
+- About \`adaptive\` in A: the window starts at 10 and doubles per round trip of successes (slow start) until the first refusal, which sets it to 0.7 × the requests in flight when the refused one was sent and ends slow start; from then on it grows by about 1 per round trip and shrinks by 0.7 at most once per round trip. The old start (at the maximum, the last row) needed a few decreases, one per round trip of refusals, to come down to K. Every adaptive request goes through the session's gate, which turns off the engine's fast path (src/internal/fetch.ts): the row "fixed concurrency 20 through the session's gate" measures that path alone at the best fixed setting.
 - About \`adaptive\` in B: AIMD reads every refusal as congestion, so refusals that come at random (4% of the paths, whatever the load) hold a loss-driven window near √(2(1+β)/((1−β)p)) ≈ 8 of the 32 (the measured median is in the trace column). The controller has no test yet of whether refusals depend on the load; per-route limits are best met with the default (Retry-After per request, no window).
 `
   } finally {

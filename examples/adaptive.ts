@@ -2,8 +2,9 @@
  * Finding a server's capacity: 300 requests at concurrency 64 to a route that
  * answers 503 + `Retry-After` whenever more than 10 are in flight (the
  * DemoServer's `/capacity?k=10`). With `adaptive: { max: 64 }` the session's
- * window for that origin starts at 64, shrinks on the refusals, at most once
- * per round trip, and settles near 10; the progress line shows it.
+ * window for that origin starts at 10 and doubles per round trip while
+ * nothing refuses (slow start); the refusals shrink it, at most once per
+ * round trip, and it settles near 10; the progress line shows it.
  *
  * Run: npx tsx examples/adaptive.ts [--k 10]
  */

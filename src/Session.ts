@@ -116,27 +116,38 @@ export type Rate = `${number} per ${string}` | `${number}/${string}` | {
 }
 
 /**
- * The adaptive per-origin window (`adaptive: true` takes every default).
- * Each origin gets an in-flight window between `min` and `max`, starting at
- * `max` (so when nothing fails it never limits anything). A success grows it
- * by `increase` per window's worth of successes (about `increase` per round
- * trip); a 429, 503, connection reset or timeout shrinks it to `decrease` ×
- * the requests in flight when the refused request was sent, at most once
- * per round trip (a burst of refusals is one signal). The window is shared
- * by every gather on the session and shown in `Progress` and `Metrics`.
+ * The adaptive per-origin window (`adaptive: true` takes every default),
+ * the way TCP finds a path's capacity. Each origin gets an in-flight window
+ * between `min` and `max` that starts small (`initial`) and grows fast
+ * while nothing refuses: slow start, +1 per success, so it doubles per
+ * round trip and reaches `max` in about log2(max / initial) round trips
+ * when nothing fails. The first 429, 503, connection reset or timeout
+ * shrinks it to `decrease` × the requests in flight when the refused
+ * request was sent and ends slow start; from then on a success adds
+ * `increase` per window's worth of successes (about `increase` per round
+ * trip), and each later overload shrinks it again, at most once per round
+ * trip (a burst of refusals is one signal). The window is shared by every
+ * gather on the session and shown in `Progress` and `Metrics`.
  *
  * @since 0.1.0
  * @category models
  */
 export interface AdaptiveOptions {
+  /**
+   * The window of an origin not seen before (TCP's initial window, RFC 6928),
+   * within `min` and `max`. Default `10` (at most `max`, at least `min`).
+   *
+   * @since 0.2.0
+   */
+  readonly initial?: number | undefined
   /** Smallest window. Default `1`. */
   readonly min?: number | undefined
   /**
-   * Largest window, and the starting one. Default `maxInFlightPerHost` when
-   * set, else `maxConnectionsPerHost` (128).
+   * Largest window. Default `maxInFlightPerHost` when set, else
+   * `maxConnectionsPerHost` (128).
    */
   readonly max?: number | undefined
-  /** Added per window's worth of successes. Default `1`. */
+  /** Added per window's worth of successes once slow start has ended. Default `1`. */
   readonly increase?: number | undefined
   /** Factor applied on overload, in (0, 1). Default `0.7`. */
   readonly decrease?: number | undefined

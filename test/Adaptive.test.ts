@@ -5,11 +5,12 @@
  * route with a hidden capacity.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Either, FastCheck, Fiber, Metric, Option, TestClock } from "effect"
+import { Clock, Duration, Effect, Either, FastCheck, Fiber, Metric, Option, TestClock } from "effect"
 import * as DemoServer from "../src/DemoServer.js"
 import * as Fetch from "../src/Fetch.js"
 import * as Gather from "../src/Gather.js"
 import * as Adaptive from "../src/internal/adaptive.js"
+import * as Hosts from "../src/internal/hosts.js"
 import * as Metrics from "../src/Metrics.js"
 import * as Progress from "../src/Progress.js"
 import * as Session from "../src/Session.js"
@@ -18,9 +19,17 @@ import { realSleep } from "./support.js"
 const configArb = FastCheck.record({
   min: FastCheck.integer({ min: 1, max: 20 }),
   span: FastCheck.integer({ min: 0, max: 300 }),
+  // Where `initial` sits in [min, max].
+  at: FastCheck.double({ min: 0, max: 1, noNaN: true }),
   increase: FastCheck.double({ min: 0.1, max: 8, noNaN: true }),
   decrease: FastCheck.double({ min: 0.05, max: 0.95, noNaN: true })
-}).map(({ decrease, increase, min, span }): Adaptive.AdaptiveConfig => ({ min, max: min + span, increase, decrease }))
+}).map(({ at, decrease, increase, min, span }): Adaptive.AdaptiveConfig => ({
+  initial: min + Math.floor(at * span),
+  min,
+  max: min + span,
+  increase,
+  decrease
+}))
 
 type Event =
   | { readonly _tag: "success" }
@@ -52,7 +61,7 @@ describe("the adaptive controller (pure)", () => {
     [configArb, FastCheck.array(eventArb, { maxLength: 300 })],
     ([config, events]) => {
       let window = Adaptive.initial(config)
-      expect(window.size).toBe(config.max)
+      expect(window.size).toBe(config.initial)
       for (const event of events) {
         window = apply(config, window, event)
         expect(window.size).toBeGreaterThanOrEqual(config.min)
@@ -72,6 +81,9 @@ describe("the adaptive controller (pure)", () => {
       const after = burst.reduce((window, inFlight) => Adaptive.onOverload(config, window, sentEpoch, inFlight), start)
       expect(after.epoch).toBe(start.epoch + 1)
       expect(after.size).toBe(Math.max(config.min, Math.min(config.max, Math.min(start.size, burst[0]!) * config.decrease)))
+      // The decrease ends slow start there: growth goes on additively.
+      expect(after.threshold).toBe(after.size)
+      expect(Adaptive.inSlowStart(after)).toBe(false)
       // The next round trip (sent after the decrease) may shrink it again, once.
       const next = Adaptive.onOverload(config, Adaptive.onOverload(config, after, after.epoch, 400), after.epoch, 400)
       expect(next.epoch).toBe(after.epoch + 1)
@@ -106,16 +118,72 @@ describe("the adaptive controller (pure)", () => {
     }
   )
 
-  it("grows by about `increase` per window's worth of successes", () => {
-    const config = { min: 1, max: 100, increase: 1, decrease: 0.5 }
-    let window: Adaptive.Window = { size: 20, epoch: 0 }
+  it.prop(
+    "without refusals a new window reaches max in about log2(max / initial) round trips (slow start)",
+    [configArb],
+    ([config]) => {
+      let window = Adaptive.initial(config)
+      let rounds = 0
+      // A round trip: every request the window allows comes back a success.
+      while (window.size < config.max && rounds <= 64) {
+        const allowed = Adaptive.limit(window)
+        for (let i = 0; i < allowed; i++) window = Adaptive.onSuccess(config, window)
+        rounds++
+      }
+      expect(window.size).toBe(config.max)
+      expect(rounds).toBeLessThanOrEqual(Math.ceil(Math.log2(config.max / config.initial)) + 1)
+    }
+  )
+
+  it.prop(
+    "a refusal of the current round trip leaves at most decrease × the window before it (never below min); an older one changes nothing",
+    [configArb, FastCheck.array(eventArb, { maxLength: 200 }), FastCheck.integer({ min: 1, max: 400 }), FastCheck.integer({ min: 1, max: 3 })],
+    ([config, events, inFlight, age]) => {
+      const before = run(config, events)
+      const after = Adaptive.onOverload(config, before, before.epoch, inFlight)
+      expect(after.size).toBeLessThanOrEqual(Math.max(config.min, config.decrease * before.size))
+      expect(after.epoch).toBe(before.epoch + 1)
+      const stale = Adaptive.onOverload(config, after, after.epoch - age, inFlight)
+      expect(stale).toEqual(after)
+    }
+  )
+
+  it.prop(
+    "after the first refusal growth is additive: a round trip of successes adds at most `increase` + 1",
+    [configArb, FastCheck.array(eventArb, { maxLength: 200 }), FastCheck.integer({ min: 1, max: 400 })],
+    ([config, events, inFlight]) => {
+      const refused = Adaptive.onOverload(config, run(config, events), Number.MAX_SAFE_INTEGER, inFlight)
+      let window = refused
+      const allowed = Adaptive.limit(window)
+      for (let i = 0; i < allowed; i++) window = Adaptive.onSuccess(config, window)
+      // Each success adds increase / size with size >= the size the round started at.
+      expect(window.size - refused.size).toBeLessThanOrEqual(config.increase + 1e-9)
+    }
+  )
+
+  it("slow start doubles the window per round trip: 10, 20, 40, 80, then max", () => {
+    const config = { initial: 10, min: 1, max: 100, increase: 1, decrease: 0.7 }
+    let window = Adaptive.initial(config)
+    const sizes = [Adaptive.limit(window)]
+    for (let round = 0; round < 4; round++) {
+      const allowed = Adaptive.limit(window)
+      for (let i = 0; i < allowed; i++) window = Adaptive.onSuccess(config, window)
+      sizes.push(Adaptive.limit(window))
+    }
+    expect(sizes).toEqual([10, 20, 40, 80, 100])
+  })
+
+  it("grows by about `increase` per window's worth of successes once slow start has ended", () => {
+    const config = { initial: 10, min: 1, max: 100, increase: 1, decrease: 0.5 }
+    // Past slow start (threshold reached).
+    let window: Adaptive.Window = { size: 20, threshold: 20, epoch: 1 }
     for (let i = 0; i < 20; i++) window = Adaptive.onSuccess(config, window)
     expect(window.size).toBeGreaterThan(20.9)
     expect(window.size).toBeLessThan(21)
   })
 
   it("a decrease starts from the requests in flight when the refused one was sent, not from a larger window", () => {
-    const config = { min: 1, max: 256, increase: 1, decrease: 0.5 }
+    const config = { initial: 256, min: 1, max: 256, increase: 1, decrease: 0.5 }
     const shrunk = Adaptive.onOverload(config, Adaptive.initial(config), 0, 21)
     expect(shrunk.size).toBe(10.5)
     expect(Adaptive.limit(shrunk)).toBe(10)
@@ -132,6 +200,37 @@ describe("the adaptive controller (pure)", () => {
     expect(Adaptive.signalOfFailure({ _tag: "Timeout", phase: "deadline" })).toBe("neutral")
     expect(Adaptive.signalOfFailure({ _tag: "DecodeError" })).toBe("neutral")
     expect(Adaptive.signalOfFailure("boom")).toBe("neutral")
+  })
+})
+
+describe("the adaptive options, normalized once", () => {
+  it("defaults: initial 10 (TCP's initial window), min 1, increase 1, decrease 0.7, max the session's per-origin limit", () => {
+    expect(Adaptive.normalize(true, 128)).toEqual({ initial: 10, min: 1, max: 128, increase: 1, decrease: 0.7 })
+    expect(Adaptive.normalize({ max: 256 }, 128)).toEqual({ initial: 10, min: 1, max: 256, increase: 1, decrease: 0.7 })
+    expect(Adaptive.normalize(false, 128)).toBeUndefined()
+    expect(Adaptive.normalize(undefined, 128)).toBeUndefined()
+  })
+
+  it("the default start is clamped into [min, max]; a given one must lie there", () => {
+    expect(Adaptive.normalize({ max: 4 }, 128)?.initial).toBe(4)
+    expect(Adaptive.normalize({ min: 16, max: 64 }, 128)?.initial).toBe(16)
+    expect(Adaptive.normalize({ initial: 64, max: 64 }, 128)?.initial).toBe(64)
+    expect(() => Adaptive.normalize({ initial: 65, max: 64 }, 128)).toThrow(/adaptive\.initial \(65\)/)
+    expect(() => Adaptive.normalize({ initial: 2, min: 4 }, 128)).toThrow(/adaptive\.initial \(2\)/)
+  })
+
+  it.each([
+    [{ initial: 0 }, /adaptive\.initial/],
+    [{ initial: 2.5 }, /adaptive\.initial/],
+    [{ max: 0 }, /adaptive\.max/],
+    [{ min: -1 }, /adaptive\.min/],
+    [{ min: 8, max: 4 }, /adaptive\.min \(8\) must not exceed/],
+    [{ increase: 0 }, /adaptive\.increase/],
+    [{ increase: Number.POSITIVE_INFINITY }, /adaptive\.increase/],
+    [{ decrease: 1 }, /adaptive\.decrease/],
+    [{ decrease: Number.NaN }, /adaptive\.decrease/]
+  ])("refuses %j with an error naming the field", (options, message) => {
+    expect(() => Adaptive.normalize(options, 128)).toThrow(message)
   })
 })
 
@@ -162,6 +261,131 @@ describe("the origin-wide Retry-After rule (pure)", () => {
   })
 })
 
+/**
+ * The session's gate (hosts.ts) over a stand-in origin on the TestClock,
+ * so that rounds, capacity changes and completion times are exact: each
+ * request holds one of `capacity(now)` places for `serviceMs`, and one that
+ * finds them all taken is refused at once (a 503 that reaches the client
+ * 1 ms later, as the bench's capacity target does); a refused request is
+ * sent again after `retryMs`.
+ * The real server's version of this is the DemoServer `/capacity` test
+ * below; this one makes time deterministic.
+ */
+const simulate = (options: {
+  readonly adaptive: Adaptive.AdaptiveConfig
+  readonly capacity: (now: number) => number
+  readonly n: number
+  readonly workers: number
+  readonly serviceMs: number
+  readonly retryMs: number
+}) =>
+  Effect.scoped(Effect.gen(function*() {
+    const scope = yield* Effect.scope
+    const hosts = Hosts.make(
+      {
+        maxInFlight: undefined,
+        maxInFlightPerHost: undefined,
+        ratePerHost: undefined,
+        adaptive: options.adaptive,
+        retryAfter: "request",
+        metrics: false
+      },
+      scope,
+      60_000
+    )
+    const origin = "http://stand-in"
+    let serving = 0
+    let peakBeforeFirstAnswer = 0
+    let answered = false
+    let refused = 0
+    let done = 0
+    let next = 0
+    const request = Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      if (serving >= options.capacity(now)) {
+        refused++
+        // The refusal takes a moment to come back: whatever was sent meanwhile is sent.
+        return Effect.zipRight(Effect.sleep("1 millis"), Effect.fail({ _tag: "BadStatus", status: 503 } as const))
+      }
+      serving++
+      if (!answered) peakBeforeFirstAnswer = Math.max(peakBeforeFirstAnswer, serving)
+      return Effect.sleep(Duration.millis(options.serviceMs)).pipe(Effect.ensuring(Effect.sync(() => {
+        serving--
+        answered = true
+      })))
+    })
+    const one: Effect.Effect<void> = hosts.gate(origin, request, undefined, () => "deadline" as const).pipe(
+      Effect.catchAll(() => Effect.zipRight(Effect.sleep(Duration.millis(options.retryMs)), one))
+    )
+    const worker = Effect.suspend(function loop(): Effect.Effect<void> {
+      if (next >= options.n) return Effect.void
+      next++
+      return Effect.zipRight(one, Effect.suspend(() => (done++, loop())))
+    })
+    yield* Effect.forkScoped(Effect.all(Array.from({ length: options.workers }, () => worker), { concurrency: "unbounded" }))
+    // [ms, window] every 10 ms of TestClock time, until every request is done.
+    const trace: Array<readonly [number, number]> = []
+    let now = 0
+    while (done < options.n && now < 120_000) {
+      yield* TestClock.adjust("10 millis")
+      now += 10
+      trace.push([now, hosts.windows()[origin] ?? 0])
+    }
+    return { completedMs: now, refused, peakBeforeFirstAnswer, trace }
+  }))
+
+const median = (values: ReadonlyArray<number>): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
+const windowsIn = (trace: ReadonlyArray<readonly [number, number]>, from: number, to: number) => trace.filter(([t]) => t >= from && t < to).map(([, w]) => w)
+
+describe("the adaptive gate over time (TestClock, a stand-in origin)", () => {
+  const config = (max: number): Adaptive.AdaptiveConfig => Adaptive.normalize({ max }, max)!
+
+  it.effect("starts at `initial`, slow-starts to the capacity within a few round trips, and wastes little", () =>
+    Effect.gen(function*() {
+      const result = yield* simulate({
+        adaptive: config(64),
+        capacity: () => 20,
+        n: 600,
+        workers: 64,
+        serviceMs: 100,
+        retryMs: 1000
+      })
+      // Before the origin's first answer, no more than the initial window was sent
+      // (starting at max, 64 were sent at once and 44 of them refused).
+      expect(result.peakBeforeFirstAnswer).toBe(10)
+      // Starting at max (64) wasted 94 here, sending 64 at once into a capacity of 20.
+      expect(result.refused).toBeLessThanOrEqual(40)
+      // Near K = 20 from the third round trip on.
+      const settled = windowsIn(result.trace, 300, result.completedMs - 200)
+      expect(median(settled)).toBeGreaterThanOrEqual(14)
+      expect(Math.max(...settled)).toBeLessThanOrEqual(22)
+      // The best fixed client (20 in flight) needs 600 / 20 × 100 ms = 3 s; the
+      // requests refused near the end add one Retry-After wait (1 s) to it.
+      expect(result.completedMs).toBeLessThanOrEqual(1.2 * 3000 + 1000)
+    }))
+
+  it.effect("follows a capacity that halves half-way and comes back: down within a few round trips, then up again", () =>
+    Effect.gen(function*() {
+      // K = 20 until 1.5 s, 10 until 3 s, 20 again.
+      const capacity = (now: number) => now >= 1500 && now < 3000 ? 10 : 20
+      const result = yield* simulate({ adaptive: config(64), capacity, n: 900, workers: 64, serviceMs: 100, retryMs: 200 })
+      const before = windowsIn(result.trace, 500, 1500)
+      const halved = windowsIn(result.trace, 2000, 3000)
+      const restored = windowsIn(result.trace, 3800, result.completedMs - 200)
+      expect(median(before)).toBeGreaterThanOrEqual(14)
+      expect(Math.max(...halved)).toBeLessThanOrEqual(11)
+      expect(median(halved)).toBeGreaterThanOrEqual(6)
+      expect(median(restored)).toBeGreaterThanOrEqual(14)
+      // An oracle that switches its concurrency with the capacity: 300 requests by
+      // 1.5 s, 150 more by 3 s, the last 450 at 200/s: 5.25 s.
+      expect(result.completedMs).toBeLessThanOrEqual(1.3 * 5250)
+      console.log(
+        `stand-in C: ${result.completedMs} ms (oracle 5250), ${result.refused} refused; windows: before ${median(before)}, halved ${median(halved)}, restored ${
+          median(restored)
+        }`
+      )
+    }))
+})
+
 /** A DemoServer and an adaptive session on it. */
 const withAdaptive = <A, E>(
   options: Session.Options,
@@ -172,7 +396,7 @@ describe("the adaptive window at a server", () => {
   it.live(
     "converges near a hidden capacity (k = 10) from a start of 64, and wastes few requests",
     () =>
-      withAdaptive({ adaptive: { max: 64 }, retry: { times: 20 } }, (server) =>
+      withAdaptive({ adaptive: { max: 64, initial: 64 }, retry: { times: 20 } }, (server) =>
         Effect.gen(function*() {
           const origin = new URL(server.baseUrl).origin
           // The window after each completion, in completion order.
@@ -232,11 +456,24 @@ describe("the adaptive window at a server", () => {
     { timeout: 60_000 }
   )
 
-  it.live("with nothing failing the window stays at max and never holds a request back", () =>
+  it.live("a new origin gets `initial` requests before its first answer, not `max`", () =>
+    withAdaptive({ adaptive: { max: 32 }, maxConnectionsPerHost: 32 }, (server) =>
+      Effect.gen(function*() {
+        // 32 long requests at once: the first round trip holds 10 (the default start).
+        const gather = yield* Effect.fork(
+          Gather.forEach(Array.from({ length: 32 }, (_, i) => i), (i) => Fetch.get(`/delay/600?i=${i}`), { concurrency: 32 })
+        )
+        yield* realSleep(400)
+        expect((yield* server.stats).peakInFlight).toBe(10)
+        yield* Fiber.join(gather)
+      })))
+
+  it.live("with nothing failing the window slow-starts to max (doubling per round trip) and then holds nothing back", () =>
     withAdaptive({ adaptive: true, maxConnectionsPerHost: 16 }, (server) =>
       Effect.gen(function*() {
         const progress = yield* Progress.make
-        // Long requests, so all 16 overlap at the server even on a busy machine.
+        // Long requests, so all 16 overlap at the server even on a busy machine;
+        // the window starts at 10 and reaches 16 within the second round trip.
         yield* Gather.forEach(Array.from({ length: 48 }, (_, i) => i), (i) => Fetch.get(`/delay/300?i=${i}`), {
           concurrency: 16,
           progress

@@ -115,7 +115,7 @@ export const make = (config: HostLimitsConfig, scope: Scope.Scope, maxRetryAfter
         watched: false,
         gauge
       }
-      gauge?.(adaptive!.max)
+      gauge?.(adaptive!.initial)
       states.set(origin, found)
     }
     return found
@@ -259,43 +259,61 @@ export const make = (config: HostLimitsConfig, scope: Scope.Scope, maxRetryAfter
     gate: (origin, effect, deadlineAt, onDeadline) =>
       Effect.uninterruptibleMask((restore) => {
         const host = state(origin)
-        const ticket = { slot: false }
-        const waits = Effect.zipRight(
-          waitPause(host),
-          Effect.flatMap(limiterOf(host), (limiter) => limiter === undefined ? Effect.void : limiter(Effect.void))
-        ).pipe(
-          Effect.zipRight(take(global)),
-          Effect.zipRight(
-            take(host.semaphore).pipe(
-              Effect.zipRight(Effect.onInterrupt(takeSlot(host, ticket), () => release(host.semaphore))),
-              Effect.onInterrupt(() => release(global))
-            )
-          )
-        )
-        const bounded = deadlineAt === undefined
-          ? waits
-          : Effect.flatMap(Clock.currentTimeMillis, (now) =>
-            Effect.timeoutFail(waits, { duration: Duration.millis(Math.max(0, deadlineAt - now)), onTimeout: onDeadline }))
         const run = (sentAt: number) => {
           const epoch = host.window === undefined ? 0 : host.window.epoch
           const inFlightAtSend = host.inFlight
           return restore(effect).pipe(
-            Effect.onExit((exit) =>
-              finish(host, exit, sentAt, epoch, inFlightAtSend)
-            ),
+            Effect.onExit((exit) => finish(host, exit, sentAt, epoch, inFlightAtSend)),
             Effect.ensuring(Effect.zipRight(release(host.semaphore), release(global)))
           )
         }
         // The send time matters only while refusals are being counted.
-        const handBack = (exit: Exit.Exit<unknown, unknown>) =>
-          Exit.isSuccess(exit) || !ticket.slot ? Effect.void : Effect.sync(() => {
-            ticket.slot = false
-            freeSlot(host)
-          })
-        return Effect.flatMap(
-          host.window === undefined ? restore(bounded) : Effect.onExit(restore(bounded), handBack),
-          () => host.episode === undefined ? run(Number.NEGATIVE_INFINITY) : Effect.flatMap(Clock.currentTimeMillis, run)
-        )
+        const runNow = () => host.episode === undefined ? run(Number.NEGATIVE_INFINITY) : Effect.flatMap(Clock.currentTimeMillis, run)
+        const queued = () => {
+          const ticket = { slot: false }
+          const waits = Effect.zipRight(
+            waitPause(host),
+            Effect.flatMap(limiterOf(host), (limiter) => limiter === undefined ? Effect.void : limiter(Effect.void))
+          ).pipe(
+            Effect.zipRight(take(global)),
+            Effect.zipRight(
+              take(host.semaphore).pipe(
+                Effect.zipRight(Effect.onInterrupt(takeSlot(host, ticket), () => release(host.semaphore))),
+                Effect.onInterrupt(() => release(global))
+              )
+            )
+          )
+          const bounded = deadlineAt === undefined
+            ? waits
+            : Effect.flatMap(Clock.currentTimeMillis, (now) =>
+              Effect.timeoutFail(waits, { duration: Duration.millis(Math.max(0, deadlineAt - now)), onTimeout: onDeadline }))
+          const handBack = (exit: Exit.Exit<unknown, unknown>) =>
+            Exit.isSuccess(exit) || !ticket.slot ? Effect.void : Effect.sync(() => {
+              ticket.slot = false
+              freeSlot(host)
+            })
+          return Effect.flatMap(host.window === undefined ? restore(bounded) : Effect.onExit(restore(bounded), handBack), runNow)
+        }
+        // Only a pause and the window to wait for (an adaptive session with no
+        // caps or rate): when neither holds the request back, it goes at once,
+        // without the deadline's timer and race, which cost about as much as
+        // the rest of the gate (every adaptive request passes here).
+        if (global !== undefined || host.semaphore !== undefined || config.ratePerHost !== undefined) {
+          return queued()
+        }
+        return Effect.flatMap(Clock.currentTimeMillis, (now) => {
+          if (host.pausedUntil > now) {
+            return queued()
+          }
+          if (host.window === undefined) {
+            return run(host.episode === undefined ? Number.NEGATIVE_INFINITY : now)
+          }
+          if (host.waiters.length > 0 || host.inFlight >= Adaptive.limit(host.window)) {
+            return queued()
+          }
+          host.inFlight++
+          return run(host.episode === undefined ? Number.NEGATIVE_INFINITY : now)
+        })
       })
   }
 }

@@ -4,9 +4,9 @@ import * as Redacted from "effect/Redacted"
 import * as crypto from "node:crypto"
 import type * as Fetch from "../Fetch.js"
 import type * as Session from "../Session.js"
-import type { AdaptiveOptions, RetryAfterScope } from "../Session.js"
+import type { RetryAfterScope } from "../Session.js"
 import type { Pem, TlsOptions } from "../Session.js"
-import type { AdaptiveConfig } from "./adaptive.js"
+import * as Adaptive from "./adaptive.js"
 import type { ResolvedAuth } from "./auth.js"
 import { resolveAuth } from "./auth.js"
 import type { ResolvedCache } from "./cache/stage.js"
@@ -132,24 +132,6 @@ const optionalLimit = (name: string, n: number | undefined): number | undefined 
   if (n === undefined) return undefined
   if (!Number.isInteger(n) || n < 1) throw new RangeError(`${name} must be a whole number >= 1, got ${n}`)
   return n
-}
-
-export const adaptiveDefaults = { min: 1, increase: 1, decrease: 0.7 } as const
-
-const resolveAdaptive = (
-  input: boolean | AdaptiveOptions | undefined,
-  fallbackMax: number
-): AdaptiveConfig | undefined => {
-  if (input === undefined || input === false) return undefined
-  const record: AdaptiveOptions = input === true ? {} : input
-  const max = optionalLimit("adaptive.max", record.max) ?? fallbackMax
-  const min = optionalLimit("adaptive.min", record.min) ?? Math.min(adaptiveDefaults.min, max)
-  if (min > max) throw new RangeError(`adaptive.min (${min}) must not exceed adaptive.max (${max})`)
-  const increase = record.increase ?? adaptiveDefaults.increase
-  if (!(increase > 0) || !Number.isFinite(increase)) throw new RangeError(`adaptive.increase must be a number > 0, got ${increase}`)
-  const decrease = record.decrease ?? adaptiveDefaults.decrease
-  if (!(decrease > 0 && decrease < 1)) throw new RangeError(`adaptive.decrease must be a number in (0, 1), got ${decrease}`)
-  return { min, max, increase, decrease }
 }
 
 const retryAfterScope = (input: RetryAfterScope | undefined): RetryAfterScope => {
@@ -290,7 +272,7 @@ export const resolveSession = (options: SessionOptions = {}, env: ProxyEnv = {})
       maxInFlight: optionalLimit("maxInFlight", options.maxInFlight),
       maxInFlightPerHost,
       ratePerHost: options.ratePerHost === undefined ? undefined : rateOf(options.ratePerHost),
-      adaptive: resolveAdaptive(options.adaptive, maxInFlightPerHost ?? maxConnectionsPerHost),
+      adaptive: Adaptive.normalize(options.adaptive, maxInFlightPerHost ?? maxConnectionsPerHost),
       retryAfter: retryAfterScope(options.retryAfter),
       metrics: options.metrics ?? false
     },
