@@ -259,6 +259,12 @@ export interface StoredResult {
   readonly index: number
   /** The runner that fetched it (`host:port`). */
   readonly runner: string
+  /** The fetch succeeded (a 2xx response, or any status the session accepts). */
+  readonly ok: boolean
+  /** The response's final status (also of a `BadStatus` failure); `null` when no response came. */
+  readonly status: number | null
+  /** The failure's tag (`BadStatus`, `Timeout`, `InvalidUrl`...); `null` on success. */
+  readonly error: string | null
   /** The `gather fetch` NDJSON record of the outcome, without its newline. */
   readonly record: string
 }

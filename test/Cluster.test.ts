@@ -4,6 +4,8 @@
  * on a free port of 127.0.0.1 by this file and stopped after it), with runners and DemoServers
  * on real sockets. Nothing is mocked.
  */
+import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
+import * as SqlClient from "@effect/sql/SqlClient"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
@@ -138,6 +140,15 @@ const suite = (backend: () => Backend) => {
       expect(byUrl.get(`${servers[0]!.baseUrl}/wiki/1`)).toMatchObject({ ok: true, status: 200 })
       expect(byUrl.get(`${servers[0]!.baseUrl}/status/404`)).toMatchObject({ ok: false, status: 404 })
       expect(byUrl.get("not a url")?.error?.tag).toBe("InvalidUrl")
+      // ok, status and the error's tag come from the table's own columns and agree with the record
+      const byIndex = new Map(results.map((r) => [r.index, r]))
+      expect(byIndex.get(0)).toMatchObject({ ok: true, status: 200, error: null })
+      expect(byIndex.get(60)).toMatchObject({ ok: false, status: 404, error: "BadStatus" })
+      expect(byIndex.get(61)).toMatchObject({ ok: false, status: null, error: "InvalidUrl" })
+      for (const result of results) {
+        const record = Records.parseLine(result.record)!
+        expect([result.ok, result.status, result.error]).toEqual([record.ok, record.status, record.error?.tag ?? null])
+      }
 
       const stats = yield* Effect.forEach(servers, (s) => s.stats)
       expect(stats.reduce((n, s) => n + s.requests, 0)).toBe(61)
@@ -209,6 +220,31 @@ describe("Cluster on SQLite", () => {
     Fs.rmSync(dir, { recursive: true, force: true })
   })
   suite(() => ({ name: "sqlite", fresh: async () => `sqlite:${Path.join(dir, `jobs-${n++}.db`)}` }))
+})
+
+describe("Cluster results table", () => {
+  it.live("a table stored by 0.2.0 (no status or error columns) gains them and its rows still read", () =>
+    Effect.gen(function*() {
+      const dir = yield* Effect.acquireRelease(
+        Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "gather-cluster-old-"))),
+        (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
+      )
+      const filename = Path.join(dir, "old.db")
+      const record = JSON.stringify({ url: "http://127.0.0.1:1/a", ok: true, status: 200, error: null, bytes: 1, ms: 1, attempts: 1, final_url: null })
+      yield* Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        yield* sql`CREATE TABLE gather_jobs (id TEXT PRIMARY KEY, total INTEGER NOT NULL, created_at INTEGER NOT NULL)`
+        yield* sql`CREATE TABLE gather_results (seq INTEGER PRIMARY KEY AUTOINCREMENT, job_id TEXT NOT NULL,
+          idx INTEGER NOT NULL, ok INTEGER NOT NULL, runner TEXT NOT NULL, record TEXT NOT NULL, UNIQUE (job_id, idx))`
+        yield* sql`INSERT INTO gather_jobs VALUES ('job-old', 1, 0)`
+        yield* sql`INSERT INTO gather_results (job_id, idx, ok, runner, record) VALUES ('job-old', 0, 1, 'r:1', ${record})`
+      }).pipe(Effect.provide(SqliteClient.layer({ filename })), Effect.scoped)
+      const clientContext = yield* Layer.build(Cluster.layerClient({ storage: `sqlite:${filename}` }))
+      const client = yield* Effect.provide(Cluster.Client, clientContext)
+      const results = Chunk.toReadonlyArray(yield* Stream.runCollect(client.results("job-old")))
+      expect(results).toEqual([{ index: 0, runner: "r:1", ok: true, status: null, error: null, record }])
+      expect(yield* client.status("job-old")).toMatchObject({ total: 1, done: 1, ok: 1, failed: 0 })
+    }).pipe(Effect.scoped), { timeout: 60_000 })
 })
 
 describe("Cluster on PostgreSQL", () => {

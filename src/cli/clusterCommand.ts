@@ -251,7 +251,7 @@ const runResults = (config: Command.Command.ParseConfig<typeof resultsOptions>) 
         Stream.runForEach((result) =>
           Effect.suspend(() => {
             done++
-            if (result.record.includes("\"ok\":true")) ok++
+            if (result.ok) ok++
             line.draw(() =>
               renderProgress({
                 done,

@@ -4,7 +4,6 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
-import * as Stream from "effect/Stream"
 import type * as api from "../../Cluster.js"
 import { batches, FetchBatch, Origin } from "./entity.js"
 import { clusterStorage, resolveStorage, shardingDefaults } from "./runner.js"
@@ -56,13 +55,10 @@ export const layer = (options: api.ClientOptions): Layer.Layer<api.Client, api.C
         status: store.status,
         jobs: store.jobs,
         results: (job, resultsOptions) =>
-          Stream.map(
-            Store.results(store, job, {
-              follow: resultsOptions?.follow ?? true,
-              pollInterval: resultsOptions?.pollInterval ?? defaults.pollInterval
-            }),
-            (row): api.StoredResult => ({ index: row.index, runner: row.runner, record: row.record })
-          )
+          Store.results(store, job, {
+            follow: resultsOptions?.follow ?? true,
+            pollInterval: resultsOptions?.pollInterval ?? defaults.pollInterval
+          })
       }
       return service
     })

@@ -106,7 +106,14 @@ export const layer = (options: api.RunnerOptions): Layer.Layer<api.Runner, api.R
             )
             stats.fetched++
             yield* Effect.retry(
-              store.put(job, { index: input.index, ok: record.ok, runner: address, record: JSON.stringify(record) }),
+              store.put(job, [{
+                index: input.index,
+                runner: address,
+                ok: record.ok,
+                status: record.status,
+                error: record.error?.tag ?? null,
+                record: JSON.stringify(record)
+              }]),
               storageRetry
             )
           }).pipe(Effect.ensuring(Effect.sync(() => {

@@ -27,12 +27,9 @@ export class JobError extends Data.TaggedError("JobError")<{
   readonly message: string
 }> {}
 
-/** @internal */
-export interface StoredResult {
-  readonly index: number
-  readonly runner: string
-  /** The NDJSON record, without its newline. */
-  readonly record: string
+/** A stored result with its place in the table. @internal */
+export interface StoredRow extends api.StoredResult {
+  readonly seq: number
 }
 
 /** @internal */
@@ -40,14 +37,15 @@ export interface JobStore {
   readonly createJob: (job: string, total: number) => Effect.Effect<void, SqlError | JobError>
   /** Which of these inputs have a result. */
   readonly stored: (job: string, indexes: ReadonlyArray<number>) => Effect.Effect<ReadonlySet<number>, SqlError>
-  readonly put: (job: string, result: StoredResult & { readonly ok: boolean }) => Effect.Effect<void, SqlError>
+  /** Stores results in one statement; a result already stored (same job and index) is left as it is. */
+  readonly put: (job: string, results: ReadonlyArray<api.StoredResult>) => Effect.Effect<void, SqlError>
   readonly status: (job: string) => Effect.Effect<api.JobStatus, SqlError | JobError>
   readonly jobs: Effect.Effect<ReadonlyArray<api.JobStatus>, SqlError>
   readonly page: (
     job: string,
     afterSeq: number,
     limit: number
-  ) => Effect.Effect<ReadonlyArray<StoredResult & { readonly seq: number }>, SqlError>
+  ) => Effect.Effect<ReadonlyArray<StoredRow>, SqlError>
 }
 
 /** @internal */
@@ -77,10 +75,15 @@ export const make: Effect.Effect<JobStore, SqlError, SqlClient.SqlClient> = Effe
             job_id TEXT NOT NULL,
             idx INTEGER NOT NULL,
             ok INTEGER NOT NULL,
+            status INTEGER,
+            error TEXT,
             runner TEXT NOT NULL,
             record TEXT NOT NULL,
             UNIQUE (job_id, idx)
           )`
+        ).pipe(
+          Effect.zipRight(sql`ALTER TABLE gather_results ADD COLUMN IF NOT EXISTS status INTEGER`),
+          Effect.zipRight(sql`ALTER TABLE gather_results ADD COLUMN IF NOT EXISTS error TEXT`)
         ),
       orElse: () =>
         Effect.zipRight(
@@ -94,10 +97,22 @@ export const make: Effect.Effect<JobStore, SqlError, SqlClient.SqlClient> = Effe
             job_id TEXT NOT NULL,
             idx INTEGER NOT NULL,
             ok INTEGER NOT NULL,
+            status INTEGER,
+            error TEXT,
             runner TEXT NOT NULL,
             record TEXT NOT NULL,
             UNIQUE (job_id, idx)
           )`
+        ).pipe(
+          // SQLite has no ADD COLUMN IF NOT EXISTS: a table of 0.2.0 gets the columns here.
+          Effect.zipRight(sql<{ readonly name: unknown }>`PRAGMA table_info(gather_results)`),
+          Effect.flatMap((columns) => {
+            const names = new Set(columns.map((c) => String(c.name)))
+            return Effect.all([
+              names.has("status") ? Effect.void : sql`ALTER TABLE gather_results ADD COLUMN status INTEGER`,
+              names.has("error") ? Effect.void : sql`ALTER TABLE gather_results ADD COLUMN error TEXT`
+            ], { discard: true })
+          })
         )
     }),
     migrationRetry
@@ -144,11 +159,19 @@ export const make: Effect.Effect<JobStore, SqlError, SqlClient.SqlClient> = Effe
           sql<{ readonly idx: unknown }>`SELECT idx FROM gather_results WHERE job_id = ${job} AND ${sql.in("idx", indexes)}`,
           (rows) => new Set(rows.map((row) => asNumber(row.idx)))
         ),
-    put: (job, result) =>
-      Effect.asVoid(
-        sql`INSERT INTO gather_results (job_id, idx, ok, runner, record)
-          VALUES (${job}, ${result.index}, ${result.ok ? 1 : 0}, ${result.runner}, ${result.record})
-          ON CONFLICT (job_id, idx) DO NOTHING`
+    put: (job, results) =>
+      results.length === 0 ? Effect.void : Effect.asVoid(
+        sql`INSERT INTO gather_results ${
+          sql.insert(results.map((result) => ({
+            job_id: job,
+            idx: result.index,
+            ok: result.ok ? 1 : 0,
+            status: result.status,
+            error: result.error,
+            runner: result.runner,
+            record: result.record
+          })))
+        } ON CONFLICT (job_id, idx) DO NOTHING`
       ),
     status: (job) =>
       Effect.flatMap(
@@ -166,14 +189,25 @@ export const make: Effect.Effect<JobStore, SqlError, SqlClient.SqlClient> = Effe
     ),
     page: (job, afterSeq, limit) =>
       Effect.map(
-        sql<{ readonly seq: unknown; readonly idx: unknown; readonly runner: unknown; readonly record: unknown }>`
-          SELECT seq, idx, runner, record FROM gather_results
+        sql<{
+          readonly seq: unknown
+          readonly idx: unknown
+          readonly ok: unknown
+          readonly status: unknown
+          readonly error: unknown
+          readonly runner: unknown
+          readonly record: unknown
+        }>`
+          SELECT seq, idx, ok, status, error, runner, record FROM gather_results
           WHERE job_id = ${job} AND seq > ${afterSeq} ORDER BY seq LIMIT ${limit}`,
         (rows) =>
-          rows.map((row) => ({
+          rows.map((row): StoredRow => ({
             seq: asNumber(row.seq),
             index: asNumber(row.idx),
             runner: String(row.runner),
+            ok: asNumber(row.ok) === 1,
+            status: row.status === null || row.status === undefined ? null : asNumber(row.status),
+            error: row.error === null || row.error === undefined ? null : String(row.error),
             record: String(row.record)
           }))
       )
@@ -199,7 +233,7 @@ export const results = (
   store: JobStore,
   job: string,
   options: { readonly follow: boolean; readonly pollInterval: Duration.DurationInput }
-): Stream.Stream<StoredResult, SqlError | JobError> =>
+): Stream.Stream<api.StoredResult, SqlError | JobError> =>
   Stream.unwrap(Effect.map(store.status(job), (initial) => {
     const seen = new Uint8Array(initial.total)
     let emitted = 0
@@ -207,20 +241,20 @@ export const results = (
     const window = 256
     const pageSize = 1000
 
-    const fresh = (rows: ReadonlyArray<StoredResult & { readonly seq: number }>): Array<StoredResult> => {
-      const out: Array<StoredResult> = []
+    const fresh = (rows: ReadonlyArray<StoredRow>): Array<api.StoredResult> => {
+      const out: Array<api.StoredResult> = []
       for (const row of rows) {
         if (row.seq > cursor) cursor = row.seq
         if (row.index < 0 || row.index >= seen.length || seen[row.index] === 1) continue
         seen[row.index] = 1
         emitted++
-        out.push({ index: row.index, runner: row.runner, record: row.record })
+        out.push({ index: row.index, runner: row.runner, ok: row.ok, status: row.status, error: row.error, record: row.record })
       }
       return out
     }
 
     const sweep = Effect.gen(function*() {
-      const out: Array<StoredResult> = []
+      const out: Array<api.StoredResult> = []
       let after = 0
       while (true) {
         const rows = yield* store.page(job, after, pageSize)
@@ -233,7 +267,7 @@ export const results = (
     })
 
     // None: the stream is over.
-    const next: Effect.Effect<Option.Option<Chunk.Chunk<StoredResult>>, SqlError | JobError> = Effect.gen(function*() {
+    const next: Effect.Effect<Option.Option<Chunk.Chunk<api.StoredResult>>, SqlError | JobError> = Effect.gen(function*() {
       while (true) {
         if (emitted >= seen.length) return Option.none()
         const rows = yield* store.page(job, Math.max(0, cursor - window), pageSize)
