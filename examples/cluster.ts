@@ -16,7 +16,7 @@
  *
  * Run: npx tsx examples/cluster.ts --runners 3 --urls 5000 --kill-one
  *      [--origins 20] [--per-origin 4] [--latency 20ms] [--storage postgres://...]
- *      [--timeout 600]
+ *      [--timeout 10m]   (durations: 20ms, 20 millis, 1.5s, 2 minutes; a bare number is seconds)
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Console, Deferred, Duration, Effect, Layer, Stream } from "effect"
@@ -29,13 +29,14 @@ import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
-import { arg, flag } from "./shared/demo.js"
+import { arg, durationArg, flag } from "./shared/demo.js"
 
 const int = (name: string, fallback: number): number => {
   const raw = arg(name)
   const n = raw === undefined ? fallback : Number(raw)
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer`)
-  return n
+  if (Number.isInteger(n) && n >= 1) return n
+  process.stderr.write(`--${name} must be a positive integer, got ${JSON.stringify(raw)}\n`)
+  return process.exit(2)
 }
 
 const bin = fileURLToPath(new URL("../src/bin.ts", import.meta.url))
@@ -118,8 +119,8 @@ const main = Effect.gen(function*() {
   const total = int("urls", 5000)
   const origins = int("origins", 20)
   const perOrigin = int("per-origin", 4)
-  const timeout = int("timeout", 600)
-  const latency = arg("latency") ?? "20 millis"
+  const timeout = durationArg("timeout", "600 seconds")
+  const latency = durationArg("latency", "20 millis")
   const killOne = flag("kill-one")
   const started = Date.now()
 
@@ -131,7 +132,7 @@ const main = Effect.gen(function*() {
 
   const servers = yield* Effect.forEach(
     Array.from({ length: origins }),
-    () => DemoServer.make({ latency: Duration.decode(latency as Duration.DurationInput) })
+    () => DemoServer.make({ latency })
   )
   const serverOf = new Map(servers.map((server) => [server.baseUrl, server]))
   const urls = Array.from({ length: total }, (_, i) => `${servers[i % origins]!.baseUrl}/wiki/${(i % 9999) + 1}?n=${i}`)
@@ -193,7 +194,7 @@ const main = Effect.gen(function*() {
         if (killOne && killed === undefined && results >= total / 2) yield* killBusiest
       })
     ),
-    Effect.timeoutFail({ duration: Duration.seconds(timeout), onTimeout: () => new Error(`job not finished after ${timeout} s`) })
+    Effect.timeoutFail({ duration: timeout, onTimeout: () => new Error(`job not finished after ${Duration.format(timeout)}`) })
   )
 
   const status = yield* client.status(job)

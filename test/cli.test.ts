@@ -69,6 +69,50 @@ describe("parse", () => {
     expect(Either.isLeft(Parse.parseDuration(input))).toBe(true)
   })
 
+  it.each([
+    ["20ms", 20],
+    ["20 millis", 20],
+    ["1.5s", 1500],
+    ["2 minutes", 120_000],
+    ["20 MS", 20]
+  ])("a duration flag takes %j (%d ms)", (input, ms) => {
+    const parsed = Parse.durationFlag("latency")(input)
+    expect(Either.isRight(parsed) && Duration.toMillis(parsed.right)).toBe(ms)
+  })
+
+  it.each(["20x", "soon", "20 ms ago", "1,5s", "Infinity", "9".repeat(400) + "s", "--1s"])(
+    "a duration flag refuses %j with one line naming the flag",
+    (input) => {
+      const parsed = Parse.durationFlag("latency")(input)
+      expect(Either.isLeft(parsed)).toBe(true)
+      const message = Either.isLeft(parsed) ? parsed.left : ""
+      expect(message).toMatch(/^--latency: invalid duration .* \(try 20ms, 20 millis, 1\.5s, 2 minutes\)$/)
+      expect(message).not.toContain("\n")
+      expect(Parse.limitFlag("timeout")(input)).toEqual(Either.left(expect.stringMatching(/^--timeout: .*or off\)$/)))
+    }
+  )
+
+  it.prop(
+    "a duration flag reads every number with every unit, with or without a space",
+    [
+      FastCheck.integer({ min: 0, max: 100_000 }),
+      FastCheck.constantFrom<readonly [string, number]>(
+        ["ms", 1],
+        ["millis", 1],
+        ["s", 1000],
+        ["seconds", 1000],
+        ["m", 60_000],
+        ["minutes", 60_000],
+        ["h", 3_600_000]
+      ),
+      FastCheck.boolean()
+    ],
+    ([n, [unit, factor], space]) => {
+      const parsed = Parse.durationFlag("x")(`${n}${space ? " " : ""}${unit}`)
+      expect(Either.isRight(parsed) && Duration.toMillis(parsed.right)).toBe(n * factor)
+    }
+  )
+
   it("limit: off and 0 mean no limit", () => {
     expect(Parse.parseLimit("off")).toEqual(Either.right(false))
     expect(Parse.parseLimit("0")).toEqual(Either.right(false))
@@ -846,11 +890,19 @@ describe.concurrent("gather (the process)", { timeout: 60_000 }, () => {
     // One refused by the parser, one by the command's own checks.
     const results = await Promise.all([
       run(["fetch", "-", "--rate", "fast"]),
-      run(["fetch", "-", "--resume"])
+      run(["fetch", "-", "--resume"]),
+      run(["serve", "--latency", "20x"]),
+      run(["fetch", "-", "--timeout", "soon"]),
+      run(["cluster", "runner", "--stats-every", "often"])
     ])
     for (const result of results) expect(result.code, result.stderr).toBe(2)
     expect(results[0]!.stderr).toContain("invalid rate")
     expect(results[1]!.stderr).toContain("--resume needs --out")
+    // A duration flag's refusal is one line that names the flag.
+    for (const [result, name] of [[results[2]!, "latency"], [results[3]!, "timeout"], [results[4]!, "stats-every"]] as const) {
+      expect(result.stderr.trim().split("\n"), result.stderr).toHaveLength(1)
+      expect(result.stderr).toContain(`--${name}: invalid duration`)
+    }
   })
   it("--help off a terminal: real descriptions, no escapes, no @effect/cli type notes", async () => {
     const result = await run(["fetch", "--help"], { env: { NO_COLOR: undefined } })

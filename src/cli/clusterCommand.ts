@@ -21,7 +21,7 @@ import { describe, RunFailed, UsageError } from "./errors.js"
 import { helpDoc, validated } from "./help.js"
 import * as Input from "./input.js"
 import * as Output from "./output.js"
-import { parseDuration, parseLimit, parseRate } from "./parse.js"
+import { durationFlag, limitFlag, parseRate } from "./parse.js"
 import { renderProgress } from "./progress.js"
 
 const loadCluster = Effect.promise(() => import("../Cluster.js"))
@@ -126,7 +126,7 @@ const runnerOptions = {
   timeout: Options.text("timeout").pipe(
     Options.withPseudoName("DURATION"),
     Options.withDescription("Give up on a URL after this long, retries included (default 3m)."),
-    validated(parseLimit),
+    validated(limitFlag("timeout")),
     Options.optional
   ),
   retries: Options.integer("retries").pipe(
@@ -137,7 +137,7 @@ const runnerOptions = {
   statsEvery: Options.text("stats-every").pipe(
     Options.withPseudoName("DURATION"),
     Options.withDescription("How often to print the runner's counts on stderr (default 5s; --quiet: never)."),
-    validated(parseDuration),
+    validated(durationFlag("stats-every")),
     Options.withDefault(Duration.seconds(5))
   ),
   quiet
