@@ -15,7 +15,7 @@
  * `fetches - urls` must not exceed it).
  *
  * Run: npx tsx examples/cluster.ts --runners 3 --urls 5000 --kill-one
- *      [--origins 20] [--per-origin 4] [--latency 20ms] [--storage postgres://...]
+ *      [--origins 20] [--per-origin 4] [--concurrency 64] [--latency 20ms] [--storage postgres://...]
  *      [--timeout 10m]   (durations: 20ms, 20 millis, 1.5s, 2 minutes; a bare number is seconds)
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
@@ -59,7 +59,7 @@ interface RunnerProcess {
 }
 
 /** A runner process, ready when it says so, killed when the scope closes. */
-const startRunner = (storage: string, perOrigin: number): Effect.Effect<RunnerProcess, Error, Scope.Scope> =>
+const startRunner = (storage: string, perOrigin: number, concurrency: number): Effect.Effect<RunnerProcess, Error, Scope.Scope> =>
   Effect.gen(function*() {
     const port = yield* freePort
     const child = yield* Effect.acquireRelease(
@@ -76,6 +76,8 @@ const startRunner = (storage: string, perOrigin: number): Effect.Effect<RunnerPr
           String(port),
           "--per-origin",
           String(perOrigin),
+          "--concurrency",
+          String(concurrency),
           "--stats-every",
           "50ms"
         ], { stdio: ["ignore", "pipe", "pipe"], cwd: fileURLToPath(new URL("..", import.meta.url)) })
@@ -119,6 +121,7 @@ const main = Effect.gen(function*() {
   const total = int("urls", 5000)
   const origins = int("origins", 20)
   const perOrigin = int("per-origin", 4)
+  const concurrency = int("concurrency", 64)
   const timeout = durationArg("timeout", "600 seconds")
   const latency = durationArg("latency", "20 millis")
   const killOne = flag("kill-one")
@@ -137,7 +140,7 @@ const main = Effect.gen(function*() {
   const serverOf = new Map(servers.map((server) => [server.baseUrl, server]))
   const urls = Array.from({ length: total }, (_, i) => `${servers[i % origins]!.baseUrl}/wiki/${(i % 9999) + 1}?n=${i}`)
 
-  const procs = yield* Effect.forEach(Array.from({ length: runners }), () => startRunner(storage, perOrigin), {
+  const procs = yield* Effect.forEach(Array.from({ length: runners }), () => startRunner(storage, perOrigin, concurrency), {
     concurrency: "unbounded"
   })
   // Let the runners agree on who holds which shards before any work exists:

@@ -130,6 +130,12 @@ export interface RunnerOptions {
    */
   readonly perOrigin?: number | undefined
   /**
+   * Requests this runner has in flight at once, over all the origins it
+   * holds: each runner brings its own budget, so runners add throughput
+   * while `perOrigin` still holds for the whole cluster. Default `64`.
+   */
+  readonly concurrency?: number | undefined
+  /**
    * Options of the runner's local `Session` (timeouts, retries,
    * `ratePerHost`...). `maxInFlightPerHost` and `maxConnectionsPerHost`
    * default to `perOrigin`.
@@ -206,8 +212,9 @@ export interface SubmitOptions {
    */
   readonly job?: string | undefined
   /**
-   * Inputs per message: each batch holds URLs of one origin. The origin's
-   * in-flight limit counts URLs, not batches. Default `16`.
+   * Inputs per message: each batch holds URLs of one origin and is
+   * acknowledged once all of its results are stored. The origin's in-flight
+   * limit counts URLs, not batches. Default `64`.
    */
   readonly batchSize?: number | undefined
   /** Messages written at once. Default `16`. */

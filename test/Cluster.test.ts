@@ -161,6 +161,27 @@ const suite = (backend: () => Backend) => {
       expect((yield* client.jobs).map((j) => j.job)).toContain(job)
     }).pipe(Effect.scoped), { timeout: 120_000 })
 
+  it.live("a runner holds its own in-flight budget (--concurrency) over all the origins it holds", () =>
+    Effect.gen(function*() {
+      const storage = yield* Effect.promise(() => backend().fresh())
+      // One server reached as two origins (127.0.0.1 and its IPv4-mapped IPv6
+      // form): its peak in flight is the runner's, over both origins.
+      const server = yield* DemoServer.make({ latency: "30 millis" })
+      const other = server.baseUrl.replace("127.0.0.1", "[::ffff:127.0.0.1]")
+      const port = yield* Effect.promise(freePort)
+      yield* Layer.build(Cluster.layerRunner({ storage, port, perOrigin: 4, concurrency: 3 }))
+      const client = yield* Effect.provide(Cluster.Client, yield* Layer.build(Cluster.layerClient({ storage })))
+      const urls = Array.from({ length: 40 }, (_, i) => `${i % 2 === 0 ? server.baseUrl : other}/wiki/${i + 1}`)
+      const job = yield* client.submit(urls, { batchSize: 5 })
+      const results = Chunk.toReadonlyArray(yield* Stream.runCollect(client.results(job)))
+      expect(new Set(results.map((r) => r.index)).size).toBe(40)
+      expect(results.every((r) => r.ok)).toBe(true)
+      const stats = yield* server.stats
+      expect(stats.requests).toBe(40)
+      // 2 origins x 4 would allow 8; the runner's budget is 3, and it was reached
+      expect(stats.peakInFlight).toBe(3)
+    }).pipe(Effect.scoped), { timeout: 120_000 })
+
   it.live("resubmitting a job under its id fetches and stores nothing twice", () =>
     Effect.gen(function*() {
       const storage = yield* Effect.promise(() => backend().fresh())

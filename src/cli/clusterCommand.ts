@@ -117,6 +117,13 @@ const runnerOptions = {
     validated(positive("per-origin")),
     Options.withDefault(4)
   ),
+  concurrency: Options.integer("concurrency").pipe(
+    Options.withAlias("c"),
+    Options.withPseudoName("N"),
+    Options.withDescription("Requests this runner has in flight at once, over all its origins; each runner adds its own (default 64)."),
+    validated(positive("concurrency")),
+    Options.withDefault(64)
+  ),
   rate: Options.text("rate").pipe(
     Options.withPseudoName("RATE"),
     Options.withDescription("Requests started per origin, e.g. 20/s (held by the runner owning the origin)."),
@@ -158,12 +165,15 @@ const runRunner = (config: RunnerConfig) =>
       port: config.port,
       listenHost: Option.getOrUndefined(config.listen),
       perOrigin: config.perOrigin,
+      concurrency: config.concurrency,
       session
     })
     return Effect.gen(function*() {
       const runner = yield* cluster.Runner
       yield* Output.stdout.write(
-        `gather cluster runner ${runner.address} ready (storage ${cluster.describeStorage(storage)}, ${config.perOrigin} per origin)\n`
+        `gather cluster runner ${runner.address} ready (storage ${
+          cluster.describeStorage(storage)
+        }, ${config.perOrigin} per origin, ${config.concurrency} in flight)\n`
       )
       const report = Effect.flatMap(runner.stats, (stats) =>
         Output.stderr(

@@ -16,7 +16,7 @@ export const tag = Context.GenericTag<api.Client>("effect-gather/Cluster/Client"
 /** @internal */
 export const defaults = {
   submitConcurrency: 16,
-  batchSize: 16,
+  batchSize: 64,
   pollInterval: Duration.millis(250)
 } as const
 
