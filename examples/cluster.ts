@@ -152,6 +152,7 @@ const main = Effect.gen(function*() {
   const client = yield* Effect.provide(Cluster.Client, clientContext)
   const submitted = Date.now()
   const job = yield* client.submit(urls)
+  const submitSeconds = Math.round((Date.now() - submitted) / 100) / 10
   yield* Console.error(`job ${job}: ${total} URLs over ${origins} origins submitted to ${runners} runners`)
 
   const seen = new Uint8Array(total)
@@ -213,6 +214,7 @@ const main = Effect.gen(function*() {
     max_in_flight_per_origin: Math.max(...stats.map((s) => s.peakInFlight)),
     seconds: Math.round((Date.now() - started) / 100) / 10,
     job_seconds: Math.round((Date.now() - submitted) / 100) / 10,
+    submit_seconds: submitSeconds,
     runners,
     killed_in_flight: killed?.inFlight ?? 0,
     storage: client.storage._tag
