@@ -217,10 +217,16 @@ export interface SubmitOptions {
    * limit counts URLs, not batches. Default `64`.
    */
   readonly batchSize?: number | undefined
+  /**
+   * Lines of a streamed job batched at once (the batches of a part never mix
+   * with the next part's). A resubmit of the same stream must use the same
+   * value to find the same batches. Default `16384`.
+   */
+  readonly partSize?: number | undefined
   /** Messages written at once. Default `16`. */
   readonly concurrency?: number | undefined
-  /** Called after each message is stored, with the count so far and the total. */
-  readonly onProgress?: ((sent: number, total: number) => void) | undefined
+  /** Called after each message is stored, with the inputs sent so far and the total (unknown for a stream). */
+  readonly onProgress?: ((sent: number, total: number | undefined) => void) | undefined
 }
 
 /**
@@ -244,13 +250,15 @@ export interface ResultsOptions {
  */
 export interface JobStatus {
   readonly job: string
-  /** Inputs submitted. */
+  /** Inputs submitted (so far, while `submitting`). */
   readonly total: number
   /** Inputs with a stored result. */
   readonly done: number
   readonly ok: number
   readonly failed: number
-  /** Every input has a result. */
+  /** The job's inputs are still being stored by `submit`. */
+  readonly submitting: boolean
+  /** Every input is stored and has a result. */
   readonly finished: boolean
   readonly createdAt: Date
 }
@@ -284,11 +292,16 @@ export interface StoredResult {
  */
 export interface Client {
   readonly storage: Storage
-  /** Stores a job and one message per input; returns the job id. */
-  readonly submit: (
-    urls: ReadonlyArray<string>,
+  /**
+   * Stores a job and its inputs as messages of batches; returns the job id
+   * once every input is stored. A `Stream` is read in parts (16,384 lines at
+   * a time) and never held whole: a job of a million URLs submits in flat
+   * memory; `status` shows it as `submitting` until its last part is stored.
+   */
+  readonly submit: <E = never>(
+    urls: ReadonlyArray<string> | Stream.Stream<string, E>,
     options?: SubmitOptions
-  ) => Effect.Effect<string, JobError | SqlError | ClusterSendError>
+  ) => Effect.Effect<string, JobError | SqlError | ClusterSendError | E>
   readonly status: (job: string) => Effect.Effect<JobStatus, JobError | SqlError>
   /** Every job in this storage, oldest first. */
   readonly jobs: Effect.Effect<ReadonlyArray<JobStatus>, SqlError>

@@ -8,9 +8,11 @@ import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as FastCheck from "effect/FastCheck"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import * as Fs from "node:fs"
@@ -22,6 +24,7 @@ import * as DemoServer from "../src/DemoServer.js"
 import { batches, originOf } from "../src/internal/cluster/entity.js"
 import * as Records from "../src/internal/record.js"
 import { type Postgres, startPostgres } from "./postgres.js"
+import { eventually } from "./support.js"
 
 const freePort = (): Promise<number> =>
   new Promise((resolve, reject) => {
@@ -199,6 +202,46 @@ const suite = (backend: () => Backend) => {
       expect(stats.reduce((n, s) => n + s.requests, 0)).toBe(12)
       const conflict = yield* Effect.flip(client.submit(urls.slice(1), { job: "job-again" }))
       expect(conflict).toMatchObject({ _tag: "JobError", reason: "Conflict" })
+    }).pipe(Effect.scoped), { timeout: 120_000 })
+
+  it.live("a streamed job is stored part by part, shows as submitting, and is fetched once per input", () =>
+    Effect.gen(function*() {
+      const storage = yield* Effect.promise(() => backend().fresh())
+      const { client, servers } = yield* setup(storage)
+      const urls = Array.from({ length: 30 }, (_, i) => `${servers[i % 3]!.baseUrl}/wiki/${i + 1}`)
+      // Parts of 7 lines; a gate holds the stream after the first part.
+      const gate = yield* Deferred.make<void>()
+      const source = Stream.concat(
+        Stream.fromIterable(urls.slice(0, 7)),
+        Stream.fromEffect(Deferred.await(gate)).pipe(Stream.flatMap(() => Stream.fromIterable(urls.slice(7))))
+      )
+      const submitting = yield* Effect.fork(client.submit(source, { job: "job-stream", partSize: 7, batchSize: 3 }))
+      const open = yield* eventually(
+        Effect.orDie(Effect.either(client.status("job-stream"))),
+        (s) => Either.isRight(s) && s.right.total === 7,
+        20_000
+      )
+      expect(Either.getOrThrow(open)).toMatchObject({ total: 7, submitting: true, finished: false })
+      yield* Deferred.succeed(gate, undefined)
+      const job = yield* Fiber.join(submitting)
+      expect(job).toBe("job-stream")
+      const results = Chunk.toReadonlyArray(yield* Stream.runCollect(client.results(job)))
+      expect(results.map((r) => r.index).sort((a, b) => a - b)).toEqual(urls.map((_, i) => i))
+      for (const r of results) expect(Records.parseLine(r.record)!.url).toBe(urls[r.index])
+      expect(yield* client.status(job)).toMatchObject({ total: 30, done: 30, submitting: false, finished: true })
+      const stats = yield* Effect.forEach(servers, (s) => s.stats)
+      expect(stats.reduce((n, s) => n + s.requests, 0)).toBe(30)
+      for (const s of stats) expect(s.peakInFlight).toBeLessThanOrEqual(perOrigin)
+
+      // The same stream again: nothing new; a longer one: refused before its extra part is sent.
+      expect(yield* client.submit(Stream.fromIterable(urls), { job: "job-stream", partSize: 7, batchSize: 3 })).toBe(job)
+      const longer = [...urls, ...Array.from({ length: 10 }, (_, i) => `${servers[0]!.baseUrl}/wiki/${100 + i}`)]
+      const conflict = yield* Effect.flip(client.submit(Stream.fromIterable(longer), { job: "job-stream", partSize: 7, batchSize: 3 }))
+      expect(conflict).toMatchObject({ _tag: "JobError", reason: "Conflict" })
+      yield* Effect.sleep("1 second")
+      const after = yield* Effect.forEach(servers, (s) => s.stats)
+      expect(after.reduce((n, s) => n + s.requests, 0)).toBe(30)
+      expect(Chunk.size(yield* Stream.runCollect(client.results(job, { follow: false })))).toBe(30)
     }).pipe(Effect.scoped), { timeout: 120_000 })
 
   it.live("a job submitted while no runner runs is done by the runner started later", () =>

@@ -886,6 +886,18 @@ describe.concurrent("gather (the process)", { timeout: 60_000 }, () => {
       await Effect.runPromise(Scope.close(scope, Exit.void))
     }
   })
+  it("cluster submit streams a file into storage (no runner needed) and status reads it back", async () => {
+    const dir = tmpDir()
+    const file = path.join(dir, "urls.txt")
+    fs.writeFileSync(file, Array.from({ length: 50 }, (_, i) => `${server.baseUrl}/wiki/${i + 1}`).join("\n") + "\n# a comment\n")
+    const storage = `sqlite:${path.join(dir, "jobs.db")}`
+    const submitted = await run(["cluster", "submit", file, "--storage", storage, "--job", "job-cli"])
+    expect(submitted.code, submitted.stderr).toBe(0)
+    expect(submitted.stdout).toBe("job-cli\n")
+    const status = await run(["cluster", "status", "job-cli", "--storage", storage])
+    expect(status.code, status.stderr).toBe(0)
+    expect(JSON.parse(status.stdout)).toMatchObject({ job: "job-cli", total: 50, done: 0, submitting: false, finished: false })
+  })
   it("usage errors exit 2", async () => {
     // One refused by the parser, one by the command's own checks.
     const results = await Promise.all([

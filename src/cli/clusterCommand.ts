@@ -219,16 +219,12 @@ const runSubmit = (config: Command.Command.ParseConfig<typeof submitOptions>) =>
   withClient(config.storage, "submit", (client) =>
     Effect.gen(function*() {
       yield* Input.checkReadable(config.file)
-      const urls = yield* Stream.runCollect(Input.inputs(config.file))
       const line = throttledLine(!config.quiet && Output.stderrIsTTY())
       const started = Date.now()
-      const job = yield* client.submit(Array.from(urls, (input) => input.text), {
+      // The file is streamed into storage in parts, never read whole.
+      const job = yield* client.submit(Stream.map(Input.inputs(config.file), (input) => input.text), {
         job: Option.getOrUndefined(config.job),
-        onProgress: (sent, total) =>
-          line.draw(
-            () => `submitted ${sent}/${total}  ${Math.round((sent * 1000) / Math.max(1, Date.now() - started))}/s`,
-            sent === total
-          )
+        onProgress: (sent) => line.draw(() => `submitted ${sent}  ${Math.round((sent * 1000) / Math.max(1, Date.now() - started))}/s`)
       }).pipe(Effect.ensuring(Effect.sync(line.clear)))
       yield* Output.stdout.write(`${job}\n`)
     }))

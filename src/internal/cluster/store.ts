@@ -34,7 +34,15 @@ export interface StoredRow extends api.StoredResult {
 
 /** @internal */
 export interface JobStore {
-  readonly createJob: (job: string, total: number) => Effect.Effect<void, SqlError | JobError>
+  /**
+   * Creates the job (open: its inputs are still being stored) or finds it.
+   * A job found sealed says how many inputs it has; a resubmit must match.
+   */
+  readonly openJob: (job: string) => Effect.Effect<{ readonly total: number; readonly sealed: boolean }, SqlError>
+  /** The inputs stored so far of an open job (status shows them while it is submitted). */
+  readonly grow: (job: string, total: number) => Effect.Effect<void, SqlError>
+  /** Every input is stored: the job has `total` inputs; a job sealed with another count is a Conflict. */
+  readonly seal: (job: string, total: number) => Effect.Effect<void, SqlError | JobError>
   /** Which of these inputs have a result. */
   readonly stored: (job: string, indexes: ReadonlyArray<number>) => Effect.Effect<ReadonlySet<number>, SqlError>
   /** Stores results in one statement; a result already stored (same job and index) is left as it is. */
@@ -68,7 +76,8 @@ export const make: Effect.Effect<JobStore, SqlError, SqlClient.SqlClient> = Effe
           sql`CREATE TABLE IF NOT EXISTS gather_jobs (
             id TEXT PRIMARY KEY,
             total INTEGER NOT NULL,
-            created_at BIGINT NOT NULL
+            created_at BIGINT NOT NULL,
+            sealed INTEGER NOT NULL DEFAULT 1
           )`,
           sql`CREATE TABLE IF NOT EXISTS gather_results (
             seq BIGSERIAL PRIMARY KEY,
@@ -83,14 +92,16 @@ export const make: Effect.Effect<JobStore, SqlError, SqlClient.SqlClient> = Effe
           )`
         ).pipe(
           Effect.zipRight(sql`ALTER TABLE gather_results ADD COLUMN IF NOT EXISTS status INTEGER`),
-          Effect.zipRight(sql`ALTER TABLE gather_results ADD COLUMN IF NOT EXISTS error TEXT`)
+          Effect.zipRight(sql`ALTER TABLE gather_results ADD COLUMN IF NOT EXISTS error TEXT`),
+          Effect.zipRight(sql`ALTER TABLE gather_jobs ADD COLUMN IF NOT EXISTS sealed INTEGER NOT NULL DEFAULT 1`)
         ),
       orElse: () =>
         Effect.zipRight(
           sql`CREATE TABLE IF NOT EXISTS gather_jobs (
             id TEXT PRIMARY KEY,
             total INTEGER NOT NULL,
-            created_at INTEGER NOT NULL
+            created_at INTEGER NOT NULL,
+            sealed INTEGER NOT NULL DEFAULT 1
           )`,
           sql`CREATE TABLE IF NOT EXISTS gather_results (
             seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -105,12 +116,17 @@ export const make: Effect.Effect<JobStore, SqlError, SqlClient.SqlClient> = Effe
           )`
         ).pipe(
           // SQLite has no ADD COLUMN IF NOT EXISTS: a table of 0.2.0 gets the columns here.
-          Effect.zipRight(sql<{ readonly name: unknown }>`PRAGMA table_info(gather_results)`),
-          Effect.flatMap((columns) => {
-            const names = new Set(columns.map((c) => String(c.name)))
+          Effect.zipRight(Effect.all([
+            sql<{ readonly name: unknown }>`PRAGMA table_info(gather_results)`,
+            sql<{ readonly name: unknown }>`PRAGMA table_info(gather_jobs)`
+          ])),
+          Effect.flatMap(([results, jobs]) => {
+            const names = new Set(results.map((c) => String(c.name)))
+            const jobNames = new Set(jobs.map((c) => String(c.name)))
             return Effect.all([
               names.has("status") ? Effect.void : sql`ALTER TABLE gather_results ADD COLUMN status INTEGER`,
-              names.has("error") ? Effect.void : sql`ALTER TABLE gather_results ADD COLUMN error TEXT`
+              names.has("error") ? Effect.void : sql`ALTER TABLE gather_results ADD COLUMN error TEXT`,
+              jobNames.has("sealed") ? Effect.void : sql`ALTER TABLE gather_jobs ADD COLUMN sealed INTEGER NOT NULL DEFAULT 1`
             ], { discard: true })
           })
         )
@@ -118,7 +134,8 @@ export const make: Effect.Effect<JobStore, SqlError, SqlClient.SqlClient> = Effe
     migrationRetry
   )
 
-  const statusOf = (row: { readonly id: unknown; readonly total: unknown; readonly created_at: unknown }) =>
+  type JobRow = { readonly id: unknown; readonly total: unknown; readonly created_at: unknown; readonly sealed: unknown }
+  const statusOf = (row: JobRow) =>
     Effect.map(
       sql<{ readonly done: unknown; readonly ok: unknown }>`
         SELECT COUNT(*) AS done, COALESCE(SUM(ok), 0) AS ok FROM gather_results WHERE job_id = ${String(row.id)}`,
@@ -126,23 +143,33 @@ export const make: Effect.Effect<JobStore, SqlError, SqlClient.SqlClient> = Effe
         const done = asNumber(rows[0]?.done)
         const ok = asNumber(rows[0]?.ok)
         const total = asNumber(row.total)
+        const sealed = asNumber(row.sealed) === 1
         return {
           job: String(row.id),
           total,
           done,
           ok,
           failed: done - ok,
-          finished: done >= total,
+          submitting: !sealed,
+          finished: sealed && done >= total,
           createdAt: new Date(asNumber(row.created_at))
         }
       }
     )
 
   const store: JobStore = {
-    createJob: (job, total) =>
+    openJob: (job) =>
       Effect.gen(function*() {
-        yield* sql`INSERT INTO gather_jobs (id, total, created_at) VALUES (${job}, ${total}, ${Date.now()})
+        yield* sql`INSERT INTO gather_jobs (id, total, created_at, sealed) VALUES (${job}, 0, ${Date.now()}, 0)
           ON CONFLICT (id) DO NOTHING`
+        const rows = yield* sql<{ readonly total: unknown; readonly sealed: unknown }>`
+          SELECT total, sealed FROM gather_jobs WHERE id = ${job}`
+        return { total: asNumber(rows[0]?.total), sealed: asNumber(rows[0]?.sealed) === 1 }
+      }),
+    grow: (job, total) => Effect.asVoid(sql`UPDATE gather_jobs SET total = ${total} WHERE id = ${job} AND sealed = 0 AND total < ${total}`),
+    seal: (job, total) =>
+      Effect.gen(function*() {
+        yield* sql`UPDATE gather_jobs SET total = ${total}, sealed = 1 WHERE id = ${job} AND sealed = 0`
         const rows = yield* sql<{ readonly total: unknown }>`SELECT total FROM gather_jobs WHERE id = ${job}`
         const stored = asNumber(rows[0]?.total)
         if (stored !== total) {
@@ -175,16 +202,14 @@ export const make: Effect.Effect<JobStore, SqlError, SqlClient.SqlClient> = Effe
       ),
     status: (job) =>
       Effect.flatMap(
-        sql<{ readonly id: unknown; readonly total: unknown; readonly created_at: unknown }>`
-          SELECT id, total, created_at FROM gather_jobs WHERE id = ${job}`,
+        sql<JobRow>`SELECT id, total, created_at, sealed FROM gather_jobs WHERE id = ${job}`,
         (rows): Effect.Effect<api.JobStatus, SqlError | JobError> =>
           rows[0] === undefined
             ? Effect.fail(new JobError({ reason: "NotFound", message: `no job ${job} in this storage` }))
             : statusOf(rows[0])
       ),
     jobs: Effect.flatMap(
-      sql<{ readonly id: unknown; readonly total: unknown; readonly created_at: unknown }>`
-        SELECT id, total, created_at FROM gather_jobs ORDER BY created_at`,
+      sql<JobRow>`SELECT id, total, created_at, sealed FROM gather_jobs ORDER BY created_at`,
       (rows) => Effect.forEach(rows, statusOf)
     ),
     page: (job, afterSeq, limit) =>
@@ -225,7 +250,8 @@ export const layer: Layer.Layer<JobStore, SqlError, SqlClient.SqlClient> = Layer
  * lower `seq` can appear after a higher one was read: each page re-reads a
  * window behind the cursor, and a set of the indexes already emitted drops
  * the repeats. When the stream ends, one full pass picks up anything the
- * window missed.
+ * window missed. A job still being submitted is followed until it is
+ * sealed and every input has a result.
  *
  * @internal
  */
@@ -235,7 +261,10 @@ export const results = (
   options: { readonly follow: boolean; readonly pollInterval: Duration.DurationInput }
 ): Stream.Stream<api.StoredResult, SqlError | JobError> =>
   Stream.unwrap(Effect.map(store.status(job), (initial) => {
-    const seen = new Uint8Array(initial.total)
+    // One byte per input; grows while the job is still being submitted.
+    let seen = new Uint8Array(Math.max(initial.total, 1024))
+    let total = initial.total
+    let sealed = !initial.submitting
     let emitted = 0
     let cursor = 0
     const window = 256
@@ -245,7 +274,13 @@ export const results = (
       const out: Array<api.StoredResult> = []
       for (const row of rows) {
         if (row.seq > cursor) cursor = row.seq
-        if (row.index < 0 || row.index >= seen.length || seen[row.index] === 1) continue
+        if (row.index < 0) continue
+        if (row.index >= seen.length) {
+          const grown = new Uint8Array(Math.max(row.index + 1, seen.length * 2))
+          grown.set(seen)
+          seen = grown
+        }
+        if (seen[row.index] === 1) continue
         seen[row.index] = 1
         emitted++
         out.push({ index: row.index, runner: row.runner, ok: row.ok, status: row.status, error: row.error, record: row.record })
@@ -269,12 +304,14 @@ export const results = (
     // None: the stream is over.
     const next: Effect.Effect<Option.Option<Chunk.Chunk<api.StoredResult>>, SqlError | JobError> = Effect.gen(function*() {
       while (true) {
-        if (emitted >= seen.length) return Option.none()
+        if (sealed && emitted >= total) return Option.none()
         const rows = yield* store.page(job, Math.max(0, cursor - window), pageSize)
         const out = fresh(rows)
         if (out.length > 0) return Option.some(Chunk.unsafeFromArray(out))
         if (rows.length >= pageSize) continue
         const status = yield* store.status(job)
+        total = status.total
+        sealed = !status.submitting
         if (status.done > emitted) {
           const missed = yield* sweep
           if (missed.length > 0) return Option.some(Chunk.unsafeFromArray(missed))
