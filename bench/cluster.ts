@@ -56,6 +56,7 @@ interface Line {
   readonly fetches: number
   readonly max_in_flight_per_origin: number
   readonly job_seconds: number
+  readonly submit_seconds: number
 }
 
 const runExample = (s: Scenario, storage: string): Promise<Line> =>
@@ -149,7 +150,7 @@ const main = async () => {
       const baseRate = base.done / base.seconds
       out.push(
         `\n### One runner against one process: ${s.urls} URLs, ${s.origins} origins x ${s.perOrigin} per origin, ${s.latencyMs} ms latency (ideal ${ideal} URLs/s)\n`,
-        "| how | storage | results (lost, duplicates) | extra fetches | max per origin | job s | URLs/s | × Gather.stream | × ideal | storage per result | load at start |",
+        "| how | storage | results (lost, duplicates) | extra fetches | max per origin | job s (submit s) | URLs/s | × Gather.stream | × ideal | storage per result | load at start |",
         "|---|---|---|--:|--:|--:|--:|--:|--:|--:|---|",
         `| \`Gather.stream\`, 1 process | — | ${base.done} | — | — | ${base.seconds.toFixed(1)} | ${baseRate.toFixed(0)} | 1.00 | ${
           (baseRate / ideal).toFixed(2)
@@ -160,9 +161,9 @@ const main = async () => {
         out.push(
           `| cluster, 1 runner, --concurrency ${s.concurrency} | ${storage} | ${r.line.results} (${r.line.lost}, ${r.line.duplicate_results}) | ${
             r.line.fetches - s.urls
-          } | ${r.line.max_in_flight_per_origin} | ${r.line.job_seconds.toFixed(1)} | ${r.rate.toFixed(0)} | ${(r.rate / baseRate).toFixed(2)} | ${
-            (r.rate / ideal).toFixed(2)
-          } | ${r.perResult.toFixed(1)} KiB | ${r.load} |`
+          } | ${r.line.max_in_flight_per_origin} | ${r.line.job_seconds.toFixed(1)} (${r.line.submit_seconds.toFixed(1)}) | ${r.rate.toFixed(0)} | ${
+            (r.rate / baseRate).toFixed(2)
+          } | ${(r.rate / ideal).toFixed(2)} | ${r.perResult.toFixed(1)} KiB | ${r.load} |`
         )
       }
     }
@@ -170,7 +171,7 @@ const main = async () => {
       const base: Omit<Scenario, "runners"> = { urls: scaleUrls, origins: 200, perOrigin: 16, latencyMs: 100, concurrency: 64 }
       out.push(
         `\n### Latency-bound scaling: ${base.urls} URLs, ${base.origins} origins at ${base.latencyMs} ms, ${base.perOrigin} per origin (not binding), --concurrency ${base.concurrency} per runner\n`,
-        "| runners | storage | results (lost, duplicates) | job s | URLs/s | ideal URLs/s | × 1 runner | load at start |",
+        "| runners | storage | results (lost, duplicates) | job s (submit s) | URLs/s | ideal URLs/s | × 1 runner | load at start |",
         "|--:|---|---|--:|--:|--:|--:|---|"
       )
       for (const storage of storages) {
@@ -180,9 +181,9 @@ const main = async () => {
           if (runners === 1) one = r.rate
           const ideal = (runners * base.concurrency) / (base.latencyMs / 1000)
           out.push(
-            `| ${runners} | ${storage} | ${r.line.results} (${r.line.lost}, ${r.line.duplicate_results}) | ${r.line.job_seconds.toFixed(1)} | ${
-              r.rate.toFixed(0)
-            } | ${ideal} | ${(r.rate / one).toFixed(2)} | ${r.load} |`
+            `| ${runners} | ${storage} | ${r.line.results} (${r.line.lost}, ${r.line.duplicate_results}) | ${r.line.job_seconds.toFixed(1)} (${
+              r.line.submit_seconds.toFixed(1)
+            }) | ${r.rate.toFixed(0)} | ${ideal} | ${(r.rate / one).toFixed(2)} | ${r.load} |`
           )
         }
       }
