@@ -133,6 +133,9 @@ export const make: Effect.Effect<JobStore, SqlError, SqlClient.SqlClient> = Effe
     }),
     migrationRetry
   )
+  // `results` pages a job's rows in `seq` order and `status` counts them:
+  // both by job, so (job_id, seq) serves both without a sort.
+  yield* Effect.retry(sql`CREATE INDEX IF NOT EXISTS gather_results_job_seq ON gather_results (job_id, seq)`, migrationRetry)
 
   type JobRow = { readonly id: unknown; readonly total: unknown; readonly created_at: unknown; readonly sealed: unknown }
   const statusOf = (row: JobRow) =>
