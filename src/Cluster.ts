@@ -303,6 +303,12 @@ export interface Client {
     options?: SubmitOptions
   ) => Effect.Effect<string, JobError | SqlError | ClusterSendError | E>
   readonly status: (job: string) => Effect.Effect<JobStatus, JobError | SqlError>
+  /**
+   * Deletes a job and its stored results (retention); succeeds with how many
+   * results it deleted. `@effect/cluster`'s own messages and replies of the
+   * job stay in its tables.
+   */
+  readonly prune: (job: string) => Effect.Effect<number, JobError | SqlError>
   /** Every job in this storage, oldest first. */
   readonly jobs: Effect.Effect<ReadonlyArray<JobStatus>, SqlError>
   /** The job's results in the order they were stored, each input once. */

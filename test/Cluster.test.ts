@@ -162,6 +162,14 @@ const suite = (backend: () => Backend) => {
       const status = yield* client.status(job)
       expect(status).toMatchObject({ job, total: 62, done: 62, ok: 60, failed: 2, finished: true })
       expect((yield* client.jobs).map((j) => j.job)).toContain(job)
+
+      // prune: the job and its results go, another job stays
+      const other = yield* client.submit([`${servers[1]!.baseUrl}/wiki/1`], { job: "job-kept" })
+      yield* Stream.runDrain(client.results(other))
+      expect(yield* client.prune(job)).toBe(62)
+      expect(yield* Effect.flip(client.status(job))).toMatchObject({ _tag: "JobError", reason: "NotFound" })
+      expect(yield* Effect.flip(client.prune(job))).toMatchObject({ _tag: "JobError", reason: "NotFound" })
+      expect(yield* client.status(other)).toMatchObject({ total: 1, done: 1 })
     }).pipe(Effect.scoped), { timeout: 120_000 })
 
   it.live("a runner holds its own in-flight budget (--concurrency) over all the origins it holds", () =>

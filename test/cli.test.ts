@@ -897,6 +897,12 @@ describe.concurrent("gather (the process)", { timeout: 60_000 }, () => {
     const status = await run(["cluster", "status", "job-cli", "--storage", storage])
     expect(status.code, status.stderr).toBe(0)
     expect(JSON.parse(status.stdout)).toMatchObject({ job: "job-cli", total: 50, done: 0, submitting: false, finished: false })
+    const pruned = await run(["cluster", "prune", "job-cli", "--storage", storage])
+    expect(pruned.code, pruned.stderr).toBe(0)
+    expect(pruned.stdout).toBe("job job-cli: deleted with its 0 results\n")
+    const gone = await run(["cluster", "status", "job-cli", "--storage", storage])
+    expect(gone.code).toBe(2)
+    expect(gone.stderr).toContain("no job job-cli")
   })
   it("usage errors exit 2", async () => {
     // One refused by the parser, one by the command's own checks.

@@ -1,5 +1,5 @@
 /**
- * `gather cluster runner|submit|results|status`: the sharded, durable gather
+ * `gather cluster runner|submit|results|status|prune`: the sharded, durable gather
  * of `effect-gather/Cluster` from the command line. The cluster code is
  * loaded with `import()` when one of these commands runs, so `gather fetch`
  * never loads `@effect/cluster` or a SQL driver.
@@ -308,15 +308,37 @@ const status = Command.make("status", statusOptions, runStatus).pipe(
   }))
 )
 
-export const command = Command.make("cluster", {}, () => Effect.fail(new UsageError({ message: "missing command: runner, submit, results or status" }))).pipe(
+// --- prune -------------------------------------------------------------------
+
+const pruneOptions = {
+  storage: storageOption,
+  job: Args.text({ name: "JOB" }).pipe(Args.withDescription("The job to delete"))
+}
+
+const runPrune = (config: Command.Command.ParseConfig<typeof pruneOptions>) =>
+  withClient(
+    config.storage,
+    "prune",
+    (client) => Effect.flatMap(client.prune(config.job), (results) => Output.stdout.write(`job ${config.job}: deleted with its ${results} results\n`))
+  )
+
+const prune = Command.make("prune", pruneOptions, runPrune).pipe(
   Command.withDescription(helpDoc({
-    summary: "A sharded, durable gather over several processes or machines (effect-gather/Cluster).",
-    examples: [
-      "gather cluster runner --storage sqlite:jobs.db --port 34431 &",
-      "gather cluster runner --storage sqlite:jobs.db --port 34432 &",
-      "JOB=$(gather cluster submit urls.txt --storage sqlite:jobs.db)",
-      "gather cluster results $JOB --storage sqlite:jobs.db > out.ndjson"
-    ]
-  })),
-  Command.withSubcommands([runner, submit, results, status])
+    summary: "Delete a job and its stored results (run results first if you need them).",
+    examples: ["gather cluster prune job-1a2b3c4d --storage sqlite:jobs.db"]
+  }))
 )
+
+export const command = Command.make("cluster", {}, () => Effect.fail(new UsageError({ message: "missing command: runner, submit, results, status or prune" })))
+  .pipe(
+    Command.withDescription(helpDoc({
+      summary: "A sharded, durable gather over several processes or machines (effect-gather/Cluster).",
+      examples: [
+        "gather cluster runner --storage sqlite:jobs.db --port 34431 &",
+        "gather cluster runner --storage sqlite:jobs.db --port 34432 &",
+        "JOB=$(gather cluster submit urls.txt --storage sqlite:jobs.db)",
+        "gather cluster results $JOB --storage sqlite:jobs.db > out.ndjson"
+      ]
+    })),
+    Command.withSubcommands([runner, submit, results, status, prune])
+  )

@@ -87,6 +87,7 @@ export const layer = (options: api.ClientOptions): Layer.Layer<api.Client, api.C
             return job
           }),
         status: store.status,
+        prune: store.prune,
         jobs: store.jobs,
         results: (job, resultsOptions) =>
           Store.results(store, job, {

@@ -48,6 +48,8 @@ export interface JobStore {
   /** Stores results in one statement; a result already stored (same job and index) is left as it is. */
   readonly put: (job: string, results: ReadonlyArray<api.StoredResult>) => Effect.Effect<void, SqlError>
   readonly status: (job: string) => Effect.Effect<api.JobStatus, SqlError | JobError>
+  /** Deletes the job and its results; how many results there were. */
+  readonly prune: (job: string) => Effect.Effect<number, SqlError | JobError>
   readonly jobs: Effect.Effect<ReadonlyArray<api.JobStatus>, SqlError>
   readonly page: (
     job: string,
@@ -211,6 +213,15 @@ export const make: Effect.Effect<JobStore, SqlError, SqlClient.SqlClient> = Effe
             ? Effect.fail(new JobError({ reason: "NotFound", message: `no job ${job} in this storage` }))
             : statusOf(rows[0])
       ),
+    prune: (job) =>
+      sql.withTransaction(Effect.gen(function*() {
+        const rows = yield* sql<{ readonly id: unknown }>`SELECT id FROM gather_jobs WHERE id = ${job}`
+        if (rows.length === 0) return yield* new JobError({ reason: "NotFound", message: `no job ${job} in this storage` })
+        const counted = yield* sql<{ readonly n: unknown }>`SELECT COUNT(*) AS n FROM gather_results WHERE job_id = ${job}`
+        yield* sql`DELETE FROM gather_results WHERE job_id = ${job}`
+        yield* sql`DELETE FROM gather_jobs WHERE id = ${job}`
+        return asNumber(counted[0]?.n)
+      })),
     jobs: Effect.flatMap(
       sql<JobRow>`SELECT id, total, created_at, sealed FROM gather_jobs ORDER BY created_at`,
       (rows) => Effect.forEach(rows, statusOf)
