@@ -118,6 +118,7 @@ export const make = (options: {
         if (work === undefined) continue
         if (work.batch.cancelled) {
           markReady(origin)
+          forgetIfIdle(origin)
           continue
         }
         origin.inFlight++
@@ -126,8 +127,12 @@ export const make = (options: {
         Queue.unsafeOffer(started, work)
         markReady(origin)
       }
-      for (const [key, origin] of origins) {
-        if (origin.head >= origin.queue.length && origin.inFlight === 0) origins.delete(key)
+    }
+
+    /** An origin with nothing queued or in flight is forgotten (a new batch makes it again). */
+    const forgetIfIdle = (origin: OriginQueue) => {
+      if (origin.head >= origin.queue.length && origin.inFlight === 0 && origins.get(origin.key) === origin) {
+        origins.delete(origin.key)
       }
     }
 
@@ -136,6 +141,7 @@ export const make = (options: {
       stats.inFlight--
       stats.fetched++
       markReady(work.origin)
+      forgetIfIdle(work.origin)
     }
 
     // The engine: inputs arrive only when their origin and the runner have room.
@@ -143,27 +149,26 @@ export const make = (options: {
       concurrency,
       bufferSize: concurrency * 2
     }).pipe(
-      Stream.runForEachChunk((chunk) =>
-        Effect.sync(() => {
-          for (const { input: work, outcome } of chunk) {
-            finished(work)
-            const url = work.input.url
-            const record = outcome._tag === "Right" ? Records.fromResponse(url, outcome.right) : Records.fromError(url, outcome.left)
-            Queue.unsafeOffer(written, {
-              work,
-              row: {
-                index: work.input.index,
-                runner: address,
-                ok: record.ok,
-                status: record.status,
-                error: record.error?.tag ?? null,
-                record: JSON.stringify(record)
-              }
-            })
+      // A plain fold, not an Effect per chunk: bench/consumers.ts measured
+      // runForEachChunk at 1.44x the CPU per request of raw undici, a fold at 1.10x.
+      Stream.runFold(0, (n, { input: work, outcome }) => {
+        finished(work)
+        const url = work.input.url
+        const record = outcome._tag === "Right" ? Records.fromResponse(url, outcome.right) : Records.fromError(url, outcome.left)
+        Queue.unsafeOffer(written, {
+          work,
+          row: {
+            index: work.input.index,
+            runner: address,
+            ok: record.ok,
+            status: record.status,
+            error: record.error?.tag ?? null,
+            record: JSON.stringify(record)
           }
-          pump()
         })
-      ),
+        pump()
+        return n + 1
+      }),
       Effect.forkScoped
     )
 
