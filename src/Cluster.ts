@@ -264,6 +264,36 @@ export interface JobStatus {
 }
 
 /**
+ * What one runner stored of a job (`Client.progress`).
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface RunnerProgress {
+  /** The runner (`host:port`). */
+  readonly runner: string
+  readonly done: number
+  readonly ok: number
+  readonly failed: number
+  /** Results it stored per second over the last 10 s. */
+  readonly perSecond: number
+}
+
+/**
+ * A job's status with its throughput, per runner and in all.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface JobProgress extends JobStatus {
+  readonly runners: ReadonlyArray<RunnerProgress>
+  /** Results stored per second over the last 10 s, by every runner. */
+  readonly perSecond: number
+  /** Seconds left at that rate; `null` when nothing was stored in the last 10 s or the job is still being submitted. */
+  readonly etaSeconds: number | null
+}
+
+/**
  * One stored result.
  *
  * @since 0.1.0
@@ -309,6 +339,11 @@ export interface Client {
    * job stay in its tables.
    */
   readonly prune: (job: string) => Effect.Effect<number, JobError | SqlError>
+  /**
+   * The status with what each runner stored and the rate of the last 10 s
+   * (from the results' stored times; it reads every result row of the job).
+   */
+  readonly progress: (job: string) => Effect.Effect<JobProgress, JobError | SqlError>
   /** Every job in this storage, oldest first. */
   readonly jobs: Effect.Effect<ReadonlyArray<JobStatus>, SqlError>
   /** The job's results in the order they were stored, each input once. */

@@ -163,6 +163,15 @@ const suite = (backend: () => Backend) => {
       expect(status).toMatchObject({ job, total: 62, done: 62, ok: 60, failed: 2, finished: true })
       expect((yield* client.jobs).map((j) => j.job)).toContain(job)
 
+      // progress: per runner, from the table's stored times
+      const progress = yield* client.progress(job)
+      expect(progress).toMatchObject({ job, total: 62, done: 62, etaSeconds: 0 })
+      expect(progress.runners).toMatchObject([{ runner: runner.address, done: 62, ok: 60, failed: 2 }])
+      // 62 stored within the last 10 s (unless this machine took longer than that since)
+      expect(progress.perSecond).toBeGreaterThan(0)
+      expect(progress.perSecond).toBeLessThanOrEqual(6.2)
+      expect(progress.perSecond).toBe(progress.runners[0]!.perSecond)
+
       // prune: the job and its results go, another job stays
       const other = yield* client.submit([`${servers[1]!.baseUrl}/wiki/1`], { job: "job-kept" })
       yield* Stream.runDrain(client.results(other))

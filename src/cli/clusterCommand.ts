@@ -295,7 +295,8 @@ const statusOptions = {
 const runStatus = (config: Command.Command.ParseConfig<typeof statusOptions>) =>
   withClient(config.storage, "status", (client) =>
     Effect.gen(function*() {
-      const statuses = Option.isSome(config.job) ? [yield* client.status(config.job.value)] : yield* client.jobs
+      // One job: with what each runner stored and the rate of the last 10 s.
+      const statuses = Option.isSome(config.job) ? [yield* client.progress(config.job.value)] : yield* client.jobs
       for (const status of statuses) {
         yield* Output.stdout.write(`${JSON.stringify({ ...status, createdAt: status.createdAt.toISOString() })}\n`)
       }
@@ -303,7 +304,8 @@ const runStatus = (config: Command.Command.ParseConfig<typeof statusOptions>) =>
 
 const status = Command.make("status", statusOptions, runStatus).pipe(
   Command.withDescription(helpDoc({
-    summary: "Print where a job (or every job) stands, one JSON line each.",
+    summary:
+      "Print where a job (or every job) stands, one JSON line each; for one job also per runner: done, ok, failed, results/s over the last 10 s, and the ETA.",
     examples: ["gather cluster status --storage sqlite:jobs.db"]
   }))
 )

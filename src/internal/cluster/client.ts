@@ -19,6 +19,8 @@ export const tag = Context.GenericTag<api.Client>("effect-gather/Cluster/Client"
 export const defaults = {
   submitConcurrency: 16,
   batchSize: 64,
+  /** The window of `progress`'s rates. */
+  rateWindowMs: 10_000,
   /** Lines of a streamed job batched at once. */
   readChunk: 16_384,
   pollInterval: Duration.millis(250)
@@ -88,6 +90,15 @@ export const layer = (options: api.ClientOptions): Layer.Layer<api.Client, api.C
           }),
         status: store.status,
         prune: store.prune,
+        progress: (job) =>
+          Effect.gen(function*() {
+            const status = yield* store.status(job)
+            const runners = yield* store.runners(job, defaults.rateWindowMs)
+            const perSecond = runners.reduce((n, r) => n + r.perSecond, 0)
+            const left = status.total - status.done
+            const etaSeconds = status.submitting || perSecond === 0 ? (left === 0 && !status.submitting ? 0 : null) : left / perSecond
+            return { ...status, runners, perSecond, etaSeconds }
+          }),
         jobs: store.jobs,
         results: (job, resultsOptions) =>
           Store.results(store, job, {

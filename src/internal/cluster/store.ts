@@ -48,6 +48,8 @@ export interface JobStore {
   /** Stores results in one statement; a result already stored (same job and index) is left as it is. */
   readonly put: (job: string, results: ReadonlyArray<api.StoredResult>) => Effect.Effect<void, SqlError>
   readonly status: (job: string) => Effect.Effect<api.JobStatus, SqlError | JobError>
+  /** Results per runner, and how many each stored in the last `windowMs`. */
+  readonly runners: (job: string, windowMs: number) => Effect.Effect<ReadonlyArray<api.RunnerProgress>, SqlError>
   /** Deletes the job and its results; how many results there were. */
   readonly prune: (job: string) => Effect.Effect<number, SqlError | JobError>
   readonly jobs: Effect.Effect<ReadonlyArray<api.JobStatus>, SqlError>
@@ -88,6 +90,7 @@ export const make: Effect.Effect<JobStore, SqlError, SqlClient.SqlClient> = Effe
             ok INTEGER NOT NULL,
             status INTEGER,
             error TEXT,
+            stored_at BIGINT,
             runner TEXT NOT NULL,
             record TEXT NOT NULL,
             UNIQUE (job_id, idx)
@@ -95,6 +98,7 @@ export const make: Effect.Effect<JobStore, SqlError, SqlClient.SqlClient> = Effe
         ).pipe(
           Effect.zipRight(sql`ALTER TABLE gather_results ADD COLUMN IF NOT EXISTS status INTEGER`),
           Effect.zipRight(sql`ALTER TABLE gather_results ADD COLUMN IF NOT EXISTS error TEXT`),
+          Effect.zipRight(sql`ALTER TABLE gather_results ADD COLUMN IF NOT EXISTS stored_at BIGINT`),
           Effect.zipRight(sql`ALTER TABLE gather_jobs ADD COLUMN IF NOT EXISTS sealed INTEGER NOT NULL DEFAULT 1`)
         ),
       orElse: () =>
@@ -112,6 +116,7 @@ export const make: Effect.Effect<JobStore, SqlError, SqlClient.SqlClient> = Effe
             ok INTEGER NOT NULL,
             status INTEGER,
             error TEXT,
+            stored_at BIGINT,
             runner TEXT NOT NULL,
             record TEXT NOT NULL,
             UNIQUE (job_id, idx)
@@ -128,6 +133,7 @@ export const make: Effect.Effect<JobStore, SqlError, SqlClient.SqlClient> = Effe
             return Effect.all([
               names.has("status") ? Effect.void : sql`ALTER TABLE gather_results ADD COLUMN status INTEGER`,
               names.has("error") ? Effect.void : sql`ALTER TABLE gather_results ADD COLUMN error TEXT`,
+              names.has("stored_at") ? Effect.void : sql`ALTER TABLE gather_results ADD COLUMN stored_at BIGINT`,
               jobNames.has("sealed") ? Effect.void : sql`ALTER TABLE gather_jobs ADD COLUMN sealed INTEGER NOT NULL DEFAULT 1`
             ], { discard: true })
           })
@@ -192,18 +198,35 @@ export const make: Effect.Effect<JobStore, SqlError, SqlClient.SqlClient> = Effe
           (rows) => new Set(rows.map((row) => asNumber(row.idx)))
         ),
     put: (job, results) =>
-      results.length === 0 ? Effect.void : Effect.asVoid(
-        sql`INSERT INTO gather_results ${
-          sql.insert(results.map((result) => ({
-            job_id: job,
-            idx: result.index,
-            ok: result.ok ? 1 : 0,
-            status: result.status,
-            error: result.error,
-            runner: result.runner,
-            record: result.record
-          })))
-        } ON CONFLICT (job_id, idx) DO NOTHING`
+      results.length === 0 ? Effect.void : Effect.suspend(() => {
+        const storedAt = Date.now()
+        return Effect.asVoid(
+          sql`INSERT INTO gather_results ${
+            sql.insert(results.map((result) => ({
+              job_id: job,
+              idx: result.index,
+              ok: result.ok ? 1 : 0,
+              status: result.status,
+              error: result.error,
+              stored_at: storedAt,
+              runner: result.runner,
+              record: result.record
+            })))
+          } ON CONFLICT (job_id, idx) DO NOTHING`
+        )
+      }),
+    runners: (job, windowMs) =>
+      Effect.map(
+        sql<{ readonly runner: unknown; readonly done: unknown; readonly ok: unknown; readonly recent: unknown }>`
+          SELECT runner, COUNT(*) AS done, COALESCE(SUM(ok), 0) AS ok,
+            COALESCE(SUM(CASE WHEN stored_at >= ${Date.now() - windowMs} THEN 1 ELSE 0 END), 0) AS recent
+          FROM gather_results WHERE job_id = ${job} GROUP BY runner ORDER BY runner`,
+        (rows) =>
+          rows.map((row): api.RunnerProgress => {
+            const done = asNumber(row.done)
+            const ok = asNumber(row.ok)
+            return { runner: String(row.runner), done, ok, failed: done - ok, perSecond: (asNumber(row.recent) * 1000) / windowMs }
+          })
       ),
     status: (job) =>
       Effect.flatMap(
