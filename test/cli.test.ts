@@ -69,6 +69,50 @@ describe("parse", () => {
     expect(Either.isLeft(Parse.parseDuration(input))).toBe(true)
   })
 
+  it.each([
+    ["20ms", 20],
+    ["20 millis", 20],
+    ["1.5s", 1500],
+    ["2 minutes", 120_000],
+    ["20 MS", 20]
+  ])("a duration flag takes %j (%d ms)", (input, ms) => {
+    const parsed = Parse.durationFlag("latency")(input)
+    expect(Either.isRight(parsed) && Duration.toMillis(parsed.right)).toBe(ms)
+  })
+
+  it.each(["20x", "soon", "20 ms ago", "1,5s", "Infinity", "9".repeat(400) + "s", "--1s"])(
+    "a duration flag refuses %j with one line naming the flag",
+    (input) => {
+      const parsed = Parse.durationFlag("latency")(input)
+      expect(Either.isLeft(parsed)).toBe(true)
+      const message = Either.isLeft(parsed) ? parsed.left : ""
+      expect(message).toMatch(/^--latency: invalid duration .* \(try 20ms, 20 millis, 1\.5s, 2 minutes\)$/)
+      expect(message).not.toContain("\n")
+      expect(Parse.limitFlag("timeout")(input)).toEqual(Either.left(expect.stringMatching(/^--timeout: .*or off\)$/)))
+    }
+  )
+
+  it.prop(
+    "a duration flag reads every number with every unit, with or without a space",
+    [
+      FastCheck.integer({ min: 0, max: 100_000 }),
+      FastCheck.constantFrom<readonly [string, number]>(
+        ["ms", 1],
+        ["millis", 1],
+        ["s", 1000],
+        ["seconds", 1000],
+        ["m", 60_000],
+        ["minutes", 60_000],
+        ["h", 3_600_000]
+      ),
+      FastCheck.boolean()
+    ],
+    ([n, [unit, factor], space]) => {
+      const parsed = Parse.durationFlag("x")(`${n}${space ? " " : ""}${unit}`)
+      expect(Either.isRight(parsed) && Duration.toMillis(parsed.right)).toBe(n * factor)
+    }
+  )
+
   it("limit: off and 0 mean no limit", () => {
     expect(Parse.parseLimit("off")).toEqual(Either.right(false))
     expect(Parse.parseLimit("0")).toEqual(Either.right(false))
@@ -843,15 +887,41 @@ describe.concurrent("gather (the process)", { timeout: 60_000 }, () => {
       await Effect.runPromise(Scope.close(scope, Exit.void))
     }
   })
+  it("cluster submit streams a file into storage (no runner needed) and status reads it back", async () => {
+    const dir = tmpDir()
+    const file = path.join(dir, "urls.txt")
+    fs.writeFileSync(file, Array.from({ length: 50 }, (_, i) => `${server.baseUrl}/wiki/${i + 1}`).join("\n") + "\n# a comment\n")
+    const storage = `sqlite:${path.join(dir, "jobs.db")}`
+    const submitted = await run(["cluster", "submit", file, "--storage", storage, "--job", "job-cli"])
+    expect(submitted.code, submitted.stderr).toBe(0)
+    expect(submitted.stdout).toBe("job-cli\n")
+    const status = await run(["cluster", "status", "job-cli", "--storage", storage])
+    expect(status.code, status.stderr).toBe(0)
+    expect(JSON.parse(status.stdout)).toMatchObject({ job: "job-cli", total: 50, done: 0, submitting: false, finished: false })
+    const pruned = await run(["cluster", "prune", "job-cli", "--storage", storage])
+    expect(pruned.code, pruned.stderr).toBe(0)
+    expect(pruned.stdout).toBe("job job-cli: deleted with its 0 results\n")
+    const gone = await run(["cluster", "status", "job-cli", "--storage", storage])
+    expect(gone.code).toBe(2)
+    expect(gone.stderr).toContain("no job job-cli")
+  })
   it("usage errors exit 2", async () => {
     // One refused by the parser, one by the command's own checks.
     const results = await Promise.all([
       run(["fetch", "-", "--rate", "fast"]),
-      run(["fetch", "-", "--resume"])
+      run(["fetch", "-", "--resume"]),
+      run(["serve", "--latency", "20x"]),
+      run(["fetch", "-", "--timeout", "soon"]),
+      run(["cluster", "runner", "--stats-every", "often"])
     ])
     for (const result of results) expect(result.code, result.stderr).toBe(2)
     expect(results[0]!.stderr).toContain("invalid rate")
     expect(results[1]!.stderr).toContain("--resume needs --out")
+    // A duration flag's refusal is one line that names the flag.
+    for (const [result, name] of [[results[2]!, "latency"], [results[3]!, "timeout"], [results[4]!, "stats-every"]] as const) {
+      expect(result.stderr.trim().split("\n"), result.stderr).toHaveLength(1)
+      expect(result.stderr).toContain(`--${name}: invalid duration`)
+    }
   })
   it("--help off a terminal: real descriptions, no escapes, no @effect/cli type notes", async () => {
     const result = await run(["fetch", "--help"], { env: { NO_COLOR: undefined } })

@@ -4,9 +4,11 @@
  * server given with `--base-url`.
  */
 import type { ServeError } from "@effect/platform/HttpServerError"
-import { Effect, Option } from "effect"
+import { Duration, Effect, Either, Option } from "effect"
 import type { Scope } from "effect"
 import { DemoServer } from "effect-gather"
+// The command line's own duration parser, so an example takes what `gather` takes.
+import { durationFlag } from "../../src/cli/parse.js"
 
 /** The value of `--name value` or `--name=value`, if given. */
 export const arg = (name: string): string | undefined => {
@@ -16,6 +18,20 @@ export const arg = (name: string): string | undefined => {
     if (word.startsWith(`--${name}=`)) return word.slice(name.length + 3)
   }
   return undefined
+}
+
+/**
+ * The duration given with `--name` (`20ms`, `20 millis`, `1.5s`, `2 minutes`,
+ * a bare number of seconds), or `fallback`. Anything else ends the program
+ * with one line naming the flag (exit code 2), before it starts anything.
+ */
+export const durationArg = (name: string, fallback: Duration.DurationInput): Duration.Duration => {
+  const raw = arg(name)
+  if (raw === undefined) return Duration.decode(fallback)
+  return Either.getOrElse(durationFlag(name)(raw), (message) => {
+    process.stderr.write(`${message}\n`)
+    return process.exit(2)
+  })
 }
 
 /** Whether the switch `--name` is on the command line. */

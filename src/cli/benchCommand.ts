@@ -14,7 +14,7 @@ import { DemoServer, Fetch, Gather, Session } from "../index.js"
 import { RunFailed, SomeFailed, UsageError } from "./errors.js"
 import { helpDoc, positive, validated } from "./help.js"
 import * as Output from "./output.js"
-import { parseDuration } from "./parse.js"
+import { durationFlag } from "./parse.js"
 import { formatMs, formatRate, renderTimeline } from "./summary.js"
 import type { Span } from "./summary.js"
 
@@ -40,7 +40,7 @@ const options = {
   latency: Options.text("latency").pipe(
     Options.withPseudoName("DURATION"),
     Options.withDescription("Latency of the embedded demo server (default 100ms); ignored with a URL_TEMPLATE."),
-    validated(parseDuration),
+    validated(durationFlag("latency")),
     Options.withDefault(Duration.millis(100))
   ),
   rows: Options.integer("rows").pipe(

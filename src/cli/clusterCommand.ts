@@ -1,5 +1,5 @@
 /**
- * `gather cluster runner|submit|results|status`: the sharded, durable gather
+ * `gather cluster runner|submit|results|status|prune`: the sharded, durable gather
  * of `effect-gather/Cluster` from the command line. The cluster code is
  * loaded with `import()` when one of these commands runs, so `gather fetch`
  * never loads `@effect/cluster` or a SQL driver.
@@ -21,7 +21,7 @@ import { describe, RunFailed, UsageError } from "./errors.js"
 import { helpDoc, validated } from "./help.js"
 import * as Input from "./input.js"
 import * as Output from "./output.js"
-import { parseDuration, parseLimit, parseRate } from "./parse.js"
+import { durationFlag, limitFlag, parseRate } from "./parse.js"
 import { renderProgress } from "./progress.js"
 
 const loadCluster = Effect.promise(() => import("../Cluster.js"))
@@ -117,6 +117,13 @@ const runnerOptions = {
     validated(positive("per-origin")),
     Options.withDefault(4)
   ),
+  concurrency: Options.integer("concurrency").pipe(
+    Options.withAlias("c"),
+    Options.withPseudoName("N"),
+    Options.withDescription("Requests this runner has in flight at once, over all its origins; each runner adds its own (default 64)."),
+    validated(positive("concurrency")),
+    Options.withDefault(64)
+  ),
   rate: Options.text("rate").pipe(
     Options.withPseudoName("RATE"),
     Options.withDescription("Requests started per origin, e.g. 20/s (held by the runner owning the origin)."),
@@ -126,7 +133,7 @@ const runnerOptions = {
   timeout: Options.text("timeout").pipe(
     Options.withPseudoName("DURATION"),
     Options.withDescription("Give up on a URL after this long, retries included (default 3m)."),
-    validated(parseLimit),
+    validated(limitFlag("timeout")),
     Options.optional
   ),
   retries: Options.integer("retries").pipe(
@@ -137,7 +144,7 @@ const runnerOptions = {
   statsEvery: Options.text("stats-every").pipe(
     Options.withPseudoName("DURATION"),
     Options.withDescription("How often to print the runner's counts on stderr (default 5s; --quiet: never)."),
-    validated(parseDuration),
+    validated(durationFlag("stats-every")),
     Options.withDefault(Duration.seconds(5))
   ),
   quiet
@@ -158,12 +165,15 @@ const runRunner = (config: RunnerConfig) =>
       port: config.port,
       listenHost: Option.getOrUndefined(config.listen),
       perOrigin: config.perOrigin,
+      concurrency: config.concurrency,
       session
     })
     return Effect.gen(function*() {
       const runner = yield* cluster.Runner
       yield* Output.stdout.write(
-        `gather cluster runner ${runner.address} ready (storage ${cluster.describeStorage(storage)}, ${config.perOrigin} per origin)\n`
+        `gather cluster runner ${runner.address} ready (storage ${
+          cluster.describeStorage(storage)
+        }, ${config.perOrigin} per origin, ${config.concurrency} in flight)\n`
       )
       const report = Effect.flatMap(runner.stats, (stats) =>
         Output.stderr(
@@ -209,16 +219,12 @@ const runSubmit = (config: Command.Command.ParseConfig<typeof submitOptions>) =>
   withClient(config.storage, "submit", (client) =>
     Effect.gen(function*() {
       yield* Input.checkReadable(config.file)
-      const urls = yield* Stream.runCollect(Input.inputs(config.file))
       const line = throttledLine(!config.quiet && Output.stderrIsTTY())
       const started = Date.now()
-      const job = yield* client.submit(Array.from(urls, (input) => input.text), {
+      // The file is streamed into storage in parts, never read whole.
+      const job = yield* client.submit(Stream.map(Input.inputs(config.file), (input) => input.text), {
         job: Option.getOrUndefined(config.job),
-        onProgress: (sent, total) =>
-          line.draw(
-            () => `submitted ${sent}/${total}  ${Math.round((sent * 1000) / Math.max(1, Date.now() - started))}/s`,
-            sent === total
-          )
+        onProgress: (sent) => line.draw(() => `submitted ${sent}  ${Math.round((sent * 1000) / Math.max(1, Date.now() - started))}/s`)
       }).pipe(Effect.ensuring(Effect.sync(line.clear)))
       yield* Output.stdout.write(`${job}\n`)
     }))
@@ -251,7 +257,7 @@ const runResults = (config: Command.Command.ParseConfig<typeof resultsOptions>) 
         Stream.runForEach((result) =>
           Effect.suspend(() => {
             done++
-            if (result.record.includes("\"ok\":true")) ok++
+            if (result.ok) ok++
             line.draw(() =>
               renderProgress({
                 done,
@@ -289,7 +295,8 @@ const statusOptions = {
 const runStatus = (config: Command.Command.ParseConfig<typeof statusOptions>) =>
   withClient(config.storage, "status", (client) =>
     Effect.gen(function*() {
-      const statuses = Option.isSome(config.job) ? [yield* client.status(config.job.value)] : yield* client.jobs
+      // One job: with what each runner stored and the rate of the last 10 s.
+      const statuses = Option.isSome(config.job) ? [yield* client.progress(config.job.value)] : yield* client.jobs
       for (const status of statuses) {
         yield* Output.stdout.write(`${JSON.stringify({ ...status, createdAt: status.createdAt.toISOString() })}\n`)
       }
@@ -297,20 +304,43 @@ const runStatus = (config: Command.Command.ParseConfig<typeof statusOptions>) =>
 
 const status = Command.make("status", statusOptions, runStatus).pipe(
   Command.withDescription(helpDoc({
-    summary: "Print where a job (or every job) stands, one JSON line each.",
+    summary:
+      "Print where a job (or every job) stands, one JSON line each; for one job also per runner: done, ok, failed, results/s over the last 10 s, and the ETA.",
     examples: ["gather cluster status --storage sqlite:jobs.db"]
   }))
 )
 
-export const command = Command.make("cluster", {}, () => Effect.fail(new UsageError({ message: "missing command: runner, submit, results or status" }))).pipe(
+// --- prune -------------------------------------------------------------------
+
+const pruneOptions = {
+  storage: storageOption,
+  job: Args.text({ name: "JOB" }).pipe(Args.withDescription("The job to delete"))
+}
+
+const runPrune = (config: Command.Command.ParseConfig<typeof pruneOptions>) =>
+  withClient(
+    config.storage,
+    "prune",
+    (client) => Effect.flatMap(client.prune(config.job), (results) => Output.stdout.write(`job ${config.job}: deleted with its ${results} results\n`))
+  )
+
+const prune = Command.make("prune", pruneOptions, runPrune).pipe(
   Command.withDescription(helpDoc({
-    summary: "A sharded, durable gather over several processes or machines (effect-gather/Cluster).",
-    examples: [
-      "gather cluster runner --storage sqlite:jobs.db --port 34431 &",
-      "gather cluster runner --storage sqlite:jobs.db --port 34432 &",
-      "JOB=$(gather cluster submit urls.txt --storage sqlite:jobs.db)",
-      "gather cluster results $JOB --storage sqlite:jobs.db > out.ndjson"
-    ]
-  })),
-  Command.withSubcommands([runner, submit, results, status])
+    summary: "Delete a job and its stored results (run results first if you need them).",
+    examples: ["gather cluster prune job-1a2b3c4d --storage sqlite:jobs.db"]
+  }))
 )
+
+export const command = Command.make("cluster", {}, () => Effect.fail(new UsageError({ message: "missing command: runner, submit, results, status or prune" })))
+  .pipe(
+    Command.withDescription(helpDoc({
+      summary: "A sharded, durable gather over several processes or machines (effect-gather/Cluster).",
+      examples: [
+        "gather cluster runner --storage sqlite:jobs.db --port 34431 &",
+        "gather cluster runner --storage sqlite:jobs.db --port 34432 &",
+        "JOB=$(gather cluster submit urls.txt --storage sqlite:jobs.db)",
+        "gather cluster results $JOB --storage sqlite:jobs.db > out.ndjson"
+      ]
+    })),
+    Command.withSubcommands([runner, submit, results, status, prune])
+  )

@@ -32,7 +32,7 @@ import { helpDoc, nonNegative, positive, validated } from "./help.js"
 import * as Input from "./input.js"
 import * as InputKey from "./inputKey.js"
 import * as Output from "./output.js"
-import { parseBytes, parseChoice, parseHeaders, parseLimit, parseMethod, parseRate } from "./parse.js"
+import { limitFlag, parseBytes, parseChoice, parseHeaders, parseMethod, parseRate } from "./parse.js"
 import type { Method, Rate } from "./parse.js"
 import { renderProgress, showProgress } from "./progress.js"
 import * as Resume from "./resume.js"
@@ -140,7 +140,7 @@ const options = {
   timeout: Options.text("timeout").pipe(
     Options.withPseudoName("DURATION"),
     Options.withDescription("Give up on a URL after this long, retries included: 500ms, 5s, 2m, or off (default 3m)."),
-    validated(parseLimit),
+    validated(limitFlag("timeout")),
     Options.optional
   ),
   retries: Options.integer("retries").pipe(

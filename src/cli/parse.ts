@@ -27,9 +27,13 @@ const compactUnits: Readonly<Record<string, number>> = {
 
 const durationPattern = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i
 
+/** What a refused duration message suggests. */
+const durationHint = "try 20ms, 20 millis, 1.5s, 2 minutes"
+
 /**
- * A duration: `500ms`, `5s`, `1.5s`, `2m`, `1h`, `"5 seconds"`, or a bare
- * number of seconds (`5`).
+ * A duration: `20ms`, `20 millis`, `1.5s`, `2m`, `2 minutes`, `1h`, or a bare
+ * number of seconds (`5`). The one parser of every duration flag of the
+ * command line and of the examples (through {@link durationFlag}).
  */
 export const parseDuration = (input: string): Either.Either<Duration.Duration, string> => {
   const text = input.trim()
@@ -38,19 +42,27 @@ export const parseDuration = (input: string): Either.Either<Duration.Duration, s
     const value = Number(match[1])
     const unit = match[2]!.toLowerCase()
     const factor = unit === "" ? 1_000 : compactUnits[unit]
-    if (factor !== undefined && Number.isFinite(value)) return Either.right(Duration.millis(value * factor))
+    if (factor !== undefined && Number.isFinite(value * factor)) return Either.right(Duration.millis(value * factor))
   }
   const decoded = Duration.decodeUnknown(text)
   if (decoded._tag === "Some" && Duration.isFinite(decoded.value)) return Either.right(decoded.value)
-  return Either.left(`invalid duration "${input}" (try 500ms, 5s, 2m)`)
+  return Either.left(`invalid duration ${JSON.stringify(input)} (${durationHint})`)
 }
 
 /** A time limit: a duration, or `off` / `0` for none. */
 export const parseLimit = (input: string): Either.Either<Duration.Duration | false, string> => {
   const text = input.trim().toLowerCase()
   if (text === "off" || text === "none" || text === "0") return Either.right(false)
-  return parseDuration(input)
+  return Either.mapLeft(parseDuration(input), (message) => message.replace(durationHint, `${durationHint}, or off`))
 }
+
+/** The parser of the duration flag `--name`: {@link parseDuration}, with a message that names the flag. */
+export const durationFlag = (name: string) => (input: string): Either.Either<Duration.Duration, string> =>
+  Either.mapLeft(parseDuration(input), (message) => `--${name}: ${message}`)
+
+/** The parser of the time-limit flag `--name`: {@link parseLimit}, with a message that names the flag. */
+export const limitFlag = (name: string) => (input: string): Either.Either<Duration.Duration | false, string> =>
+  Either.mapLeft(parseLimit(input), (message) => `--${name}: ${message}`)
 
 /** A rate limit as the session takes it. */
 export interface Rate {

@@ -14,7 +14,7 @@ import { DemoServer } from "../index.js"
 import { RunFailed } from "./errors.js"
 import { helpDoc, validated } from "./help.js"
 import * as Output from "./output.js"
-import { parseDuration } from "./parse.js"
+import { durationFlag } from "./parse.js"
 
 const port = (n: number) => Number.isInteger(n) && n >= 0 && n <= 65535 ? Either.right(n) : Either.left(`--port must be 0–65535, got ${n}`)
 
@@ -34,7 +34,7 @@ const options = {
   latency: Options.text("latency").pipe(
     Options.withPseudoName("DURATION"),
     Options.withDescription("Added before answering /api/v2/pokemon/* and /wiki/*, e.g. 100ms (default 0)."),
-    validated(parseDuration),
+    validated(durationFlag("latency")),
     Options.withDefault(Duration.zero)
   ),
   tls: Options.boolean("tls").pipe(

@@ -1,4 +1,5 @@
 import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
+import * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -17,11 +18,17 @@ export const tag = Context.GenericTag<api.Client>("effect-gather/Cluster/Client"
 /** @internal */
 export const defaults = {
   submitConcurrency: 16,
-  batchSize: 16,
+  batchSize: 64,
+  /** The window of `progress`'s rates. */
+  rateWindowMs: 10_000,
+  /** Lines of a streamed job batched at once. */
+  readChunk: 16_384,
   pollInterval: Duration.millis(250)
 } as const
 
 const sendRetry = Schedule.intersect(Schedule.exponential(Duration.millis(50), 2), Schedule.recurs(8))
+
+const isList = <E>(urls: ReadonlyArray<string> | Stream.Stream<string, E>): urls is ReadonlyArray<string> => Array.isArray(urls)
 
 const newJobId = (): string => `job-${crypto.randomUUID().slice(0, 8)}`
 
@@ -33,36 +40,71 @@ export const layer = (options: api.ClientOptions): Layer.Layer<api.Client, api.C
       const makeClient = yield* Origin.client
       const service: api.Client = {
         storage,
-        submit: (urls, submitOptions) =>
+        submit: <E>(urls: ReadonlyArray<string> | Stream.Stream<string, E>, submitOptions?: api.SubmitOptions) =>
           Effect.gen(function*() {
             const job = submitOptions?.job ?? newJobId()
-            yield* store.createJob(job, urls.length)
+            const size = submitOptions?.batchSize ?? defaults.batchSize
+            const known = isList(urls) ? urls.length : undefined
+            const found = yield* store.openJob(job)
+            // A job stored before (sealed) takes no input past its count.
+            const limit = found.sealed ? found.total : Infinity
+            const conflict = (count: number) =>
+              new Store.JobError({ reason: "Conflict", message: `job ${job} already exists with ${found.total} inputs, not ${count}` })
+            let count = 0
+            let batch = 0
             let sent = 0
-            yield* Effect.forEach(
-              batches(urls, submitOptions?.batchSize ?? defaults.batchSize),
-              ({ batch, inputs, origin }) =>
-                makeClient(origin).Fetch(new FetchBatch({ job, batch, inputs }), { discard: true }).pipe(
-                  // A storage busy for a moment; the batch's primary key makes a retry safe.
-                  Effect.retry(sendRetry),
-                  Effect.tap(() => {
-                    sent += inputs.length
-                    if (submitOptions?.onProgress !== undefined) submitOptions.onProgress(sent, urls.length)
-                  })
-                ),
-              { concurrency: submitOptions?.concurrency ?? defaults.submitConcurrency, discard: true }
-            )
+            const part = (chunk: Iterable<string>, length: number) =>
+              Effect.gen(function*() {
+                if (count + length > limit) return yield* conflict(known ?? count + length)
+                const parts = batches(chunk, size, { index: count, batch })
+                count += length
+                batch += parts.length
+                yield* Effect.forEach(
+                  parts,
+                  ({ batch, inputs, origin }) =>
+                    makeClient(origin).Fetch(new FetchBatch({ job, batch, inputs }), { discard: true }).pipe(
+                      // A storage busy for a moment; the batch's primary key makes a retry safe.
+                      Effect.retry(sendRetry),
+                      Effect.tap(() => {
+                        sent += inputs.length
+                        if (submitOptions?.onProgress !== undefined) submitOptions.onProgress(sent, known)
+                      })
+                    ),
+                  { concurrency: submitOptions?.concurrency ?? defaults.submitConcurrency, discard: true }
+                )
+                if (!found.sealed) yield* store.grow(job, count)
+              })
+            // An array is one part (the batches of 0.2.0, so its resubmits
+            // match); a stream is read in parts of `readChunk` lines, never
+            // held whole.
+            if (isList(urls)) yield* part(urls, urls.length)
+            else {
+              yield* Stream.runForEachChunk(
+                Stream.rechunk(urls, Math.max(1, Math.floor(submitOptions?.partSize ?? defaults.readChunk))),
+                (chunk) => part(chunk, Chunk.size(chunk))
+              )
+            }
+            if (found.sealed && count !== found.total) return yield* conflict(count)
+            yield* store.seal(job, count)
             return job
           }),
         status: store.status,
+        prune: store.prune,
+        progress: (job) =>
+          Effect.gen(function*() {
+            const status = yield* store.status(job)
+            const runners = yield* store.runners(job, defaults.rateWindowMs)
+            const perSecond = runners.reduce((n, r) => n + r.perSecond, 0)
+            const left = status.total - status.done
+            const etaSeconds = status.submitting || perSecond === 0 ? (left === 0 && !status.submitting ? 0 : null) : left / perSecond
+            return { ...status, runners, perSecond, etaSeconds }
+          }),
         jobs: store.jobs,
         results: (job, resultsOptions) =>
-          Stream.map(
-            Store.results(store, job, {
-              follow: resultsOptions?.follow ?? true,
-              pollInterval: resultsOptions?.pollInterval ?? defaults.pollInterval
-            }),
-            (row): api.StoredResult => ({ index: row.index, runner: row.runner, record: row.record })
-          )
+          Store.results(store, job, {
+            follow: resultsOptions?.follow ?? true,
+            pollInterval: resultsOptions?.pollInterval ?? defaults.pollInterval
+          })
       }
       return service
     })

@@ -39,25 +39,29 @@ export const Origin = Entity.make("GatherOrigin", [
 /**
  * The job's inputs as batches: grouped by origin in input order, then cut
  * into runs of `size`. Pure and deterministic, so a resubmitted job yields
- * the same batches (and the same primary keys).
+ * the same batches (and the same primary keys). A streamed job is cut into
+ * parts of a fixed number of lines first, each batched on its own.
  *
  * @internal
  */
 export const batches = (
-  urls: ReadonlyArray<string>,
-  size: number
+  urls: Iterable<string>,
+  size: number,
+  /** The index of the first URL and the number of the first batch (a part of a streamed job). */
+  first: { readonly index: number; readonly batch: number } = { index: 0, batch: 0 }
 ): Array<{ readonly origin: string; readonly batch: number; readonly inputs: Array<typeof Input.Type> }> => {
   const byOrigin = new Map<string, Array<typeof Input.Type>>()
-  urls.forEach((url, index) => {
+  let index = first.index
+  for (const url of urls) {
     const origin = originOf(url)
     let group = byOrigin.get(origin)
     if (group === undefined) byOrigin.set(origin, group = [])
-    group.push({ index, url })
-  })
+    group.push({ index: index++, url })
+  }
   const out: Array<{ readonly origin: string; readonly batch: number; readonly inputs: Array<typeof Input.Type> }> = []
   for (const [origin, inputs] of byOrigin) {
     for (let i = 0; i < inputs.length; i += size) {
-      out.push({ origin, batch: out.length, inputs: inputs.slice(i, i + size) })
+      out.push({ origin, batch: first.batch + out.length, inputs: inputs.slice(i, i + size) })
     }
   }
   return out

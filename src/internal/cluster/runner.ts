@@ -11,10 +11,9 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import type * as api from "../../Cluster.js"
-import * as Fetch from "../../Fetch.js"
 import * as Session from "../../Session.js"
-import * as Records from "../record.js"
-import { type Input, Origin } from "./entity.js"
+import { Origin, originOf } from "./entity.js"
+import * as Fetcher from "./fetcher.js"
 import { parseStorage, sqlLayer } from "./storage.js"
 import * as Store from "./store.js"
 
@@ -22,8 +21,13 @@ import * as Store from "./store.js"
 export const defaults = {
   host: "127.0.0.1",
   port: 34431,
-  perOrigin: 4
+  perOrigin: 4,
+  concurrency: 64,
+  /** Results stored in one INSERT at most. */
+  writeBatch: 500
 } as const
+
+const FetcherTag = Context.GenericTag<Fetcher.Fetcher>("effect-gather/Cluster/Fetcher")
 
 /**
  * Failover settings for a crawl: a dead runner's shards move after about
@@ -81,37 +85,18 @@ export const layer = (options: api.RunnerOptions): Layer.Layer<api.Runner, api.R
     const port = options.port ?? defaults.port
     const perOrigin = options.perOrigin ?? defaults.perOrigin
     const address = `${host}:${port}`
-    const stats = { fetched: 0, inFlight: 0, pending: 0 }
+    const concurrency = options.concurrency ?? defaults.concurrency
+
+    // One fetcher per runner, shared by every origin entity it holds.
+    const fetcherLayer = Layer.scoped(
+      FetcherTag,
+      Effect.flatMap(Store.JobStore, (store) => Fetcher.make({ address, perOrigin, concurrency, writeBatch: defaults.writeBatch, store }))
+    )
 
     const entity = Origin.toLayer(
       Effect.gen(function*() {
         const store = yield* Store.JobStore
-        const session = yield* Session.Session
-        // The origin's in-flight limit: one semaphore per entity, that is per
-        // origin, living on the one runner that holds the origin's shard.
-        const slots = yield* Effect.makeSemaphore(perOrigin)
-        const fetchOne = (job: string, input: typeof Input.Type) =>
-          Effect.gen(function*() {
-            stats.pending++
-            stats.inFlight++
-            const record = yield* Fetch.get(input.url).pipe(
-              Effect.match({
-                onFailure: (error) => Records.fromError(input.url, error),
-                onSuccess: (response) => Records.fromResponse(input.url, response)
-              }),
-              Effect.ensuring(Effect.sync(() => {
-                stats.inFlight--
-              })),
-              Effect.provideService(Session.Session, session)
-            )
-            stats.fetched++
-            yield* Effect.retry(
-              store.put(job, { index: input.index, ok: record.ok, runner: address, record: JSON.stringify(record) }),
-              storageRetry
-            )
-          }).pipe(Effect.ensuring(Effect.sync(() => {
-            stats.pending--
-          })))
+        const fetcher = yield* FetcherTag
         return Origin.of({
           Fetch: ({ payload }) =>
             Effect.gen(function*() {
@@ -120,10 +105,8 @@ export const layer = (options: api.RunnerOptions): Layer.Layer<api.Runner, api.R
               // result yet.
               const stored = yield* Effect.retry(store.stored(payload.job, payload.inputs.map((i) => i.index)), storageRetry)
               const todo = payload.inputs.filter((input) => !stored.has(input.index))
-              yield* Effect.forEach(todo, (input) => slots.withPermits(1)(fetchOne(payload.job, input)), {
-                concurrency: "unbounded",
-                discard: true
-              })
+              if (todo.length === 0) return
+              yield* fetcher.run(payload.job, originOf(todo[0]!.url), todo)
             }).pipe(Effect.orDie)
         })
       }),
@@ -140,14 +123,17 @@ export const layer = (options: api.RunnerOptions): Layer.Layer<api.Runner, api.R
       Layer.provideMerge(clusterStorage(shardingConfig))
     )
 
-    const runner: api.Runner = {
-      address,
-      storage,
-      stats: Effect.sync(() => ({ fetched: stats.fetched, inFlight: stats.inFlight, pending: stats.pending }))
-    }
+    const runnerLayer = Layer.effect(
+      tag,
+      Effect.map(FetcherTag, ({ stats }): api.Runner => ({
+        address,
+        storage,
+        stats: Effect.sync(() => ({ fetched: stats.fetched, inFlight: stats.inFlight, pending: stats.pending }))
+      }))
+    )
 
-    return Layer.succeed(tag, runner).pipe(
-      Layer.merge(entity),
+    return Layer.merge(runnerLayer, entity).pipe(
+      Layer.provide(fetcherLayer),
       Layer.provide(Store.layer),
       Layer.provide(Session.layer({
         maxInFlightPerHost: perOrigin,

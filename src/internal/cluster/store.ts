@@ -27,27 +27,37 @@ export class JobError extends Data.TaggedError("JobError")<{
   readonly message: string
 }> {}
 
-/** @internal */
-export interface StoredResult {
-  readonly index: number
-  readonly runner: string
-  /** The NDJSON record, without its newline. */
-  readonly record: string
+/** A stored result with its place in the table. @internal */
+export interface StoredRow extends api.StoredResult {
+  readonly seq: number
 }
 
 /** @internal */
 export interface JobStore {
-  readonly createJob: (job: string, total: number) => Effect.Effect<void, SqlError | JobError>
+  /**
+   * Creates the job (open: its inputs are still being stored) or finds it.
+   * A job found sealed says how many inputs it has; a resubmit must match.
+   */
+  readonly openJob: (job: string) => Effect.Effect<{ readonly total: number; readonly sealed: boolean }, SqlError>
+  /** The inputs stored so far of an open job (status shows them while it is submitted). */
+  readonly grow: (job: string, total: number) => Effect.Effect<void, SqlError>
+  /** Every input is stored: the job has `total` inputs; a job sealed with another count is a Conflict. */
+  readonly seal: (job: string, total: number) => Effect.Effect<void, SqlError | JobError>
   /** Which of these inputs have a result. */
   readonly stored: (job: string, indexes: ReadonlyArray<number>) => Effect.Effect<ReadonlySet<number>, SqlError>
-  readonly put: (job: string, result: StoredResult & { readonly ok: boolean }) => Effect.Effect<void, SqlError>
+  /** Stores results in one statement; a result already stored (same job and index) is left as it is. */
+  readonly put: (job: string, results: ReadonlyArray<api.StoredResult>) => Effect.Effect<void, SqlError>
   readonly status: (job: string) => Effect.Effect<api.JobStatus, SqlError | JobError>
+  /** Results per runner, and how many each stored in the last `windowMs`. */
+  readonly runners: (job: string, windowMs: number) => Effect.Effect<ReadonlyArray<api.RunnerProgress>, SqlError>
+  /** Deletes the job and its results; how many results there were. */
+  readonly prune: (job: string) => Effect.Effect<number, SqlError | JobError>
   readonly jobs: Effect.Effect<ReadonlyArray<api.JobStatus>, SqlError>
   readonly page: (
     job: string,
     afterSeq: number,
     limit: number
-  ) => Effect.Effect<ReadonlyArray<StoredResult & { readonly seq: number }>, SqlError>
+  ) => Effect.Effect<ReadonlyArray<StoredRow>, SqlError>
 }
 
 /** @internal */
@@ -64,46 +74,80 @@ export const make: Effect.Effect<JobStore, SqlError, SqlClient.SqlClient> = Effe
   const sql = yield* SqlClient.SqlClient
 
   yield* Effect.retry(
-    sql.onDialectOrElse({
+    // Both dialects only create and alter: what each returns is dropped.
+    Effect.asVoid<unknown, SqlError, never>(sql.onDialectOrElse({
       pg: () =>
         Effect.zipRight(
           sql`CREATE TABLE IF NOT EXISTS gather_jobs (
             id TEXT PRIMARY KEY,
             total INTEGER NOT NULL,
-            created_at BIGINT NOT NULL
+            created_at BIGINT NOT NULL,
+            sealed INTEGER NOT NULL DEFAULT 1
           )`,
           sql`CREATE TABLE IF NOT EXISTS gather_results (
             seq BIGSERIAL PRIMARY KEY,
             job_id TEXT NOT NULL,
             idx INTEGER NOT NULL,
             ok INTEGER NOT NULL,
+            status INTEGER,
+            error TEXT,
+            stored_at BIGINT,
             runner TEXT NOT NULL,
             record TEXT NOT NULL,
             UNIQUE (job_id, idx)
           )`
+        ).pipe(
+          Effect.zipRight(sql`ALTER TABLE gather_results ADD COLUMN IF NOT EXISTS status INTEGER`),
+          Effect.zipRight(sql`ALTER TABLE gather_results ADD COLUMN IF NOT EXISTS error TEXT`),
+          Effect.zipRight(sql`ALTER TABLE gather_results ADD COLUMN IF NOT EXISTS stored_at BIGINT`),
+          Effect.zipRight(sql`ALTER TABLE gather_jobs ADD COLUMN IF NOT EXISTS sealed INTEGER NOT NULL DEFAULT 1`)
         ),
       orElse: () =>
         Effect.zipRight(
           sql`CREATE TABLE IF NOT EXISTS gather_jobs (
             id TEXT PRIMARY KEY,
             total INTEGER NOT NULL,
-            created_at INTEGER NOT NULL
+            created_at INTEGER NOT NULL,
+            sealed INTEGER NOT NULL DEFAULT 1
           )`,
           sql`CREATE TABLE IF NOT EXISTS gather_results (
             seq INTEGER PRIMARY KEY AUTOINCREMENT,
             job_id TEXT NOT NULL,
             idx INTEGER NOT NULL,
             ok INTEGER NOT NULL,
+            status INTEGER,
+            error TEXT,
+            stored_at BIGINT,
             runner TEXT NOT NULL,
             record TEXT NOT NULL,
             UNIQUE (job_id, idx)
           )`
+        ).pipe(
+          // SQLite has no ADD COLUMN IF NOT EXISTS: a table of 0.2.0 gets the columns here.
+          Effect.zipRight(Effect.all([
+            sql<{ readonly name: unknown }>`PRAGMA table_info(gather_results)`,
+            sql<{ readonly name: unknown }>`PRAGMA table_info(gather_jobs)`
+          ])),
+          Effect.flatMap(([results, jobs]) => {
+            const names = new Set(results.map((c) => String(c.name)))
+            const jobNames = new Set(jobs.map((c) => String(c.name)))
+            return Effect.all([
+              names.has("status") ? Effect.void : sql`ALTER TABLE gather_results ADD COLUMN status INTEGER`,
+              names.has("error") ? Effect.void : sql`ALTER TABLE gather_results ADD COLUMN error TEXT`,
+              names.has("stored_at") ? Effect.void : sql`ALTER TABLE gather_results ADD COLUMN stored_at BIGINT`,
+              jobNames.has("sealed") ? Effect.void : sql`ALTER TABLE gather_jobs ADD COLUMN sealed INTEGER NOT NULL DEFAULT 1`
+            ], { discard: true })
+          })
         )
-    }),
+    })),
     migrationRetry
   )
+  // `results` pages a job's rows in `seq` order and `status` counts them:
+  // both by job, so (job_id, seq) serves both without a sort.
+  yield* Effect.retry(sql`CREATE INDEX IF NOT EXISTS gather_results_job_seq ON gather_results (job_id, seq)`, migrationRetry)
 
-  const statusOf = (row: { readonly id: unknown; readonly total: unknown; readonly created_at: unknown }) =>
+  type JobRow = { readonly id: unknown; readonly total: unknown; readonly created_at: unknown; readonly sealed: unknown }
+  const statusOf = (row: JobRow) =>
     Effect.map(
       sql<{ readonly done: unknown; readonly ok: unknown }>`
         SELECT COUNT(*) AS done, COALESCE(SUM(ok), 0) AS ok FROM gather_results WHERE job_id = ${String(row.id)}`,
@@ -111,23 +155,33 @@ export const make: Effect.Effect<JobStore, SqlError, SqlClient.SqlClient> = Effe
         const done = asNumber(rows[0]?.done)
         const ok = asNumber(rows[0]?.ok)
         const total = asNumber(row.total)
+        const sealed = asNumber(row.sealed) === 1
         return {
           job: String(row.id),
           total,
           done,
           ok,
           failed: done - ok,
-          finished: done >= total,
+          submitting: !sealed,
+          finished: sealed && done >= total,
           createdAt: new Date(asNumber(row.created_at))
         }
       }
     )
 
   const store: JobStore = {
-    createJob: (job, total) =>
+    openJob: (job) =>
       Effect.gen(function*() {
-        yield* sql`INSERT INTO gather_jobs (id, total, created_at) VALUES (${job}, ${total}, ${Date.now()})
+        yield* sql`INSERT INTO gather_jobs (id, total, created_at, sealed) VALUES (${job}, 0, ${Date.now()}, 0)
           ON CONFLICT (id) DO NOTHING`
+        const rows = yield* sql<{ readonly total: unknown; readonly sealed: unknown }>`
+          SELECT total, sealed FROM gather_jobs WHERE id = ${job}`
+        return { total: asNumber(rows[0]?.total), sealed: asNumber(rows[0]?.sealed) === 1 }
+      }),
+    grow: (job, total) => Effect.asVoid(sql`UPDATE gather_jobs SET total = ${total} WHERE id = ${job} AND sealed = 0 AND total < ${total}`),
+    seal: (job, total) =>
+      Effect.gen(function*() {
+        yield* sql`UPDATE gather_jobs SET total = ${total}, sealed = 1 WHERE id = ${job} AND sealed = 0`
         const rows = yield* sql<{ readonly total: unknown }>`SELECT total FROM gather_jobs WHERE id = ${job}`
         const stored = asNumber(rows[0]?.total)
         if (stored !== total) {
@@ -144,36 +198,79 @@ export const make: Effect.Effect<JobStore, SqlError, SqlClient.SqlClient> = Effe
           sql<{ readonly idx: unknown }>`SELECT idx FROM gather_results WHERE job_id = ${job} AND ${sql.in("idx", indexes)}`,
           (rows) => new Set(rows.map((row) => asNumber(row.idx)))
         ),
-    put: (job, result) =>
-      Effect.asVoid(
-        sql`INSERT INTO gather_results (job_id, idx, ok, runner, record)
-          VALUES (${job}, ${result.index}, ${result.ok ? 1 : 0}, ${result.runner}, ${result.record})
-          ON CONFLICT (job_id, idx) DO NOTHING`
+    put: (job, results) =>
+      results.length === 0 ? Effect.void : Effect.suspend(() => {
+        const storedAt = Date.now()
+        return Effect.asVoid(
+          sql`INSERT INTO gather_results ${
+            sql.insert(results.map((result) => ({
+              job_id: job,
+              idx: result.index,
+              ok: result.ok ? 1 : 0,
+              status: result.status,
+              error: result.error,
+              stored_at: storedAt,
+              runner: result.runner,
+              record: result.record
+            })))
+          } ON CONFLICT (job_id, idx) DO NOTHING`
+        )
+      }),
+    runners: (job, windowMs) =>
+      Effect.map(
+        sql<{ readonly runner: unknown; readonly done: unknown; readonly ok: unknown; readonly recent: unknown }>`
+          SELECT runner, COUNT(*) AS done, COALESCE(SUM(ok), 0) AS ok,
+            COALESCE(SUM(CASE WHEN stored_at >= ${Date.now() - windowMs} THEN 1 ELSE 0 END), 0) AS recent
+          FROM gather_results WHERE job_id = ${job} GROUP BY runner ORDER BY runner`,
+        (rows) =>
+          rows.map((row): api.RunnerProgress => {
+            const done = asNumber(row.done)
+            const ok = asNumber(row.ok)
+            return { runner: String(row.runner), done, ok, failed: done - ok, perSecond: (asNumber(row.recent) * 1000) / windowMs }
+          })
       ),
     status: (job) =>
       Effect.flatMap(
-        sql<{ readonly id: unknown; readonly total: unknown; readonly created_at: unknown }>`
-          SELECT id, total, created_at FROM gather_jobs WHERE id = ${job}`,
+        sql<JobRow>`SELECT id, total, created_at, sealed FROM gather_jobs WHERE id = ${job}`,
         (rows): Effect.Effect<api.JobStatus, SqlError | JobError> =>
           rows[0] === undefined
             ? Effect.fail(new JobError({ reason: "NotFound", message: `no job ${job} in this storage` }))
             : statusOf(rows[0])
       ),
+    prune: (job) =>
+      sql.withTransaction(Effect.gen(function*() {
+        const rows = yield* sql<{ readonly id: unknown }>`SELECT id FROM gather_jobs WHERE id = ${job}`
+        if (rows.length === 0) return yield* new JobError({ reason: "NotFound", message: `no job ${job} in this storage` })
+        const counted = yield* sql<{ readonly n: unknown }>`SELECT COUNT(*) AS n FROM gather_results WHERE job_id = ${job}`
+        yield* sql`DELETE FROM gather_results WHERE job_id = ${job}`
+        yield* sql`DELETE FROM gather_jobs WHERE id = ${job}`
+        return asNumber(counted[0]?.n)
+      })),
     jobs: Effect.flatMap(
-      sql<{ readonly id: unknown; readonly total: unknown; readonly created_at: unknown }>`
-        SELECT id, total, created_at FROM gather_jobs ORDER BY created_at`,
+      sql<JobRow>`SELECT id, total, created_at, sealed FROM gather_jobs ORDER BY created_at`,
       (rows) => Effect.forEach(rows, statusOf)
     ),
     page: (job, afterSeq, limit) =>
       Effect.map(
-        sql<{ readonly seq: unknown; readonly idx: unknown; readonly runner: unknown; readonly record: unknown }>`
-          SELECT seq, idx, runner, record FROM gather_results
+        sql<{
+          readonly seq: unknown
+          readonly idx: unknown
+          readonly ok: unknown
+          readonly status: unknown
+          readonly error: unknown
+          readonly runner: unknown
+          readonly record: unknown
+        }>`
+          SELECT seq, idx, ok, status, error, runner, record FROM gather_results
           WHERE job_id = ${job} AND seq > ${afterSeq} ORDER BY seq LIMIT ${limit}`,
         (rows) =>
-          rows.map((row) => ({
+          rows.map((row): StoredRow => ({
             seq: asNumber(row.seq),
             index: asNumber(row.idx),
             runner: String(row.runner),
+            ok: asNumber(row.ok) === 1,
+            status: row.status === null || row.status === undefined ? null : asNumber(row.status),
+            error: row.error === null || row.error === undefined ? null : String(row.error),
             record: String(row.record)
           }))
       )
@@ -191,7 +288,8 @@ export const layer: Layer.Layer<JobStore, SqlError, SqlClient.SqlClient> = Layer
  * lower `seq` can appear after a higher one was read: each page re-reads a
  * window behind the cursor, and a set of the indexes already emitted drops
  * the repeats. When the stream ends, one full pass picks up anything the
- * window missed.
+ * window missed. A job still being submitted is followed until it is
+ * sealed and every input has a result.
  *
  * @internal
  */
@@ -199,28 +297,37 @@ export const results = (
   store: JobStore,
   job: string,
   options: { readonly follow: boolean; readonly pollInterval: Duration.DurationInput }
-): Stream.Stream<StoredResult, SqlError | JobError> =>
+): Stream.Stream<api.StoredResult, SqlError | JobError> =>
   Stream.unwrap(Effect.map(store.status(job), (initial) => {
-    const seen = new Uint8Array(initial.total)
+    // One byte per input; grows while the job is still being submitted.
+    let seen = new Uint8Array(Math.max(initial.total, 1024))
+    let total = initial.total
+    let sealed = !initial.submitting
     let emitted = 0
     let cursor = 0
     const window = 256
     const pageSize = 1000
 
-    const fresh = (rows: ReadonlyArray<StoredResult & { readonly seq: number }>): Array<StoredResult> => {
-      const out: Array<StoredResult> = []
+    const fresh = (rows: ReadonlyArray<StoredRow>): Array<api.StoredResult> => {
+      const out: Array<api.StoredResult> = []
       for (const row of rows) {
         if (row.seq > cursor) cursor = row.seq
-        if (row.index < 0 || row.index >= seen.length || seen[row.index] === 1) continue
+        if (row.index < 0) continue
+        if (row.index >= seen.length) {
+          const grown = new Uint8Array(Math.max(row.index + 1, seen.length * 2))
+          grown.set(seen)
+          seen = grown
+        }
+        if (seen[row.index] === 1) continue
         seen[row.index] = 1
         emitted++
-        out.push({ index: row.index, runner: row.runner, record: row.record })
+        out.push({ index: row.index, runner: row.runner, ok: row.ok, status: row.status, error: row.error, record: row.record })
       }
       return out
     }
 
     const sweep = Effect.gen(function*() {
-      const out: Array<StoredResult> = []
+      const out: Array<api.StoredResult> = []
       let after = 0
       while (true) {
         const rows = yield* store.page(job, after, pageSize)
@@ -233,14 +340,16 @@ export const results = (
     })
 
     // None: the stream is over.
-    const next: Effect.Effect<Option.Option<Chunk.Chunk<StoredResult>>, SqlError | JobError> = Effect.gen(function*() {
+    const next: Effect.Effect<Option.Option<Chunk.Chunk<api.StoredResult>>, SqlError | JobError> = Effect.gen(function*() {
       while (true) {
-        if (emitted >= seen.length) return Option.none()
+        if (sealed && emitted >= total) return Option.none()
         const rows = yield* store.page(job, Math.max(0, cursor - window), pageSize)
         const out = fresh(rows)
         if (out.length > 0) return Option.some(Chunk.unsafeFromArray(out))
         if (rows.length >= pageSize) continue
         const status = yield* store.status(job)
+        total = status.total
+        sealed = !status.submitting
         if (status.done > emitted) {
           const missed = yield* sweep
           if (missed.length > 0) return Option.some(Chunk.unsafeFromArray(missed))
