@@ -97,6 +97,9 @@ const sectionOf = (text: string, heading: string): string | undefined => {
 /** The heading of the table `bench/consumers.ts` measures (written by hand from its output). */
 const consumersHeading = "## Where the CPU goes: the engine alone against its consumers (`bench/consumers.ts`)"
 
+/** The heading of the section `npm run bench:cluster` writes (bench/cluster.ts). */
+const clusterHeading = "## Cluster (`npm run bench:cluster`)"
+
 /** Replaces one section of the results file (or adds it), keeping the rest. */
 const writeSection = (heading: string, section: string): void => {
   if (outPath === "-") return
@@ -960,15 +963,15 @@ ${notes.length === 0 ? "- none" : notes.map((note) => `- ${note}`).join("\n")}
   process.stdout.write(`\n${measured}`)
   if (outPath !== "-") {
     // Sections this run did not measure (the adaptive scenarios with
-    // --no-adaptive, the consumers table of bench/consumers.ts, run by hand)
-    // stay as they were.
+    // --no-adaptive, the cluster table written by hand from bench:cluster, the consumers table
+    // of bench/consumers.ts, run by hand) stay as they were.
     let existing = ""
     try {
       existing = readFileSync(outPath, "utf8")
     } catch {
       existing = ""
     }
-    const kept = [...(adaptiveSection === "" ? [adaptiveHeading] : []), consumersHeading]
+    const kept = [...(adaptiveSection === "" ? [adaptiveHeading] : []), clusterHeading, consumersHeading]
       .map((heading) => sectionOf(existing, heading))
       .filter((section): section is string => section !== undefined)
     const full = [measured.trimEnd(), ...kept].join("\n\n")
