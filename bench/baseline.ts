@@ -48,7 +48,8 @@ const workerLoops = async (n: number, one: (i: number) => Promise<boolean>, tall
 
 type Load = (n: number, tally: Tally) => Promise<void>
 
-const undiciClient = (): { load: Load; close: () => Promise<void> } => {
+/** Raw undici: a `Pool` of C connections and one GET whose body is read whole. */
+const rawUndici = (): { readonly pool: Pool; readonly one: (i: number) => Promise<boolean> } => {
   const origin = new URL(urlOf(template, 1)).origin
   // An https target's throwaway CA (set by bench/run.ts).
   const ca = process.env["BENCH_CA_FILE"]
@@ -59,6 +60,11 @@ const undiciClient = (): { load: Load; close: () => Promise<void> } => {
     await body.arrayBuffer()
     return statusCode === 200
   }
+  return { pool, one }
+}
+
+const undiciClient = (): { load: Load; close: () => Promise<void> } => {
+  const { one, pool } = rawUndici()
   return { load: (n, tally) => workerLoops(n, one, tally), close: () => pool.close() }
 }
 
@@ -112,15 +118,7 @@ const platformClient = async (): Promise<{ load: Load; close: () => Promise<void
  */
 const effectUndiciClient = async (): Promise<{ load: Load; close: () => Promise<void> }> => {
   const { Effect } = await import("effect")
-  const origin = new URL(urlOf(template, 1)).origin
-  const ca = process.env["BENCH_CA_FILE"]
-  const pool = new Pool(origin, { connections: c, ...(ca === undefined ? {} : { connect: { ca: readFileSync(ca) } }) })
-  const one = async (i: number) => {
-    const url = new URL(urlOf(template, i))
-    const { statusCode, body } = await pool.request({ method: "GET", path: url.pathname + url.search })
-    await body.arrayBuffer()
-    return statusCode === 200
-  }
+  const { one, pool } = rawUndici()
   const numbers = (n: number): Iterable<number> => ({
     *[Symbol.iterator]() {
       for (let i = 1; i <= n; i++) yield i

@@ -16,25 +16,14 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Stream from "effect/Stream"
 import * as Fs from "node:fs"
-import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import * as Cluster from "../src/Cluster.js"
 import * as DemoServer from "../src/DemoServer.js"
 import { batches, originOf } from "../src/internal/cluster/entity.js"
 import * as Records from "../src/internal/record.js"
-import { type Postgres, startPostgres } from "./postgres.js"
+import { freePort, type Postgres, startPostgres } from "./postgres.js"
 import { eventually } from "./support.js"
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = Net.createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      server.close(() => resolve(typeof address === "object" && address !== null ? address.port : 0))
-    })
-  })
 
 describe("Cluster.parseStorage", () => {
   it.each([

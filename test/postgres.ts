@@ -44,7 +44,8 @@ export interface StartOptions {
 const user = "postgres"
 const password = "gather-test"
 
-const freePort = (): Promise<number> =>
+/** A port free on 127.0.0.1 right now (the OS picks it). */
+export const freePort = (): Promise<number> =>
   new Promise((resolve, reject) => {
     const server = Net.createServer()
     server.once("error", reject)
