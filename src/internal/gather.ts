@@ -14,6 +14,7 @@
  * loop.
  */
 import type * as Cause from "effect/Cause"
+import * as Channel from "effect/Channel"
 import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
@@ -23,7 +24,6 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberRef from "effect/FiberRef"
 import * as Mailbox from "effect/Mailbox"
-import * as Option from "effect/Option"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
@@ -692,19 +692,24 @@ export const stream = <I, A, E, R, EI, RI>(
     // A chunk's permits come back when the consumer asks for the next one:
     // until then its items are still held downstream.
     let handedOut = 0
-    const pull: Effect.Effect<Chunk.Chunk<Item<I, A, E>>, Option.Option<E | EI>> = Effect.suspend(() => {
+    const take = Effect.suspend(() => {
       gate.release(handedOut)
       handedOut = 0
-      return Effect.flatMap(
-        Effect.mapError(out.takeAll, Option.some),
-        ([items, done]) => {
-          handedOut = items.length
-          if (items.length > 0) return Effect.succeed(items)
-          return done ? Effect.fail(Option.none()) : pull
-        }
-      )
+      return out.takeAll
     })
-    return Stream.repeatEffectChunkOption(pull)
+    // A channel loop over the mailbox (as Mailbox.toStream builds one), not
+    // Stream.repeatEffectChunkOption: that wraps every chunk in an Option
+    // and a catch, which cost about 3 µs of CPU per request in
+    // bench/consumers.ts ("gather" against "fold" over the same batches).
+    const loop: Channel.Channel<Chunk.Chunk<Item<I, A, E>>, unknown, E | EI, unknown, void, unknown> = Channel.flatMap(
+      Channel.fromEffect(take),
+      ([items, done]) => {
+        handedOut = items.length
+        if (done) return items.length === 0 ? Channel.void : Channel.write(items)
+        return items.length === 0 ? loop : Channel.zipRight(Channel.write(items), loop)
+      }
+    )
+    return Stream.fromChannel(loop)
   }))
 
 /**
