@@ -27,11 +27,10 @@ import * as Mailbox from "effect/Mailbox"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import type { Concurrency, Result } from "../Gather.js"
 import { currentDeadline } from "./deadline.js"
 import * as FastPath from "./fastPath.js"
 import { currentInterruptSlot, withInterruptSlot } from "./interruptSlot.js"
-
-export type Concurrency = number | "unbounded"
 
 /**
  * Who watches a gather's items (progress counters, a run report): told when
@@ -432,12 +431,8 @@ export const settle = <I, A, E, R>(
     return Effect.as(Effect.orDie(settled), results)
   })
 
-/** One result of a streamed gather. */
-export interface Item<I, A, E> {
-  readonly index: number
-  readonly input: I
-  readonly outcome: Either.Either<A, E>
-}
+/** One result of a streamed gather (the public `Gather.Result`). */
+export type Item<I, A, E> = Result<I, A, E>
 
 export type Source<I, EI, RI> = Stream.Stream<I, EI, RI> | Iterable<I> | AsyncIterable<I>
 
