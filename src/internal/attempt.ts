@@ -23,7 +23,7 @@ import type { Phase } from "./deadlines.js"
 import { encodingOf } from "./decoders.js"
 import * as Errors from "./errors.js"
 import { headerName, headerValue } from "./headerText.js"
-import { currentInterruptSlot } from "./interruptSlot.js"
+import { ownedSlot } from "./interruptSlot.js"
 import type { Limits } from "./options.js"
 import { isSecretHeader, redactUrl } from "./redact.js"
 import { decodeText } from "./text.js"
@@ -247,10 +247,6 @@ class AttemptHandler implements BodySink.BufferedHost, BodySink.PrefixHost, Body
     this.deadlines.stop()
     if (abort) this.abort()
     this.done.fail(this.error(failure))
-  }
-
-  get origin(): string {
-    return this.request.origin
   }
 
   /** Called when the work is interrupted: destroy the socket, answer nothing. */
@@ -490,18 +486,16 @@ export const run = (
   attempt: number,
   remainingMs: number
 ): Outcome =>
-  Effect.withFiberRuntime((fiber) => {
-    const slot = fiber.getFiberRef(currentInterruptSlot)
-    if (slot !== undefined && slot.owner === fiber) {
-      return Effect.async((resume) => {
-        slot.current = start(context, request, attempt, remainingMs, new ResumeDone(resume))
-      })
-    }
-    return Effect.async((resume) => {
+  Effect.withFiberRuntime((fiber) =>
+    Effect.async((resume) => {
       const handler = start(context, request, attempt, remainingMs, new ResumeDone(resume))
-      return Effect.sync(() => handler.interrupt())
+      // A Gather worker's one interrupt hook aborts what its slot holds; no
+      // canceler (and no onInterrupt around the async) for that.
+      const slot = ownedSlot(fiber)
+      if (slot === undefined) return Effect.sync(() => handler.interrupt())
+      slot.current = handler
     })
-  })
+  )
 
 /**
  * Starts one attempt that reports to `done`; `interrupt()` on the result

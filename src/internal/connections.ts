@@ -91,7 +91,7 @@ export const timedConnector = (connect: buildConnector.connector, open: OpenConn
  * loop. undici returns a socket one turn after its response ends (a
  * `setImmediate` in client-h1, for servers that close despite keep-alive),
  * so a request sent to the same origin at once finds no free socket and
- * opens another: 18 TLS handshakes for 200 GETs at `Effect.forEach`
+ * opens another: 12 TLS handshakes for 200 GETs at `Effect.forEach`
  * concurrency 8, 42 for 32 workers. A request that finds a socket of its
  * origin about to come back waits for that same turn instead (its own
  * `setImmediate`, queued after undici's), which keeps C in flight to C + 1

@@ -22,7 +22,7 @@ import * as Credentials from "./credentials.js"
 import { currentDeadline } from "./deadline.js"
 import * as Errors from "./errors.js"
 import * as FastPath from "./fastPath.js"
-import { currentInterruptSlot } from "./interruptSlot.js"
+import { ownedSlot } from "./interruptSlot.js"
 import * as Metrics from "./metrics.js"
 import type { CallOptions, Limits } from "./options.js"
 import { lowerCaseHeaders, resolveCall } from "./options.js"
@@ -559,12 +559,11 @@ class FastFetching<A, R> extends Fetching implements Attempt.AttemptDone {
     this.current = prepared
   }
 
-  /** Sends the first attempt, on `fiber`'s behalf. */
+  /** Sends the first attempt, on `fiber`'s behalf; a Gather worker's slot holds it. */
   launch(fiber: Fiber.RuntimeFiber<unknown, unknown>): FastPath.Running {
-    // A worker fiber's slot holds what it runs, for its one interrupt hook.
-    const slot = fiber.getFiberRef(currentInterruptSlot)
     const running = Attempt.start(this, this.prepared, 1, this.remainingMs, this)
-    if (slot !== undefined && slot.owner === fiber) slot.current = running
+    const slot = ownedSlot(fiber)
+    if (slot !== undefined) slot.current = running
     return running
   }
 
@@ -659,17 +658,11 @@ export class FetchEffect<A, R> extends Effectable.Class<FetchResponse<A>, FetchE
       // A cached session runs its fetches through the cache stage (see start).
       const fetching = session.cache === undefined ? planFast(fiber, session, this) : undefined
       if (fetching === undefined) return finishWith(start(fiber, session, this.request, this.options, false), this.finish)
-      const slot = fiber.getFiberRef(currentInterruptSlot)
-      if (slot !== undefined && slot.owner === fiber) {
-        return Effect.async<FetchResponse<A>, FetchError.FetchError, R>((resume) => {
-          fetching.sink = new ResumeSink(resume)
-          fetching.launch(fiber)
-        })
-      }
       return Effect.async<FetchResponse<A>, FetchError.FetchError, R>((resume) => {
         fetching.sink = new ResumeSink(resume)
         const running = fetching.launch(fiber)
-        return Effect.sync(() => running.interrupt())
+        // Covered by a Gather worker's slot, or a canceler of its own.
+        return ownedSlot(fiber) === undefined ? Effect.sync(() => running.interrupt()) : undefined
       })
     })
   }

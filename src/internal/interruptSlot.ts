@@ -24,6 +24,15 @@ export const currentInterruptSlot: FiberRef.FiberRef<InterruptSlot | undefined> 
 )
 
 /**
+ * The slot `fiber` owns, if it is a Gather worker: work it runs needs no
+ * canceler of its own, only to be put in the slot.
+ */
+export const ownedSlot = (fiber: Fiber.RuntimeFiber<unknown, unknown>): InterruptSlot | undefined => {
+  const slot = fiber.getFiberRef(currentInterruptSlot)
+  return slot !== undefined && slot.owner === fiber ? slot : undefined
+}
+
+/**
  * Runs `worker` with an interrupt slot: work inside it can skip the
  * per-request canceler, and interrupting the worker aborts the one running.
  */
