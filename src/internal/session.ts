@@ -177,8 +177,10 @@ const proxiedPool = (
     requestTls: { timeout, allowH2: config.allowH2, ...connectTls(config.tls) },
     proxyTls: { timeout }
   }
+  // The same proxy for both, credentials included (`shown` is redacted: two
+  // URLs differing only in their password must stay two proxies).
   const single = proxy.noProxy === "" && proxy.http !== undefined && proxy.https !== undefined &&
-    proxy.http.shown === proxy.https.shown
+    Redacted.value(proxy.http.url) === Redacted.value(proxy.https.url)
   return Effect.map(
     Effect.acquireRelease(
       Effect.sync((): Dispatcher =>
