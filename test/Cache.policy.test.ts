@@ -248,4 +248,22 @@ describe("MemoryStore", () => {
       expect((yield* store.get("huge")).length).toBe(0)
       expect(store.size).toBeLessThanOrEqual(3_000)
     }))
+
+  it.effect("an entry too large to keep replaces its own variant, never the key's other variants", () =>
+    Effect.gen(function*() {
+      const store = new MemoryStore(3_000)
+      const variant = (language: string, n: number): Policy.Stored => ({
+        status: 200,
+        headers: {},
+        body: new Uint8Array(n),
+        requestAt: 0,
+        responseAt: 0,
+        vary: { "accept-language": language }
+      })
+      yield* store.put("page", variant("en", 500))
+      yield* store.put("page", variant("de", 500))
+      yield* store.put("page", variant("de", 10_000))
+      const left = yield* store.get("page")
+      expect(left.map((v) => v.vary["accept-language"])).toEqual(["en"])
+    }))
 })

@@ -63,9 +63,11 @@ export class MemoryStore implements CacheStore {
       const id = varyKey(stored.vary)
       const kept = entry === undefined ? [] : entry.variants.filter((v) => varyKey(v.vary) !== id)
       this.remove(key)
-      const variants = [...kept, stored]
+      // Too large to keep: it still replaces its own variant (now outdated),
+      // never the key's other variants.
+      const variants = size > this.maxBytes ? kept : [...kept, stored]
+      if (variants.length === 0) return
       const total = variants.reduce((sum, v) => sum + sizeOf(v), 0)
-      if (size > this.maxBytes) return
       this.entries.set(key, { variants, size: total })
       this.total += total
       for (const [oldest, old] of this.entries) {
