@@ -4,7 +4,6 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import type * as api from "../../Cluster.js"
 import { batches, FetchBatch, Origin } from "./entity.js"
@@ -25,8 +24,6 @@ export const defaults = {
   readChunk: 16_384,
   pollInterval: Duration.millis(250)
 } as const
-
-const sendRetry = Schedule.intersect(Schedule.exponential(Duration.millis(50), 2), Schedule.recurs(8))
 
 const isList = <E>(urls: ReadonlyArray<string> | Stream.Stream<string, E>): urls is ReadonlyArray<string> => Array.isArray(urls)
 
@@ -64,7 +61,7 @@ export const layer = (options: api.ClientOptions): Layer.Layer<api.Client, api.C
                   ({ batch, inputs, origin }) =>
                     makeClient(origin).Fetch(new FetchBatch({ job, batch, inputs }), { discard: true }).pipe(
                       // A storage busy for a moment; the batch's primary key makes a retry safe.
-                      Effect.retry(sendRetry),
+                      Effect.retry(Store.storageRetry),
                       Effect.tap(() => {
                         sent += inputs.length
                         if (submitOptions?.onProgress !== undefined) submitOptions.onProgress(sent, known)

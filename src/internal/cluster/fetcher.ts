@@ -26,10 +26,8 @@
  */
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Deferred from "effect/Deferred"
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Queue from "effect/Queue"
-import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as api from "../../Cluster.js"
@@ -38,7 +36,7 @@ import * as Gather from "../../Gather.js"
 import type * as Session from "../../Session.js"
 import * as Records from "../record.js"
 import type { Input } from "./entity.js"
-import type * as Store from "./store.js"
+import * as Store from "./store.js"
 
 interface Batch {
   readonly job: string
@@ -77,10 +75,6 @@ export interface Fetcher {
   readonly run: (job: string, origin: string, inputs: ReadonlyArray<typeof Input.Type>) => Effect.Effect<void, SqlError>
   readonly stats: Stats
 }
-
-// The storage is shared by every runner: a busy SQLite file or a restarting
-// Postgres answers again within seconds.
-const storageRetry = Schedule.intersect(Schedule.exponential(Duration.millis(50), 2), Schedule.recurs(8))
 
 /** @internal */
 export const make = (options: {
@@ -183,7 +177,7 @@ export const make = (options: {
           rows.push(row)
         }
         const stored = yield* Effect.either(
-          Effect.forEach(byJob, ([job, rows]) => Effect.retry(store.put(job, rows), storageRetry), { discard: true })
+          Effect.forEach(byJob, ([job, rows]) => Effect.retry(store.put(job, rows), Store.storageRetry), { discard: true })
         )
         for (const { work } of items) {
           stats.pending--

@@ -74,10 +74,6 @@ export const resolveStorage = (storage: api.Storage | string): Effect.Effect<api
 /** @internal */
 export const tag = Context.GenericTag<api.Runner>("effect-gather/Cluster/Runner")
 
-// The storage is shared by every runner: a busy SQLite file or a restarting
-// Postgres answers again within seconds.
-const storageRetry = Schedule.intersect(Schedule.exponential(Duration.millis(50), 2), Schedule.recurs(8))
-
 /** @internal */
 export const layer = (options: api.RunnerOptions): Layer.Layer<api.Runner, api.RunnerError> =>
   Layer.unwrapEffect(Effect.map(resolveStorage(options.storage), (storage) => {
@@ -103,7 +99,7 @@ export const layer = (options: api.RunnerOptions): Layer.Layer<api.Runner, api.R
               // A batch run again (its runner died, or it died between the
               // stored results and the stored reply) fetches only what has no
               // result yet.
-              const stored = yield* Effect.retry(store.stored(payload.job, payload.inputs.map((i) => i.index)), storageRetry)
+              const stored = yield* Effect.retry(store.stored(payload.job, payload.inputs.map((i) => i.index)), Store.storageRetry)
               const todo = payload.inputs.filter((input) => !stored.has(input.index))
               if (todo.length === 0) return
               yield* fetcher.run(payload.job, originOf(todo[0]!.url), todo)

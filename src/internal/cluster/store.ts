@@ -65,6 +65,13 @@ export const JobStore = Context.GenericTag<JobStore>("effect-gather/Cluster/JobS
 
 // Three runners starting at once race on CREATE TABLE IF NOT EXISTS (Postgres
 // can fail one with a duplicate pg_type row); a retry sees the table.
+/**
+ * @internal
+ * The storage is shared by every runner and client: a busy SQLite file or a
+ * restarting Postgres answers again within seconds.
+ */
+export const storageRetry = Schedule.intersect(Schedule.exponential(Duration.millis(50), 2), Schedule.recurs(8))
+
 const migrationRetry = Schedule.intersect(Schedule.spaced(Duration.millis(200)), Schedule.recurs(10))
 
 const asNumber = (value: unknown): number => typeof value === "number" ? value : Number(value ?? 0)
