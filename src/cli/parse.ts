@@ -30,12 +30,7 @@ const durationPattern = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i
 /** What a refused duration message suggests. */
 const durationHint = "try 20ms, 20 millis, 1.5s, 2 minutes"
 
-/**
- * A duration: `20ms`, `20 millis`, `1.5s`, `2m`, `2 minutes`, `1h`, or a bare
- * number of seconds (`5`). The one parser of every duration flag of the
- * command line and of the examples (through {@link durationFlag}).
- */
-export const parseDuration = (input: string): Either.Either<Duration.Duration, string> => {
+const durationOf = (input: string, hint: string): Either.Either<Duration.Duration, string> => {
   const text = input.trim()
   const match = durationPattern.exec(text)
   if (match !== null) {
@@ -46,23 +41,32 @@ export const parseDuration = (input: string): Either.Either<Duration.Duration, s
   }
   const decoded = Duration.decodeUnknown(text)
   if (decoded._tag === "Some" && Duration.isFinite(decoded.value)) return Either.right(decoded.value)
-  return Either.left(`invalid duration ${JSON.stringify(input)} (${durationHint})`)
+  return Either.left(`invalid duration ${JSON.stringify(input)} (${hint})`)
 }
+
+/**
+ * A duration: `20ms`, `20 millis`, `1.5s`, `2m`, `2 minutes`, `1h`, or a bare
+ * number of seconds (`5`). The one parser of every duration flag of the
+ * command line and of the examples (through {@link durationFlag}).
+ */
+export const parseDuration = (input: string): Either.Either<Duration.Duration, string> => durationOf(input, durationHint)
 
 /** A time limit: a duration, or `off` / `0` for none. */
 export const parseLimit = (input: string): Either.Either<Duration.Duration | false, string> => {
   const text = input.trim().toLowerCase()
   if (text === "off" || text === "none" || text === "0") return Either.right(false)
-  return Either.mapLeft(parseDuration(input), (message) => message.replace(durationHint, `${durationHint}, or off`))
+  return durationOf(input, `${durationHint}, or off`)
 }
 
+/** `parse`, with a message that names the flag `--name`. */
+const naming = <A>(parse: (input: string) => Either.Either<A, string>) => (name: string) => (input: string): Either.Either<A, string> =>
+  Either.mapLeft(parse(input), (message) => `--${name}: ${message}`)
+
 /** The parser of the duration flag `--name`: {@link parseDuration}, with a message that names the flag. */
-export const durationFlag = (name: string) => (input: string): Either.Either<Duration.Duration, string> =>
-  Either.mapLeft(parseDuration(input), (message) => `--${name}: ${message}`)
+export const durationFlag: (name: string) => (input: string) => Either.Either<Duration.Duration, string> = naming(parseDuration)
 
 /** The parser of the time-limit flag `--name`: {@link parseLimit}, with a message that names the flag. */
-export const limitFlag = (name: string) => (input: string): Either.Either<Duration.Duration | false, string> =>
-  Either.mapLeft(parseLimit(input), (message) => `--${name}: ${message}`)
+export const limitFlag: (name: string) => (input: string) => Either.Either<Duration.Duration | false, string> = naming(parseLimit)
 
 /** A rate limit as the session takes it. */
 export interface Rate {
