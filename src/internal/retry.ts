@@ -10,7 +10,7 @@ import * as Schedule from "effect/Schedule"
 import * as ScheduleDecision from "effect/ScheduleDecision"
 import * as ScheduleInterval from "effect/ScheduleInterval"
 import type * as FetchError from "../FetchError.js"
-import { proxyRefused, transientStatuses } from "../FetchError.js"
+import { isTransient, transientStatuses } from "../FetchError.js"
 import type { RetryOptions } from "../Session.js"
 
 export type RetryInput = number | false | RetryOptions
@@ -91,9 +91,10 @@ export const retryAfterOf = (error: FetchError.FetchError, nowMs: number): Optio
  */
 export const isRetryable = (policy: RetryPolicy, method: string, error: FetchError.FetchError): boolean => {
   if (policy.times === 0) return false
-  const notSent = (error._tag === "ConnectionError" && error.phase === "connect" && error.reason !== "Tls" &&
-    !proxyRefused(error) && (error.reason !== "Dns" || error.code === "EAI_AGAIN")) ||
-    (error._tag === "Timeout" && error.phase === "connect")
+  // Transient (FetchError's one rule: not TLS, not a refusing proxy, DNS
+  // only "try again") and before anything was written.
+  const notSent = (error._tag === "ConnectionError" || error._tag === "Timeout") && error.phase === "connect" &&
+    isTransient(error)
   if (notSent) return true
   if (!policy.methods.has(method)) return false
   switch (error._tag) {
