@@ -320,17 +320,20 @@ const checkProxy = (value: string): Effect.Effect<void, UsageError> =>
     catch: (error) => new UsageError({ message: `--proxy: ${error instanceof Error ? error.message : String(error)}` })
   })
 
-/** The --cache directory, created, and writable (the cache file is opened in it). */
+/** The --cache directory, created (as --body-dir's is), and writable: the cache file is opened in it. */
 const cacheDirectory = (dir: string): Effect.Effect<string, UsageError> =>
-  Effect.try({
-    try: () => {
-      const full = path.resolve(dir)
-      fs.mkdirSync(full, { recursive: true })
-      fs.accessSync(full, fs.constants.W_OK)
-      return full
-    },
-    catch: (error) => new UsageError({ message: `--cache ${dir}: cannot use it (${(error as NodeJS.ErrnoException).code ?? "unwritable"})` })
-  })
+  Output.ensureDirectory(dir).pipe(
+    Effect.flatMap((full) =>
+      Effect.try({
+        try: () => {
+          fs.accessSync(full, fs.constants.W_OK)
+          return full
+        },
+        catch: (error) => new UsageError({ message: `--cache ${dir}: cannot use it (${(error as NodeJS.ErrnoException).code ?? "unwritable"})` })
+      })
+    ),
+    Effect.catchTag("RunFailed", (error) => Effect.fail(new UsageError({ message: `--cache ${dir}: cannot use it (${error.message})` })))
+  )
 
 /** Checks what the parser cannot: combinations of options, and that the input exists. */
 const preflight = (config: FetchConfig) =>
@@ -339,7 +342,6 @@ const preflight = (config: FetchConfig) =>
       return yield* new UsageError({ message: "--revalidate needs --cache DIR (the cache to revalidate)" })
     }
     yield* checkProxy(config.proxy)
-    const cacheDir = Option.isSome(config.cache) ? yield* cacheDirectory(config.cache.value) : undefined
     if (config.resume && Option.isNone(config.out)) {
       return yield* new UsageError({ message: "--resume needs --out FILE (the file to resume)" })
     }
@@ -355,6 +357,8 @@ const preflight = (config: FetchConfig) =>
     const headers = parseHeaders(config.header)
     if (Either.isLeft(headers)) return yield* new UsageError({ message: headers.left })
     const ca = Option.isNone(config.ca) ? undefined : yield* readCa(config.ca.value)
+    // Created only once every other check has passed: a refused command leaves nothing behind.
+    const cacheDir = Option.isSome(config.cache) ? yield* cacheDirectory(config.cache.value) : undefined
     return { headers: headers.right, ca, cacheDir }
   })
 
