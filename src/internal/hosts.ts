@@ -33,16 +33,17 @@ export interface HostLimitsConfig {
 
 interface HostState {
   pausedUntil: number
-  semaphore: Effect.Semaphore | undefined
   limiter: RateLimiter.RateLimiter | undefined
   /** Refusals with Retry-After since the origin's last success (`"request"` scope). */
   episode: Adaptive.Episode | undefined
   /** The adaptive window, when the session has one. */
   window: Adaptive.Window | undefined
-  /** Requests holding a slot of the window. */
+  /** Requests holding a slot of this origin (counted whatever limits are set). */
   inFlight: number
   /** Requests waiting for a slot, first come first served. */
-  readonly waiters: Array<() => void>
+  readonly waiters: Array<Waiter>
+  /** Queued in `blocked`: its first waiter has room here and waits only for the global cap. */
+  blocked: boolean
   /**
    * A Retry-After was seen and no gated success has followed since (after
    * any pause): the origin's requests go through the gate, where pauses are
@@ -50,6 +51,30 @@ interface HostState {
    */
   watched: boolean
   readonly gauge: ((size: number) => void) | undefined
+}
+
+/** A request waiting for a slot: `grant` hands it the slot, exactly once. */
+interface Waiter {
+  readonly grant: (ticket: Ticket) => void
+}
+
+/**
+ * A slot an attempt holds at its origin, from the moment it is sent: what
+ * the window needs to learn from its outcome. Handed back once, by
+ * `leave`; a second `leave` does nothing.
+ */
+export class Ticket {
+  left = false
+  constructor(
+    /** @internal */
+    readonly host: HostState,
+    /** Clock ms of the send, while refusals are being counted; -Infinity otherwise. */
+    readonly sentAt: number,
+    /** The window's epoch at the send. */
+    readonly epoch: number,
+    /** Requests in flight to the origin at the send, this one included. */
+    readonly inFlightAtSend: number
+  ) {}
 }
 
 export interface Hosts {
@@ -71,6 +96,21 @@ export interface Hosts {
     onDeadline: () => E2
   ) => Effect.Effect<A, E | E2>
   /**
+   * The same gate on callbacks, for the engine's fast path. `open`: no pause
+   * in force and no rate limit to wait for, so `enter`/`wait` are all the
+   * gate there is; otherwise take `gate`.
+   */
+  readonly open: (origin: string, nowMs: number) => boolean
+  /** A slot at once, or `undefined` when the request must `wait` (behind others, or for room). */
+  readonly enter: (origin: string, nowMs: number) => Ticket | undefined
+  /** Queues for a slot; `grant` is called once with it. Returns the cancel, which is safe to call late. */
+  readonly wait: (origin: string, grant: (ticket: Ticket) => void) => () => void
+  /**
+   * Hands a slot back with what its attempt said (`failure`: the error, for
+   * the Retry-After rule) and wakes the next waiters.
+   */
+  readonly leave: (ticket: Ticket, signal: Adaptive.Signal, failure: unknown, nowMs: number) => void
+  /**
    * A 429/503 asked to come back at `untilMs` (Clock ms). With
    * `retryAfter: "origin"` new requests to the origin wait until then; with
    * `"request"` only the refused request waits (its retry schedule does).
@@ -91,12 +131,26 @@ const pathOf = (error: unknown): string => {
   }
 }
 
+const exitSignal = (exit: Exit.Exit<unknown, unknown>): { readonly signal: Adaptive.Signal; readonly failure: unknown } => {
+  if (Exit.isSuccess(exit)) return { signal: "success", failure: undefined }
+  const found = Cause.failureOption(exit.cause)
+  if (Option.isNone(found)) return { signal: "neutral", failure: undefined }
+  return { signal: Adaptive.signalOfFailure(found.value), failure: found.value }
+}
+
 export const make = (config: HostLimitsConfig, scope: Scope.Scope, maxRetryAfterMs: number): Hosts => {
   const states = new Map<string, HostState>()
-  const global = config.maxInFlight === undefined ? undefined : Effect.unsafeMakeSemaphore(config.maxInFlight)
   const adaptive = config.adaptive
-  const configured = global !== undefined || config.maxInFlightPerHost !== undefined || config.ratePerHost !== undefined ||
-    adaptive !== undefined
+  const configured = config.maxInFlight !== undefined || config.maxInFlightPerHost !== undefined ||
+    config.ratePerHost !== undefined || adaptive !== undefined
+  // Every cap is a count with a queue (one per origin), checked and taken in
+  // one synchronous step, so the fiber path (`gate`) and the callback path
+  // (`enter`/`wait`/`leave`) share the same slots.
+  const globalCap = config.maxInFlight ?? Number.POSITIVE_INFINITY
+  const perHostCap = config.maxInFlightPerHost ?? Number.POSITIVE_INFINITY
+  let globalInFlight = 0
+  /** Origins whose first waiter has room at the origin and waits for the global cap, oldest first. */
+  const blocked: Array<HostState> = []
   /** Origins whose `watched` is set. */
   let watched = 0
 
@@ -106,12 +160,12 @@ export const make = (config: HostLimitsConfig, scope: Scope.Scope, maxRetryAfter
       const gauge = adaptive !== undefined && config.metrics ? Metrics.windowGauge(origin) : undefined
       found = {
         pausedUntil: 0,
-        semaphore: config.maxInFlightPerHost === undefined ? undefined : Effect.unsafeMakeSemaphore(config.maxInFlightPerHost),
         limiter: undefined,
         episode: undefined,
         window: adaptive === undefined ? undefined : Adaptive.initial(adaptive),
         inFlight: 0,
         waiters: [],
+        blocked: false,
         watched: false,
         gauge
       }
@@ -140,99 +194,130 @@ export const make = (config: HostLimitsConfig, scope: Scope.Scope, maxRetryAfter
         ? Effect.zipRight(Effect.sleep(Duration.millis(host.pausedUntil - now)), waitPause(host))
         : Effect.void)
 
-  const take = (semaphore: Effect.Semaphore | undefined) => semaphore === undefined ? Effect.void : semaphore.take(1)
-  const release = (semaphore: Effect.Semaphore | undefined) => semaphore === undefined ? Effect.void : semaphore.release(1)
+  /** Requests the origin may have in flight: its cap, and its window's. */
+  const allowed = (host: HostState): number =>
+    host.window === undefined ? perHostCap : Math.min(perHostCap, Adaptive.limit(host.window))
 
-  // Hands free slots of the window to waiters, oldest first.
-  const wake = (host: HostState): void => {
-    const allowed = Adaptive.limit(host.window!)
-    while (host.inFlight < allowed && host.waiters.length > 0) {
-      host.inFlight++
-      host.waiters.shift()!()
-    }
+  const take = (host: HostState, nowMs: number): Ticket => {
+    host.inFlight++
+    globalInFlight++
+    // The send time matters only while refusals are being counted.
+    const sentAt = host.episode === undefined ? Number.NEGATIVE_INFINITY : nowMs
+    return new Ticket(host, sentAt, host.window === undefined ? 0 : host.window.epoch, host.inFlight)
   }
 
-  const freeSlot = (host: HostState): void => {
-    host.inFlight--
-    wake(host)
-  }
+  const roomAtOnce = (host: HostState): boolean =>
+    host.waiters.length === 0 && host.inFlight < allowed(host) && globalInFlight < globalCap
 
-  // A slot of the window: taken at once when there is room, else after the
-  // requests already waiting (the waker counts it in before resuming us).
-  // `ticket.slot` turns true in the same step the slot is counted, so the
-  // gate can hand it back if the wait ends any other way (an interruption,
-  // the deadline winning a race it had already lost).
-  const takeSlot = (host: HostState, ticket: { slot: boolean }): Effect.Effect<void> => {
-    if (host.window === undefined) return Effect.void
-    return Effect.suspend(() => {
-      if (host.waiters.length === 0 && host.inFlight < Adaptive.limit(host.window!)) {
-        host.inFlight++
-        ticket.slot = true
-        return Effect.void
-      }
-      return Effect.async<void>((resume) => {
-        const woken = () => {
-          ticket.slot = true
-          resume(Effect.void)
+  // Hands free slots to the origin's waiters, oldest first; one that has
+  // room here but not under the global cap queues the origin in `blocked`.
+  const admit = (host: HostState, nowMs: number): void => {
+    while (host.waiters.length > 0 && host.inFlight < allowed(host)) {
+      if (globalInFlight >= globalCap) {
+        if (!host.blocked) {
+          host.blocked = true
+          blocked.push(host)
         }
-        host.waiters.push(woken)
-        return Effect.sync(() => {
-          const at = host.waiters.indexOf(woken)
-          if (at >= 0) host.waiters.splice(at, 1)
-        })
-      })
-    })
+        return
+      }
+      host.waiters.shift()!.grant(take(host, nowMs))
+    }
   }
 
-  // The outcome of one gated attempt: the window learns from it, and a
-  // refusal with Retry-After counts towards the origin-wide rule.
-  const finish = (
-    host: HostState,
-    exit: Exit.Exit<unknown, unknown>,
-    sentAt: number,
-    epoch: number,
-    inFlightAtSend: number
-  ): Effect.Effect<void> => {
-    let failure: unknown = undefined
-    let signal: Adaptive.Signal = "success"
-    if (Exit.isFailure(exit)) {
-      const found = Cause.failureOption(exit.cause)
-      failure = Option.getOrUndefined(found)
-      signal = Option.isSome(found) ? Adaptive.signalOfFailure(failure) : "neutral"
+  const admitBlocked = (nowMs: number): void => {
+    while (blocked.length > 0 && globalInFlight < globalCap) {
+      const host = blocked.shift()!
+      host.blocked = false
+      admit(host, nowMs)
     }
+  }
+
+  const wait = (host: HostState, grant: (ticket: Ticket) => void): () => void => {
+    const waiter: Waiter = { grant }
+    host.waiters.push(waiter)
+    // Room at the origin but not globally: queue the origin for the global cap.
+    if (host.waiters.length === 1 && host.inFlight < allowed(host) && !host.blocked) {
+      host.blocked = true
+      blocked.push(host)
+    }
+    return () => {
+      const at = host.waiters.indexOf(waiter)
+      if (at >= 0) host.waiters.splice(at, 1)
+    }
+  }
+
+  // The outcome of one gated attempt: the window learns from it, a refusal
+  // with Retry-After counts towards the origin-wide rule, and the slot goes
+  // to the next waiter.
+  const leave = (ticket: Ticket, signal: Adaptive.Signal, failure: unknown, nowMs: number): void => {
+    if (ticket.left) return
+    ticket.left = true
+    const host = ticket.host
+    host.inFlight--
+    globalInFlight--
     const window = host.window
     if (window !== undefined) {
-      const next = Adaptive.update(adaptive!, window, signal, epoch, inFlightAtSend)
+      const next = Adaptive.update(adaptive!, window, signal, ticket.epoch, ticket.inFlightAtSend)
       host.window = next
       if (host.gauge !== undefined && Adaptive.limit(next) !== Adaptive.limit(window)) host.gauge(Adaptive.limit(next))
-      freeSlot(host)
     }
     if (signal === "success") {
       host.episode = undefined
-      if (!host.watched) return Effect.void
       // The origin answers again: once no pause is in force, its requests
       // may skip the gate again (the fast path).
-      return Effect.map(Clock.currentTimeMillis, (now) => {
-        if (host.watched && host.episode === undefined && now >= host.pausedUntil) {
-          host.watched = false
-          watched--
-        }
-      })
+      if (host.watched && nowMs >= host.pausedUntil) {
+        host.watched = false
+        watched--
+      }
+    } else if (config.retryAfter === "request") {
+      const header = Adaptive.retryAfterHeaderOf(failure)
+      const wait = header === undefined ? Option.none() : parseRetryAfter(header, nowMs)
+      if (Option.isSome(wait)) {
+        const refusal = Adaptive.onRefusal(host.episode, pathOf(failure), ticket.sentAt, nowMs + Math.min(wait.value, maxRetryAfterMs))
+        host.episode = refusal.episode
+        if (refusal.pauseUntil !== undefined && refusal.pauseUntil > host.pausedUntil) host.pausedUntil = refusal.pauseUntil
+      }
     }
-    if (config.retryAfter !== "request") return Effect.void
-    const header = Adaptive.retryAfterHeaderOf(failure)
-    if (header === undefined) return Effect.void
-    return Effect.map(Clock.currentTimeMillis, (now) => {
-      const wait = parseRetryAfter(header, now)
-      if (Option.isNone(wait)) return
-      const refusal = Adaptive.onRefusal(host.episode, pathOf(failure), sentAt, now + Math.min(wait.value, maxRetryAfterMs))
-      host.episode = refusal.episode
-      if (refusal.pauseUntil !== undefined && refusal.pauseUntil > host.pausedUntil) host.pausedUntil = refusal.pauseUntil
-    })
+    admit(host, nowMs)
+    admitBlocked(nowMs)
   }
+
+  const leaveWith = (ticket: Ticket, exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> =>
+    Effect.clockWith((clock) =>
+      Effect.sync(() => {
+        const { failure, signal } = exitSignal(exit)
+        leave(ticket, signal, failure, clock.unsafeCurrentTimeMillis())
+      })
+    )
+
+  // A slot on the fiber: at once when there is room, else after the
+  // requests already waiting. `holder.ticket` is set in the same step the
+  // slot is counted, so the gate can hand it back if the wait ends any
+  // other way (an interruption, the deadline winning a race it had lost).
+  const acquire = (host: HostState, holder: { ticket: Ticket | undefined }): Effect.Effect<Ticket> =>
+    Effect.clockWith((clock) =>
+      Effect.async<Ticket>((resume) => {
+        if (roomAtOnce(host)) {
+          holder.ticket = take(host, clock.unsafeCurrentTimeMillis())
+          return resume(Effect.succeed(holder.ticket))
+        }
+        const cancel = wait(host, (ticket) => {
+          holder.ticket = ticket
+          resume(Effect.succeed(ticket))
+        })
+        return Effect.sync(cancel)
+      })
+    )
 
   return {
     idle: () => !configured && watched === 0,
+    open: (origin, nowMs) => config.ratePerHost === undefined && state(origin).pausedUntil <= nowMs,
+    enter: (origin, nowMs) => {
+      const host = state(origin)
+      return roomAtOnce(host) ? take(host, nowMs) : undefined
+    },
+    wait: (origin, grant) => wait(state(origin), grant),
+    leave,
     pause: (origin, untilMs) => {
       // Until the origin answers a gated request again, every request goes
       // through the gate: that is where the pause is waited out and the
@@ -247,7 +332,7 @@ export const make = (config: HostLimitsConfig, scope: Scope.Scope, maxRetryAfter
         return
       }
       // A refusal that skipped the gate (the origin was not watched yet)
-      // opens the episode here; a gated one has opened it already (finish).
+      // opens the episode here; a gated one has opened it already (leave).
       if (host.episode === undefined) host.episode = Adaptive.onRefusal(undefined, "", Number.NEGATIVE_INFINITY, untilMs).episode
     },
     windows: () => {
@@ -259,60 +344,31 @@ export const make = (config: HostLimitsConfig, scope: Scope.Scope, maxRetryAfter
     gate: (origin, effect, deadlineAt, onDeadline) =>
       Effect.uninterruptibleMask((restore) => {
         const host = state(origin)
-        const run = (sentAt: number) => {
-          const epoch = host.window === undefined ? 0 : host.window.epoch
-          const inFlightAtSend = host.inFlight
-          return restore(effect).pipe(
-            Effect.onExit((exit) => finish(host, exit, sentAt, epoch, inFlightAtSend)),
-            Effect.ensuring(Effect.zipRight(release(host.semaphore), release(global)))
-          )
-        }
-        // The send time matters only while refusals are being counted.
-        const runNow = () => host.episode === undefined ? run(Number.NEGATIVE_INFINITY) : Effect.flatMap(Clock.currentTimeMillis, run)
+        const run = (ticket: Ticket) => Effect.onExit(restore(effect), (exit) => leaveWith(ticket, exit))
         const queued = () => {
-          const ticket = { slot: false }
-          const waits = Effect.zipRight(
-            waitPause(host),
-            Effect.flatMap(limiterOf(host), (limiter) => limiter === undefined ? Effect.void : limiter(Effect.void))
-          ).pipe(
-            Effect.zipRight(take(global)),
-            Effect.zipRight(
-              take(host.semaphore).pipe(
-                Effect.zipRight(Effect.onInterrupt(takeSlot(host, ticket), () => release(host.semaphore))),
-                Effect.onInterrupt(() => release(global))
-              )
+          const holder: { ticket: Ticket | undefined } = { ticket: undefined }
+          const limited = config.ratePerHost === undefined
+            ? waitPause(host)
+            : Effect.zipRight(
+              waitPause(host),
+              Effect.flatMap(limiterOf(host), (limiter) => limiter === undefined ? Effect.void : limiter(Effect.void))
             )
-          )
+          const waits = Effect.zipRight(limited, acquire(host, holder))
           const bounded = deadlineAt === undefined
             ? waits
             : Effect.flatMap(Clock.currentTimeMillis, (now) =>
               Effect.timeoutFail(waits, { duration: Duration.millis(Math.max(0, deadlineAt - now)), onTimeout: onDeadline }))
           const handBack = (exit: Exit.Exit<unknown, unknown>) =>
-            Exit.isSuccess(exit) || !ticket.slot ? Effect.void : Effect.sync(() => {
-              ticket.slot = false
-              freeSlot(host)
-            })
-          return Effect.flatMap(host.window === undefined ? restore(bounded) : Effect.onExit(restore(bounded), handBack), runNow)
+            Exit.isSuccess(exit) || holder.ticket === undefined ? Effect.void : leaveWith(holder.ticket, exit)
+          return Effect.flatMap(Effect.onExit(restore(bounded), handBack), run)
         }
-        // Only a pause and the window to wait for (an adaptive session with no
-        // caps or rate): when neither holds the request back, it goes at once,
-        // without the deadline's timer and race, which cost about as much as
-        // the rest of the gate (every adaptive request passes here).
-        if (global !== undefined || host.semaphore !== undefined || config.ratePerHost !== undefined) {
+        // Nothing to wait for (no pause, no rate, room at once): the request
+        // goes at once, without the deadline's timer and race, which cost
+        // about as much as the rest of the gate.
+        return Effect.clockWith((clock) => {
+          const now = clock.unsafeCurrentTimeMillis()
+          if (config.ratePerHost === undefined && host.pausedUntil <= now && roomAtOnce(host)) return run(take(host, now))
           return queued()
-        }
-        return Effect.flatMap(Clock.currentTimeMillis, (now) => {
-          if (host.pausedUntil > now) {
-            return queued()
-          }
-          if (host.window === undefined) {
-            return run(host.episode === undefined ? Number.NEGATIVE_INFINITY : now)
-          }
-          if (host.waiters.length > 0 || host.inFlight >= Adaptive.limit(host.window)) {
-            return queued()
-          }
-          host.inFlight++
-          return run(host.episode === undefined ? Number.NEGATIVE_INFINITY : now)
         })
       })
   }
