@@ -13,6 +13,7 @@ import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as FastCheck from "effect/FastCheck"
 import * as FiberId from "effect/FiberId"
+import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import { spawn } from "node:child_process"
 import type { ChildProcess } from "node:child_process"
@@ -31,7 +32,9 @@ import { renderProgress, showProgress } from "../src/cli/progress.js"
 import * as Resume from "../src/cli/resume.js"
 import { fileNameFor, maxNameLength, resolveInside } from "../src/cli/safeName.js"
 import { LatencyHistogram, renderBars, renderHistogram, renderSummary, renderTimeline, Tally } from "../src/cli/summary.js"
+import * as Cluster from "../src/Cluster.js"
 import * as DemoServer from "../src/DemoServer.js"
+import { freePort } from "./postgres.js"
 import type * as Fetch from "../src/Fetch.js"
 import * as FetchError from "../src/FetchError.js"
 import * as Records from "../src/internal/record.js"
@@ -895,9 +898,14 @@ describe.concurrent("gather (the process)", { timeout: 60_000 }, () => {
     const submitted = await run(["cluster", "submit", file, "--storage", storage, "--job", "job-cli"])
     expect(submitted.code, submitted.stderr).toBe(0)
     expect(submitted.stdout).toBe("job-cli\n")
-    const status = await run(["cluster", "status", "job-cli", "--storage", storage])
+    const status = await run(["cluster", "status", "job-cli", "--storage", storage, "--json"])
     expect(status.code, status.stderr).toBe(0)
-    expect(JSON.parse(status.stdout)).toMatchObject({ job: "job-cli", total: 50, done: 0, submitting: false, finished: false })
+    expect(JSON.parse(status.stdout)).toMatchObject({ job: "job-cli", total: 50, done: 0, pending: 50, submitting: false, finished: false, etaSeconds: null })
+    const human = await run(["cluster", "status", "job-cli", "--storage", storage])
+    expect(human.code, human.stderr).toBe(0)
+    expect(human.stdout).toContain("job job-cli  running  0/50 done (0 ok, 0 failed), 50 pending, 0 in flight")
+    expect(human.stdout).toContain("ETA unknown (nothing stored in the last 10 s)")
+    expect(human.stdout).toMatch(new RegExp(`\\n${server.baseUrl.replace(/[.]/g, "\\.")} +0 +0 +0 +50 +0\\.0\\n`))
     const pruned = await run(["cluster", "prune", "job-cli", "--storage", storage])
     expect(pruned.code, pruned.stderr).toBe(0)
     expect(pruned.stdout).toBe("job job-cli: deleted with its 0 results\n")
@@ -905,6 +913,37 @@ describe.concurrent("gather (the process)", { timeout: 60_000 }, () => {
     expect(gone.code).toBe(2)
     expect(gone.stderr).toContain("no job job-cli")
   })
+  it("cluster status shows the runner and the origin of a job run by a runner, and results --report writes the fetch report", async () => {
+    const dir = tmpDir()
+    const file = path.join(dir, "urls.txt")
+    fs.writeFileSync(file, [...Array.from({ length: 10 }, (_, i) => `${server.baseUrl}/wiki/${i + 1}`), `${server.baseUrl}/status/404`].join("\n") + "\n")
+    const storage = `sqlite:${path.join(dir, "jobs.db")}`
+    const scope = await Effect.runPromise(Scope.make())
+    try {
+      const port = await freePort()
+      await Effect.runPromise(Layer.buildWithScope(Cluster.layerRunner({ storage, port }), scope))
+      expect((await run(["cluster", "submit", file, "--storage", storage, "--job", "job-obs"])).code).toBe(0)
+      const reportFile = path.join(dir, "run.html")
+      const results = await run(["cluster", "results", "job-obs", "--storage", storage, "--report", reportFile])
+      expect(results.code, results.stderr).toBe(0)
+      expect(results.stdout.trim().split("\n")).toHaveLength(11)
+      expect(results.stderr).toContain(`report: ${reportFile}`)
+      const page = fs.readFileSync(reportFile, "utf8")
+      expect(page).toContain("<h2>Where the time went</h2>")
+      expect(page).toContain("gather cluster results job-obs")
+      const status = await run(["cluster", "status", "job-obs", "--storage", storage])
+      expect(status.code, status.stderr).toBe(0)
+      expect(status.stdout).toContain("job job-obs  finished  11/11 done (10 ok, 1 failed), 0 pending")
+      expect(status.stdout).toContain("ETA 0s")
+      expect(status.stdout).toMatch(new RegExp(`\\n127\\.0\\.0\\.1:${port} +11 +1 +\\d+ +[\\d.]+\\n`))
+      expect(status.stdout).toMatch(new RegExp(`\\n${server.baseUrl.replace(/[.]/g, "\\.")} +11 +1 +\\d+ +0 +[\\d.]+\\n`))
+      const json = JSON.parse((await run(["cluster", "status", "job-obs", "--storage", storage, "--json"])).stdout)
+      expect(json.origins).toMatchObject([{ origin: server.baseUrl, total: 11, done: 11, failed: 1, pending: 0 }])
+      expect(json.runners).toMatchObject([{ runner: `127.0.0.1:${port}`, done: 11, failed: 1 }])
+    } finally {
+      await Effect.runPromise(Scope.close(scope, Exit.void))
+    }
+  }, 120_000)
   it("usage errors exit 2", async () => {
     // One refused by the parser, one by the command's own checks.
     const results = await Promise.all([
