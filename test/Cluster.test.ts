@@ -404,6 +404,28 @@ describe("Cluster results table", () => {
       const results = Chunk.toReadonlyArray(yield* Stream.runCollect(client.results("job-old")))
       expect(results).toEqual([{ index: 0, runner: "r:1", ok: true, status: null, error: null, record }])
       expect(yield* client.status("job-old")).toMatchObject({ total: 1, done: 1, ok: 1, failed: 0 })
+      // progress on an old job: its results have no origin and the job no per-origin totals
+      const progress = yield* client.progress("job-old")
+      expect(progress).toMatchObject({ done: 1, pending: 0, inFlight: 0, runners: [{ runner: "r:1", done: 1, inFlight: 0 }] })
+      expect(progress.origins).toMatchObject([{ origin: null, total: null, done: 1, pending: null }])
+      // a result with no stored timing is left out of the report, which still builds
+      const page = yield* Report.html(yield* client.report("job-old"))
+      expect(pageData(page).total).toBe(0)
+
+      // The counts of status and progress read the covering index, never the rows (whose record is most of their bytes).
+      const plans = yield* Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        const plan = (query: Effect.Effect<ReadonlyArray<{ readonly detail: unknown }>, unknown>) =>
+          Effect.map(query, (rows) => rows.map((r) => String(r.detail)).join("; "))
+        return yield* Effect.all([
+          plan(sql`EXPLAIN QUERY PLAN SELECT COUNT(*), SUM(ok) FROM gather_results WHERE job_id = 'job-old'`),
+          plan(sql`EXPLAIN QUERY PLAN SELECT origin, COUNT(*), SUM(ok), SUM(CASE WHEN stored_at >= 0 THEN 1 ELSE 0 END)
+            FROM gather_results WHERE job_id = 'job-old' GROUP BY origin`),
+          plan(sql`EXPLAIN QUERY PLAN SELECT runner, COUNT(*), SUM(ok), SUM(CASE WHEN stored_at >= 0 THEN 1 ELSE 0 END)
+            FROM gather_results WHERE job_id = 'job-old' GROUP BY runner`)
+        ])
+      }).pipe(Effect.provide(SqliteClient.layer({ filename })), Effect.scoped)
+      for (const plan of plans) expect(plan).toContain("USING COVERING INDEX gather_results_job_origin")
     }).pipe(Effect.scoped), { timeout: 60_000 })
 })
 

@@ -22,6 +22,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { builtInFlags, flagNames, flagNamesOf, optionsFirst, subcommands } from "../src/cli/argv.js"
 import { expand } from "../src/cli/benchCommand.js"
+import { formatEta, renderProgress as renderClusterProgress } from "../src/cli/clusterStatus.js"
 import { RunFailed, SomeFailed, UsageError } from "../src/cli/errors.js"
 import { maxBarRows, tableHeader, tableRow } from "../src/cli/fetchCommand.js"
 import { inputOf } from "../src/cli/input.js"
@@ -383,6 +384,52 @@ describe("progress line", () => {
     const line = renderProgress({ done: 7, total: undefined, ok: 7, failed: 0, inFlight: 1, elapsedMs: 1000 }, 200)
     expect(line).toBe("7  ok 7  failed 0  in flight 1  7.0/s")
     expect(renderProgress({ done: 7, total: 9, ok: 7, failed: 0, inFlight: 1, elapsedMs: 1000 }, 20).length).toBeLessThan(20)
+  })
+})
+
+describe("cluster status (text)", () => {
+  const origin = (name: string, pending: number) => ({ origin: name, total: pending + 1, done: 1, ok: 1, failed: 0, inFlight: 0, pending, perSecond: 0.5 })
+  const progress: Cluster.JobProgress = {
+    job: "job-t",
+    total: 100,
+    done: 40,
+    ok: 38,
+    failed: 2,
+    submitting: false,
+    finished: false,
+    createdAt: new Date(0),
+    pending: 60,
+    inFlight: 3,
+    runners: [{ runner: "10.0.0.5:34431", done: 40, ok: 38, failed: 2, inFlight: 3, perSecond: 4 }],
+    origins: Array.from({ length: 12 }, (_, i) => origin(`http://h${i}.example`, 12 - i)),
+    perSecond: 4,
+    etaSeconds: 15
+  }
+
+  it("shows the job, every runner and the top origins by pending, and says how many it left out", () => {
+    const lines = renderClusterProgress(progress, 3)
+    expect(lines[0]).toBe("job job-t  running  40/100 done (38 ok, 2 failed), 60 pending, 3 in flight")
+    expect(lines[1]).toBe("rate 4.0 URLs/s over the last 10 s, ETA 15s")
+    expect(lines.find((l) => l.startsWith("10.0.0.5:34431"))?.split(/ +/)).toEqual(["10.0.0.5:34431", "40", "2", "3", "4.0"])
+    expect(lines.filter((l) => l.startsWith("http://")).map((l) => l.split(/ +/))).toEqual([
+      ["http://h0.example", "1", "0", "0", "12", "0.5"],
+      ["http://h1.example", "1", "0", "0", "11", "0.5"],
+      ["http://h2.example", "1", "0", "0", "10", "0.5"]
+    ])
+    expect(lines.some((l) => l.startsWith("origin (top 3 of 12 by pending)"))).toBe(true)
+    // the columns line up under their headings
+    const header = lines.find((l) => l.startsWith("origin"))!
+    expect(lines.filter((l) => l.startsWith("http://")).every((l) => l.length === header.length)).toBe(true)
+    expect(renderClusterProgress(progress).length).toBeLessThan(24)
+  })
+
+  it.each([[null, "unknown"], [0, "0s"], [59.4, "59s"], [61, "1m 01s"], [3600 * 2 + 7 * 60, "2h 07m"]] as const)("ETA %s reads %s", (s, text) => {
+    expect(formatEta(s)).toBe(text)
+  })
+
+  it("says why there is no ETA", () => {
+    expect(renderClusterProgress({ ...progress, etaSeconds: null, perSecond: 0 })[1]).toContain("ETA unknown (nothing stored in the last 10 s)")
+    expect(renderClusterProgress({ ...progress, etaSeconds: null, submitting: true })[1]).toContain("ETA unknown (still submitting)")
   })
 })
 
