@@ -391,9 +391,9 @@ export interface Client {
    * The run report of the job (the page `gather fetch --report` writes),
    * rebuilt from the timing stored with each result: write it with
    * `Report.write`. It reads every stored result of the job and keeps each
-   * in memory until the page is built (a row of numbers and its URL);
-   * results stored before 0.3.0 have no timing and are counted with their
-   * total time only.
+   * in memory until the page is built (a row of numbers and its URL).
+   * Results stored before 0.3.0 have no timing and are left out of the
+   * page (its total says how many it shows).
    *
    * @since 0.3.0
    */

@@ -22,7 +22,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { builtInFlags, flagNames, flagNamesOf, optionsFirst, subcommands } from "../src/cli/argv.js"
 import { expand } from "../src/cli/benchCommand.js"
-import { formatEta, renderProgress as renderClusterProgress } from "../src/cli/clusterStatus.js"
+import { formatEta, renderJobs as renderClusterJobs, renderProgress as renderClusterProgress } from "../src/cli/clusterStatus.js"
 import { RunFailed, SomeFailed, UsageError } from "../src/cli/errors.js"
 import { maxBarRows, tableHeader, tableRow } from "../src/cli/fetchCommand.js"
 import { inputOf } from "../src/cli/input.js"
@@ -425,6 +425,16 @@ describe("cluster status (text)", () => {
 
   it.each([[null, "unknown"], [0, "0s"], [59.4, "59s"], [61, "1m 01s"], [3600 * 2 + 7 * 60, "2h 07m"]] as const)("ETA %s reads %s", (s, text) => {
     expect(formatEta(s)).toBe(text)
+  })
+
+  it("lists every job, one row each, or says there is none", () => {
+    expect(renderClusterJobs([])).toEqual(["no jobs in this storage"])
+    const lines = renderClusterJobs([progress, { ...progress, job: "job-u", submitting: true, total: 7, done: 0, ok: 0, failed: 0 }])
+    expect(lines.map((l) => l.split(/ +/))).toEqual([
+      ["job", "state", "total", "done", "ok", "failed", "created"],
+      ["job-t", "running", "100", "40", "38", "2", "1970-01-01T00:00:00.000Z"],
+      ["job-u", "submitting", "7", "0", "0", "0", "1970-01-01T00:00:00.000Z"]
+    ])
   })
 
   it("says why there is no ETA", () => {
