@@ -210,6 +210,8 @@ const suite = (backend: () => Backend) => {
       expect(slowNow.total).toBe(12)
       expect(slowNow.pending).toBeGreaterThan(0)
       expect(running.inFlight).toBeGreaterThan(0)
+      // in flight per runner and per origin are the same requests counted two ways
+      expect(running.runners.reduce((n, r) => n + r.inFlight, 0)).toBe(running.origins.reduce((n, o) => n + o.inFlight, 0))
       // most pending first
       const pendings = running.origins.map((o) => o.pending ?? -1)
       expect(pendings).toEqual([...pendings].sort((a, b) => b - a))

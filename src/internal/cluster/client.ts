@@ -100,8 +100,11 @@ export const layer = (options: api.ClientOptions): Layer.Layer<api.Client, api.C
         progress: (job) =>
           Effect.gen(function*() {
             const status = yield* store.status(job)
-            const runners = yield* store.runners(job, defaults.rateWindowMs)
-            const origins = [...(yield* store.origins(job, defaults.rateWindowMs))].sort(byPending)
+            // One `now` and one read of the in-flight rows, so the runners' and the origins' sums agree.
+            const window = { now: Date.now(), windowMs: defaults.rateWindowMs }
+            const flying = yield* store.inFlight(job, window.now)
+            const runners = yield* store.runners(job, window, flying)
+            const origins = [...(yield* store.origins(job, window, flying))].sort(byPending)
             const perSecond = runners.reduce((n, r) => n + r.perSecond, 0)
             const inFlight = runners.reduce((n, r) => n + r.inFlight, 0)
             const pending = Math.max(0, status.total - status.done)

@@ -39,6 +39,19 @@ export interface NewRow extends api.StoredResult {
   readonly timing: string | null
 }
 
+/** The rate window of `progress`: one `now` for every count of one call. @internal */
+export interface Window {
+  readonly now: number
+  readonly windowMs: number
+}
+
+/** A runner's in-flight count of one origin, as read back. @internal */
+export interface InFlightOf {
+  readonly runner: string
+  readonly origin: string
+  readonly inFlight: number
+}
+
 /** What a runner has in flight now of one job's origin. @internal */
 export interface InFlightRow {
   readonly job: string
@@ -69,10 +82,20 @@ export interface JobStore {
   /** Replaces what `runner` has in flight (one row per job and origin), stamped now. */
   readonly publishInFlight: (runner: string, rows: ReadonlyArray<InFlightRow>) => Effect.Effect<void, SqlError>
   readonly status: (job: string) => Effect.Effect<api.JobStatus, SqlError | JobError>
-  /** Results per runner, how many each stored in the last `windowMs`, and what each has in flight. */
-  readonly runners: (job: string, windowMs: number) => Effect.Effect<ReadonlyArray<api.RunnerProgress>, SqlError>
-  /** Per origin: inputs submitted, results, how many stored in the last `windowMs`, in flight. */
-  readonly origins: (job: string, windowMs: number) => Effect.Effect<ReadonlyArray<api.OriginProgress>, SqlError>
+  /** What every runner heard from in the last 5 s has in flight of the job, per origin: read once per `progress`, so its sums agree. */
+  readonly inFlight: (job: string, now: number) => Effect.Effect<ReadonlyArray<InFlightOf>, SqlError>
+  /** Results per runner, how many each stored in the `windowMs` before `now`, and what each has in `flying`. */
+  readonly runners: (
+    job: string,
+    window: Window,
+    flying: ReadonlyArray<InFlightOf>
+  ) => Effect.Effect<ReadonlyArray<api.RunnerProgress>, SqlError>
+  /** Per origin: inputs submitted, results, how many stored in the window, what `flying` has in flight. */
+  readonly origins: (
+    job: string,
+    window: Window,
+    flying: ReadonlyArray<InFlightOf>
+  ) => Effect.Effect<ReadonlyArray<api.OriginProgress>, SqlError>
   /** Deletes the job and its results; how many results there were. */
   readonly prune: (job: string) => Effect.Effect<number, SqlError | JobError>
   readonly jobs: Effect.Effect<ReadonlyArray<api.JobStatus>, SqlError>
@@ -324,16 +347,18 @@ export const make: Effect.Effect<JobStore, SqlError, SqlClient.SqlClient> = Effe
           }`
         }
       })),
-    runners: (job, windowMs) =>
+    inFlight: (job, now) =>
+      Effect.map(
+        sql<{ readonly runner: unknown; readonly origin: unknown; readonly in_flight: unknown }>`
+          SELECT runner, origin, in_flight FROM gather_inflight WHERE job_id = ${job} AND updated_at >= ${now - inFlightStaleMs}`,
+        (rows) => rows.map((row): InFlightOf => ({ runner: String(row.runner), origin: String(row.origin), inFlight: asNumber(row.in_flight) }))
+      ),
+    runners: (job, { now, windowMs }, flying) =>
       Effect.gen(function*() {
-        const now = Date.now()
         const rows = yield* sql<{ readonly runner: unknown; readonly done: unknown; readonly ok: unknown; readonly recent: unknown }>`
           SELECT runner, COUNT(*) AS done, COALESCE(SUM(ok), 0) AS ok,
             COALESCE(SUM(CASE WHEN stored_at >= ${now - windowMs} THEN 1 ELSE 0 END), 0) AS recent
           FROM gather_results WHERE job_id = ${job} GROUP BY runner`
-        const flying = yield* sql<{ readonly runner: unknown; readonly in_flight: unknown }>`
-          SELECT runner, SUM(in_flight) AS in_flight FROM gather_inflight
-          WHERE job_id = ${job} AND updated_at >= ${now - inFlightStaleMs} GROUP BY runner`
         const byRunner = new Map<string, { done: number; ok: number; recent: number; inFlight: number }>()
         const entry = (runner: string) => {
           let found = byRunner.get(runner)
@@ -346,7 +371,7 @@ export const make: Effect.Effect<JobStore, SqlError, SqlClient.SqlClient> = Effe
           found.ok = asNumber(row.ok)
           found.recent = asNumber(row.recent)
         }
-        for (const row of flying) entry(String(row.runner)).inFlight = asNumber(row.in_flight)
+        for (const row of flying) entry(row.runner).inFlight += row.inFlight
         return Array.from(byRunner, ([runner, r]): api.RunnerProgress => ({
           runner,
           done: r.done,
@@ -356,18 +381,14 @@ export const make: Effect.Effect<JobStore, SqlError, SqlClient.SqlClient> = Effe
           perSecond: (r.recent * 1000) / windowMs
         })).sort((a, b) => a.runner < b.runner ? -1 : a.runner > b.runner ? 1 : 0)
       }),
-    origins: (job, windowMs) =>
+    origins: (job, { now, windowMs }, flying) =>
       Effect.gen(function*() {
-        const now = Date.now()
         const totals = yield* sql<{ readonly origin: unknown; readonly total: unknown }>`
           SELECT origin, SUM(size) AS total FROM gather_batches WHERE job_id = ${job} GROUP BY origin`
         const rows = yield* sql<{ readonly origin: unknown; readonly done: unknown; readonly ok: unknown; readonly recent: unknown }>`
           SELECT origin, COUNT(*) AS done, COALESCE(SUM(ok), 0) AS ok,
             COALESCE(SUM(CASE WHEN stored_at >= ${now - windowMs} THEN 1 ELSE 0 END), 0) AS recent
           FROM gather_results WHERE job_id = ${job} GROUP BY origin`
-        const flying = yield* sql<{ readonly origin: unknown; readonly in_flight: unknown }>`
-          SELECT origin, SUM(in_flight) AS in_flight FROM gather_inflight
-          WHERE job_id = ${job} AND updated_at >= ${now - inFlightStaleMs} GROUP BY origin`
         // Results stored before 0.3.0 have no origin: they count under null.
         const byOrigin = new Map<string | null, { total: number | null; done: number; ok: number; recent: number; inFlight: number }>()
         const entry = (origin: unknown) => {
@@ -383,7 +404,7 @@ export const make: Effect.Effect<JobStore, SqlError, SqlClient.SqlClient> = Effe
           found.ok = asNumber(row.ok)
           found.recent = asNumber(row.recent)
         }
-        for (const row of flying) entry(row.origin).inFlight = asNumber(row.in_flight)
+        for (const row of flying) entry(row.origin).inFlight += row.inFlight
         return Array.from(byOrigin, ([origin, o]): api.OriginProgress => ({
           origin,
           total: o.total,
