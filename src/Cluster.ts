@@ -34,6 +34,7 @@ import * as client from "./internal/cluster/client.js"
 import * as runner from "./internal/cluster/runner.js"
 import * as storage from "./internal/cluster/storage.js"
 import * as store from "./internal/cluster/store.js"
+import type * as Report from "./Report.js"
 import type * as Session from "./Session.js"
 
 /**
@@ -275,7 +276,36 @@ export interface RunnerProgress {
   readonly done: number
   readonly ok: number
   readonly failed: number
+  /**
+   * Requests of the job it has in flight now, as it last published them
+   * (every second); 0 for a runner not heard from in 5 s.
+   *
+   * @since 0.3.0
+   */
+  readonly inFlight: number
   /** Results it stored per second over the last 10 s. */
+  readonly perSecond: number
+}
+
+/**
+ * Where one origin of a job stands (`Client.progress`).
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface OriginProgress {
+  /** `scheme://host:port`, or `"invalid"` for inputs that are not URLs; `null` for results stored before 0.3.0 (no origin column). */
+  readonly origin: string | null
+  /** Inputs of this origin submitted; `null` for a job submitted before 0.3.0. */
+  readonly total: number | null
+  readonly done: number
+  readonly ok: number
+  readonly failed: number
+  /** Requests in flight now, over every runner (an origin lives on one runner at a time). */
+  readonly inFlight: number
+  /** Inputs without a result yet, in flight included (`total - done`); `null` when `total` is. */
+  readonly pending: number | null
+  /** Results stored per second over the last 10 s. */
   readonly perSecond: number
 }
 
@@ -287,6 +317,17 @@ export interface RunnerProgress {
  */
 export interface JobProgress extends JobStatus {
   readonly runners: ReadonlyArray<RunnerProgress>
+  /**
+   * Every origin of the job, most pending first (then most done). A job of
+   * many origins returns one row each: the command line prints the first few.
+   *
+   * @since 0.3.0
+   */
+  readonly origins: ReadonlyArray<OriginProgress>
+  /** Inputs without a result yet (`total - done`), in flight included. @since 0.3.0 */
+  readonly pending: number
+  /** Requests in flight now, over every runner heard from in the last 5 s. @since 0.3.0 */
+  readonly inFlight: number
   /** Results stored per second over the last 10 s, by every runner. */
   readonly perSecond: number
   /** Seconds left at that rate; `null` when nothing was stored in the last 10 s or the job is still being submitted. */
@@ -340,10 +381,23 @@ export interface Client {
    */
   readonly prune: (job: string) => Effect.Effect<number, JobError | SqlError>
   /**
-   * The status with what each runner stored and the rate of the last 10 s
-   * (from the results' stored times; it reads every result row of the job).
+   * The status with what each runner and each origin stored, has in flight
+   * and the rate of the last 10 s. Counted with GROUP BY over an index of
+   * the results (origin, runner, ok, stored time): no record is read, but
+   * the index entries of every result of the job are.
    */
   readonly progress: (job: string) => Effect.Effect<JobProgress, JobError | SqlError>
+  /**
+   * The run report of the job (the page `gather fetch --report` writes),
+   * rebuilt from the timing stored with each result: write it with
+   * `Report.write`. It reads every stored result of the job and keeps each
+   * in memory until the page is built (a row of numbers and its URL).
+   * Results stored before 0.3.0 have no timing and are left out of the
+   * page (its total says how many it shows).
+   *
+   * @since 0.3.0
+   */
+  readonly report: (job: string, options?: Report.Options) => Effect.Effect<Report.Tracker, JobError | SqlError>
   /** Every job in this storage, oldest first. */
   readonly jobs: Effect.Effect<ReadonlyArray<JobStatus>, SqlError>
   /** The job's results in the order they were stored, each input once. */

@@ -13,6 +13,7 @@ import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as FastCheck from "effect/FastCheck"
 import * as FiberId from "effect/FiberId"
+import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import { spawn } from "node:child_process"
 import type { ChildProcess } from "node:child_process"
@@ -21,6 +22,7 @@ import * as os from "node:os"
 import * as path from "node:path"
 import { builtInFlags, flagNames, flagNamesOf, optionsFirst, subcommands } from "../src/cli/argv.js"
 import { expand } from "../src/cli/benchCommand.js"
+import { formatEta, renderJobs as renderClusterJobs, renderProgress as renderClusterProgress } from "../src/cli/clusterStatus.js"
 import { RunFailed, SomeFailed, UsageError } from "../src/cli/errors.js"
 import { maxBarRows, tableHeader, tableRow } from "../src/cli/fetchCommand.js"
 import { inputOf } from "../src/cli/input.js"
@@ -31,7 +33,9 @@ import { renderProgress, showProgress } from "../src/cli/progress.js"
 import * as Resume from "../src/cli/resume.js"
 import { fileNameFor, maxNameLength, resolveInside } from "../src/cli/safeName.js"
 import { LatencyHistogram, renderBars, renderHistogram, renderSummary, renderTimeline, Tally } from "../src/cli/summary.js"
+import * as Cluster from "../src/Cluster.js"
 import * as DemoServer from "../src/DemoServer.js"
+import { freePort } from "./postgres.js"
 import type * as Fetch from "../src/Fetch.js"
 import * as FetchError from "../src/FetchError.js"
 import * as Records from "../src/internal/record.js"
@@ -380,6 +384,62 @@ describe("progress line", () => {
     const line = renderProgress({ done: 7, total: undefined, ok: 7, failed: 0, inFlight: 1, elapsedMs: 1000 }, 200)
     expect(line).toBe("7  ok 7  failed 0  in flight 1  7.0/s")
     expect(renderProgress({ done: 7, total: 9, ok: 7, failed: 0, inFlight: 1, elapsedMs: 1000 }, 20).length).toBeLessThan(20)
+  })
+})
+
+describe("cluster status (text)", () => {
+  const origin = (name: string, pending: number) => ({ origin: name, total: pending + 1, done: 1, ok: 1, failed: 0, inFlight: 0, pending, perSecond: 0.5 })
+  const progress: Cluster.JobProgress = {
+    job: "job-t",
+    total: 100,
+    done: 40,
+    ok: 38,
+    failed: 2,
+    submitting: false,
+    finished: false,
+    createdAt: new Date(0),
+    pending: 60,
+    inFlight: 3,
+    runners: [{ runner: "10.0.0.5:34431", done: 40, ok: 38, failed: 2, inFlight: 3, perSecond: 4 }],
+    origins: Array.from({ length: 12 }, (_, i) => origin(`http://h${i}.example`, 12 - i)),
+    perSecond: 4,
+    etaSeconds: 15
+  }
+
+  it("shows the job, every runner and the top origins by pending, and says how many it left out", () => {
+    const lines = renderClusterProgress(progress, 3)
+    expect(lines[0]).toBe("job job-t  running  40/100 done (38 ok, 2 failed), 60 pending, 3 in flight")
+    expect(lines[1]).toBe("rate 4.0 URLs/s over the last 10 s, ETA 15s")
+    expect(lines.find((l) => l.startsWith("10.0.0.5:34431"))?.split(/ +/)).toEqual(["10.0.0.5:34431", "40", "2", "3", "4.0"])
+    expect(lines.filter((l) => l.startsWith("http://")).map((l) => l.split(/ +/))).toEqual([
+      ["http://h0.example", "1", "0", "0", "12", "0.5"],
+      ["http://h1.example", "1", "0", "0", "11", "0.5"],
+      ["http://h2.example", "1", "0", "0", "10", "0.5"]
+    ])
+    expect(lines.some((l) => l.startsWith("origin (top 3 of 12 by pending)"))).toBe(true)
+    // the columns line up under their headings
+    const header = lines.find((l) => l.startsWith("origin"))!
+    expect(lines.filter((l) => l.startsWith("http://")).every((l) => l.length === header.length)).toBe(true)
+    expect(renderClusterProgress(progress).length).toBeLessThan(24)
+  })
+
+  it.each([[null, "unknown"], [0, "0s"], [59.4, "59s"], [61, "1m 01s"], [3600 * 2 + 7 * 60, "2h 07m"]] as const)("ETA %s reads %s", (s, text) => {
+    expect(formatEta(s)).toBe(text)
+  })
+
+  it("lists every job, one row each, or says there is none", () => {
+    expect(renderClusterJobs([])).toEqual(["no jobs in this storage"])
+    const lines = renderClusterJobs([progress, { ...progress, job: "job-u", submitting: true, total: 7, done: 0, ok: 0, failed: 0 }])
+    expect(lines.map((l) => l.split(/ +/))).toEqual([
+      ["job", "state", "total", "done", "ok", "failed", "created"],
+      ["job-t", "running", "100", "40", "38", "2", "1970-01-01T00:00:00.000Z"],
+      ["job-u", "submitting", "7", "0", "0", "0", "1970-01-01T00:00:00.000Z"]
+    ])
+  })
+
+  it("says why there is no ETA", () => {
+    expect(renderClusterProgress({ ...progress, etaSeconds: null, perSecond: 0 })[1]).toContain("ETA unknown (nothing stored in the last 10 s)")
+    expect(renderClusterProgress({ ...progress, etaSeconds: null, submitting: true })[1]).toContain("ETA unknown (still submitting)")
   })
 })
 
@@ -895,9 +955,14 @@ describe.concurrent("gather (the process)", { timeout: 60_000 }, () => {
     const submitted = await run(["cluster", "submit", file, "--storage", storage, "--job", "job-cli"])
     expect(submitted.code, submitted.stderr).toBe(0)
     expect(submitted.stdout).toBe("job-cli\n")
-    const status = await run(["cluster", "status", "job-cli", "--storage", storage])
+    const status = await run(["cluster", "status", "job-cli", "--storage", storage, "--json"])
     expect(status.code, status.stderr).toBe(0)
-    expect(JSON.parse(status.stdout)).toMatchObject({ job: "job-cli", total: 50, done: 0, submitting: false, finished: false })
+    expect(JSON.parse(status.stdout)).toMatchObject({ job: "job-cli", total: 50, done: 0, pending: 50, submitting: false, finished: false, etaSeconds: null })
+    const human = await run(["cluster", "status", "job-cli", "--storage", storage])
+    expect(human.code, human.stderr).toBe(0)
+    expect(human.stdout).toContain("job job-cli  running  0/50 done (0 ok, 0 failed), 50 pending, 0 in flight")
+    expect(human.stdout).toContain("ETA unknown (nothing stored in the last 10 s)")
+    expect(human.stdout).toMatch(new RegExp(`\\n${server.baseUrl.replace(/[.]/g, "\\.")} +0 +0 +0 +50 +0\\.0\\n`))
     const pruned = await run(["cluster", "prune", "job-cli", "--storage", storage])
     expect(pruned.code, pruned.stderr).toBe(0)
     expect(pruned.stdout).toBe("job job-cli: deleted with its 0 results\n")
@@ -905,6 +970,37 @@ describe.concurrent("gather (the process)", { timeout: 60_000 }, () => {
     expect(gone.code).toBe(2)
     expect(gone.stderr).toContain("no job job-cli")
   })
+  it("cluster status shows the runner and the origin of a job run by a runner, and results --report writes the fetch report", async () => {
+    const dir = tmpDir()
+    const file = path.join(dir, "urls.txt")
+    fs.writeFileSync(file, [...Array.from({ length: 10 }, (_, i) => `${server.baseUrl}/wiki/${i + 1}`), `${server.baseUrl}/status/404`].join("\n") + "\n")
+    const storage = `sqlite:${path.join(dir, "jobs.db")}`
+    const scope = await Effect.runPromise(Scope.make())
+    try {
+      const port = await freePort()
+      await Effect.runPromise(Layer.buildWithScope(Cluster.layerRunner({ storage, port }), scope))
+      expect((await run(["cluster", "submit", file, "--storage", storage, "--job", "job-obs"])).code).toBe(0)
+      const reportFile = path.join(dir, "run.html")
+      const results = await run(["cluster", "results", "job-obs", "--storage", storage, "--report", reportFile])
+      expect(results.code, results.stderr).toBe(0)
+      expect(results.stdout.trim().split("\n")).toHaveLength(11)
+      expect(results.stderr).toContain(`report: ${reportFile}`)
+      const page = fs.readFileSync(reportFile, "utf8")
+      expect(page).toContain("<h2>Where the time went</h2>")
+      expect(page).toContain("gather cluster results job-obs")
+      const status = await run(["cluster", "status", "job-obs", "--storage", storage])
+      expect(status.code, status.stderr).toBe(0)
+      expect(status.stdout).toContain("job job-obs  finished  11/11 done (10 ok, 1 failed), 0 pending")
+      expect(status.stdout).toContain("ETA 0s")
+      expect(status.stdout).toMatch(new RegExp(`\\n127\\.0\\.0\\.1:${port} +11 +1 +\\d+ +[\\d.]+\\n`))
+      expect(status.stdout).toMatch(new RegExp(`\\n${server.baseUrl.replace(/[.]/g, "\\.")} +11 +1 +\\d+ +0 +[\\d.]+\\n`))
+      const json = JSON.parse((await run(["cluster", "status", "job-obs", "--storage", storage, "--json"])).stdout)
+      expect(json.origins).toMatchObject([{ origin: server.baseUrl, total: 11, done: 11, failed: 1, pending: 0 }])
+      expect(json.runners).toMatchObject([{ runner: `127.0.0.1:${port}`, done: 11, failed: 1 }])
+    } finally {
+      await Effect.runPromise(Scope.close(scope, Exit.void))
+    }
+  }, 120_000)
   it("usage errors exit 2", async () => {
     // One refused by the parser, one by the command's own checks.
     const results = await Promise.all([

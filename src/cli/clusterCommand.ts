@@ -16,7 +16,9 @@ import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
 import type * as Cluster from "../Cluster.js"
+import * as Report from "../Report.js"
 import type * as Session from "../Session.js"
+import { defaultTopOrigins, renderJobs, renderProgress as renderStatusProgress } from "./clusterStatus.js"
 import { describe, RunFailed, UsageError } from "./errors.js"
 import { helpDoc, validated } from "./help.js"
 import * as Input from "./input.js"
@@ -241,6 +243,13 @@ const submit = Command.make("submit", submitOptions, runSubmit).pipe(
 const resultsOptions = {
   storage: storageOption,
   noWait: Options.boolean("no-wait").pipe(Options.withDescription("Write what is stored now and stop (default: follow until every URL has a result).")),
+  report: Options.text("report").pipe(
+    Options.withPseudoName("FILE"),
+    Options.withDescription(
+      "Also write the run report of gather fetch --report to this HTML file, from the timings stored with the results (once the results are written)."
+    ),
+    Options.optional
+  ),
   quiet,
   job: Args.text({ name: "JOB" }).pipe(Args.withDescription("The job id printed by submit"))
 }
@@ -276,12 +285,22 @@ const runResults = (config: Command.Command.ParseConfig<typeof resultsOptions>) 
       if (!config.quiet) {
         yield* Output.stderr(`job ${config.job}: ${done}/${status.total} results written\n`)
       }
+      if (Option.isSome(config.report)) {
+        const tracker = yield* client.report(config.job, { title: `gather cluster results ${config.job}` })
+        const written = yield* Report.write(tracker, config.report.value).pipe(
+          Effect.mapError((error) => new RunFailed({ message: error.message }))
+        )
+        if (!config.quiet) yield* Output.stderr(`report: ${written}\n`)
+      }
     }))
 
 const results = Command.make("results", resultsOptions, runResults).pipe(
   Command.withDescription(helpDoc({
     summary: "Write a job's stored results as NDJSON (the records of gather fetch), following it until every URL has one.",
-    examples: ["gather cluster results job-1a2b3c4d --storage sqlite:jobs.db > out.ndjson"]
+    examples: [
+      "gather cluster results job-1a2b3c4d --storage sqlite:jobs.db > out.ndjson",
+      "gather cluster results job-1a2b3c4d --storage sqlite:jobs.db --report run.html > out.ndjson"
+    ]
   }))
 )
 
@@ -289,15 +308,30 @@ const results = Command.make("results", resultsOptions, runResults).pipe(
 
 const statusOptions = {
   storage: storageOption,
+  json: Options.boolean("json").pipe(Options.withDescription("One JSON line per job (every field of the status, per runner and per origin) instead of the table.")),
+  top: Options.integer("top").pipe(
+    Options.withPseudoName("N"),
+    Options.withDescription(`Origins shown, most pending first (default ${defaultTopOrigins}; --json has them all).`),
+    validated(positive("top")),
+    Options.withDefault(defaultTopOrigins)
+  ),
   job: Args.text({ name: "JOB" }).pipe(Args.withDescription("A job id; all jobs when left out"), Args.optional)
 }
 
 const runStatus = (config: Command.Command.ParseConfig<typeof statusOptions>) =>
   withClient(config.storage, "status", (client) =>
     Effect.gen(function*() {
-      // One job: with what each runner stored and the rate of the last 10 s.
-      const statuses = Option.isSome(config.job) ? [yield* client.progress(config.job.value)] : yield* client.jobs
-      for (const status of statuses) {
+      // One job: with what each runner and origin stored, has in flight, and the rate of the last 10 s.
+      if (Option.isSome(config.job)) {
+        const progress = yield* client.progress(config.job.value)
+        const text = config.json
+          ? JSON.stringify({ ...progress, createdAt: progress.createdAt.toISOString() })
+          : renderStatusProgress(progress, config.top).join("\n")
+        return yield* Output.stdout.write(`${text}\n`)
+      }
+      const jobs = yield* client.jobs
+      if (!config.json) return yield* Output.stdout.write(`${renderJobs(jobs).join("\n")}\n`)
+      for (const status of jobs) {
         yield* Output.stdout.write(`${JSON.stringify({ ...status, createdAt: status.createdAt.toISOString() })}\n`)
       }
     }))
@@ -305,8 +339,9 @@ const runStatus = (config: Command.Command.ParseConfig<typeof statusOptions>) =>
 const status = Command.make("status", statusOptions, runStatus).pipe(
   Command.withDescription(helpDoc({
     summary:
-      "Print where a job (or every job) stands, one JSON line each; for one job also per runner: done, ok, failed, results/s over the last 10 s, and the ETA.",
-    examples: ["gather cluster status --storage sqlite:jobs.db"]
+      "Print where a job (or every job) stands; for one job also per runner and per origin (most pending first): done, failed, in flight, pending, URLs/s over the last 10 s, and the ETA.",
+    details: ["--json prints one JSON line per job instead, with every origin."],
+    examples: ["gather cluster status --storage sqlite:jobs.db", "gather cluster status job-1a2b3c4d --json --storage sqlite:jobs.db"]
   }))
 )
 

@@ -8,6 +8,7 @@ import * as Stream from "effect/Stream"
 import type * as api from "../../Cluster.js"
 import { batches, FetchBatch, Origin } from "./entity.js"
 import { clusterStorage, resolveStorage, shardingDefaults } from "./runner.js"
+import * as Report from "./report.js"
 import { sqlLayer } from "./storage.js"
 import * as Store from "./store.js"
 
@@ -24,6 +25,10 @@ export const defaults = {
   readChunk: 16_384,
   pollInterval: Duration.millis(250)
 } as const
+
+/** Most pending first (an origin of unknown total last), then most done, then by name. */
+const byPending = (a: api.OriginProgress, b: api.OriginProgress): number =>
+  (b.pending ?? -1) - (a.pending ?? -1) || b.done - a.done || String(a.origin).localeCompare(String(b.origin))
 
 const isList = <E>(urls: ReadonlyArray<string> | Stream.Stream<string, E>): urls is ReadonlyArray<string> => Array.isArray(urls)
 
@@ -56,6 +61,11 @@ export const layer = (options: api.ClientOptions): Layer.Layer<api.Client, api.C
                 const parts = batches(chunk, size, { index: count, batch })
                 count += length
                 batch += parts.length
+                // The per-origin totals of `progress`, before any of the part's results can exist.
+                yield* Effect.retry(
+                  store.batches(job, parts.map((p) => ({ batch: p.batch, origin: p.origin, size: p.inputs.length }))),
+                  Store.storageRetry
+                )
                 yield* Effect.forEach(
                   parts,
                   ({ batch, inputs, origin }) =>
@@ -90,12 +100,19 @@ export const layer = (options: api.ClientOptions): Layer.Layer<api.Client, api.C
         progress: (job) =>
           Effect.gen(function*() {
             const status = yield* store.status(job)
-            const runners = yield* store.runners(job, defaults.rateWindowMs)
+            // One `now` and one read of the in-flight rows, so the runners' and the origins' sums agree.
+            const window = { now: Date.now(), windowMs: defaults.rateWindowMs }
+            const flying = yield* store.inFlight(job, window.now)
+            const runners = yield* store.runners(job, window, flying)
+            const origins = [...(yield* store.origins(job, window, flying))].sort(byPending)
             const perSecond = runners.reduce((n, r) => n + r.perSecond, 0)
-            const left = status.total - status.done
-            const etaSeconds = status.submitting || perSecond === 0 ? (left === 0 && !status.submitting ? 0 : null) : left / perSecond
-            return { ...status, runners, perSecond, etaSeconds }
+            const inFlight = runners.reduce((n, r) => n + r.inFlight, 0)
+            const pending = Math.max(0, status.total - status.done)
+            const etaSeconds = status.submitting || perSecond === 0 ? (pending === 0 && !status.submitting ? 0 : null) : pending / perSecond
+            const progress: api.JobProgress = { ...status, pending, inFlight, runners, origins, perSecond, etaSeconds }
+            return progress
           }),
+        report: (job, reportOptions) => Report.report(store, job, reportOptions),
         jobs: store.jobs,
         results: (job, resultsOptions) =>
           Store.results(store, job, {

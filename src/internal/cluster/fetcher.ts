@@ -28,15 +28,16 @@ import type { SqlError } from "@effect/sql/SqlError"
 import * as Deferred from "effect/Deferred"
 import * as Effect from "effect/Effect"
 import * as Queue from "effect/Queue"
+import * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import type * as api from "../../Cluster.js"
 import * as Fetch from "../../Fetch.js"
 import * as Gather from "../../Gather.js"
 import type * as Session from "../../Session.js"
 import * as Records from "../record.js"
 import type { Input } from "./entity.js"
 import * as Store from "./store.js"
+import * as Timing from "./timing.js"
 
 interface Batch {
   readonly job: string
@@ -90,7 +91,10 @@ export const make = (options: {
     const origins = new Map<string, OriginQueue>()
     const ready: Array<OriginQueue> = []
     const started = yield* Queue.unbounded<Work>()
-    const written = yield* Queue.unbounded<{ readonly work: Work; readonly row: api.StoredResult }>()
+    const written = yield* Queue.unbounded<{ readonly work: Work; readonly row: Store.NewRow }>()
+    // In flight per job and origin, published for `progress` (see the publisher below).
+    const flying = new Map<string, { readonly job: string; readonly origin: string; inFlight: number }>()
+    const flyingKey = (work: Work) => `${work.batch.job}\n${work.origin.key}`
 
     const markReady = (origin: OriginQueue) => {
       if (!origin.ready && origin.head < origin.queue.length && origin.inFlight < perOrigin) {
@@ -118,6 +122,10 @@ export const make = (options: {
         origin.inFlight++
         stats.inFlight++
         stats.pending++
+        const key = flyingKey(work)
+        const entry = flying.get(key)
+        if (entry === undefined) flying.set(key, { job: work.batch.job, origin: origin.key, inFlight: 1 })
+        else entry.inFlight++
         Queue.unsafeOffer(started, work)
         markReady(origin)
       }
@@ -133,6 +141,9 @@ export const make = (options: {
     const finished = (work: Work) => {
       work.origin.inFlight--
       stats.inFlight--
+      const key = flyingKey(work)
+      const entry = flying.get(key)
+      if (entry !== undefined && --entry.inFlight <= 0) flying.delete(key)
       stats.fetched++
       markReady(work.origin)
       forgetIfIdle(work.origin)
@@ -149,6 +160,7 @@ export const make = (options: {
         finished(work)
         const url = work.input.url
         const record = outcome._tag === "Right" ? Records.fromResponse(url, outcome.right) : Records.fromError(url, outcome.left)
+        const timing = outcome._tag === "Right" ? outcome.right.timing : outcome.left.timing
         Queue.unsafeOffer(written, {
           work,
           row: {
@@ -157,7 +169,9 @@ export const make = (options: {
             ok: record.ok,
             status: record.status,
             error: record.error?.tag ?? null,
-            record: JSON.stringify(record)
+            record: JSON.stringify(record),
+            origin: work.origin.key,
+            timing: Timing.encode(timing)
           }
         })
         pump()
@@ -170,7 +184,7 @@ export const make = (options: {
     yield* Effect.gen(function*() {
       while (true) {
         const items = yield* Queue.takeBetween(written, 1, options.writeBatch)
-        const byJob = new Map<string, Array<api.StoredResult>>()
+        const byJob = new Map<string, Array<Store.NewRow>>()
         for (const { row, work } of items) {
           let rows = byJob.get(work.batch.job)
           if (rows === undefined) byJob.set(work.batch.job, rows = [])
@@ -186,6 +200,19 @@ export const make = (options: {
         }
       }
     }).pipe(Effect.forkScoped)
+
+    // The publisher: what this runner has in flight, per job and origin, every
+    // second (and nothing once it stops). A storage that does not answer
+    // skips a beat; the rows only inform `progress`.
+    let publishedAny = false
+    const publish = Effect.suspend(() => {
+      if (flying.size === 0 && !publishedAny) return Effect.void
+      publishedAny = flying.size > 0
+      return store.publishInFlight(address, Array.from(flying.values(), (e) => ({ job: e.job, origin: e.origin, inFlight: e.inFlight })))
+    }).pipe(Effect.catchAll(() => Effect.void))
+    // Registered first so it runs last: after the publisher fiber is interrupted.
+    yield* Effect.addFinalizer(() => Effect.ignore(Effect.timeout(store.publishInFlight(address, []), "2 seconds")))
+    yield* Effect.repeat(publish, Schedule.spaced(Store.inFlightEvery)).pipe(Effect.forkScoped)
 
     const run: Fetcher["run"] = (job, key, inputs) =>
       inputs.length === 0 ? Effect.void : Effect.flatMap(Deferred.make<void, SqlError>(), (done) =>

@@ -27,9 +27,36 @@ export class JobError extends Data.TaggedError("JobError")<{
   readonly message: string
 }> {}
 
-/** A stored result with its place in the table. @internal */
+/** A stored result with its place in the table and its compact timing (see timing.ts). @internal */
 export interface StoredRow extends api.StoredResult {
   readonly seq: number
+  readonly timing: string | null
+}
+
+/** A result as the runner stores it: with its origin (the entity's key) and compact timing. @internal */
+export interface NewRow extends api.StoredResult {
+  readonly origin: string
+  readonly timing: string | null
+}
+
+/** The rate window of `progress`: one `now` for every count of one call. @internal */
+export interface Window {
+  readonly now: number
+  readonly windowMs: number
+}
+
+/** A runner's in-flight count of one origin, as read back. @internal */
+export interface InFlightOf {
+  readonly runner: string
+  readonly origin: string
+  readonly inFlight: number
+}
+
+/** What a runner has in flight now of one job's origin. @internal */
+export interface InFlightRow {
+  readonly job: string
+  readonly origin: string
+  readonly inFlight: number
 }
 
 /** @internal */
@@ -46,10 +73,29 @@ export interface JobStore {
   /** Which of these inputs have a result. */
   readonly stored: (job: string, indexes: ReadonlyArray<number>) => Effect.Effect<ReadonlySet<number>, SqlError>
   /** Stores results in one statement; a result already stored (same job and index) is left as it is. */
-  readonly put: (job: string, results: ReadonlyArray<api.StoredResult>) => Effect.Effect<void, SqlError>
+  readonly put: (job: string, results: ReadonlyArray<NewRow>) => Effect.Effect<void, SqlError>
+  /** Records the size and origin of batches (a batch recorded before is left as it is): the per-origin totals. */
+  readonly batches: (
+    job: string,
+    batches: ReadonlyArray<{ readonly batch: number; readonly origin: string; readonly size: number }>
+  ) => Effect.Effect<void, SqlError>
+  /** Replaces what `runner` has in flight (one row per job and origin), stamped now. */
+  readonly publishInFlight: (runner: string, rows: ReadonlyArray<InFlightRow>) => Effect.Effect<void, SqlError>
   readonly status: (job: string) => Effect.Effect<api.JobStatus, SqlError | JobError>
-  /** Results per runner, and how many each stored in the last `windowMs`. */
-  readonly runners: (job: string, windowMs: number) => Effect.Effect<ReadonlyArray<api.RunnerProgress>, SqlError>
+  /** What every runner heard from in the last 5 s has in flight of the job, per origin: read once per `progress`, so its sums agree. */
+  readonly inFlight: (job: string, now: number) => Effect.Effect<ReadonlyArray<InFlightOf>, SqlError>
+  /** Results per runner, how many each stored in the `windowMs` before `now`, and what each has in `flying`. */
+  readonly runners: (
+    job: string,
+    window: Window,
+    flying: ReadonlyArray<InFlightOf>
+  ) => Effect.Effect<ReadonlyArray<api.RunnerProgress>, SqlError>
+  /** Per origin: inputs submitted, results, how many stored in the window, what `flying` has in flight. */
+  readonly origins: (
+    job: string,
+    window: Window,
+    flying: ReadonlyArray<InFlightOf>
+  ) => Effect.Effect<ReadonlyArray<api.OriginProgress>, SqlError>
   /** Deletes the job and its results; how many results there were. */
   readonly prune: (job: string) => Effect.Effect<number, SqlError | JobError>
   readonly jobs: Effect.Effect<ReadonlyArray<api.JobStatus>, SqlError>
@@ -76,6 +122,25 @@ const migrationRetry = Schedule.intersect(Schedule.spaced(Duration.millis(200)),
 
 const asNumber = (value: unknown): number => typeof value === "number" ? value : Number(value ?? 0)
 
+/**
+ * A runner's in-flight rows older than this are not counted: it publishes
+ * every second (`inFlightEvery`), so a runner that stopped (or was killed)
+ * drops out of `progress` within seconds.
+ */
+const inFlightStaleMs = 5_000
+
+/** @internal How often a runner publishes what it has in flight. */
+export const inFlightEvery = Duration.seconds(1)
+
+// Rows per multi-row INSERT: SQLite allows 32,766 bound values per statement.
+const insertChunk = 500
+
+const chunks = <A>(items: ReadonlyArray<A>, size: number): Array<ReadonlyArray<A>> => {
+  const out: Array<ReadonlyArray<A>> = []
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size))
+  return out
+}
+
 /** @internal */
 export const make: Effect.Effect<JobStore, SqlError, SqlClient.SqlClient> = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
@@ -101,12 +166,16 @@ export const make: Effect.Effect<JobStore, SqlError, SqlClient.SqlClient> = Effe
             stored_at BIGINT,
             runner TEXT NOT NULL,
             record TEXT NOT NULL,
+            origin TEXT,
+            timing TEXT,
             UNIQUE (job_id, idx)
           )`
         ).pipe(
           Effect.zipRight(sql`ALTER TABLE gather_results ADD COLUMN IF NOT EXISTS status INTEGER`),
           Effect.zipRight(sql`ALTER TABLE gather_results ADD COLUMN IF NOT EXISTS error TEXT`),
           Effect.zipRight(sql`ALTER TABLE gather_results ADD COLUMN IF NOT EXISTS stored_at BIGINT`),
+          Effect.zipRight(sql`ALTER TABLE gather_results ADD COLUMN IF NOT EXISTS origin TEXT`),
+          Effect.zipRight(sql`ALTER TABLE gather_results ADD COLUMN IF NOT EXISTS timing TEXT`),
           Effect.zipRight(sql`ALTER TABLE gather_jobs ADD COLUMN IF NOT EXISTS sealed INTEGER NOT NULL DEFAULT 1`)
         ),
       orElse: () =>
@@ -127,6 +196,8 @@ export const make: Effect.Effect<JobStore, SqlError, SqlClient.SqlClient> = Effe
             stored_at BIGINT,
             runner TEXT NOT NULL,
             record TEXT NOT NULL,
+            origin TEXT,
+            timing TEXT,
             UNIQUE (job_id, idx)
           )`
         ).pipe(
@@ -142,6 +213,8 @@ export const make: Effect.Effect<JobStore, SqlError, SqlClient.SqlClient> = Effe
               names.has("status") ? Effect.void : sql`ALTER TABLE gather_results ADD COLUMN status INTEGER`,
               names.has("error") ? Effect.void : sql`ALTER TABLE gather_results ADD COLUMN error TEXT`,
               names.has("stored_at") ? Effect.void : sql`ALTER TABLE gather_results ADD COLUMN stored_at BIGINT`,
+              names.has("origin") ? Effect.void : sql`ALTER TABLE gather_results ADD COLUMN origin TEXT`,
+              names.has("timing") ? Effect.void : sql`ALTER TABLE gather_results ADD COLUMN timing TEXT`,
               jobNames.has("sealed") ? Effect.void : sql`ALTER TABLE gather_jobs ADD COLUMN sealed INTEGER NOT NULL DEFAULT 1`
             ], { discard: true })
           })
@@ -149,9 +222,39 @@ export const make: Effect.Effect<JobStore, SqlError, SqlClient.SqlClient> = Effe
     })),
     migrationRetry
   )
-  // `results` pages a job's rows in `seq` order and `status` counts them:
-  // both by job, so (job_id, seq) serves both without a sort.
+  // The same in both dialects: per-origin totals (a row per batch, written
+  // by submit; about 1/64 of the results' rows) and what each runner has in
+  // flight now (a few rows per runner, replaced every second).
+  yield* Effect.retry(
+    Effect.zipRight(
+      sql`CREATE TABLE IF NOT EXISTS gather_batches (
+        job_id TEXT NOT NULL,
+        batch INTEGER NOT NULL,
+        origin TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        PRIMARY KEY (job_id, batch)
+      )`,
+      sql`CREATE TABLE IF NOT EXISTS gather_inflight (
+        runner TEXT NOT NULL,
+        job_id TEXT NOT NULL,
+        origin TEXT NOT NULL,
+        in_flight INTEGER NOT NULL,
+        updated_at BIGINT NOT NULL,
+        PRIMARY KEY (runner, job_id, origin)
+      )`
+    ),
+    migrationRetry
+  )
+  // `results` pages a job's rows in `seq` order: (job_id, seq) serves it without a sort.
   yield* Effect.retry(sql`CREATE INDEX IF NOT EXISTS gather_results_job_seq ON gather_results (job_id, seq)`, migrationRetry)
+  // `status` counts a job's results and `progress` groups them by origin and
+  // by runner: this index covers all three, so none reads a row's record
+  // (the JSON is most of a row's bytes). One more index per insert: the
+  // writer's multi-row inserts keep that cost per statement small.
+  yield* Effect.retry(
+    sql`CREATE INDEX IF NOT EXISTS gather_results_job_origin ON gather_results (job_id, origin, runner, ok, stored_at)`,
+    migrationRetry
+  )
 
   type JobRow = { readonly id: unknown; readonly total: unknown; readonly created_at: unknown; readonly sealed: unknown }
   const statusOf = (row: JobRow) =>
@@ -218,24 +321,101 @@ export const make: Effect.Effect<JobStore, SqlError, SqlClient.SqlClient> = Effe
               error: result.error,
               stored_at: storedAt,
               runner: result.runner,
-              record: result.record
+              record: result.record,
+              origin: result.origin,
+              timing: result.timing
             })))
           } ON CONFLICT (job_id, idx) DO NOTHING`
         )
       }),
-    runners: (job, windowMs) =>
-      Effect.map(
-        sql<{ readonly runner: unknown; readonly done: unknown; readonly ok: unknown; readonly recent: unknown }>`
-          SELECT runner, COUNT(*) AS done, COALESCE(SUM(ok), 0) AS ok,
-            COALESCE(SUM(CASE WHEN stored_at >= ${Date.now() - windowMs} THEN 1 ELSE 0 END), 0) AS recent
-          FROM gather_results WHERE job_id = ${job} GROUP BY runner ORDER BY runner`,
-        (rows) =>
-          rows.map((row): api.RunnerProgress => {
-            const done = asNumber(row.done)
-            const ok = asNumber(row.ok)
-            return { runner: String(row.runner), done, ok, failed: done - ok, perSecond: (asNumber(row.recent) * 1000) / windowMs }
-          })
+    batches: (job, batches) =>
+      Effect.forEach(
+        chunks(batches, insertChunk),
+        (chunk) =>
+          sql`INSERT INTO gather_batches ${
+            sql.insert(chunk.map((b) => ({ job_id: job, batch: b.batch, origin: b.origin, size: b.size })))
+          } ON CONFLICT (job_id, batch) DO NOTHING`,
+        { discard: true }
       ),
+    publishInFlight: (runner, rows) =>
+      sql.withTransaction(Effect.gen(function*() {
+        yield* sql`DELETE FROM gather_inflight WHERE runner = ${runner}`
+        const now = Date.now()
+        for (const chunk of chunks(rows, insertChunk)) {
+          yield* sql`INSERT INTO gather_inflight ${
+            sql.insert(chunk.map((r) => ({ runner, job_id: r.job, origin: r.origin, in_flight: r.inFlight, updated_at: now })))
+          }`
+        }
+      })),
+    inFlight: (job, now) =>
+      Effect.map(
+        sql<{ readonly runner: unknown; readonly origin: unknown; readonly in_flight: unknown }>`
+          SELECT runner, origin, in_flight FROM gather_inflight WHERE job_id = ${job} AND updated_at >= ${now - inFlightStaleMs}`,
+        (rows) => rows.map((row): InFlightOf => ({ runner: String(row.runner), origin: String(row.origin), inFlight: asNumber(row.in_flight) }))
+      ),
+    runners: (job, { now, windowMs }, flying) =>
+      Effect.gen(function*() {
+        const rows = yield* sql<{ readonly runner: unknown; readonly done: unknown; readonly ok: unknown; readonly recent: unknown }>`
+          SELECT runner, COUNT(*) AS done, COALESCE(SUM(ok), 0) AS ok,
+            COALESCE(SUM(CASE WHEN stored_at >= ${now - windowMs} THEN 1 ELSE 0 END), 0) AS recent
+          FROM gather_results WHERE job_id = ${job} GROUP BY runner`
+        const byRunner = new Map<string, { done: number; ok: number; recent: number; inFlight: number }>()
+        const entry = (runner: string) => {
+          let found = byRunner.get(runner)
+          if (found === undefined) byRunner.set(runner, found = { done: 0, ok: 0, recent: 0, inFlight: 0 })
+          return found
+        }
+        for (const row of rows) {
+          const found = entry(String(row.runner))
+          found.done = asNumber(row.done)
+          found.ok = asNumber(row.ok)
+          found.recent = asNumber(row.recent)
+        }
+        for (const row of flying) entry(row.runner).inFlight += row.inFlight
+        return Array.from(byRunner, ([runner, r]): api.RunnerProgress => ({
+          runner,
+          done: r.done,
+          ok: r.ok,
+          failed: r.done - r.ok,
+          inFlight: r.inFlight,
+          perSecond: (r.recent * 1000) / windowMs
+        })).sort((a, b) => a.runner < b.runner ? -1 : a.runner > b.runner ? 1 : 0)
+      }),
+    origins: (job, { now, windowMs }, flying) =>
+      Effect.gen(function*() {
+        const totals = yield* sql<{ readonly origin: unknown; readonly total: unknown }>`
+          SELECT origin, SUM(size) AS total FROM gather_batches WHERE job_id = ${job} GROUP BY origin`
+        const rows = yield* sql<{ readonly origin: unknown; readonly done: unknown; readonly ok: unknown; readonly recent: unknown }>`
+          SELECT origin, COUNT(*) AS done, COALESCE(SUM(ok), 0) AS ok,
+            COALESCE(SUM(CASE WHEN stored_at >= ${now - windowMs} THEN 1 ELSE 0 END), 0) AS recent
+          FROM gather_results WHERE job_id = ${job} GROUP BY origin`
+        // Results stored before 0.3.0 have no origin: they count under null.
+        const byOrigin = new Map<string | null, { total: number | null; done: number; ok: number; recent: number; inFlight: number }>()
+        const entry = (origin: unknown) => {
+          const key = origin === null || origin === undefined ? null : String(origin)
+          let found = byOrigin.get(key)
+          if (found === undefined) byOrigin.set(key, found = { total: null, done: 0, ok: 0, recent: 0, inFlight: 0 })
+          return found
+        }
+        for (const row of totals) entry(row.origin).total = asNumber(row.total)
+        for (const row of rows) {
+          const found = entry(row.origin)
+          found.done = asNumber(row.done)
+          found.ok = asNumber(row.ok)
+          found.recent = asNumber(row.recent)
+        }
+        for (const row of flying) entry(row.origin).inFlight += row.inFlight
+        return Array.from(byOrigin, ([origin, o]): api.OriginProgress => ({
+          origin,
+          total: o.total,
+          done: o.done,
+          ok: o.ok,
+          failed: o.done - o.ok,
+          inFlight: o.inFlight,
+          pending: o.total === null ? null : Math.max(0, o.total - o.done),
+          perSecond: (o.recent * 1000) / windowMs
+        }))
+      }),
     status: (job) =>
       Effect.flatMap(
         sql<JobRow>`SELECT id, total, created_at, sealed FROM gather_jobs WHERE id = ${job}`,
@@ -250,6 +430,8 @@ export const make: Effect.Effect<JobStore, SqlError, SqlClient.SqlClient> = Effe
         if (rows.length === 0) return yield* new JobError({ reason: "NotFound", message: `no job ${job} in this storage` })
         const counted = yield* sql<{ readonly n: unknown }>`SELECT COUNT(*) AS n FROM gather_results WHERE job_id = ${job}`
         yield* sql`DELETE FROM gather_results WHERE job_id = ${job}`
+        yield* sql`DELETE FROM gather_batches WHERE job_id = ${job}`
+        yield* sql`DELETE FROM gather_inflight WHERE job_id = ${job}`
         yield* sql`DELETE FROM gather_jobs WHERE id = ${job}`
         return asNumber(counted[0]?.n)
       })),
@@ -267,8 +449,9 @@ export const make: Effect.Effect<JobStore, SqlError, SqlClient.SqlClient> = Effe
           readonly error: unknown
           readonly runner: unknown
           readonly record: unknown
+          readonly timing: unknown
         }>`
-          SELECT seq, idx, ok, status, error, runner, record FROM gather_results
+          SELECT seq, idx, ok, status, error, runner, record, timing FROM gather_results
           WHERE job_id = ${job} AND seq > ${afterSeq} ORDER BY seq LIMIT ${limit}`,
         (rows) =>
           rows.map((row): StoredRow => ({
@@ -278,7 +461,8 @@ export const make: Effect.Effect<JobStore, SqlError, SqlClient.SqlClient> = Effe
             ok: asNumber(row.ok) === 1,
             status: row.status === null || row.status === undefined ? null : asNumber(row.status),
             error: row.error === null || row.error === undefined ? null : String(row.error),
-            record: String(row.record)
+            record: String(row.record),
+            timing: typeof row.timing === "string" ? row.timing : null
           }))
       )
   }

@@ -218,9 +218,10 @@ export class Recorder {
   readonly timeline = new Timeline()
   private readonly random = { s: 0x5eed }
 
-  constructor(readonly limit: number = defaultLimit) {
+  /** `originAt`: where the time axis starts (ms since the epoch); default now. A replay of stored timings starts it at the first. */
+  constructor(readonly limit: number = defaultLimit, originAt?: number) {
     if (!Number.isInteger(limit) || limit < 1) throw new RangeError(`report limit must be a whole number >= 1, got ${limit}`)
-    this.originPerf = performance.now()
+    this.originPerf = originAt === undefined ? performance.now() : originAt - performance.timeOrigin
     this.originAt = performance.timeOrigin + this.originPerf
   }
 
