@@ -7,6 +7,7 @@ import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as Options from "@effect/cli/Options"
 import * as ValidationError from "@effect/cli/ValidationError"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import * as Arbitrary from "effect/Arbitrary"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -239,6 +240,21 @@ describe("records", () => {
     const line = Records.toLine(Records.fromResponse(input, response()))
     expect(line.indexOf("\n")).toBe(line.length - 1)
     expect(Records.parseLine(line.slice(0, -1))?.url).toBe(Records.displayUrl(input))
+  })
+
+  it.prop("toLine writes the text JSON.stringify writes, for any record", [Arbitrary.make(Records.ResultRecord)], ([record]) => {
+    expect(Records.toLine(record)).toBe(`${JSON.stringify(record)}\n`)
+  }, { fastCheck: { numRuns: 2000, seed: 20261203 } })
+
+  it("toLine writes a record of the CLI's as JSON.stringify does, escapes and all", () => {
+    const keyed = Records.forInput(
+      Records.fromSaveFailure("http://h/a\"b\u2028\ud800", response({ url: "http://h/final" }), "disk \"full\"\n"),
+      7,
+      "k"
+    )
+    expect(Records.toLine(keyed)).toBe(`${JSON.stringify(keyed)}\n`)
+    const plain = Records.forInput(Records.fromResponse("http://h/a?i=1", response({ url: "http://h/a?i=1" })), 1, "0123")
+    expect(Records.toLine(plain)).toBe(`${JSON.stringify(plain)}\n`)
   })
 })
 
