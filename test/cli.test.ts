@@ -16,6 +16,7 @@ import * as FastCheck from "effect/FastCheck"
 import * as FiberId from "effect/FiberId"
 import * as Scope from "effect/Scope"
 import { spawn } from "node:child_process"
+import { createHmac } from "node:crypto"
 import type { ChildProcess } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -25,6 +26,7 @@ import { expand } from "../src/cli/benchCommand.js"
 import { RunFailed, SomeFailed, UsageError } from "../src/cli/errors.js"
 import { maxBarRows, tableHeader, tableRow } from "../src/cli/fetchCommand.js"
 import { inputOf } from "../src/cli/input.js"
+import * as InputKey from "../src/cli/inputKey.js"
 import { exitCodeOf } from "../src/cli/main.js"
 import { cleanCliText, colorFor, stripAnsi } from "../src/cli/output.js"
 import * as Parse from "../src/cli/parse.js"
@@ -35,6 +37,7 @@ import { LatencyHistogram, renderBars, renderHistogram, renderSummary, renderTim
 import * as DemoServer from "../src/DemoServer.js"
 import type * as Fetch from "../src/Fetch.js"
 import * as FetchError from "../src/FetchError.js"
+import * as HmacSha256 from "../src/internal/hmacSha256.js"
 import * as Records from "../src/internal/record.js"
 import { timingOf } from "./support.js"
 
@@ -396,6 +399,30 @@ describe("progress line", () => {
     const line = renderProgress({ done: 7, total: undefined, ok: 7, failed: 0, inFlight: 1, elapsedMs: 1000 }, 200)
     expect(line).toBe("7  ok 7  failed 0  in flight 1  7.0/s")
     expect(renderProgress({ done: 7, total: 9, ok: 7, failed: 0, inFlight: 1, elapsedMs: 1000 }, 20).length).toBeLessThan(20)
+  })
+})
+
+describe("resume keys", () => {
+  const secret = FastCheck.uint8Array({ minLength: 0, maxLength: 64 })
+  const message = FastCheck.oneof(FastCheck.string({ unit: "binary", maxLength: 300 }), FastCheck.string({ unit: "grapheme-ascii", minLength: 40, maxLength: 140 }))
+
+  it.prop("the JavaScript HMAC-SHA256 gives node:crypto's digest, for any key up to a block and any message", [secret, message], ([key, text]) => {
+    expect(HmacSha256.make(key, 64)(text)).toBe(createHmac("sha256", key).update(text).digest("hex"))
+  }, { fastCheck: { numRuns: 2000, seed: 20261203 } })
+
+  it.prop("keyer gives keyOf's key for every input, with one keyer reused", [FastCheck.array(FastCheck.string({ unit: "binary", maxLength: 200 }), { maxLength: 20 })], ([inputs]) => {
+    const key = InputKey.fresh()
+    const keyOf = InputKey.keyer(key, "POST")
+    for (const input of inputs) expect(keyOf(input)).toBe(InputKey.keyOf(key, "POST", input))
+  })
+
+  it("message lengths around the block boundaries", () => {
+    const key = InputKey.fresh()
+    const hmac = HmacSha256.make(key, 32)
+    for (let n = 0; n < 200; n++) {
+      const text = "x".repeat(n)
+      expect(hmac(text)).toBe(createHmac("sha256", key).update(text).digest("hex").slice(0, 32))
+    }
   })
 })
 

@@ -418,7 +418,8 @@ const gather = (config: FetchConfig) =>
     let skipped = 0
     let retried = 0
     let total: number | undefined
-    const keyOf = (input: Input.Input): string => InputKey.keyOf(key.secret, config.method, input.text)
+    const hashKey = InputKey.keyer(key.secret, config.method)
+    const keyOf = (input: Input.Input): string => hashKey(input.text)
     // The key decides what is done only when resuming; otherwise it is
     // computed once per input, when its record is built.
     const isDone = (input: Input.Input) => resumed !== undefined && Resume.isDone(resumed, input.line, keyOf(input), config.retryFailed)
