@@ -31,6 +31,7 @@ import { exitCodeOf } from "../src/cli/main.js"
 import { cleanCliText, colorFor, stripAnsi } from "../src/cli/output.js"
 import * as Parse from "../src/cli/parse.js"
 import { renderProgress, showProgress } from "../src/cli/progress.js"
+import { RecordBatch } from "../src/cli/recordBatch.js"
 import * as Resume from "../src/cli/resume.js"
 import { fileNameFor, maxNameLength, resolveInside } from "../src/cli/safeName.js"
 import { LatencyHistogram, renderBars, renderHistogram, renderSummary, renderTimeline, Tally } from "../src/cli/summary.js"
@@ -399,6 +400,39 @@ describe("progress line", () => {
     const line = renderProgress({ done: 7, total: undefined, ok: 7, failed: 0, inFlight: 1, elapsedMs: 1000 }, 200)
     expect(line).toBe("7  ok 7  failed 0  in flight 1  7.0/s")
     expect(renderProgress({ done: 7, total: 9, ok: 7, failed: 0, inFlight: 1, elapsedMs: 1000 }, 20).length).toBeLessThan(20)
+  })
+})
+
+describe("record batches", () => {
+  const limits = { maxChars: 20, maxRecords: 3, maxAgeMs: 100 }
+
+  it("is due when full by records, by characters, or by the age of its first record, and never when empty", () => {
+    const batch = new RecordBatch<number>(limits)
+    expect(batch.isDue(1e9)).toBe(false)
+    batch.add(1, "a\n", "", 1000)
+    expect(batch.isDue(1099)).toBe(false)
+    expect(batch.isDue(1100)).toBe(true)
+    batch.add(2, "b\n", "", 1050)
+    batch.add(3, "c\n", "", 1060)
+    expect(batch.isDue(1000)).toBe(true) // three records
+    const bytes = new RecordBatch<number>(limits)
+    bytes.add(1, `${"x".repeat(19)}\n`, "", 0)
+    expect(bytes.isDue(0)).toBe(true)
+    const rows = new RecordBatch<number>(limits)
+    rows.add(1, "a\n", `${"x".repeat(19)}\n`, 0)
+    expect(rows.isDue(0)).toBe(true)
+  })
+
+  it("take hands over everything in order once, and the age starts again with the next record", () => {
+    const batch = new RecordBatch<number>(limits)
+    batch.add(1, "a\n", "A\n", 0)
+    batch.add(2, "b\n", "B\n", 50)
+    expect(batch.take()).toEqual({ lines: "a\nb\n", rows: "A\nB\n", records: [1, 2] })
+    expect(batch.take()).toBeUndefined()
+    expect(batch.size).toBe(0)
+    batch.add(3, "c\n", "", 500)
+    expect(batch.isDue(550)).toBe(false)
+    expect(batch.isDue(600)).toBe(true)
   })
 })
 
@@ -796,6 +830,22 @@ describe.concurrent("gather (the process)", { timeout: 60_000 }, () => {
     } finally {
       await Effect.runPromise(Scope.close(own, Exit.void))
     }
+  })
+  it("SIGKILL while the rest hang: every record finished before is already in the file (a batch waits at most its age)", async () => {
+    const dir = tmpDir()
+    const fast = Array.from({ length: 5 }, (_, i) => `${server.baseUrl}/delay/0?batch=${i}`)
+    const hanging = Array.from({ length: 4 }, (_, i) => `${server.baseUrl}/hang?batch=${i}`)
+    const file = path.join(dir, "urls.txt")
+    const out = path.join(dir, "out.ndjson")
+    fs.writeFileSync(file, [...hanging, ...fast].join("\n"))
+    // No outcome comes after the fast ones: only the batch's age sends them.
+    const child = await start(["fetch", file, "--out", out, "-c", "16"])
+    await until(() => lineCount(out) >= fast.length)
+    child.child.kill("SIGKILL")
+    expect((await child.done).signal).toBe("SIGKILL")
+    const records = parseNdjson(fs.readFileSync(out, "utf8"))
+    expect(records.map((r) => r.url).sort()).toEqual([...fast].sort())
+    expect(records.every((r) => r.ok && r.key !== undefined && r.line !== undefined)).toBe(true)
   })
   it("serve: prints its URL, serves the demo routes, exits 130 on SIGTERM", async () => {
     const child = await start(["serve", "--port", "0", "--latency", "10ms"])
