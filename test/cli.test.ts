@@ -7,6 +7,7 @@ import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as Options from "@effect/cli/Options"
 import * as ValidationError from "@effect/cli/ValidationError"
 import { afterAll, beforeAll, describe, expect, it } from "@effect/vitest"
+import * as Arbitrary from "effect/Arbitrary"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -16,6 +17,7 @@ import * as FiberId from "effect/FiberId"
 import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import { spawn } from "node:child_process"
+import { createHmac } from "node:crypto"
 import type { ChildProcess } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
@@ -26,10 +28,12 @@ import { formatEta, renderJobs as renderClusterJobs, renderProgress as renderClu
 import { RunFailed, SomeFailed, UsageError } from "../src/cli/errors.js"
 import { maxBarRows, tableHeader, tableRow } from "../src/cli/fetchCommand.js"
 import { inputOf } from "../src/cli/input.js"
+import * as InputKey from "../src/cli/inputKey.js"
 import { exitCodeOf } from "../src/cli/main.js"
 import { cleanCliText, colorFor, stripAnsi } from "../src/cli/output.js"
 import * as Parse from "../src/cli/parse.js"
 import { renderProgress, showProgress } from "../src/cli/progress.js"
+import { RecordBatch } from "../src/cli/recordBatch.js"
 import * as Resume from "../src/cli/resume.js"
 import { fileNameFor, maxNameLength, resolveInside } from "../src/cli/safeName.js"
 import { LatencyHistogram, renderBars, renderHistogram, renderSummary, renderTimeline, Tally } from "../src/cli/summary.js"
@@ -38,6 +42,7 @@ import * as DemoServer from "../src/DemoServer.js"
 import { freePort } from "./postgres.js"
 import type * as Fetch from "../src/Fetch.js"
 import * as FetchError from "../src/FetchError.js"
+import * as HmacSha256 from "../src/internal/hmacSha256.js"
 import * as Records from "../src/internal/record.js"
 import { timingOf } from "./support.js"
 
@@ -244,6 +249,21 @@ describe("records", () => {
     expect(line.indexOf("\n")).toBe(line.length - 1)
     expect(Records.parseLine(line.slice(0, -1))?.url).toBe(Records.displayUrl(input))
   })
+
+  it.prop("toLine writes the text JSON.stringify writes, for any record", [Arbitrary.make(Records.ResultRecord)], ([record]) => {
+    expect(Records.toLine(record)).toBe(`${JSON.stringify(record)}\n`)
+  }, { fastCheck: { numRuns: 2000, seed: 20261203 } })
+
+  it("toLine writes a record of the CLI's as JSON.stringify does, escapes and all", () => {
+    const keyed = Records.forInput(
+      Records.fromSaveFailure("http://h/a\"b\u2028\ud800", response({ url: "http://h/final" }), "disk \"full\"\n"),
+      7,
+      "k"
+    )
+    expect(Records.toLine(keyed)).toBe(`${JSON.stringify(keyed)}\n`)
+    const plain = Records.forInput(Records.fromResponse("http://h/a?i=1", response({ url: "http://h/a?i=1" })), 1, "0123")
+    expect(Records.toLine(plain)).toBe(`${JSON.stringify(plain)}\n`)
+  })
 })
 
 describe("safe file names", () => {
@@ -440,6 +460,63 @@ describe("cluster status (text)", () => {
   it("says why there is no ETA", () => {
     expect(renderClusterProgress({ ...progress, etaSeconds: null, perSecond: 0 })[1]).toContain("ETA unknown (nothing stored in the last 10 s)")
     expect(renderClusterProgress({ ...progress, etaSeconds: null, submitting: true })[1]).toContain("ETA unknown (still submitting)")
+  })
+})
+
+describe("record batches", () => {
+  const limits = { maxChars: 20, maxRecords: 3, maxAgeMs: 100 }
+
+  it("is due when full by records, by characters, or by the age of its first record, and never when empty", () => {
+    const batch = new RecordBatch<number>(limits)
+    expect(batch.isDue(1e9)).toBe(false)
+    batch.add(1, "a\n", "", 1000)
+    expect(batch.isDue(1099)).toBe(false)
+    expect(batch.isDue(1100)).toBe(true)
+    batch.add(2, "b\n", "", 1050)
+    batch.add(3, "c\n", "", 1060)
+    expect(batch.isDue(1000)).toBe(true) // three records
+    const bytes = new RecordBatch<number>(limits)
+    bytes.add(1, `${"x".repeat(19)}\n`, "", 0)
+    expect(bytes.isDue(0)).toBe(true)
+    const rows = new RecordBatch<number>(limits)
+    rows.add(1, "a\n", `${"x".repeat(19)}\n`, 0)
+    expect(rows.isDue(0)).toBe(true)
+  })
+
+  it("take hands over everything in order once, and the age starts again with the next record", () => {
+    const batch = new RecordBatch<number>(limits)
+    batch.add(1, "a\n", "A\n", 0)
+    batch.add(2, "b\n", "B\n", 50)
+    expect(batch.take()).toEqual({ lines: "a\nb\n", rows: "A\nB\n", records: [1, 2] })
+    expect(batch.take()).toBeUndefined()
+    expect(batch.size).toBe(0)
+    batch.add(3, "c\n", "", 500)
+    expect(batch.isDue(550)).toBe(false)
+    expect(batch.isDue(600)).toBe(true)
+  })
+})
+
+describe("resume keys", () => {
+  const secret = FastCheck.uint8Array({ minLength: 0, maxLength: 64 })
+  const message = FastCheck.oneof(FastCheck.string({ unit: "binary", maxLength: 300 }), FastCheck.string({ unit: "grapheme-ascii", minLength: 40, maxLength: 140 }))
+
+  it.prop("the JavaScript HMAC-SHA256 gives node:crypto's digest, for any key up to a block and any message", [secret, message], ([key, text]) => {
+    expect(HmacSha256.make(key, 64)(text)).toBe(createHmac("sha256", key).update(text).digest("hex"))
+  }, { fastCheck: { numRuns: 2000, seed: 20261203 } })
+
+  it.prop("keyer gives keyOf's key for every input, with one keyer reused", [FastCheck.array(FastCheck.string({ unit: "binary", maxLength: 200 }), { maxLength: 20 })], ([inputs]) => {
+    const key = InputKey.fresh()
+    const keyOf = InputKey.keyer(key, "POST")
+    for (const input of inputs) expect(keyOf(input)).toBe(InputKey.keyOf(key, "POST", input))
+  })
+
+  it("message lengths around the block boundaries", () => {
+    const key = InputKey.fresh()
+    const hmac = HmacSha256.make(key, 32)
+    for (let n = 0; n < 200; n++) {
+      const text = "x".repeat(n)
+      expect(hmac(text)).toBe(createHmac("sha256", key).update(text).digest("hex").slice(0, 32))
+    }
   })
 })
 
@@ -813,6 +890,22 @@ describe.concurrent("gather (the process)", { timeout: 60_000 }, () => {
     } finally {
       await Effect.runPromise(Scope.close(own, Exit.void))
     }
+  })
+  it("SIGKILL while the rest hang: every record finished before is already in the file (a batch waits at most its age)", async () => {
+    const dir = tmpDir()
+    const fast = Array.from({ length: 5 }, (_, i) => `${server.baseUrl}/delay/0?batch=${i}`)
+    const hanging = Array.from({ length: 4 }, (_, i) => `${server.baseUrl}/hang?batch=${i}`)
+    const file = path.join(dir, "urls.txt")
+    const out = path.join(dir, "out.ndjson")
+    fs.writeFileSync(file, [...hanging, ...fast].join("\n"))
+    // No outcome comes after the fast ones: only the batch's age sends them.
+    const child = await start(["fetch", file, "--out", out, "-c", "16"])
+    await until(() => lineCount(out) >= fast.length)
+    child.child.kill("SIGKILL")
+    expect((await child.done).signal).toBe("SIGKILL")
+    const records = parseNdjson(fs.readFileSync(out, "utf8"))
+    expect(records.map((r) => r.url).sort()).toEqual([...fast].sort())
+    expect(records.every((r) => r.ok && r.key !== undefined && r.line !== undefined)).toBe(true)
   })
   it("serve: prints its URL, serves the demo routes, exits 130 on SIGTERM", async () => {
     const child = await start(["serve", "--port", "0", "--latency", "10ms"])

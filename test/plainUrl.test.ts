@@ -5,6 +5,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as FastCheck from "effect/FastCheck"
 import { splitPlainUrl } from "../src/internal/plainUrl.js"
+import { redactUrl } from "../src/internal/redact.js"
 
 const parsed = (input: string) => {
   try {
@@ -104,5 +105,49 @@ describe("splitPlainUrl", () => {
     for (const input of ["http://127.1/", "http://h:80/", "http://h/a/../b", "http://h/%2e/x", "http://u:p@h/", "http://H/", "http://h/x#f"]) {
       expect(splitPlainUrl(input)).toBeUndefined()
     }
+  })
+})
+
+// Queries whose names are secret, near-secret, encoded or empty.
+const queryPart = FastCheck.constantFrom(
+  "i=1",
+  "token=s3cret",
+  "TOKEN=x",
+  "api_key=k",
+  "x-goog-signature=s",
+  "accesstoken=t",
+  "keys=1",
+  "monkey=1",
+  "to%6Ben=x",
+  "a+token=x",
+  "tok+en=x",
+  "=v",
+  "",
+  "token",
+  "q=a%20b",
+  "sig=%2A"
+)
+const withQuery = FastCheck.tuple(plainish, FastCheck.array(queryPart, { maxLength: 4 }), FastCheck.boolean())
+  .map(([base, parts, question]) => parts.length === 0 ? base : `${base}${question ? "?" : "&"}${parts.join("&")}`)
+
+describe("redactUrl on plain URLs", () => {
+  // A URL object always takes the parser's path: it is the reference.
+  const byParser = (input: string) => {
+    try {
+      return redactUrl(new URL(input))
+    } catch {
+      return undefined
+    }
+  }
+
+  it.prop("answers what the parser's path answers", [withQuery], ([input]) => {
+    const reference = byParser(input)
+    if (reference !== undefined) expect(redactUrl(input)).toBe(reference)
+  }, { fastCheck: { numRuns: 3000, seed: 20261203 } })
+
+  it("returns a plain URL with no secret as it is, and still hides a secret one", () => {
+    expect(redactUrl("http://127.0.0.1:8080/small?i=1")).toBe("http://127.0.0.1:8080/small?i=1")
+    expect(redactUrl("http://h/a?x=1&token=s3cret")).toBe("http://h/a?x=1&token=***")
+    expect(redactUrl("http://h/a?to%6Ben=s3cret")).toBe("http://h/a?token=***")
   })
 })

@@ -8,7 +8,7 @@ import * as Options from "@effect/cli/Options"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as Cause from "effect/Cause"
 import * as Chunk from "effect/Chunk"
-import type * as Duration from "effect/Duration"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
@@ -32,6 +32,7 @@ import { helpDoc, nonNegative, positive, validated } from "./help.js"
 import * as Input from "./input.js"
 import * as InputKey from "./inputKey.js"
 import * as Output from "./output.js"
+import { defaultLimits as RecordBatchLimits, RecordBatch } from "./recordBatch.js"
 import { limitFlag, parseBytes, parseChoice, parseHeaders, parseMethod, parseRate } from "./parse.js"
 import type { Method, Rate } from "./parse.js"
 import { renderProgress, showProgress } from "./progress.js"
@@ -418,7 +419,8 @@ const gather = (config: FetchConfig) =>
     let skipped = 0
     let retried = 0
     let total: number | undefined
-    const keyOf = (input: Input.Input): string => InputKey.keyOf(key.secret, config.method, input.text)
+    const hashKey = InputKey.keyer(key.secret, config.method)
+    const keyOf = (input: Input.Input): string => hashKey(input.text)
     // The key decides what is done only when resuming; otherwise it is
     // computed once per input, when its record is built.
     const isDone = (input: Input.Input) => resumed !== undefined && Resume.isDone(resumed, input.line, keyOf(input), config.retryFailed)
@@ -523,22 +525,39 @@ const gather = (config: FetchConfig) =>
       )
     }
 
-    // The records of a run of finished items, as one write to each sink.
+    // Records wait in one batch and are written a batch at a time (see
+    // recordBatch.ts); each is counted only once its batch was written (or
+    // its write failed, which the summary then reports).
+    const unwritten = new RecordBatch<{ readonly index: number; readonly record: Records.ResultRecord }>()
+    const count = (taken: ReadonlyArray<{ readonly index: number; readonly record: Records.ResultRecord }>) =>
+      Effect.sync(() => {
+        for (const { index, record } of taken) {
+          tally.add(record)
+          if (config.format === "bars" && bars.length <= maxBarRows) {
+            bars.push({ index, label: record.url, ms: record.ms ?? 0, note: noteOf(record) })
+          }
+        }
+      })
+    // Writes the batch, whatever its size, uninterruptibly: taken whole, then
+    // written once to each sink, then counted.
+    const flush = Effect.uninterruptible(Effect.suspend(() => {
+      const taken = unwritten.take()
+      if (taken === undefined) return Effect.void
+      const toRecords = toSink(taken.lines, taken.records.length)
+      const writes = table === undefined || taken.rows === "" ? toRecords : Effect.zipRight(toRecords, table.write(taken.rows))
+      return Effect.ensuring(writes, count(taken.records))
+    }))
+    const flushIfDue = Effect.suspend(() => unwritten.isDue(performance.now()) ? flush : Effect.void)
+
+    // The records of a run of finished items, added to the batch: plain data, no Effect per record.
     const emit = (items: ReadonlyArray<Finished>, built: ReadonlyArray<Records.ResultRecord> | undefined) => {
-      let lines = ""
-      let rows = ""
+      const now = performance.now()
       for (let i = 0; i < items.length; i++) {
         const item = items[i]!
         const record = built === undefined ? recordOf(item.input, item.outcome) : built[i]!
-        tally.add(record)
-        lines += Records.toLine(record)
-        if (table !== undefined) rows += tableRow(record)
-        if (config.format === "bars" && bars.length <= maxBarRows) {
-          bars.push({ index: item.index, label: record.url, ms: record.ms ?? 0, note: noteOf(record) })
-        }
+        unwritten.add({ index: item.index, record }, Records.toLine(record), table === undefined ? "" : tableRow(record), now)
       }
-      const toRecords = toSink(lines, items.length)
-      return table === undefined || rows === "" ? toRecords : Effect.zipRight(toRecords, table.write(rows))
+      return flushIfDue
     }
 
     // Takes the items still unwritten out of `finished` at once, then writes
@@ -566,9 +585,16 @@ const gather = (config: FetchConfig) =>
 
     // Outcomes come back as values, a chunk at a time; their records are
     // built and written a chunk at a time too.
-    const work = forEachChunk(
-      Gather.stream(source, fetchOf, { concurrency: config.concurrency, bufferSize, ordered: config.ordered, report }),
-      (chunk) => write(Chunk.toReadonlyArray(chunk))
+    // A batch also goes out when it is old enough while no outcome comes (a
+    // slow tail, a rate limit): the next chunk could be long in coming. A
+    // write that fails there stops the run as one in the chunk loop does.
+    const flushWhenOld = Effect.forever(Effect.zipRight(Effect.sleep(Duration.millis(RecordBatchLimits.maxAgeMs / 2)), flushIfDue))
+    const work = Effect.raceFirst(
+      forEachChunk(
+        Gather.stream(source, fetchOf, { concurrency: config.concurrency, bufferSize, ordered: config.ordered, report }),
+        (chunk) => write(Chunk.toReadonlyArray(chunk))
+      ),
+      flushWhenOld
     )
 
     const windows = (yield* SessionInternal.tag).hosts.windows
@@ -631,9 +657,8 @@ const gather = (config: FetchConfig) =>
       })
 
     // Records finished but not yet written when the gather stopped early.
-    const flushRest = Effect.suspend(() => write(Array.from(finished.values()).sort((a, b) => a.index - b.index))).pipe(
-      Effect.catchAll((error) => error._tag === "StdoutClosed" ? Effect.void : Output.printError(error.message))
-    )
+    // Then the batch, whatever its size or age.
+    const flushRest = Effect.zipRight(Effect.suspend(() => write(Array.from(finished.values()).sort((a, b) => a.index - b.index))), flush)
     const reportFailure = (exit: Exit.Exit<void, unknown>) => {
       if (Exit.isSuccess(exit) || Cause.isInterruptedOnly(exit.cause)) return Effect.void
       const error = Cause.squash(exit.cause)
@@ -645,13 +670,16 @@ const gather = (config: FetchConfig) =>
       Effect.onInterrupt(() =>
         Fiber.interrupt(worker).pipe(
           Effect.flatMap(reportFailure),
-          Effect.zipRight(flushRest),
+          Effect.zipRight(flushRest.pipe(Effect.catchAll((error) => error._tag === "StdoutClosed" ? Effect.void : Output.printError(error.message)))),
           Effect.zipRight(finish(true))
         )
       )
     )
-    yield* Effect.uninterruptible(Effect.zipRight(flushRest, finish(false)))
+    // The last batch is written here: a write that fails fails the run, as
+    // one in the chunk loop does (after the summary, which says what was written).
+    const last = yield* Effect.uninterruptible(Effect.zipLeft(Effect.either(flushRest), finish(false)))
     if (Exit.isFailure(exit)) return yield* Effect.failCause(exit.cause)
+    if (Either.isLeft(last)) return yield* Effect.fail(last.left)
     if (tally.failed > 0) return yield* new SomeFailed({ failed: tally.failed })
   })
 

@@ -142,7 +142,35 @@ export const forInput = (record: ResultRecord, line: number, key: string): Resul
   return keyed
 }
 
-export const toLine = (record: ResultRecord): string => `${JSON.stringify(record)}\n`
+// Strings JSON writes as they are: printable ASCII without `"` and `\\`.
+const plainJson = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/
+
+const jsonString = (text: string): string => plainJson.test(text) ? `"${text}"` : JSON.stringify(text)
+
+// JSON has no NaN or Infinity: `JSON.stringify` writes them as null.
+const jsonNumber = (value: number): string => Number.isFinite(value) ? String(value) : "null"
+
+const jsonNullable = (value: number | null): string => value === null ? "null" : jsonNumber(value)
+
+/**
+ * A record as its NDJSON line: the same text as `JSON.stringify(record)`
+ * (fields in the schema's order, the order every constructor here builds),
+ * written out field by field. One line per input on the CLI's hot path:
+ * `JSON.stringify` of the record took about 2.8 µs, this well under one
+ * (bench S4 profile); the URL, usually the final URL too, is escaped once.
+ */
+export const toLine = (record: ResultRecord): string => {
+  let line = record.line === undefined ? "{" : `{"line":${jsonNumber(record.line)},`
+  const url = jsonString(record.url)
+  line += `"url":${url},"ok":${record.ok},"status":${jsonNullable(record.status)},"error":`
+  line += record.error === null ? "null" : `{"tag":${jsonString(record.error.tag)},"message":${jsonString(record.error.message)}}`
+  line += `,"bytes":${jsonNullable(record.bytes)},"ms":${jsonNullable(record.ms)},"attempts":${jsonNullable(record.attempts)},"final_url":`
+  line += record.final_url === null ? "null" : record.final_url === record.url ? url : jsonString(record.final_url)
+  if (record.cache !== undefined) line += `,"cache":"${record.cache}"`
+  if (record.body_file !== undefined) line += `,"body_file":${jsonString(record.body_file)}`
+  if (record.key !== undefined) line += `,"key":${jsonString(record.key)}`
+  return `${line}}\n`
+}
 
 const decodeRecord = Schema.decodeUnknownOption(Schema.parseJson(ResultRecord))
 
