@@ -15,6 +15,7 @@ import * as Stream from "effect/Stream"
 import type { Segment, Timing } from "../Fetch.js"
 import type * as FetchError from "../FetchError.js"
 import type { Session as PublicSession } from "../Session.js"
+import * as Adaptive from "./adaptive.js"
 import * as Attempt from "./attempt.js"
 import type { BodyChannel } from "./bodyStream.js"
 import * as Cache from "./cache/stage.js"
@@ -22,6 +23,7 @@ import * as Credentials from "./credentials.js"
 import { currentDeadline } from "./deadline.js"
 import * as Errors from "./errors.js"
 import * as FastPath from "./fastPath.js"
+import type * as Hosts from "./hosts.js"
 import { ownedSlot } from "./interruptSlot.js"
 import * as Metrics from "./metrics.js"
 import type { CallOptions, Limits } from "./options.js"
@@ -426,7 +428,7 @@ class Fetching implements Attempt.AttemptContext {
     return Attempt.run(this, prepared, attempt, remainingMs)
   }
 
-  private timedOut(prepared: Prepared, attempt: number): FetchError.FetchError {
+  protected timedOut(prepared: Prepared, attempt: number): FetchError.FetchError {
     return Errors.make(
       { _tag: "Timeout", phase: "deadline", limitMs: this.deadlineLimitMs },
       prepared.method,
@@ -543,10 +545,18 @@ const needsFiber = (policy: Limits["retry"], method: string, error: FetchError.F
  * methods as always. A Gather lane is one such sink; a fiber of its own
  * (`Effect.forEach`, `yield*`) is another, through {@link ResumeSink}.
  */
-class FastFetching<A, R> extends Fetching implements Attempt.AttemptDone {
+class FastFetching<A, R> extends Fetching implements Attempt.AttemptDone, FastPath.Running {
   sink!: FastPath.Sink<FetchResponse<A>, FetchError.FetchError, R>
   /** Real ms left before the deadline when planned (Infinity: none). */
   remainingMs = Number.POSITIVE_INFINITY
+  // A gated origin (host limits, an adaptive window, a watched Retry-After):
+  // the slot the first attempt holds, the clock its outcome is stamped
+  // with, and while no slot is free, the wait for one.
+  private ticket: Hosts.Ticket | undefined = undefined
+  private clock: Clock.Clock | undefined = undefined
+  private attemptRunning: FastPath.Running | undefined = undefined
+  private cancelWait: (() => void) | undefined = undefined
+  private waitTimer: ReturnType<typeof setTimeout> | undefined = undefined
 
   constructor(
     session: SessionImpl,
@@ -561,19 +571,83 @@ class FastFetching<A, R> extends Fetching implements Attempt.AttemptDone {
 
   /** Sends the first attempt, on `fiber`'s behalf; a Gather worker's slot holds it. */
   launch(fiber: Fiber.RuntimeFiber<unknown, unknown>): FastPath.Running {
-    const running = Attempt.start(this, this.prepared, 1, this.remainingMs, this)
+    const hosts = this.session.hosts
+    const running = hosts.idle() ? Attempt.start(this, this.prepared, 1, this.remainingMs, this) : this.enterGate(fiber, hosts)
     const slot = ownedSlot(fiber)
     if (slot !== undefined) slot.current = running
     return running
   }
 
+  // The origin's gate on callbacks: a slot at once, or a place in its queue
+  // (with a real timer for the deadline: planFast sends only fibers on the
+  // live clock here). Pauses and rate limits never reach this (planFast).
+  private enterGate(fiber: Fiber.RuntimeFiber<unknown, unknown>, hosts: Hosts.Hosts): FastPath.Running {
+    const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
+    this.clock = clock
+    const origin = this.prepared.origin
+    const ticket = hosts.enter(origin, clock.unsafeCurrentTimeMillis())
+    if (ticket !== undefined) {
+      this.ticket = ticket
+      this.attemptRunning = Attempt.start(this, this.prepared, 1, this.remainingMs, this)
+      return this
+    }
+    this.cancelWait = hosts.wait(origin, (granted) => this.granted(granted))
+    if (Number.isFinite(this.deadlinePerfAt)) {
+      this.waitTimer = setTimeout(() => this.waitExpired(), Math.max(0, this.deadlinePerfAt - performance.now()))
+    }
+    return this
+  }
+
+  private granted(ticket: Hosts.Ticket): void {
+    this.cancelWait = undefined
+    if (this.waitTimer !== undefined) clearTimeout(this.waitTimer)
+    this.ticket = ticket
+    // The wait counts against the deadline, not against the attempt's own limits.
+    const remainingMs = this.deadlinePerfAt - performance.now()
+    if (remainingMs <= 0) return this.fail(this.timedOut(this.prepared, 1))
+    this.attemptRunning = Attempt.start(this, this.prepared, 1, remainingMs, this)
+  }
+
+  private waitExpired(): void {
+    this.waitTimer = undefined
+    if (this.cancelWait === undefined) return
+    this.cancelWait()
+    this.cancelWait = undefined
+    this.fail(this.timedOut(this.prepared, 1))
+  }
+
+  private leaveGate(signal: Adaptive.Signal, failure: unknown): void {
+    const ticket = this.ticket
+    if (ticket === undefined) return
+    this.ticket = undefined
+    this.session.hosts.leave(ticket, signal, failure, this.clock!.unsafeCurrentTimeMillis())
+  }
+
+  /** Gated only (else the attempt itself is the Running): stops the wait or the attempt, and frees the slot. */
+  interrupt(): void {
+    if (this.cancelWait !== undefined) {
+      this.cancelWait()
+      this.cancelWait = undefined
+      if (this.waitTimer !== undefined) clearTimeout(this.waitTimer)
+      return
+    }
+    const running = this.attemptRunning
+    this.attemptRunning = undefined
+    running?.interrupt()
+    this.leaveGate("neutral", undefined)
+  }
+
   succeed(response: FetchResponse<Uint8Array>): void {
+    this.attemptRunning = undefined
+    this.leaveGate("success", undefined)
     const finish = this.finish
     if (finish._tag === "Sync") this.sink.succeed(finish.f(response))
     else this.sink.continueWith(finish.f(response))
   }
 
   fail(error: FetchError.FetchError | Attempt.Redirect): void {
+    this.attemptRunning = undefined
+    this.leaveGate(Adaptive.signalOfFailure(error), error)
     if (!needsFiber(this.limits.retry, this.current!.method, error)) {
       // needsFiber is true for every Redirect, so this is a FetchError.
       if (error._tag !== "Redirect") this.sink.fail(error)
@@ -605,6 +679,10 @@ const finishWith = <A, E, R, R2>(
 
 const noSession = (): undefined => undefined
 
+let theLiveClock: Clock.Clock | undefined = undefined
+/** The Clock every fiber has unless a program (a TestClock) provides another. */
+const liveClock = (): Clock.Clock => theLiveClock ??= Effect.runSync(Effect.clock)
+
 /**
  * Whether `effect`'s fetch can start on callbacks, and if so the fetch ready
  * to launch. A session with tracing, metrics or host limits in force, a body
@@ -618,7 +696,7 @@ const planFast = <A, R>(
   effect: FetchEffect<A, R>
 ): FastFetching<A, R> | undefined => {
   const config = session.config
-  if (config.tracerPropagation || config.metrics || !session.hosts.idle()) return undefined
+  if (config.tracerPropagation || config.metrics) return undefined
   let limits: Limits
   try {
     limits = resolveCall(config, effect.options)
@@ -628,6 +706,14 @@ const planFast = <A, R>(
   const startedAt = performance.now()
   const prepared = prepare(session, effect.request, effect.options?.headers, undefined, startedAt)
   if (!(prepared instanceof Attempt.PreparedRequest)) return undefined
+  const hosts = session.hosts
+  if (!hosts.idle()) {
+    // A gated origin on callbacks: its slots and queue only. A pause or a
+    // rate limit to wait for, or a clock of the test's own (the wait's
+    // deadline would need it), takes the fiber gate.
+    const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
+    if (clock !== liveClock() || !hosts.open(prepared.origin, clock.unsafeCurrentTimeMillis())) return undefined
+  }
   const fetching = new FastFetching(session, limits, startedAt, effect.finish, prepared)
   fetching.placeDeadline(fiber)
   fetching.remainingMs = fetching.deadlinePerfAt - performance.now()
