@@ -121,13 +121,16 @@ export type Rate = `${number} per ${string}` | `${number}/${string}` | {
  * between `min` and `max` that starts small (`initial`) and grows fast
  * while nothing refuses: slow start, +1 per success, so it doubles per
  * round trip and reaches `max` in about log2(max / initial) round trips
- * when nothing fails. The first 429, 503, connection reset or timeout
- * shrinks it to `decrease` × the requests in flight when the refused
- * request was sent and ends slow start; from then on a success adds
- * `increase` per window's worth of successes (about `increase` per round
- * trip), and each later overload shrinks it again, at most once per round
- * trip (a burst of refusals is one signal). The window is shared by every
- * gather on the session and shown in `Progress` and `Metrics`.
+ * when nothing fails. A 429, 503, connection reset or timeout shrinks it
+ * to `decrease` × the requests in flight when the refused request was sent
+ * (at most once per round trip: a burst of refusals is one signal), and
+ * that flight size becomes the origin's ceiling: the window comes back in
+ * slow start to just below it and holds there, for one round trip after a
+ * new ceiling and twice as long each time the same one is hit again (up to
+ * 32 round trips), before it probes past it by `increase` per round trip.
+ * Outgrown by a whole request with no refusal, the ceiling is dropped and
+ * slow start finds the new one. The window is shared by every gather on
+ * the session and shown in `Progress` and `Metrics`.
  *
  * @since 0.1.0
  * @category models

@@ -80,10 +80,14 @@ describe("the adaptive controller (pure)", () => {
       const sentEpoch = start.epoch
       const after = burst.reduce((window, inFlight) => Adaptive.onOverload(config, window, sentEpoch, inFlight), start)
       expect(after.epoch).toBe(start.epoch + 1)
-      expect(after.size).toBe(Math.max(config.min, Math.min(config.max, Math.min(start.size, burst[0]!) * config.decrease)))
-      // The decrease ends slow start there: growth goes on additively.
-      expect(after.threshold).toBe(after.size)
-      expect(Adaptive.inSlowStart(after)).toBe(false)
+      // One decrease, measured from the smallest flight size refused in the burst.
+      const smallest = Math.max(1, Math.min(...burst))
+      expect(after.size).toBeCloseTo(Math.max(config.min, Math.min(config.max, Math.min(start.size, smallest) * config.decrease)), 9)
+      // The refused flight size is the ceiling; slow start brings the window back to just below it.
+      // The ceiling is the smallest flight size refused in the burst.
+      const flight = Math.max(1, Math.min(...burst))
+      expect(after.ceiling).toBe(flight)
+      expect(after.threshold).toBe(Math.max(after.size, Math.min(config.max, flight - 1)))
       // The next round trip (sent after the decrease) may shrink it again, once.
       const next = Adaptive.onOverload(config, Adaptive.onOverload(config, after, after.epoch, 400), after.epoch, 400)
       expect(next.epoch).toBe(after.epoch + 1)
@@ -102,12 +106,13 @@ describe("the adaptive controller (pure)", () => {
   )
 
   it.prop(
-    "once failures stop, successes bring it back to max (within about max²/(2·increase) of them)",
+    "once failures stop, successes bring it back to max (within max²/increase + (maxHold + 2)·max of them)",
     [configArb, FastCheck.array(eventArb, { maxLength: 200 })],
     ([config, events]) => {
       let window = run(config, events)
-      // Each step adds increase/size >= increase/max, so max²/increase steps always suffice.
-      const bound = Math.ceil((config.max * config.max) / config.increase) + 1
+      // Additive steps add increase/size >= increase/max, so max²/increase of them always suffice;
+      // the hold below a ceiling lasts at most maxHold round trips, and slow start at most max steps.
+      const bound = Math.ceil((config.max * config.max) / config.increase) + (Adaptive.maxHold + 2) * config.max + 1
       let steps = 0
       while (window.size < config.max && steps <= bound) {
         window = Adaptive.onSuccess(config, window)
@@ -144,22 +149,78 @@ describe("the adaptive controller (pure)", () => {
       expect(after.size).toBeLessThanOrEqual(Math.max(config.min, config.decrease * before.size))
       expect(after.epoch).toBe(before.epoch + 1)
       const stale = Adaptive.onOverload(config, after, after.epoch - age, inFlight)
-      expect(stale).toEqual(after)
+      // An older refusal never shrinks the window again; one of the burst just answered may only lower the ceiling.
+      expect(stale.size).toBe(after.size)
+      expect(stale.epoch).toBe(after.epoch)
+      expect(stale.ceiling).toBeLessThanOrEqual(after.ceiling)
+      expect(stale.threshold).toBeLessThanOrEqual(after.threshold)
+      if (age > 1) expect(stale).toEqual(after)
     }
   )
 
   it.prop(
-    "after the first refusal growth is additive: a round trip of successes adds at most `increase` + 1",
-    [configArb, FastCheck.array(eventArb, { maxLength: 200 }), FastCheck.integer({ min: 1, max: 400 })],
+    "after a refusal the window is back just below the refused flight size in slow start, and holds there a round trip",
+    [configArb, FastCheck.array(eventArb, { maxLength: 200 }), FastCheck.integer({ min: 2, max: 400 })],
     ([config, events, inFlight]) => {
       const refused = Adaptive.onOverload(config, run(config, events), Number.MAX_SAFE_INTEGER, inFlight)
+      const target = Math.floor(Math.max(refused.size, Math.min(config.max, inFlight - 1)))
       let window = refused
-      const allowed = Adaptive.limit(window)
-      for (let i = 0; i < allowed; i++) window = Adaptive.onSuccess(config, window)
-      // Each success adds increase / size with size >= the size the round started at.
-      expect(window.size - refused.size).toBeLessThanOrEqual(config.increase + 1e-9)
+      let steps = 0
+      // Slow start: one success per step adds 1, so a round trip of them doubles the window.
+      while (Adaptive.limit(window) < target && steps <= 1000) {
+        window = Adaptive.onSuccess(config, window)
+        steps++
+      }
+      expect(steps).toBeLessThanOrEqual(Math.ceil(target - refused.size))
+      if (inFlight - 1 >= refused.size && inFlight <= config.max) {
+        // Held: a round trip of successes at the ceiling's edge leaves it where it is.
+        const held = window.size
+        for (let i = 0; i < Adaptive.limit(window); i++) window = Adaptive.onSuccess(config, window)
+        expect(window.size).toBe(held)
+        expect(Adaptive.limit(window)).toBe(inFlight - 1)
+      }
     }
   )
+
+  /**
+   * Round trips against a server that refuses whatever is in flight above
+   * `capacity(round)`, answering refusals first; the window's limit after each.
+   */
+  const simulate = (config: Adaptive.AdaptiveConfig, rounds: number, capacity: (round: number) => number) => {
+    let window = Adaptive.initial(config)
+    let refusedRounds = 0
+    const limits: Array<number> = []
+    for (let round = 0; round < rounds; round++) {
+      const allowed = Adaptive.limit(window)
+      const epoch = window.epoch
+      const k = capacity(round)
+      if (allowed > k) refusedRounds++
+      for (let flight = k + 1; flight <= allowed; flight++) window = Adaptive.onOverload(config, window, epoch, flight)
+      for (let i = 0; i < Math.min(allowed, k); i++) window = Adaptive.onSuccess(config, window)
+      limits.push(Adaptive.limit(window))
+    }
+    return { limits, refusedRounds }
+  }
+  const median = (values: ReadonlyArray<number>) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
+
+  it("holds at a server's capacity with refusals only in rare probes, longer each time the same limit is confirmed", () => {
+    const config = { initial: 10, min: 1, max: 256, increase: 1, decrease: 0.7 }
+    const { limits, refusedRounds } = simulate(config, 1000, () => 20)
+    expect(median(limits.slice(50))).toBe(20)
+    // Plain AIMD probes every few round trips (one refusal per about 7 here); holds that double to maxHold probe ~1000/33 times.
+    expect(refusedRounds).toBeLessThanOrEqual(Math.ceil(1000 / Adaptive.maxHold) + 10)
+  })
+
+  it("follows a capacity that halves down, and finds it again when it comes back", () => {
+    const config = { initial: 10, min: 1, max: 256, increase: 1, decrease: 0.7 }
+    const { limits } = simulate(config, 900, (round) => round >= 300 && round < 600 ? 10 : 20)
+    expect(median(limits.slice(320, 600))).toBeLessThanOrEqual(10)
+    expect(median(limits.slice(320, 600))).toBeGreaterThanOrEqual(8)
+    const back = limits.slice(600).findIndex((limit) => limit >= 19)
+    expect(back).toBeGreaterThanOrEqual(0)
+    expect(back).toBeLessThanOrEqual(Adaptive.maxHold + 20)
+    expect(median(limits.slice(700))).toBe(20)
+  })
 
   it("slow start doubles the window per round trip: 10, 20, 40, 80, then max", () => {
     const config = { initial: 10, min: 1, max: 100, increase: 1, decrease: 0.7 }
@@ -176,7 +237,7 @@ describe("the adaptive controller (pure)", () => {
   it("grows by about `increase` per window's worth of successes once slow start has ended", () => {
     const config = { initial: 10, min: 1, max: 100, increase: 1, decrease: 0.5 }
     // Past slow start (threshold reached).
-    let window: Adaptive.Window = { size: 20, threshold: 20, epoch: 1 }
+    let window: Adaptive.Window = { ...Adaptive.initial(config), size: 20, threshold: 20, epoch: 1 }
     for (let i = 0; i < 20; i++) window = Adaptive.onSuccess(config, window)
     expect(window.size).toBeGreaterThan(20.9)
     expect(window.size).toBeLessThan(21)

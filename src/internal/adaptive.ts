@@ -1,9 +1,9 @@
 /**
  * The adaptive in-flight window of one origin, as pure functions of its
  * state: TCP's congestion control with loss as the signal (slow start, then
- * AIMD, additive increase and multiplicative decrease, with a slow-start
- * threshold), the rule RFC 5681 gives TCP and Netflix's concurrency-limits
- * use for loss.
+ * additive increase and multiplicative decrease, with a slow-start
+ * threshold, the rule RFC 5681 gives TCP and Netflix's concurrency-limits
+ * use for loss), plus CUBIC's plateau at the last loss (RFC 9438's W_max).
  *
  * Why loss and not a latency gradient (Vegas, gradient2): the servers this
  * is for shed load with an answer (429, 503, a reset, a timeout) rather
@@ -19,16 +19,27 @@
  *   overload): each success adds 1, so a window whose requests all succeed
  *   doubles per round trip and reaches `max` in about log2(max / initial)
  *   round trips.
- * - Congestion avoidance (at or above the threshold): each success adds
- *   `increase / window`, so about `increase` per round trip, up to `max`.
+ * - Congestion avoidance (at or above the threshold, no ceiling known):
+ *   each success adds `increase / window`, so about `increase` per round
+ *   trip, up to `max`.
  * - Overload (429, 503, reset, timeout): the window becomes
  *   `decrease × min(window, in flight when the refused request was sent)`,
- *   at least `min`, and the threshold becomes that size, so growth goes on
- *   additively from there. Taking the in-flight count at send (TCP's
- *   "flight size") and not the window alone keeps the overshoot of slow
- *   start (a window that doubled past the server's capacity in one round)
- *   from shrinking in many small steps: the first refusal says where the
- *   limit was.
+ *   at least `min`. Taking the in-flight count at send (TCP's "flight
+ *   size") and not the window alone keeps the overshoot of slow start (a
+ *   window that doubled past the server's capacity in one round) from
+ *   shrinking in many small steps: the refusals say where the limit was.
+ *   Refusals of one burst come back in any order, so the rest of the burst
+ *   may still lower the ceiling (and the decrease measured from it).
+ * - The ceiling (CUBIC's W_max, counted in round trips rather than
+ *   seconds): the refused flight size. The threshold becomes just below it,
+ *   so the window slow-starts back there within a round trip or two instead
+ *   of creeping up additively (plain AIMD averaged about 18 of a capacity
+ *   of 20 in bench A, with a refusal every few round trips), then holds for
+ *   `hold` round trips of successes before probing past it additively. A
+ *   ceiling confirmed again (refused at or above it) doubles the hold, up
+ *   to `maxHold`; one refused well below resets it (the capacity dropped);
+ *   one outgrown by a whole request with no refusal is dropped (the
+ *   capacity grew), and slow start finds the new limit.
  * - At most once per round trip: each decrease starts a new epoch; a request
  *   remembers the epoch it was sent in, and a refusal of a request sent
  *   before the last decrease is part of the burst already answered (TCP's
@@ -90,13 +101,29 @@ export interface Window {
   readonly threshold: number
   /** Number of decreases so far; a request sent in an older epoch cannot shrink the window again. */
   readonly epoch: number
+  /** Requests in flight at the last refusal (Infinity: no limit known, or the last one was outgrown). */
+  readonly ceiling: number
+  /** Round trips of successes to hold just below the ceiling before probing past it. */
+  readonly hold: number
+  /** Successes since the window came back to just below the ceiling. */
+  readonly held: number
 }
 
 /** The effect of one finished attempt on the window. */
 export type Signal = "success" | "overload" | "neutral"
 
 /** A new origin starts at `initial`, in slow start (the threshold is `max` until the first overload). */
-export const initial = (config: AdaptiveConfig): Window => ({ size: config.initial, threshold: config.max, epoch: 0 })
+export const initial = (config: AdaptiveConfig): Window => ({
+  size: config.initial,
+  threshold: config.max,
+  epoch: 0,
+  ceiling: Number.POSITIVE_INFINITY,
+  hold: 1,
+  held: 0
+})
+
+/** The longest hold below a ceiling that keeps being confirmed, in round trips. */
+export const maxHold = 32
 
 /** Requests allowed in flight. */
 export const limit = (window: Window): number => Math.floor(window.size)
@@ -105,26 +132,63 @@ export const limit = (window: Window): number => Math.floor(window.size)
 export const inSlowStart = (window: Window): boolean => window.size < window.threshold
 
 /**
- * A success: in slow start the window grows by 1 (doubling per round trip
- * of successes), else by `increase / size` (about `increase` per round
- * trip); never past `max`.
+ * A success. In slow start (below the threshold: at the start, and when
+ * coming back to just below a known ceiling after a decrease) the window
+ * grows by 1, doubling per round trip. Just below the ceiling it holds for
+ * `hold` round trips of successes, then probes past it by `increase` per
+ * round trip; once it has outgrown the ceiling by a whole request the limit
+ * is gone (the server's capacity grew) and slow start finds the new one.
+ * With no ceiling known: `increase / size` per success, about `increase`
+ * per round trip. Never past `max`.
  */
 export const onSuccess = (config: AdaptiveConfig, window: Window): Window => {
   if (window.size >= config.max) return window
-  const step = inSlowStart(window) ? 1 : config.increase / window.size
-  return { size: Math.min(config.max, window.size + step), threshold: window.threshold, epoch: window.epoch }
+  if (inSlowStart(window)) return { ...window, size: Math.min(config.max, window.threshold, window.size + 1) }
+  const ceiling = window.ceiling
+  const size = window.size
+  if (Number.isFinite(ceiling)) {
+    if (size < ceiling && Math.floor(size) + 1 >= ceiling && window.held < window.hold * Math.max(1, limit(window))) {
+      return { ...window, held: window.held + 1 }
+    }
+    if (Math.floor(size) >= ceiling + 1) {
+      return { ...window, ceiling: Number.POSITIVE_INFINITY, threshold: config.max, hold: 1, held: 0 }
+    }
+  }
+  return { ...window, size: Math.min(config.max, size + config.increase / size) }
 }
 
 /**
  * An overload signal from a request sent in epoch `sentEpoch` with
  * `inFlightAtSend` requests in flight (itself included). Shrinks once per
- * epoch, and ends slow start there.
+ * epoch to `decrease ×` that flight size, and remembers it as the ceiling
+ * (lowered by the rest of the same burst, sent before the decrease, if any
+ * of it was refused at a smaller flight size): the window comes back in
+ * slow start to just below it, then holds there (longer each time the same
+ * ceiling is hit again, up to `maxHold` round trips) before probing past it.
  */
 export const onOverload = (config: AdaptiveConfig, window: Window, sentEpoch: number, inFlightAtSend: number): Window => {
-  if (sentEpoch < window.epoch) return window
-  const base = Math.min(window.size, Math.max(1, inFlightAtSend))
+  const flight = Math.max(1, inFlightAtSend)
+  if (sentEpoch < window.epoch) {
+    // The rest of the burst just answered: it may only say the limit was
+    // lower than the first refusal of it showed (refusals sent at once come
+    // back in any order). The one decrease is then measured from there.
+    if (sentEpoch !== window.epoch - 1 || flight >= window.ceiling) return window
+    const size = Math.min(window.size, Math.max(config.min, Math.min(config.max, flight * config.decrease)))
+    const threshold = Math.min(window.threshold, Math.max(size, Math.min(config.max, flight - 1)))
+    return { ...window, size, ceiling: flight, threshold }
+  }
+  const base = Math.min(window.size, flight)
   const size = Math.max(config.min, Math.min(config.max, base * config.decrease))
-  return { size, threshold: size, epoch: window.epoch + 1 }
+  // Refused at or above the last ceiling: the same limit, confirmed.
+  const again = Number.isFinite(window.ceiling) && flight >= window.ceiling - 1
+  return {
+    size,
+    threshold: Math.max(size, Math.min(config.max, flight - 1)),
+    epoch: window.epoch + 1,
+    ceiling: flight,
+    hold: again ? Math.min(maxHold, window.hold * 2) : 1,
+    held: 0
+  }
 }
 
 /** Applies a signal. */
