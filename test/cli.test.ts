@@ -1062,7 +1062,8 @@ describe.concurrent("gather (the process)", { timeout: 60_000 }, () => {
     const gone = await run(["cluster", "status", "job-cli", "--storage", storage])
     expect(gone.code).toBe(2)
     expect(gone.stderr).toContain("no job job-cli")
-  })
+    // Six CLI processes, each starting node with tsx: about 10 s apiece when the whole suite loads both cores.
+  }, 120_000)
   it("cluster status shows the runner and the origin of a job run by a runner, and results --report writes the fetch report", async () => {
     const dir = tmpDir()
     const file = path.join(dir, "urls.txt")
