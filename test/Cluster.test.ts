@@ -181,82 +181,92 @@ const suite = (backend: () => Backend) => {
       expect(yield* client.status(other)).toMatchObject({ total: 1, done: 1 })
     }).pipe(Effect.scoped), { timeout: 120_000 })
 
-  it.live("progress counts per origin and per runner (adding up to the job), in flight while it runs, and the job's report is the fetch report", () =>
-    Effect.gen(function*() {
-      const storage = yield* Effect.promise(() => backend().fresh())
-      const slow = yield* DemoServer.make({ latency: "300 millis" })
-      const fast = yield* DemoServer.make({ latency: "5 millis" })
-      const runnerA = yield* Effect.provide(Cluster.Runner, yield* Layer.build(Cluster.layerRunner({ storage, port: yield* Effect.promise(freePort), perOrigin })))
-      const runnerB = yield* Effect.provide(Cluster.Runner, yield* Layer.build(Cluster.layerRunner({ storage, port: yield* Effect.promise(freePort), perOrigin })))
-      const client = yield* Effect.provide(Cluster.Client, yield* Layer.build(Cluster.layerClient({ storage })))
-      const urls = [
-        ...Array.from({ length: 12 }, (_, i) => `${slow.baseUrl}/wiki/${i + 1}`),
-        ...Array.from({ length: 20 }, (_, i) => `${fast.baseUrl}/wiki/${i + 1}`),
-        `${fast.baseUrl}/status/404`,
-        `${fast.baseUrl}/status/500`,
-        "not a url"
-      ]
-      const job = yield* client.submit(urls, { batchSize: 4 })
+  it.live(
+    "progress counts per origin and per runner (adding up to the job), in flight while it runs, and the job's report is the fetch report",
+    () =>
+      Effect.gen(function*() {
+        const storage = yield* Effect.promise(() => backend().fresh())
+        const slow = yield* DemoServer.make({ latency: "300 millis" })
+        const fast = yield* DemoServer.make({ latency: "5 millis" })
+        const runnerA = yield* Effect.provide(
+          Cluster.Runner,
+          yield* Layer.build(Cluster.layerRunner({ storage, port: yield* Effect.promise(freePort), perOrigin }))
+        )
+        const runnerB = yield* Effect.provide(
+          Cluster.Runner,
+          yield* Layer.build(Cluster.layerRunner({ storage, port: yield* Effect.promise(freePort), perOrigin }))
+        )
+        const client = yield* Effect.provide(Cluster.Client, yield* Layer.build(Cluster.layerClient({ storage })))
+        const urls = [
+          ...Array.from({ length: 12 }, (_, i) => `${slow.baseUrl}/wiki/${i + 1}`),
+          ...Array.from({ length: 20 }, (_, i) => `${fast.baseUrl}/wiki/${i + 1}`),
+          `${fast.baseUrl}/status/404`,
+          `${fast.baseUrl}/status/500`,
+          "not a url"
+        ]
+        const job = yield* client.submit(urls, { batchSize: 4 })
 
-      // While the slow origin runs: its requests are in flight, at most perOrigin, and it has inputs pending.
-      const running = yield* eventually(
-        Effect.orDie(client.progress(job)),
-        (p) => p.origins.some((o) => o.origin === slow.baseUrl && o.inFlight > 0),
-        30_000
-      )
-      const slowNow = running.origins.find((o) => o.origin === slow.baseUrl)!
-      expect(slowNow.inFlight).toBeGreaterThan(0)
-      expect(slowNow.inFlight).toBeLessThanOrEqual(perOrigin)
-      expect(slowNow.total).toBe(12)
-      expect(slowNow.pending).toBeGreaterThan(0)
-      expect(running.inFlight).toBeGreaterThan(0)
-      // in flight per runner and per origin are the same requests counted two ways
-      expect(running.runners.reduce((n, r) => n + r.inFlight, 0)).toBe(running.origins.reduce((n, o) => n + o.inFlight, 0))
-      // most pending first
-      const pendings = running.origins.map((o) => o.pending ?? -1)
-      expect(pendings).toEqual([...pendings].sort((a, b) => b - a))
+        // While the slow origin runs: its requests are in flight, at most perOrigin, and it has inputs pending.
+        const running = yield* eventually(
+          Effect.orDie(client.progress(job)),
+          (p) => p.origins.some((o) => o.origin === slow.baseUrl && o.inFlight > 0),
+          30_000
+        )
+        const slowNow = running.origins.find((o) => o.origin === slow.baseUrl)!
+        expect(slowNow.inFlight).toBeGreaterThan(0)
+        expect(slowNow.inFlight).toBeLessThanOrEqual(perOrigin)
+        expect(slowNow.total).toBe(12)
+        expect(slowNow.pending).toBeGreaterThan(0)
+        expect(running.inFlight).toBeGreaterThan(0)
+        // in flight per runner and per origin are the same requests counted two ways
+        expect(running.runners.reduce((n, r) => n + r.inFlight, 0)).toBe(running.origins.reduce((n, o) => n + o.inFlight, 0))
+        // most pending first
+        const pendings = running.origins.map((o) => o.pending ?? -1)
+        expect(pendings).toEqual([...pendings].sort((a, b) => b - a))
 
-      yield* Stream.runDrain(client.results(job))
-      const done = yield* eventually(Effect.orDie(client.progress(job)), (p) => p.inFlight === 0, 10_000)
-      expect(done).toMatchObject({ total: 35, done: 35, ok: 32, failed: 3, pending: 0, inFlight: 0, etaSeconds: 0, finished: true })
-      const byOrigin = new Map(done.origins.map((o) => [o.origin, o]))
-      expect(byOrigin.get(slow.baseUrl)).toMatchObject({ total: 12, done: 12, ok: 12, failed: 0, inFlight: 0, pending: 0 })
-      expect(byOrigin.get(fast.baseUrl)).toMatchObject({ total: 22, done: 22, ok: 20, failed: 2, inFlight: 0, pending: 0 })
-      expect(byOrigin.get("invalid")).toMatchObject({ total: 1, done: 1, ok: 0, failed: 1, pending: 0 })
-      expect(done.origins.length).toBe(3)
-      // per runner: only these two, and their counts add up to the job's
-      for (const r of done.runners) expect([runnerA.address, runnerB.address]).toContain(r.runner)
-      expect(done.runners.reduce((n, r) => n + r.done, 0)).toBe(35)
-      expect(done.runners.reduce((n, r) => n + r.failed, 0)).toBe(3)
-      expect(done.runners.reduce((n, r) => n + r.ok, 0)).toBe(32)
-      // the origins' rates and the runners' are the same results counted two ways
-      const originRate = done.origins.reduce((n, o) => n + o.perSecond, 0)
-      expect(originRate).toBeCloseTo(done.perSecond, 6)
+        yield* Stream.runDrain(client.results(job))
+        const done = yield* eventually(Effect.orDie(client.progress(job)), (p) => p.inFlight === 0, 10_000)
+        expect(done).toMatchObject({ total: 35, done: 35, ok: 32, failed: 3, pending: 0, inFlight: 0, etaSeconds: 0, finished: true })
+        const byOrigin = new Map(done.origins.map((o) => [o.origin, o]))
+        expect(byOrigin.get(slow.baseUrl)).toMatchObject({ total: 12, done: 12, ok: 12, failed: 0, inFlight: 0, pending: 0 })
+        expect(byOrigin.get(fast.baseUrl)).toMatchObject({ total: 22, done: 22, ok: 20, failed: 2, inFlight: 0, pending: 0 })
+        expect(byOrigin.get("invalid")).toMatchObject({ total: 1, done: 1, ok: 0, failed: 1, pending: 0 })
+        expect(done.origins.length).toBe(3)
+        // per runner: only these two, and their counts add up to the job's
+        for (const r of done.runners) expect([runnerA.address, runnerB.address]).toContain(r.runner)
+        expect(done.runners.reduce((n, r) => n + r.done, 0)).toBe(35)
+        expect(done.runners.reduce((n, r) => n + r.failed, 0)).toBe(3)
+        expect(done.runners.reduce((n, r) => n + r.ok, 0)).toBe(32)
+        // the origins' rates and the runners' are the same results counted two ways
+        const originRate = done.origins.reduce((n, o) => n + o.perSecond, 0)
+        expect(originRate).toBeCloseTo(done.perSecond, 6)
 
-      // The report: the page of `gather fetch --report`, with every result of the job in it.
-      const page = yield* Report.html(yield* client.report(job))
-      const live = yield* Report.make()
-      yield* Gather.settle([Fetch.get(`${fast.baseUrl}/wiki/1`)], { report: live }).pipe(Effect.provide(Session.layer()))
-      const livePage = yield* Report.html(live)
-      const headings = (html: string) => Array.from(html.matchAll(/<h2>([^<]*)/g), (m) => m[1])
-      expect(headings(page)).toEqual(headings(livePage))
-      expect(headings(page).length).toBeGreaterThan(3)
-      const data = pageData(page)
-      expect(Object.keys(data).sort()).toEqual(Object.keys(pageData(livePage)).sort())
-      expect(data.total).toBe(35)
-      expect(data.kept).toBe(35)
-      const origins = new Map<string, { requests: number; ok: number }>(data.origins.map((o: { name: string; requests: number; ok: number }) => [o.name, o]))
-      expect(origins.get(slow.baseUrl)).toMatchObject({ requests: 12, ok: 12 })
-      expect(origins.get(fast.baseUrl)).toMatchObject({ requests: 22, ok: 20 })
-      expect(new Map(data.statuses)).toEqual(new Map([[200, 32], [404, 1], [500, 1]]))
-      expect(new Map(data.errors)).toEqual(new Map([["BadStatus", 2], ["InvalidUrl", 1]]))
-      // replayed in time order across both runners: the slow origin overlapped perOrigin requests, no more than the runners could
-      expect(data.peakInFlight).toBeGreaterThanOrEqual(perOrigin)
-      expect(data.inFlight).toBe(0)
-      // the slow origin's requests took their 300 ms of latency in the stored timing
-      const slowRow = data.origins.find((o: { name: string }) => o.name === slow.baseUrl)
-      expect(slowRow.p50).toBeGreaterThanOrEqual(290)
-    }).pipe(Effect.scoped), { timeout: 120_000 })
+        // The report: the page of `gather fetch --report`, with every result of the job in it.
+        const page = yield* Report.html(yield* client.report(job))
+        const live = yield* Report.make()
+        yield* Gather.settle([Fetch.get(`${fast.baseUrl}/wiki/1`)], { report: live }).pipe(Effect.provide(Session.layer()))
+        const livePage = yield* Report.html(live)
+        const headings = (html: string) => Array.from(html.matchAll(/<h2>([^<]*)/g), (m) => m[1])
+        expect(headings(page)).toEqual(headings(livePage))
+        expect(headings(page).length).toBeGreaterThan(3)
+        const data = pageData(page)
+        expect(Object.keys(data).sort()).toEqual(Object.keys(pageData(livePage)).sort())
+        expect(data.total).toBe(35)
+        expect(data.kept).toBe(35)
+        const origins = new Map<string, { requests: number; ok: number }>(data.origins.map((o: { name: string; requests: number; ok: number }) => [o.name, o]))
+        expect(origins.get(slow.baseUrl)).toMatchObject({ requests: 12, ok: 12 })
+        expect(origins.get(fast.baseUrl)).toMatchObject({ requests: 22, ok: 20 })
+        expect(new Map(data.statuses)).toEqual(new Map([[200, 32], [404, 1], [500, 1]]))
+        expect(new Map(data.errors)).toEqual(new Map([["BadStatus", 2], ["InvalidUrl", 1]]))
+        // replayed in time order across both runners: the slow origin overlapped perOrigin requests, no more than the runners could
+        expect(data.peakInFlight).toBeGreaterThanOrEqual(perOrigin)
+        expect(data.inFlight).toBe(0)
+        // the slow origin's requests took their 300 ms of latency in the stored timing
+        const slowRow = data.origins.find((o: { name: string }) => o.name === slow.baseUrl)
+        expect(slowRow.p50).toBeGreaterThanOrEqual(290)
+      }).pipe(Effect.scoped),
+    { timeout: 120_000 }
+  )
 
   it.live("a runner holds its own in-flight budget (--concurrency) over all the origins it holds", () =>
     Effect.gen(function*() {

@@ -17,8 +17,8 @@ import * as FiberId from "effect/FiberId"
 import * as Layer from "effect/Layer"
 import * as Scope from "effect/Scope"
 import { spawn } from "node:child_process"
-import { createHmac } from "node:crypto"
 import type { ChildProcess } from "node:child_process"
+import { createHmac } from "node:crypto"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
@@ -39,11 +39,11 @@ import { fileNameFor, maxNameLength, resolveInside } from "../src/cli/safeName.j
 import { LatencyHistogram, renderBars, renderHistogram, renderSummary, renderTimeline, Tally } from "../src/cli/summary.js"
 import * as Cluster from "../src/Cluster.js"
 import * as DemoServer from "../src/DemoServer.js"
-import { freePort } from "./postgres.js"
 import type * as Fetch from "../src/Fetch.js"
 import * as FetchError from "../src/FetchError.js"
 import * as HmacSha256 from "../src/internal/hmacSha256.js"
 import * as Records from "../src/internal/record.js"
+import { freePort } from "./postgres.js"
 import { timingOf } from "./support.js"
 
 const repo = path.resolve(__dirname, "..")
@@ -498,13 +498,18 @@ describe("record batches", () => {
 
 describe("resume keys", () => {
   const secret = FastCheck.uint8Array({ minLength: 0, maxLength: 64 })
-  const message = FastCheck.oneof(FastCheck.string({ unit: "binary", maxLength: 300 }), FastCheck.string({ unit: "grapheme-ascii", minLength: 40, maxLength: 140 }))
+  const message = FastCheck.oneof(
+    FastCheck.string({ unit: "binary", maxLength: 300 }),
+    FastCheck.string({ unit: "grapheme-ascii", minLength: 40, maxLength: 140 })
+  )
 
   it.prop("the JavaScript HMAC-SHA256 gives node:crypto's digest, for any key up to a block and any message", [secret, message], ([key, text]) => {
     expect(HmacSha256.make(key, 64)(text)).toBe(createHmac("sha256", key).update(text).digest("hex"))
   }, { fastCheck: { numRuns: 2000, seed: 20261203 } })
 
-  it.prop("keyer gives keyOf's key for every input, with one keyer reused", [FastCheck.array(FastCheck.string({ unit: "binary", maxLength: 200 }), { maxLength: 20 })], ([inputs]) => {
+  it.prop("keyer gives keyOf's key for every input, with one keyer reused", [
+    FastCheck.array(FastCheck.string({ unit: "binary", maxLength: 200 }), { maxLength: 20 })
+  ], ([inputs]) => {
     const key = InputKey.fresh()
     const keyOf = InputKey.keyer(key, "POST")
     for (const input of inputs) expect(keyOf(input)).toBe(InputKey.keyOf(key, "POST", input))

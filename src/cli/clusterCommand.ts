@@ -308,7 +308,9 @@ const results = Command.make("results", resultsOptions, runResults).pipe(
 
 const statusOptions = {
   storage: storageOption,
-  json: Options.boolean("json").pipe(Options.withDescription("One JSON line per job (every field of the status, per runner and per origin) instead of the table.")),
+  json: Options.boolean("json").pipe(
+    Options.withDescription("One JSON line per job (every field of the status, per runner and per origin) instead of the table.")
+  ),
   top: Options.integer("top").pipe(
     Options.withPseudoName("N"),
     Options.withDescription(`Origins shown, most pending first (default ${defaultTopOrigins}; --json has them all).`),

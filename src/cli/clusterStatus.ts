@@ -32,7 +32,9 @@ const state = (status: Cluster.JobStatus): string => status.submitting ? "submit
 /** One job: its counts, rate and ETA, a row per runner, the top origins by pending. */
 export const renderProgress = (progress: Cluster.JobProgress, topOrigins = defaultTopOrigins): Array<string> => {
   let lines = [
-    `job ${progress.job}  ${state(progress)}  ${progress.done}/${progress.total} done (${progress.ok} ok, ${progress.failed} failed), ${progress.pending} pending, ${progress.inFlight} in flight`,
+    `job ${progress.job}  ${
+      state(progress)
+    }  ${progress.done}/${progress.total} done (${progress.ok} ok, ${progress.failed} failed), ${progress.pending} pending, ${progress.inFlight} in flight`,
     `rate ${rate(progress.perSecond)} URLs/s over the last 10 s, ETA ${
       progress.etaSeconds === null
         ? progress.submitting ? "unknown (still submitting)" : "unknown (nothing stored in the last 10 s)"

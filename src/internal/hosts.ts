@@ -195,8 +195,7 @@ export const make = (config: HostLimitsConfig, scope: Scope.Scope, maxRetryAfter
         : Effect.void)
 
   /** Requests the origin may have in flight: its cap, and its window's. */
-  const allowed = (host: HostState): number =>
-    host.window === undefined ? perHostCap : Math.min(perHostCap, Adaptive.limit(host.window))
+  const allowed = (host: HostState): number => host.window === undefined ? perHostCap : Math.min(perHostCap, Adaptive.limit(host.window))
 
   const take = (host: HostState, nowMs: number): Ticket => {
     host.inFlight++
@@ -206,8 +205,7 @@ export const make = (config: HostLimitsConfig, scope: Scope.Scope, maxRetryAfter
     return new Ticket(host, sentAt, host.window === undefined ? 0 : host.window.epoch, host.inFlight)
   }
 
-  const roomAtOnce = (host: HostState): boolean =>
-    host.waiters.length === 0 && host.inFlight < allowed(host) && globalInFlight < globalCap
+  const roomAtOnce = (host: HostState): boolean => host.waiters.length === 0 && host.inFlight < allowed(host) && globalInFlight < globalCap
 
   // Hands free slots to the origin's waiters, oldest first; one that has
   // room here but not under the global cap queues the origin in `blocked`.
@@ -367,7 +365,9 @@ export const make = (config: HostLimitsConfig, scope: Scope.Scope, maxRetryAfter
         // about as much as the rest of the gate.
         return Effect.clockWith((clock) => {
           const now = clock.unsafeCurrentTimeMillis()
-          if (config.ratePerHost === undefined && host.pausedUntil <= now && roomAtOnce(host)) return run(take(host, now))
+          if (config.ratePerHost === undefined && host.pausedUntil <= now && roomAtOnce(host)) {
+            return run(take(host, now))
+          }
           return queued()
         })
       })
