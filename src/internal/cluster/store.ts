@@ -122,6 +122,19 @@ const migrationRetry = Schedule.intersect(Schedule.spaced(Duration.millis(200)),
 
 const asNumber = (value: unknown): number => typeof value === "number" ? value : Number(value ?? 0)
 
+/** One group's counts as the database returns them. */
+interface Counts {
+  readonly done: unknown
+  readonly ok: unknown
+  readonly recent: unknown
+}
+
+const setCounts = (target: { done: number; ok: number; recent: number }, row: Counts): void => {
+  target.done = asNumber(row.done)
+  target.ok = asNumber(row.ok)
+  target.recent = asNumber(row.recent)
+}
+
 /**
  * A runner's in-flight rows older than this are not counted: it publishes
  * every second (`inFlightEvery`), so a runner that stopped (or was killed)
@@ -144,6 +157,13 @@ const chunks = <A>(items: ReadonlyArray<A>, size: number): Array<ReadonlyArray<A
 /** @internal */
 export const make: Effect.Effect<JobStore, SqlError, SqlClient.SqlClient> = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
+  // A job's results counted per runner or per origin (the covering index
+  // answers both): done, ok, and stored since `since`.
+  const countsBy = (job: string, column: "runner" | "origin", since: number) =>
+    sql<Counts & { readonly grp: unknown }>`
+      SELECT ${sql(column)} AS grp, COUNT(*) AS done, COALESCE(SUM(ok), 0) AS ok,
+        COALESCE(SUM(CASE WHEN stored_at >= ${since} THEN 1 ELSE 0 END), 0) AS recent
+      FROM gather_results WHERE job_id = ${job} GROUP BY ${sql(column)}`
 
   yield* Effect.retry(
     // Both dialects only create and alter: what each returns is dropped.
@@ -355,22 +375,14 @@ export const make: Effect.Effect<JobStore, SqlError, SqlClient.SqlClient> = Effe
       ),
     runners: (job, { now, windowMs }, flying) =>
       Effect.gen(function*() {
-        const rows = yield* sql<{ readonly runner: unknown; readonly done: unknown; readonly ok: unknown; readonly recent: unknown }>`
-          SELECT runner, COUNT(*) AS done, COALESCE(SUM(ok), 0) AS ok,
-            COALESCE(SUM(CASE WHEN stored_at >= ${now - windowMs} THEN 1 ELSE 0 END), 0) AS recent
-          FROM gather_results WHERE job_id = ${job} GROUP BY runner`
+        const rows = yield* countsBy(job, "runner", now - windowMs)
         const byRunner = new Map<string, { done: number; ok: number; recent: number; inFlight: number }>()
         const entry = (runner: string) => {
           let found = byRunner.get(runner)
           if (found === undefined) byRunner.set(runner, found = { done: 0, ok: 0, recent: 0, inFlight: 0 })
           return found
         }
-        for (const row of rows) {
-          const found = entry(String(row.runner))
-          found.done = asNumber(row.done)
-          found.ok = asNumber(row.ok)
-          found.recent = asNumber(row.recent)
-        }
+        for (const row of rows) setCounts(entry(String(row.grp)), row)
         for (const row of flying) entry(row.runner).inFlight += row.inFlight
         return Array.from(byRunner, ([runner, r]): api.RunnerProgress => ({
           runner,
@@ -385,10 +397,7 @@ export const make: Effect.Effect<JobStore, SqlError, SqlClient.SqlClient> = Effe
       Effect.gen(function*() {
         const totals = yield* sql<{ readonly origin: unknown; readonly total: unknown }>`
           SELECT origin, SUM(size) AS total FROM gather_batches WHERE job_id = ${job} GROUP BY origin`
-        const rows = yield* sql<{ readonly origin: unknown; readonly done: unknown; readonly ok: unknown; readonly recent: unknown }>`
-          SELECT origin, COUNT(*) AS done, COALESCE(SUM(ok), 0) AS ok,
-            COALESCE(SUM(CASE WHEN stored_at >= ${now - windowMs} THEN 1 ELSE 0 END), 0) AS recent
-          FROM gather_results WHERE job_id = ${job} GROUP BY origin`
+        const rows = yield* countsBy(job, "origin", now - windowMs)
         // Results stored before 0.3.0 have no origin: they count under null.
         const byOrigin = new Map<string | null, { total: number | null; done: number; ok: number; recent: number; inFlight: number }>()
         const entry = (origin: unknown) => {
@@ -398,12 +407,7 @@ export const make: Effect.Effect<JobStore, SqlError, SqlClient.SqlClient> = Effe
           return found
         }
         for (const row of totals) entry(row.origin).total = asNumber(row.total)
-        for (const row of rows) {
-          const found = entry(row.origin)
-          found.done = asNumber(row.done)
-          found.ok = asNumber(row.ok)
-          found.recent = asNumber(row.recent)
-        }
+        for (const row of rows) setCounts(entry(row.grp), row)
         for (const row of flying) entry(row.origin).inFlight += row.inFlight
         return Array.from(byOrigin, ([origin, o]): api.OriginProgress => ({
           origin,
