@@ -553,7 +553,8 @@ class FastFetching<A, R> extends Fetching implements Attempt.AttemptDone, FastPa
   // the slot the first attempt holds, the clock its outcome is stamped
   // with, and while no slot is free, the wait for one.
   private ticket: Hosts.Ticket | undefined = undefined
-  private clock: Clock.Clock | undefined = undefined
+  /** Set by planFast when the origin is gated (the fiber's clock, checked live there). */
+  clock: Clock.Clock | undefined = undefined
   private attemptRunning: FastPath.Running | undefined = undefined
   private cancelWait: (() => void) | undefined = undefined
   private waitTimer: ReturnType<typeof setTimeout> | undefined = undefined
@@ -572,7 +573,9 @@ class FastFetching<A, R> extends Fetching implements Attempt.AttemptDone, FastPa
   /** Sends the first attempt, on `fiber`'s behalf; a Gather worker's slot holds it. */
   launch(fiber: Fiber.RuntimeFiber<unknown, unknown>): FastPath.Running {
     const hosts = this.session.hosts
-    const running = hosts.idle() ? Attempt.start(this, this.prepared, 1, this.remainingMs, this) : this.enterGate(fiber, hosts)
+    const running = this.clock === undefined || hosts.idle()
+      ? Attempt.start(this, this.prepared, 1, this.remainingMs, this)
+      : this.enterGate(this.clock, hosts)
     const slot = ownedSlot(fiber)
     if (slot !== undefined) slot.current = running
     return running
@@ -581,9 +584,7 @@ class FastFetching<A, R> extends Fetching implements Attempt.AttemptDone, FastPa
   // The origin's gate on callbacks: a slot at once, or a place in its queue
   // (with a real timer for the deadline: planFast sends only fibers on the
   // live clock here). Pauses and rate limits never reach this (planFast).
-  private enterGate(fiber: Fiber.RuntimeFiber<unknown, unknown>, hosts: Hosts.Hosts): FastPath.Running {
-    const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
-    this.clock = clock
+  private enterGate(clock: Clock.Clock, hosts: Hosts.Hosts): FastPath.Running {
     const origin = this.prepared.origin
     const ticket = hosts.enter(origin, clock.unsafeCurrentTimeMillis())
     if (ticket !== undefined) {
@@ -707,14 +708,17 @@ const planFast = <A, R>(
   const prepared = prepare(session, effect.request, effect.options?.headers, undefined, startedAt)
   if (!(prepared instanceof Attempt.PreparedRequest)) return undefined
   const hosts = session.hosts
+  let gatedBy: Clock.Clock | undefined = undefined
   if (!hosts.idle()) {
     // A gated origin on callbacks: its slots and queue only. A pause or a
     // rate limit to wait for, or a clock of the test's own (the wait's
     // deadline would need it), takes the fiber gate.
     const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
     if (clock !== liveClock() || !hosts.open(prepared.origin, clock.unsafeCurrentTimeMillis())) return undefined
+    gatedBy = clock
   }
   const fetching = new FastFetching(session, limits, startedAt, effect.finish, prepared)
+  fetching.clock = gatedBy
   fetching.placeDeadline(fiber)
   fetching.remainingMs = fetching.deadlinePerfAt - performance.now()
   return fetching.remainingMs > 0 ? fetching : undefined
