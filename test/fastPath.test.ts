@@ -287,6 +287,30 @@ layer(DemoServer.layer(), { excludeTestServices: true })("Gather lanes", (it) =>
         expect(yield* settledStats).toMatchObject({ inFlight: 0, aborted: 2 })
       })
     ))
+
+  it.effect("a fiber that gives up a fetch and moves on aborts it when its next fetch starts, before that one ends", () =>
+    inSession((server) =>
+      Effect.gen(function*() {
+        yield* settledStats
+        yield* server.resetStats
+        // The first fetch is interrupted but its fiber carries on
+        // (uninterruptibly, as Effect.forEach's own workers do) to a second
+        // one: the first must be cut at that moment, not at the fiber's end.
+        let abortedWhileSecondRan = -1
+        const fiber = yield* Effect.fork(Effect.uninterruptibleMask((restore) =>
+          Effect.gen(function*() {
+            yield* Effect.exit(restore(Fetch.get("/delay/3000?first=1")))
+            yield* Fetch.get("/delay/300?second=1")
+            abortedWhileSecondRan = (yield* server.stats).aborted
+          })
+        ))
+        yield* eventually(server.stats, (s) => s.inFlight === 1)
+        yield* Fiber.interrupt(fiber)
+        // While the second was in flight (and before it ended), the first had gone.
+        expect(abortedWhileSecondRan).toBe(1)
+        expect(yield* settledStats).toMatchObject({ inFlight: 0, aborted: 1 })
+      })
+    ))
 })
 
 describe("isFastPath", () => {

@@ -23,7 +23,7 @@ import type { Phase } from "./deadlines.js"
 import { encodingOf } from "./decoders.js"
 import * as Errors from "./errors.js"
 import { headerName, headerValue } from "./headerText.js"
-import { ownedSlot } from "./interruptSlot.js"
+import { holdUntilExit, ownedSlot } from "./interruptSlot.js"
 import type { Limits } from "./options.js"
 import { isSecretHeader, redactUrl } from "./redact.js"
 import { decodeText } from "./text.js"
@@ -489,11 +489,12 @@ export const run = (
   Effect.withFiberRuntime((fiber) =>
     Effect.async((resume) => {
       const handler = start(context, request, attempt, remainingMs, new ResumeDone(resume))
-      // A Gather worker's one interrupt hook aborts what its slot holds; no
-      // canceler (and no onInterrupt around the async) for that.
+      // A Gather worker's one interrupt hook aborts what its slot holds, and
+      // any other fiber's slot is watched until it moves on: no canceler,
+      // so no onInterrupt around each attempt.
       const slot = ownedSlot(fiber)
-      if (slot === undefined) return Effect.sync(() => handler.interrupt())
-      slot.current = handler
+      if (slot === undefined) holdUntilExit(fiber, handler)
+      else slot.current = handler
     })
   )
 

@@ -24,7 +24,7 @@ import { currentDeadline } from "./deadline.js"
 import * as Errors from "./errors.js"
 import * as FastPath from "./fastPath.js"
 import type * as Hosts from "./hosts.js"
-import { ownedSlot } from "./interruptSlot.js"
+import { holdUntilExit, ownedSlot } from "./interruptSlot.js"
 import * as Metrics from "./metrics.js"
 import type { CallOptions, Limits } from "./options.js"
 import { lowerCaseHeaders, resolveCall } from "./options.js"
@@ -727,9 +727,10 @@ const planFast = <A, R>(
 /**
  * A fetch as an Effect that a Gather lane can also start on callbacks (see
  * fastPath.ts). Run on a fiber of its own it is one `Effect.async` around
- * the same callbacks, with a canceler only when no Gather worker's interrupt
- * slot covers it; whatever the callbacks cannot finish resumes the fiber
- * with the rest, so both paths share every semantic.
+ * the same callbacks, with no canceler: a Gather worker's interrupt slot or
+ * the fiber's own (interruptSlot.ts) aborts it; whatever the callbacks
+ * cannot finish resumes the fiber with the rest, so both paths share every
+ * semantic.
  */
 export class FetchEffect<A, R> extends Effectable.Class<FetchResponse<A>, FetchError.FetchError, PublicSession | R>
   implements FastPath.FastPath<FetchResponse<A>, FetchError.FetchError, R>
@@ -751,8 +752,9 @@ export class FetchEffect<A, R> extends Effectable.Class<FetchResponse<A>, FetchE
       return Effect.async<FetchResponse<A>, FetchError.FetchError, R>((resume) => {
         fetching.sink = new ResumeSink(resume)
         const running = fetching.launch(fiber)
-        // Covered by a Gather worker's slot, or a canceler of its own.
-        return ownedSlot(fiber) === undefined ? Effect.sync(() => running.interrupt()) : undefined
+        // Covered by a Gather worker's slot, or held until the fiber moves
+        // on: a canceler would wrap every fetch in onInterrupt.
+        if (ownedSlot(fiber) === undefined) holdUntilExit(fiber, running)
       })
     })
   }

@@ -4,8 +4,9 @@
  * wraps every request in `onInterrupt` (about 3 KB of allocations and a
  * handful of Effect steps); inside a worker that hook is paid once per worker
  * instead. `owner` is the worker's fiber: a fiber forked inside the work (a
- * timeout, a race) inherits the slot but is not its owner, and takes the path
- * with a canceler. Generic: Gather sets it, the HTTP engine fills it.
+ * timeout, a race) inherits the slot but is not its owner, and gets a slot
+ * of its own that lasts until it exits ({@link holdUntilExit}). Generic:
+ * Gather sets it, the HTTP engine fills it.
  */
 import * as Effect from "effect/Effect"
 import type * as Fiber from "effect/Fiber"
@@ -30,6 +31,35 @@ export const currentInterruptSlot: FiberRef.FiberRef<InterruptSlot | undefined> 
 export const ownedSlot = (fiber: Fiber.RuntimeFiber<unknown, unknown>): InterruptSlot | undefined => {
   const slot = fiber.getFiberRef(currentInterruptSlot)
   return slot !== undefined && slot.owner === fiber ? slot : undefined
+}
+
+const exitSlots = new WeakMap<Fiber.RuntimeFiber<unknown, unknown>, InterruptSlot>()
+
+/**
+ * Holds `running` as the work of `fiber`, a fiber that is not a Gather
+ * worker (an `Effect.forEach` child, a race, a timeout, a program's main
+ * fiber), in place of a canceler: one observer per fiber, added the first
+ * time, aborts what the slot still holds when the fiber ends. A fiber runs
+ * one fetch at a time, so work still held when the next one starts was
+ * given up (interrupted, its result no longer awaited) and is aborted then.
+ * Finished work ignores `interrupt()`. The abort therefore comes when the
+ * interrupted fiber moves on or exits, not before its own finalizers run.
+ */
+export const holdUntilExit = (fiber: Fiber.RuntimeFiber<unknown, unknown>, running: Running): void => {
+  let slot = exitSlots.get(fiber)
+  if (slot === undefined) {
+    const created = new InterruptSlot(fiber)
+    exitSlots.set(fiber, created)
+    fiber.addObserver(() => {
+      const held = created.current
+      created.current = undefined
+      held?.interrupt()
+    })
+    slot = created
+  }
+  const previous = slot.current
+  slot.current = running
+  previous?.interrupt()
 }
 
 /**
