@@ -126,8 +126,9 @@ export type Rate = `${number} per ${string}` | `${number}/${string}` | {
  * (at most once per round trip: a burst of refusals is one signal), and
  * that flight size becomes the origin's ceiling: the window comes back in
  * slow start to just below it and holds there, for one round trip after a
- * new ceiling and twice as long each time the same one is hit again (up to
- * 32 round trips), before it probes past it by `increase` per round trip.
+ * new ceiling and four times as long each time the same one is hit again
+ * (up to 256 round trips), before it probes past it by `increase` per
+ * round trip.
  * Outgrown by a whole request with no refusal, the ceiling is dropped and
  * slow start finds the new one. The window is shared by every gather on
  * the session and shown in `Progress` and `Metrics`.

@@ -211,6 +211,19 @@ describe("the adaptive controller (pure)", () => {
     expect(refusedRounds).toBeLessThanOrEqual(Math.ceil(1000 / Adaptive.maxHold) + 10)
   })
 
+  it("each confirmation of the same ceiling makes the hold four times longer, up to maxHold; a refusal well below resets it", () => {
+    const config = { initial: 10, min: 1, max: 256, increase: 1, decrease: 0.7 }
+    let window = Adaptive.onOverload(config, Adaptive.initial(config), 0, 21)
+    const holds = [window.hold]
+    for (let i = 0; i < 6; i++) {
+      window = Adaptive.onOverload(config, window, window.epoch, 21)
+      holds.push(window.hold)
+    }
+    expect(holds).toEqual([1, 4, 16, 64, 256, 256, 256])
+    expect(Adaptive.maxHold).toBe(256)
+    expect(Adaptive.onOverload(config, window, window.epoch, 10).hold).toBe(1)
+  })
+
   it("follows a capacity that halves down, and finds it again when it comes back", () => {
     const config = { initial: 10, min: 1, max: 256, increase: 1, decrease: 0.7 }
     const { limits } = simulate(config, 900, (round) => round >= 300 && round < 600 ? 10 : 20)
