@@ -129,6 +129,10 @@ export type Rate = `${number} per ${string}` | `${number}/${string}` | {
  * new ceiling and four times as long each time the same one is hit again
  * (up to 256 round trips), before it probes past it by `increase` per
  * round trip.
+ * A refusal counts only when it rises with load: when at least a quarter
+ * of the last two round trips' answers to requests sent with as many in
+ * flight or more were refusals too (a per-route limit or a random 429
+ * leaves the window alone).
  * Outgrown by a whole request with no refusal, the ceiling is dropped and
  * slow start finds the new one. The window is shared by every gather on
  * the session and shown in `Progress` and `Metrics`.

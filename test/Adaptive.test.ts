@@ -188,6 +188,11 @@ describe("the adaptive controller (pure)", () => {
    */
   const simulate = (config: Adaptive.AdaptiveConfig, rounds: number, capacity: (round: number) => number) => {
     let window = Adaptive.initial(config)
+    // Every answer goes through judge, as in the session's gate (hosts.ts).
+    const answers = new Adaptive.Answers(config.max)
+    const answer = (signal: "success" | "overload", epoch: number, flight: number) => {
+      window = Adaptive.update(config, window, Adaptive.judge(answers, window, signal, flight), epoch, flight)
+    }
     let refusedRounds = 0
     const limits: Array<number> = []
     for (let round = 0; round < rounds; round++) {
@@ -195,12 +200,58 @@ describe("the adaptive controller (pure)", () => {
       const epoch = window.epoch
       const k = capacity(round)
       if (allowed > k) refusedRounds++
-      for (let flight = k + 1; flight <= allowed; flight++) window = Adaptive.onOverload(config, window, epoch, flight)
-      for (let i = 0; i < Math.min(allowed, k); i++) window = Adaptive.onSuccess(config, window)
+      for (let flight = k + 1; flight <= allowed; flight++) answer("overload", epoch, flight)
+      for (let flight = 1; flight <= Math.min(allowed, k); flight++) answer("success", epoch, flight)
       limits.push(Adaptive.limit(window))
     }
     return { limits, refusedRounds }
   }
+
+  /**
+   * Round trips against a server that refuses a `share` of requests at
+   * random whatever the load (per-route limits, bench B); every request is
+   * sent with the window full. `judged: false` feeds every refusal to the
+   * window as overload, as before refusals were judged.
+   */
+  const simulateRandomRefusals = (config: Adaptive.AdaptiveConfig, rounds: number, share: number, judged: boolean) => {
+    let window = Adaptive.initial(config)
+    const answers = new Adaptive.Answers(config.max)
+    let seed = 12345
+    const random = () => (seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) / 4294967296
+    const limits: Array<number> = []
+    for (let round = 0; round < rounds; round++) {
+      const allowed = Adaptive.limit(window)
+      const epoch = window.epoch
+      for (let i = 0; i < allowed; i++) {
+        const signal = random() < share ? "overload" : "success"
+        const given = judged ? Adaptive.judge(answers, window, signal, allowed) : signal
+        window = Adaptive.update(config, window, given, epoch, allowed)
+      }
+      limits.push(Adaptive.limit(window))
+    }
+    return limits
+  }
+
+  it("refusals that come at random whatever the load do not shrink the window; taken as overload they starve it", () => {
+    const config = { initial: 10, min: 1, max: 32, increase: 1, decrease: 0.7 }
+    expect(median(simulateRandomRefusals(config, 400, 0.04, true).slice(20))).toBe(32)
+    // The same refusals, every one read as congestion (the rule before judge): far below max.
+    expect(median(simulateRandomRefusals(config, 400, 0.04, false).slice(20))).toBeLessThanOrEqual(12)
+  })
+
+  it("judge: a refusal counts as overload when at least a quarter of the recent answers at its flight size or above were refusals", () => {
+    const answers = new Adaptive.Answers(32)
+    const window = Adaptive.initial({ initial: 10, min: 1, max: 32, increase: 1, decrease: 0.7 })
+    // Nothing known yet: a refusal is overload.
+    expect(Adaptive.judge(answers, window, "overload", 5)).toBe("overload")
+    for (let i = 0; i < 8; i++) expect(Adaptive.judge(answers, window, "success", 5)).toBe("success")
+    // 2 refused of 10 at flight >= 5: below a quarter, not about load.
+    expect(Adaptive.judge(answers, window, "overload", 5)).toBe("neutral")
+    // Above any flight served: overload.
+    expect(Adaptive.judge(answers, window, "overload", 6)).toBe("overload")
+    // Neutral answers are not counted.
+    expect(Adaptive.judge(answers, window, "neutral", 5)).toBe("neutral")
+  })
   const median = (values: ReadonlyArray<number>) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!
 
   it("holds at a server's capacity with refusals only in rare probes, longer each time the same limit is confirmed", () => {

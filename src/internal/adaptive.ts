@@ -40,6 +40,10 @@
  *   `holdGrowth` (4) times longer, up to `maxHold` (256 round trips); one refused well below resets it (the capacity dropped);
  *   one outgrown by a whole request with no refusal is dropped (the
  *   capacity grew), and slow start finds the new limit.
+ * - Only refusals that rise with load (see {@link Answers}): a refusal
+ *   counts as overload when at least a quarter of the recent answers to
+ *   requests sent with as many in flight or more were refusals too;
+ *   otherwise (a per-route limit, a random 429) it is neutral.
  * - At most once per round trip: each decrease starts a new epoch; a request
  *   remembers the epoch it was sent in, and a refusal of a request sent
  *   before the last decrease is part of the burst already answered (TCP's
@@ -214,6 +218,78 @@ export const update = (
     : signal === "overload"
     ? onOverload(config, window, sentEpoch, inFlightAtSend)
     : window
+
+/**
+ * What an origin answered lately, by the requests in flight when each was
+ * sent: successes and overload refusals over the last two round trips (a
+ * round trip being `limit` answers). One per origin, mutable, O(1) per
+ * answer; read only when a refusal comes.
+ *
+ * It tells a refusal that comes with load from one that does not. A server
+ * at capacity serves what is under its limit and refuses what is over it,
+ * so among the requests sent with at least as many in flight as a refused
+ * one, most were refused too. A per-route limit or a random 429 refuses a
+ * few requests whatever the load, while most requests sent with as many in
+ * flight or more are served: shrinking for those would only starve the
+ * routes that are open (bench B: the window sat near 1–5 of 32).
+ */
+/**
+ * A refusal rises with load when at least 1 in this many answers to
+ * requests sent with as many in flight or more were refusals.
+ */
+const refusedShareDenominator = 4
+
+export class Answers {
+  private readonly served: [Int32Array, Int32Array]
+  private readonly refused: [Int32Array, Int32Array]
+  private current = 0
+  private count = 0
+
+  constructor(private readonly max: number) {
+    this.served = [new Int32Array(max + 1), new Int32Array(max + 1)]
+    this.refused = [new Int32Array(max + 1), new Int32Array(max + 1)]
+  }
+
+  /** Counts an answer ("success" or "overload") to a request sent with `flight` in flight; `roundTrip` is the window's limit. */
+  record(flight: number, signal: "success" | "overload", roundTrip: number): void {
+    if (this.count >= Math.max(1, roundTrip)) {
+      // The older round trip goes; the current one becomes the older.
+      this.current ^= 1
+      this.served[this.current].fill(0)
+      this.refused[this.current].fill(0)
+      this.count = 0
+    }
+    const at = Math.max(0, Math.min(this.max, flight))
+    if (signal === "success") this.served[this.current][at]++
+    else this.refused[this.current][at]++
+    this.count++
+  }
+
+  /**
+   * True when, over the last two round trips, at least as many requests
+   * sent with `flight` or more in flight were refused as were served.
+   */
+  refusalsRiseWithLoad(flight: number): boolean {
+    let served = 0
+    let refused = 0
+    for (let at = Math.max(0, Math.min(this.max, flight)); at <= this.max; at++) {
+      served += this.served[0][at]! + this.served[1][at]!
+      refused += this.refused[0][at]! + this.refused[1][at]!
+    }
+    return refused * refusedShareDenominator >= served + refused
+  }
+}
+
+/**
+ * The signal the window should take from an answer, given what the origin
+ * answered lately (which `answers` is updated with): an overload that does
+ * not rise with load is neutral.
+ */
+export const judge = (answers: Answers, window: Window, signal: Signal, inFlightAtSend: number): Signal => {
+  if (signal === "neutral") return signal
+  answers.record(inFlightAtSend, signal, limit(window))
+  return signal === "overload" && !answers.refusalsRiseWithLoad(inFlightAtSend) ? "neutral" : signal
+}
 
 const overloadStatuses: ReadonlySet<number> = new Set([429, 503])
 

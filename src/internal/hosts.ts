@@ -38,6 +38,8 @@ interface HostState {
   episode: Adaptive.Episode | undefined
   /** The adaptive window, when the session has one. */
   window: Adaptive.Window | undefined
+  /** What the origin answered lately, for the window (see `Adaptive.judge`). */
+  readonly answers: Adaptive.Answers | undefined
   /** Requests holding a slot of this origin (counted whatever limits are set). */
   inFlight: number
   /** Requests waiting for a slot, first come first served. */
@@ -163,6 +165,7 @@ export const make = (config: HostLimitsConfig, scope: Scope.Scope, maxRetryAfter
         limiter: undefined,
         episode: undefined,
         window: adaptive === undefined ? undefined : Adaptive.initial(adaptive),
+        answers: adaptive === undefined ? undefined : new Adaptive.Answers(adaptive.max),
         inFlight: 0,
         waiters: [],
         blocked: false,
@@ -255,7 +258,8 @@ export const make = (config: HostLimitsConfig, scope: Scope.Scope, maxRetryAfter
     globalInFlight--
     const window = host.window
     if (window !== undefined) {
-      const next = Adaptive.update(adaptive!, window, signal, ticket.epoch, ticket.inFlightAtSend)
+      const judged = Adaptive.judge(host.answers!, window, signal, ticket.inFlightAtSend)
+      const next = Adaptive.update(adaptive!, window, judged, ticket.epoch, ticket.inFlightAtSend)
       host.window = next
       if (host.gauge !== undefined && Adaptive.limit(next) !== Adaptive.limit(window)) host.gauge(Adaptive.limit(next))
     }
