@@ -947,6 +947,19 @@ describe.concurrent("gather (the process)", { timeout: 60_000 }, () => {
       expect(fs.existsSync(ca)).toBe(false)
     }
   }, 240_000)
+  it("fetch and cluster runner refuse the same session flags with the same one-line usage error", async () => {
+    for (const args of [["fetch", "-q"], ["cluster", "runner", "--storage", "sqlite:/nonexistent/never-opened.db"]]) {
+      const retries = await run([...args, "--retries", "-1"], { stdin: "" })
+      expect(retries.code).toBe(2)
+      expect(retries.stderr).toContain("--retries must be 0 or more, got -1")
+      const rate = await run([...args, "--rate", "fast"], { stdin: "" })
+      expect(rate.code).toBe(2)
+      expect(rate.stderr).toMatch(/--rate/)
+      const timeout = await run([...args, "--timeout", "soon"], { stdin: "" })
+      expect(timeout.code).toBe(2)
+      expect(timeout.stderr).toMatch(/--timeout/)
+    }
+  }, 120_000)
   it("fetch --ca with a missing file or a file that is not a certificate is a usage error", async () => {
     const dir = tmpDir()
     const notPem = path.join(dir, "not.pem")

@@ -23,8 +23,9 @@ import { describe, RunFailed, UsageError } from "./errors.js"
 import { helpDoc, validated } from "./help.js"
 import * as Input from "./input.js"
 import * as Output from "./output.js"
-import { durationFlag, limitFlag, parseRate } from "./parse.js"
+import { durationFlag } from "./parse.js"
 import { renderProgress } from "./progress.js"
+import { sessionOptions, toSessionOptions } from "./sessionOptions.js"
 
 const loadCluster = Effect.promise(() => import("../Cluster.js"))
 
@@ -126,23 +127,7 @@ const runnerOptions = {
     validated(positive("concurrency")),
     Options.withDefault(64)
   ),
-  rate: Options.text("rate").pipe(
-    Options.withPseudoName("RATE"),
-    Options.withDescription("Requests started per origin, e.g. 20/s (held by the runner owning the origin)."),
-    validated(parseRate),
-    Options.optional
-  ),
-  timeout: Options.text("timeout").pipe(
-    Options.withPseudoName("DURATION"),
-    Options.withDescription("Give up on a URL after this long, retries included (default 3m)."),
-    validated(limitFlag("timeout")),
-    Options.optional
-  ),
-  retries: Options.integer("retries").pipe(
-    Options.withPseudoName("N"),
-    Options.withDescription("Retries of transient failures per URL (default 2)."),
-    Options.optional
-  ),
+  ...sessionOptions,
   statsEvery: Options.text("stats-every").pipe(
     Options.withPseudoName("DURATION"),
     Options.withDescription("How often to print the runner's counts on stderr (default 5s; --quiet: never)."),
@@ -156,11 +141,7 @@ type RunnerConfig = Command.Command.ParseConfig<typeof runnerOptions>
 
 const runRunner = (config: RunnerConfig) =>
   withStorage(config.storage, (cluster, storage) => {
-    const session: Session.Options = {
-      ratePerHost: Option.getOrUndefined(config.rate),
-      timeout: Option.match(config.timeout, { onNone: () => undefined, onSome: (total) => ({ total }) }),
-      retry: Option.match(config.retries, { onNone: () => undefined, onSome: (n) => (n === 0 ? false : n) })
-    }
+    const session: Session.Options = toSessionOptions(config)
     const layer = cluster.layerRunner({
       storage,
       host: config.host,

@@ -28,16 +28,18 @@ import { observe } from "./completion.js"
 import type { Hook } from "./completion.js"
 import { describe, SomeFailed, StdoutClosed, UsageError } from "./errors.js"
 import type { RunFailed } from "./errors.js"
-import { helpDoc, nonNegative, positive, validated } from "./help.js"
+import { helpDoc, positive, validated } from "./help.js"
 import * as Input from "./input.js"
 import * as InputKey from "./inputKey.js"
 import * as Output from "./output.js"
-import { limitFlag, parseBytes, parseChoice, parseHeaders, parseMethod, parseRate } from "./parse.js"
-import type { Method, Rate } from "./parse.js"
+import { parseBytes, parseChoice, parseHeaders, parseMethod } from "./parse.js"
+import type { Method } from "./parse.js"
 import { renderProgress, showProgress } from "./progress.js"
 import { defaultLimits as RecordBatchLimits, RecordBatch } from "./recordBatch.js"
 import * as Resume from "./resume.js"
 import { fileNameFor, resolveInside } from "./safeName.js"
+import type { SessionFlags } from "./sessionOptions.js"
+import { sessionOptions as sharedSessionOptions, toSessionOptions } from "./sessionOptions.js"
 import { formatBytes, formatMs, renderBars, renderHistogram, renderSummary, sentNothing, Tally } from "./summary.js"
 import type { Bar } from "./summary.js"
 
@@ -70,15 +72,12 @@ interface Fetching {
 }
 
 /** Everything `gather fetch` was asked to do, parsed. */
-export interface FetchConfig {
+export interface FetchConfig extends SessionFlags {
   readonly file: Option.Option<string>
   readonly concurrency: number
   readonly perHost: Option.Option<number>
-  readonly rate: Option.Option<Rate>
   readonly adaptive: boolean
   readonly retryAfter: Option.Option<Session.RetryAfterScope>
-  readonly timeout: Option.Option<Duration.Duration | false>
-  readonly retries: Option.Option<number>
   readonly header: ReadonlyArray<string>
   readonly method: Method
   readonly out: Option.Option<string>
@@ -121,12 +120,6 @@ const options = {
     validated(positive("per-host")),
     Options.optional
   ),
-  rate: Options.text("rate").pipe(
-    Options.withPseudoName("RATE"),
-    Options.withDescription("Requests started per host, e.g. 20/s, 600/m, 5/100ms."),
-    validated(parseRate),
-    Options.optional
-  ),
   adaptive: Options.boolean("adaptive").pipe(
     Options.withDescription(
       "Find each host's capacity: an in-flight window per host that grows while requests succeed and shrinks on 429, 503, resets and timeouts (at most -c; shown in the progress line)."
@@ -138,18 +131,7 @@ const options = {
     ),
     Options.optional
   ),
-  timeout: Options.text("timeout").pipe(
-    Options.withPseudoName("DURATION"),
-    Options.withDescription("Give up on a URL after this long, retries included: 500ms, 5s, 2m, or off (default 3m)."),
-    validated(limitFlag("timeout")),
-    Options.optional
-  ),
-  retries: Options.integer("retries").pipe(
-    Options.withPseudoName("N"),
-    Options.withDescription("Retries of transient failures (connection errors, timeouts, 429/5xx) per URL; 0 for none (default 2)."),
-    validated(nonNegative("retries")),
-    Options.optional
-  ),
+  ...sharedSessionOptions,
   header: Options.text("header").pipe(
     Options.withPseudoName("'NAME: VALUE'"),
     Options.withAlias("H"),
@@ -304,11 +286,9 @@ const sessionOptions = (
   // One connection per request in flight, so `-c` is what reaches one host.
   maxConnectionsPerHost: Option.getOrElse(config.perHost, () => config.concurrency),
   maxInFlightPerHost: Option.getOrUndefined(config.perHost),
-  ratePerHost: Option.getOrUndefined(config.rate),
+  ...toSessionOptions(config),
   adaptive: config.adaptive ? { max: Option.getOrElse(config.perHost, () => config.concurrency) } : undefined,
   retryAfter: Option.getOrUndefined(config.retryAfter),
-  timeout: Option.match(config.timeout, { onNone: () => undefined, onSome: (total) => ({ total }) }),
-  retry: Option.match(config.retries, { onNone: () => undefined, onSome: (n) => (n === 0 ? false : n) }),
   maxBodyBytes: Option.getOrUndefined(config.maxBody)
 })
 

@@ -81,6 +81,9 @@ export interface Rate {
 export const parseRate = (input: string): Either.Either<Rate, string> =>
   Either.map(parseRateText(input), ({ intervalMs, limit }) => ({ limit, interval: Duration.millis(intervalMs) }))
 
+/** The parser of the rate flag `--name`: {@link parseRate}, with a message that names the flag. */
+export const rateFlag: (name: string) => (input: string) => Either.Either<Rate, string> = naming(parseRate)
+
 const byteUnits: Readonly<Record<string, number>> = {
   "": 1,
   b: 1,
