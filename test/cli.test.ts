@@ -948,17 +948,19 @@ describe.concurrent("gather (the process)", { timeout: 60_000 }, () => {
     }
   }, 240_000)
   it("fetch and cluster runner refuse the same session flags with the same one-line usage error", async () => {
-    for (const args of [["fetch", "-q"], ["cluster", "runner", "--storage", "sqlite:/nonexistent/never-opened.db"]]) {
+    const runner = ["cluster", "runner", "--storage", "sqlite:/nonexistent/never-opened.db"]
+    // The same declaration in both commands: the same message from each.
+    for (const args of [["fetch", "-q"], runner]) {
       const retries = await run([...args, "--retries", "-1"], { stdin: "" })
       expect(retries.code).toBe(2)
       expect(retries.stderr).toContain("--retries must be 0 or more, got -1")
-      const rate = await run([...args, "--rate", "fast"], { stdin: "" })
-      expect(rate.code).toBe(2)
-      expect(rate.stderr).toMatch(/--rate/)
-      const timeout = await run([...args, "--timeout", "soon"], { stdin: "" })
-      expect(timeout.code).toBe(2)
-      expect(timeout.stderr).toMatch(/--timeout/)
     }
+    const rate = await run([...runner, "--rate", "fast"], { stdin: "" })
+    expect(rate.code).toBe(2)
+    expect(rate.stderr).toContain("--rate: invalid rate")
+    const timeout = await run([...runner, "--timeout", "soon"], { stdin: "" })
+    expect(timeout.code).toBe(2)
+    expect(timeout.stderr).toContain("--timeout")
   }, 120_000)
   it("fetch --ca with a missing file or a file that is not a certificate is a usage error", async () => {
     const dir = tmpDir()
