@@ -119,6 +119,27 @@ const suite = (backend: () => Backend) => {
       return { servers, runner, client }
     })
 
+  it.live(
+    "a job with far more batches per origin than an entity's mailbox holds is fetched once per input, the rest waiting in storage",
+    () =>
+      Effect.gen(function*() {
+        const storage = yield* Effect.promise(() => backend().fresh())
+        const { client, servers } = yield* setup(storage)
+        // 300 batches of 2 per origin, against a mailbox of a few per origin:
+        // most batches are left in storage and resumed from it as room frees.
+        const urls = Array.from({ length: 600 }, (_, i) => `${servers[i % 3]!.baseUrl}/wiki/${(i % 500) + 1}?n=${i}`)
+        const job = yield* client.submit(urls, { batchSize: 2 })
+        const results = Chunk.toReadonlyArray(yield* Stream.runCollect(client.results(job)))
+        expect(results.length).toBe(urls.length)
+        expect(new Set(results.map((r) => r.index)).size).toBe(urls.length)
+        const stats = yield* Effect.forEach(servers, (s) => s.stats)
+        expect(stats.reduce((n, s) => n + s.requests, 0)).toBe(urls.length)
+        for (const s of stats) expect(s.peakInFlight).toBeLessThanOrEqual(perOrigin)
+        expect(yield* client.status(job)).toMatchObject({ total: 600, done: 600, finished: true })
+      }).pipe(Effect.scoped),
+    { timeout: 120_000 }
+  )
+
   it.live("stores exactly one `gather fetch` record per input and holds the per-origin limit at every server", () =>
     Effect.gen(function*() {
       const storage = yield* Effect.promise(() => backend().fresh())
