@@ -1071,7 +1071,8 @@ describe.concurrent("gather (the process)", { timeout: 60_000 }, () => {
     const status = await run(["cluster", "status", "job-cli", "--storage", storage, "--json"])
     expect(status.code, status.stderr).toBe(0)
     expect(JSON.parse(status.stdout)).toMatchObject({ job: "job-cli", total: 50, done: 0, pending: 50, submitting: false, finished: false, etaSeconds: null })
-    const human = await run(["cluster", "status", "job-cli", "--storage", storage])
+    // The storage from the environment (where a URL with a password belongs), not the command line.
+    const human = await run(["cluster", "status", "job-cli"], { env: { GATHER_STORAGE: storage } })
     expect(human.code, human.stderr).toBe(0)
     expect(human.stdout).toContain("job job-cli  running  0/50 done (0 ok, 0 failed), 50 pending, 0 in flight")
     expect(human.stdout).toContain("ETA unknown (nothing stored in the last 10 s)")

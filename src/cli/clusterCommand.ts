@@ -7,6 +7,7 @@
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
+import * as Config from "effect/Config"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -31,7 +32,11 @@ const loadCluster = Effect.promise(() => import("../Cluster.js"))
 
 const storageOption = Options.text("storage").pipe(
   Options.withPseudoName("sqlite:FILE|postgres://..."),
-  Options.withDescription("Where the cluster keeps messages, locks and results (default sqlite:gather-jobs.db)."),
+  Options.withDescription(
+    "Where the cluster keeps messages, locks and results (default: the GATHER_STORAGE environment variable, else sqlite:gather-jobs.db). Give a URL with a password in GATHER_STORAGE: other users of the machine can read a process's arguments."
+  ),
+  // The environment, not the command line, for a URL with a password (`ps` shows arguments).
+  Options.withFallbackConfig(Config.string("GATHER_STORAGE")),
   Options.withDefault("sqlite:gather-jobs.db")
 )
 
