@@ -39,7 +39,7 @@ import { defaultLimits as RecordBatchLimits, RecordBatch } from "./recordBatch.j
 import * as Resume from "./resume.js"
 import { fileNameFor, resolveInside } from "./safeName.js"
 import type { SessionFlags } from "./sessionOptions.js"
-import { sessionOptions as sharedSessionOptions, toSessionOptions } from "./sessionOptions.js"
+import { sessionOptions, toSessionOptions } from "./sessionOptions.js"
 import { formatBytes, formatMs, renderBars, renderHistogram, renderSummary, sentNothing, Tally } from "./summary.js"
 import type { Bar } from "./summary.js"
 
@@ -131,7 +131,7 @@ const options = {
     ),
     Options.optional
   ),
-  ...sharedSessionOptions,
+  ...sessionOptions,
   header: Options.text("header").pipe(
     Options.withPseudoName("'NAME: VALUE'"),
     Options.withAlias("H"),
@@ -272,7 +272,7 @@ const histogramLines = (tally: Tally): Array<string> => {
 
 const noteOf = (record: Records.ResultRecord): string => record.error !== null && record.error.tag !== "BadStatus" ? record.error.tag : String(record.status)
 
-const sessionOptions = (
+const fetchSessionOptions = (
   config: FetchConfig,
   headers: Readonly<Record<string, string>>,
   ca: Buffer | undefined,
@@ -668,7 +668,7 @@ export const run = (config: FetchConfig) =>
   Effect.flatMap(preflight(config), ({ ca, cacheDir, headers }) =>
     gather(config).pipe(
       Effect.scoped,
-      Effect.provide(Session.layer(sessionOptions(config, headers, ca, cacheDir)))
+      Effect.provide(Session.layer(fetchSessionOptions(config, headers, ca, cacheDir)))
     ))
 
 export const command = Command.make("fetch", options, run).pipe(

@@ -23,7 +23,7 @@ import type { Phase } from "./deadlines.js"
 import { encodingOf } from "./decoders.js"
 import * as Errors from "./errors.js"
 import { headerName, headerValue } from "./headerText.js"
-import { holdUntilExit, ownedSlot } from "./interruptSlot.js"
+import { hold } from "./interruptSlot.js"
 import type { Limits } from "./options.js"
 import { isSecretHeader, redactUrl } from "./redact.js"
 import { decodeText } from "./text.js"
@@ -492,9 +492,7 @@ export const run = (
       // A Gather worker's one interrupt hook aborts what its slot holds, and
       // any other fiber's slot is watched until it moves on: no canceler,
       // so no onInterrupt around each attempt.
-      const slot = ownedSlot(fiber)
-      if (slot === undefined) holdUntilExit(fiber, handler)
-      else slot.current = handler
+      hold(fiber, handler)
     })
   )
 

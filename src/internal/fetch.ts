@@ -24,7 +24,7 @@ import { currentDeadline } from "./deadline.js"
 import * as Errors from "./errors.js"
 import * as FastPath from "./fastPath.js"
 import type * as Hosts from "./hosts.js"
-import { holdUntilExit, ownedSlot } from "./interruptSlot.js"
+import { hold, ownedSlot } from "./interruptSlot.js"
 import * as Metrics from "./metrics.js"
 import type { CallOptions, Limits } from "./options.js"
 import { lowerCaseHeaders, resolveCall } from "./options.js"
@@ -570,15 +570,12 @@ class FastFetching<A, R> extends Fetching implements Attempt.AttemptDone, FastPa
     this.current = prepared
   }
 
-  /** Sends the first attempt, on `fiber`'s behalf; a Gather worker's slot holds it. */
-  launch(fiber: Fiber.RuntimeFiber<unknown, unknown>): FastPath.Running {
+  /** Sends the first attempt (through the origin's gate when it has one); the caller holds what it returns. */
+  launch(): FastPath.Running {
     const hosts = this.session.hosts
-    const running = this.clock === undefined || hosts.idle()
+    return this.clock === undefined || hosts.idle()
       ? Attempt.start(this, this.prepared, 1, this.remainingMs, this)
       : this.enterGate(this.clock, hosts)
-    const slot = ownedSlot(fiber)
-    if (slot !== undefined) slot.current = running
-    return running
   }
 
   // The origin's gate on callbacks: a slot at once, or a place in its queue
@@ -751,10 +748,9 @@ export class FetchEffect<A, R> extends Effectable.Class<FetchResponse<A>, FetchE
       if (fetching === undefined) return finishWith(start(fiber, session, this.request, this.options, false), this.finish)
       return Effect.async<FetchResponse<A>, FetchError.FetchError, R>((resume) => {
         fetching.sink = new ResumeSink(resume)
-        const running = fetching.launch(fiber)
-        // Covered by a Gather worker's slot, or held until the fiber moves
-        // on: a canceler would wrap every fetch in onInterrupt.
-        if (ownedSlot(fiber) === undefined) holdUntilExit(fiber, running)
+        // Held by the fiber (a Gather worker's slot, or its own until it
+        // moves on): a canceler would wrap every fetch in onInterrupt.
+        hold(fiber, fetching.launch())
       })
     })
   }
@@ -770,7 +766,12 @@ export class FetchEffect<A, R> extends Effectable.Class<FetchResponse<A>, FetchE
     fetching.sink = sink
     // A cached session: a fresh hit in memory is answered here; the rest takes the fiber path.
     if (session.cache !== undefined) return Cache.answerAtOnce(session.cache, fetching.prepared, fiber, fetching)
-    return fetching.launch(fiber)
+    const running = fetching.launch()
+    // A lane on a Gather worker's fiber: its slot holds the fetch. Lanes on
+    // the driver's fiber share it, so no slot there: the lane holds it.
+    const slot = ownedSlot(fiber)
+    if (slot !== undefined) slot.current = running
+    return running
   }
 }
 

@@ -45,7 +45,19 @@ const exitSlots = new WeakMap<Fiber.RuntimeFiber<unknown, unknown>, InterruptSlo
  * Finished work ignores `interrupt()`. The abort therefore comes when the
  * interrupted fiber moves on or exits, not before its own finalizers run.
  */
-export const holdUntilExit = (fiber: Fiber.RuntimeFiber<unknown, unknown>, running: Running): void => {
+/**
+ * Holds `running` as the work of `fiber`, which waits for it: in the slot
+ * of the Gather worker `fiber` is, else in a slot of its own until it
+ * exits ({@link holdUntilExit}). The one call a fetch or an attempt on a
+ * fiber makes instead of returning a canceler.
+ */
+export const hold = (fiber: Fiber.RuntimeFiber<unknown, unknown>, running: Running): void => {
+  const owned = ownedSlot(fiber)
+  if (owned !== undefined) owned.current = running
+  else holdUntilExit(fiber, running)
+}
+
+const holdUntilExit = (fiber: Fiber.RuntimeFiber<unknown, unknown>, running: Running): void => {
   let slot = exitSlots.get(fiber)
   if (slot === undefined) {
     const created = new InterruptSlot(fiber)
