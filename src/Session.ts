@@ -286,7 +286,8 @@ export type Proxy = string | URL | Redacted.Redacted<string> | "env" | false
  * sessions with other credentials sharing a store never see each other's).
  * `no-cache` always revalidates; a stale response is never served. `Vary`
  * keeps variants apart. A successful POST, PUT, PATCH or DELETE forgets the
- * URL. Cached sessions run every fetch on the fiber path.
+ * URL. A cached session's GETs keep the callback fast path: the lookup,
+ * a hit and a revalidation run in the fetch's own callbacks.
  *
  * @since 0.3.0
  * @category models
@@ -295,7 +296,8 @@ export interface CacheOptions {
   /**
    * Where responses are kept: `"memory"` (this session only, least recently
    * used first out past `maxBytes`) or `{ sqlite: "file.db" }` (a file that
-   * outlives the process; needs `@effect/sql-sqlite-node`). Default `"memory"`.
+   * outlives the process; needs `better-sqlite3`, which
+   * `@effect/sql-sqlite-node` brings). Default `"memory"`.
    */
   readonly store?: "memory" | { readonly sqlite: string } | undefined
   /** Bound of the memory store in bytes (bodies and headers). Default 64 MiB. */

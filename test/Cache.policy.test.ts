@@ -225,45 +225,43 @@ describe("cache policy", () => {
 })
 
 describe("MemoryStore", () => {
-  it.effect("stays within its bound, the least recently used key going first", () =>
-    Effect.gen(function*() {
-      const store = new MemoryStore(3_000)
-      const entry = (n: number): Policy.Stored => ({
-        status: 200,
-        headers: {},
-        body: new Uint8Array(n),
-        requestAt: 0,
-        responseAt: 0,
-        vary: {}
-      })
-      yield* store.put("a", entry(1_000))
-      yield* store.put("b", entry(1_000))
-      yield* store.get("a")
-      yield* store.put("c", entry(1_000))
-      expect(store.size).toBeLessThanOrEqual(3_000)
-      expect((yield* store.get("b")).length).toBe(0)
-      expect((yield* store.get("a")).length).toBe(1)
-      expect((yield* store.get("c")).length).toBe(1)
-      yield* store.put("huge", entry(10_000))
-      expect((yield* store.get("huge")).length).toBe(0)
-      expect(store.size).toBeLessThanOrEqual(3_000)
-    }))
+  it("stays within its bound, the least recently used key going first", () => {
+    const store = new MemoryStore(3_000)
+    const entry = (n: number): Policy.Stored => ({
+      status: 200,
+      headers: {},
+      body: new Uint8Array(n),
+      requestAt: 0,
+      responseAt: 0,
+      vary: {}
+    })
+    store.put("a", entry(1_000))
+    store.put("b", entry(1_000))
+    store.get("a")
+    store.put("c", entry(1_000))
+    expect(store.size).toBeLessThanOrEqual(3_000)
+    expect((store.get("b")).length).toBe(0)
+    expect((store.get("a")).length).toBe(1)
+    expect((store.get("c")).length).toBe(1)
+    store.put("huge", entry(10_000))
+    expect((store.get("huge")).length).toBe(0)
+    expect(store.size).toBeLessThanOrEqual(3_000)
+  })
 
-  it.effect("an entry too large to keep replaces its own variant, never the key's other variants", () =>
-    Effect.gen(function*() {
-      const store = new MemoryStore(3_000)
-      const variant = (language: string, n: number): Policy.Stored => ({
-        status: 200,
-        headers: {},
-        body: new Uint8Array(n),
-        requestAt: 0,
-        responseAt: 0,
-        vary: { "accept-language": language }
-      })
-      yield* store.put("page", variant("en", 500))
-      yield* store.put("page", variant("de", 500))
-      yield* store.put("page", variant("de", 10_000))
-      const left = yield* store.get("page")
-      expect(left.map((v) => v.vary["accept-language"])).toEqual(["en"])
-    }))
+  it("an entry too large to keep replaces its own variant, never the key's other variants", () => {
+    const store = new MemoryStore(3_000)
+    const variant = (language: string, n: number): Policy.Stored => ({
+      status: 200,
+      headers: {},
+      body: new Uint8Array(n),
+      requestAt: 0,
+      responseAt: 0,
+      vary: { "accept-language": language }
+    })
+    store.put("page", variant("en", 500))
+    store.put("page", variant("de", 500))
+    store.put("page", variant("de", 10_000))
+    const left = store.get("page")
+    expect(left.map((v) => v.vary["accept-language"])).toEqual(["en"])
+  })
 })

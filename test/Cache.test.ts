@@ -8,6 +8,8 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as FastCheck from "effect/FastCheck"
 import * as TestClock from "effect/TestClock"
 import * as fs from "node:fs"
 import * as Http from "node:http"
@@ -15,7 +17,9 @@ import type * as Net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as Fetch from "../src/Fetch.js"
+import type * as FetchError from "../src/FetchError.js"
 import * as Gather from "../src/Gather.js"
+import { FetchEffect, runOnEngine } from "../src/internal/fetch.js"
 import * as Report from "../src/Report.js"
 import * as Session from "../src/Session.js"
 
@@ -351,4 +355,72 @@ describe("Session cache", () => {
       expect(responses.map((r) => r.cache)).toEqual(["bypass", "bypass"])
       expect(count(server.seen, "/x")).toBe(2)
     }))
+
+  // The cache runs inside a fetch's callbacks on the fast path (a Gather
+  // lane, a fiber of its own) and inside Effects on the engine alone: the
+  // same rounds must give the same outcomes, cache statuses and requests.
+  type Kind = "fresh" | "stale" | "no-cache" | "no-store" | "redirect" | "404" | "always-304" | "vary"
+  const kinds: ReadonlyArray<Kind> = ["fresh", "stale", "no-cache", "no-store", "redirect", "404", "always-304", "vary"]
+  const routesFor = (server: { readonly routes: Map<string, Route> }) => {
+    for (let i = 0; i < 16; i++) {
+      server.routes.set(`/fresh/${i}`, etagged({ "cache-control": "max-age=60" }))
+      server.routes.set(`/stale/${i}`, etagged({ "cache-control": "max-age=0" }, { "cache-control": "max-age=0", "x-revalidated": "yes" }))
+      server.routes.set(`/no-cache/${i}`, etagged({ "cache-control": "no-cache" }))
+      server.routes.set(`/no-store/${i}`, () => ({ headers: { "cache-control": "no-store" } }))
+      server.routes.set(`/redirect/${i}`, () => ({ status: 302, headers: { location: `/fresh/${i}`, "cache-control": "max-age=60" } }))
+      server.routes.set(`/404/${i}`, () => ({ status: 404, headers: { "cache-control": "max-age=60" } }))
+      server.routes.set(`/always-304/${i}`, () => ({ status: 304, headers: { etag: "\"v1\"" } }))
+      server.routes.set(`/vary/${i}`, (request) => ({
+        headers: { "cache-control": "max-age=60", vary: "accept-language" },
+        body: `in ${request.headers["accept-language"] ?? "none"}`
+      }))
+    }
+  }
+  // A URL of its own per input: within a round no two fetches race for one
+  // entry (which would make a hit depend on completion order).
+  const fetchOf = (kind: Kind, i: number) =>
+    kind === "vary"
+      ? Fetch.text(`/vary/${i}`, { headers: { "accept-language": i % 2 === 0 ? "en" : "de" } })
+      : Fetch.text(`/${kind}/${i}`)
+  const project = (outcome: Either.Either<Fetch.FetchResponse<string>, FetchError.FetchError>) =>
+    Either.match(outcome, {
+      onRight: (response) => ({
+        status: response.status,
+        body: response.body,
+        cache: response.cache,
+        attempts: response.attempts,
+        revalidated: response.headers["x-revalidated"] ?? null
+      }),
+      onLeft: (error) => ({ tag: error._tag, status: "status" in error ? error.status : null })
+    })
+
+  it.effect.prop(
+    "a cached session gives the same outcomes, cache statuses and requests on the engine, a Gather lane and Effect.forEach",
+    [FastCheck.array(FastCheck.constantFrom(...kinds), { minLength: 1, maxLength: 16 }), FastCheck.integer({ min: 1, max: 4 })],
+    ([inputs, concurrency]) =>
+      Effect.scoped(Effect.gen(function*() {
+        const results: Array<unknown> = []
+        for (const mode of ["engine", "lane", "forEach"] as const) {
+          const server = yield* origin
+          routesFor(server)
+          const session = yield* Session.make({ baseUrl: server.url, cache: true, retry: false })
+          const effects = inputs.map((kind, i) => {
+            const fetch = fetchOf(kind, i)
+            if (mode !== "engine") return fetch
+            if (!(fetch instanceof FetchEffect)) throw new Error(`${kind} is not a FetchEffect`)
+            return runOnEngine(fetch)
+          })
+          const round = (mode === "forEach"
+            ? Effect.forEach(effects, Effect.either, { concurrency })
+            : Gather.settle(effects, { concurrency })).pipe(Effect.provideService(Session.Session, session))
+          // Cold, warm, and warm again: misses, then hits and revalidations.
+          const rounds = [yield* round, yield* round, yield* round]
+          const requests = server.seen.map((seen) => `${seen.path} ${seen.headers["if-none-match"] ?? "-"}`).sort()
+          results.push({ outcomes: rounds.map((outcomes) => outcomes.map(project)), requests })
+        }
+        expect(results[1]).toEqual(results[0])
+        expect(results[2]).toEqual(results[0])
+      })),
+    { fastCheck: { numRuns: 25, seed: 20261204 } }
+  )
 })

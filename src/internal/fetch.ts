@@ -13,7 +13,7 @@ import * as ParseResult from "effect/ParseResult"
 import type * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import type { Segment, Timing } from "../Fetch.js"
-import type * as FetchError from "../FetchError.js"
+import * as FetchError from "../FetchError.js"
 import type { Session as PublicSession } from "../Session.js"
 import * as Adaptive from "./adaptive.js"
 import * as Attempt from "./attempt.js"
@@ -555,6 +555,9 @@ class FastFetching<A, R> extends Fetching implements Attempt.AttemptDone, FastPa
   private ticket: Hosts.Ticket | undefined = undefined
   /** Set by planFast when the origin is gated (the fiber's clock, checked live there). */
   clock: Clock.Clock | undefined = undefined
+  /** A cached session's lookup for this fetch (planFast), and the fiber's clock that times it. */
+  found: Cache.Lookup | undefined = undefined
+  cacheClock: Clock.Clock | undefined = undefined
   private attemptRunning: FastPath.Running | undefined = undefined
   private cancelWait: (() => void) | undefined = undefined
   private waitTimer: ReturnType<typeof setTimeout> | undefined = undefined
@@ -572,6 +575,12 @@ class FastFetching<A, R> extends Fetching implements Attempt.AttemptDone, FastPa
 
   /** Sends the first attempt (through the origin's gate when it has one); the caller holds what it returns. */
   launch(): FastPath.Running {
+    const plan = this.found?.plan
+    if (plan?._tag === "Hit") {
+      // Answered from the cache: nothing is sent, nothing is left to abort.
+      this.deliver(this.found!.hit(plan.stored, this.startedAt))
+      return answered
+    }
     const hosts = this.session.hosts
     return this.clock === undefined || hosts.idle()
       ? Attempt.start(this, this.prepared, 1, this.remainingMs, this)
@@ -638,22 +647,40 @@ class FastFetching<A, R> extends Fetching implements Attempt.AttemptDone, FastPa
   succeed(response: FetchResponse<Uint8Array>): void {
     this.attemptRunning = undefined
     this.leaveGate("success", undefined)
-    const finish = this.finish
-    if (finish._tag === "Sync") this.sink.succeed(finish.f(response))
-    else this.sink.continueWith(finish.f(response))
+    const found = this.found
+    if (found === undefined) return this.deliver(response)
+    this.settled(found.settle(response, this.cacheClock!.unsafeCurrentTimeMillis()))
   }
 
   fail(error: FetchError.FetchError | Attempt.Redirect): void {
     this.attemptRunning = undefined
     this.leaveGate(Adaptive.signalOfFailure(error), error)
+    const found = this.found
     if (!needsFiber(this.limits.retry, this.current!.method, error)) {
       // needsFiber is true for every Redirect, so this is a FetchError.
-      if (error._tag !== "Redirect") this.sink.fail(error)
+      if (error._tag === "Redirect") return
+      if (found === undefined) this.sink.fail(error)
+      else this.settled(found.settleFailure(error, this.cacheClock!.unsafeCurrentTimeMillis()))
       return
     }
-    this.sink.continueWith(finishWith(this.onFailure(error), this.finish))
+    const rest = this.onFailure(error)
+    this.sink.continueWith(finishWith(found === undefined ? rest : Cache.settling(found, rest, this.cacheClock!), this.finish))
+  }
+
+  private settled(result: Cache.Settled): void {
+    if (FetchError.isFetchError(result)) this.sink.fail(result)
+    else this.deliver(result)
+  }
+
+  private deliver(response: FetchResponse<Uint8Array>): void {
+    const finish = this.finish
+    if (finish._tag === "Sync") this.sink.succeed(finish.f(response))
+    else this.sink.continueWith(finish.f(response))
   }
 }
+
+/** What a start answered at once returns: nothing is in flight to abort. */
+const answered: FastPath.Running = { interrupt: () => {} }
 
 /** A fetch on a fiber of its own reports by resuming that fiber once. */
 class ResumeSink<A, R> implements FastPath.Sink<FetchResponse<A>, FetchError.FetchError, R> {
@@ -714,8 +741,21 @@ const planFast = <A, R>(
     if (clock !== liveClock() || !hosts.open(prepared.origin, clock.unsafeCurrentTimeMillis())) return undefined
     gatedBy = clock
   }
-  const fetching = new FastFetching(session, limits, startedAt, effect.finish, prepared)
+  let found: Cache.Lookup | undefined = undefined
+  let cacheClock: Clock.Clock | undefined = undefined
+  if (session.cache !== undefined) {
+    // A cached session: the lookup now (the stores answer at once). A
+    // request the cache may not answer (an unsafe method invalidates, a
+    // conditional of the caller's own) takes the fiber path.
+    cacheClock = Context.get(fiber.currentDefaultServices, Clock.Clock)
+    found = Cache.lookup(session.cache, prepared, cacheClock.unsafeCurrentTimeMillis(), limits.acceptStatus)
+    if (found === undefined) return undefined
+    limits = Cache.limits(limits)
+  }
+  const fetching = new FastFetching(session, limits, startedAt, effect.finish, found === undefined ? prepared : found.toSend())
   fetching.clock = gatedBy
+  fetching.found = found
+  fetching.cacheClock = cacheClock
   fetching.placeDeadline(fiber)
   fetching.remainingMs = fetching.deadlinePerfAt - performance.now()
   return fetching.remainingMs > 0 ? fetching : undefined
@@ -743,8 +783,7 @@ export class FetchEffect<A, R> extends Effectable.Class<FetchResponse<A>, FetchE
   commit(): Effect.Effect<FetchResponse<A>, FetchError.FetchError, PublicSession | R> {
     return Effect.withFiberRuntime((fiber) => {
       const session = Context.unsafeGet(fiber.currentContext, sessionTag)
-      // A cached session runs its fetches through the cache stage (see start).
-      const fetching = session.cache === undefined ? planFast(fiber, session, this) : undefined
+      const fetching = planFast(fiber, session, this)
       if (fetching === undefined) return finishWith(start(fiber, session, this.request, this.options, false), this.finish)
       return Effect.async<FetchResponse<A>, FetchError.FetchError, R>((resume) => {
         fetching.sink = new ResumeSink(resume)
@@ -764,8 +803,6 @@ export class FetchEffect<A, R> extends Effectable.Class<FetchResponse<A>, FetchE
     const fetching = planFast(fiber, session, this)
     if (fetching === undefined) return undefined
     fetching.sink = sink
-    // A cached session: a fresh hit in memory is answered here; the rest takes the fiber path.
-    if (session.cache !== undefined) return Cache.answerAtOnce(session.cache, fetching.prepared, fiber, fetching)
     const running = fetching.launch()
     // A lane on a Gather worker's fiber: its slot holds the fetch. Lanes on
     // the driver's fiber share it, so no slot there: the lane holds it.

@@ -3,31 +3,29 @@
  * {@link through} instead of running the hop when the session has a cache).
  * It asks the policy (policy.ts) what to do, answers a fresh hit without a
  * request, sends a stale one's validators and turns a 304 back into the
- * stored response, and stores what may be stored. Only sessions with a cache
- * come here: they take the fiber path (the fast path's callback loop would
- * need a store lookup before every dispatch), so a session without one pays
- * nothing.
+ * stored response, and stores what may be stored. The decisions are
+ * synchronous ({@link Lookup}: the stores answer at once), so a fetch on
+ * callbacks (fetch.ts `FastFetching`) runs them in its own callbacks and
+ * the fiber path ({@link through}) runs the same ones inside Effects. Only
+ * sessions with a cache come here: a session without one pays nothing.
  *
  * Why not undici's `interceptors.cache`: it runs inside the dispatcher, so a
  * response cannot say whether it was a hit, a revalidation or a fetch; its
  * SQLite store needs `node:sqlite` (Node 22); and the engine's own limits,
  * retries and errors would run under it instead of around it.
  */
-import * as Clock from "effect/Clock"
-import * as Context from "effect/Context"
+import type * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
-import type * as Fiber from "effect/Fiber"
 import type * as Scope from "effect/Scope"
 import type { CacheStatus, Timing } from "../../Fetch.js"
-import type * as FetchError from "../../FetchError.js"
+import * as FetchError from "../../FetchError.js"
 import type { FetchResponse } from "../attempt.js"
 import { PreparedRequest } from "../attempt.js"
 import * as Errors from "../errors.js"
 import { timingWithout } from "../errors.js"
-import type * as FastPath from "../fastPath.js"
 import type { Limits } from "../options.js"
 import { isSecretHeader, redactHeaders } from "../redact.js"
-import type { Stored } from "./policy.js"
+import type { Plan, Stored } from "./policy.js"
 import * as Policy from "./policy.js"
 import * as Sqlite from "./sqlite.js"
 import type { CacheStore } from "./store.js"
@@ -68,17 +66,17 @@ const unasked = (
   prepared: PreparedRequest,
   accept: (status: number) => boolean,
   response: FetchResponse<Uint8Array>
-): Effect.Effect<FetchResponse<Uint8Array>, FetchError.FetchError> =>
+): FetchResponse<Uint8Array> | FetchError.FetchError =>
   response.status !== 304 || accept(304)
-    ? Effect.succeed(response)
-    : Effect.fail(Errors.make(
+    ? response
+    : Errors.make(
       { _tag: "BadStatus", status: 304, headers: redactHeaders(response.headers), body: "" },
       prepared.method,
       prepared.displayUrl,
       response.attempts,
       response.timing.totalMs,
       response.timing
-    ))
+    )
 
 /** The stored key of a URL: without its fragment (never sent). */
 const keyOf = (href: string): string => {
@@ -107,10 +105,130 @@ const answer = (
   cache
 })
 
+/** What a fetch ends with once the cache has seen the origin's answer. */
+export type Settled = FetchResponse<Uint8Array> | FetchError.FetchError
+
 /**
- * Runs `prepared` (a fetch's first hop) through the cache. `hop` sends it
- * (retries, redirects and errors as always); `startedAt` is the fetch's start
- * (performance.now()), for a hit's timing.
+ * One cacheable fetch's way through the cache, decided before anything is
+ * sent: a fresh hit, a revalidation of a stale entry, or a fetch. Every
+ * step is synchronous, so the callbacks of a fetch on the fast path and the
+ * Effects of the fiber path run the same decisions.
+ */
+export class Lookup {
+  /** The plan for the request, from what is stored for its URL at `requestAt`. */
+  readonly plan: Plan
+
+  constructor(
+    private readonly cache: SessionCache,
+    private readonly key: string,
+    /** The request as the caller made it. */
+    readonly prepared: PreparedRequest,
+    /** Clock ms when it was looked up (the request's time for ageing, 4.2.3). */
+    private readonly requestAt: number,
+    /** The fetch's own status rule (the cache's limits accept a 304 as well). */
+    private readonly accept: (status: number) => boolean
+  ) {
+    this.plan = Policy.plan(cache.store.get(key), prepared.headers, requestAt, cache.revalidate)
+  }
+
+  /** A fresh hit's response (only when `plan` is a Hit), timed from `startedAt` (performance.now()). */
+  hit(stored: Stored, startedAt: number): FetchResponse<Uint8Array> {
+    return answer(stored, this.prepared.href, "hit", 0, timingWithout(startedAt, undefined), Policy.ageMs(stored, this.requestAt))
+  }
+
+  /** What goes to the origin: the request, with the stored validators when revalidating. */
+  toSend(): PreparedRequest {
+    const plan = this.plan
+    if (plan._tag !== "Revalidate") return this.prepared
+    const prepared = this.prepared
+    return new PreparedRequest(
+      prepared.method,
+      prepared.href,
+      prepared.origin,
+      prepared.path,
+      { ...prepared.headers, ...plan.headers },
+      prepared.body
+    )
+  }
+
+  /**
+   * The origin's response as the fetch answers it (`responseAt`: Clock ms
+   * when it came): a 304 to a revalidation is the stored response updated;
+   * a 304 nobody asked for is the `BadStatus` it would have been; anything
+   * else is stored when it may be, and is a miss.
+   */
+  settle(response: FetchResponse<Uint8Array>, responseAt: number): Settled {
+    const plan = this.plan
+    if (response.status !== 304) return this.keep(response, responseAt)
+    if (plan._tag !== "Revalidate") return unasked(this.prepared, this.accept, response)
+    return this.revalidated(plan.stored, response.headers, response.attempts, response.timing, responseAt, false)
+  }
+
+  /** A failed fetch: a 304 that came as `BadStatus` while revalidating is still the stored response; any other failure stands. */
+  settleFailure(error: FetchError.FetchError, responseAt: number): Settled {
+    const plan = this.plan
+    if (plan._tag !== "Revalidate" || error._tag !== "BadStatus" || error.status !== 304) return error
+    return this.revalidated(plan.stored, error.headers, error.attempt, error.timing, responseAt, true)
+  }
+
+  private revalidated(
+    stored: Stored,
+    headers: Readonly<Record<string, string>>,
+    attempts: number,
+    timing: Timing,
+    responseAt: number,
+    redacted: boolean
+  ): FetchResponse<Uint8Array> {
+    const prepared = this.prepared
+    // A BadStatus shows secret headers as "***": those keep their stored values.
+    const merged = Policy.merge(stored, headers, this.requestAt, responseAt, redacted ? isSecretHeader : undefined)
+    if (Policy.isStorable(prepared.method, merged.status, prepared.headers, merged.headers)) this.cache.store.put(this.key, merged)
+    else this.cache.store.delete(this.key)
+    return answer(merged, prepared.href, "revalidated", attempts, timing, undefined)
+  }
+
+  /** A fetched response: stored when it may be (else what was stored goes), marked a miss. */
+  private keep(response: FetchResponse<Uint8Array>, responseAt: number): FetchResponse<Uint8Array> {
+    const missed: FetchResponse<Uint8Array> = { ...response, cache: "miss" }
+    // A redirected fetch's response belongs to another URL: not stored under this one.
+    if (response.redirects.length > 0 || response.channel !== undefined) return missed
+    const prepared = this.prepared
+    if (!Policy.isStorable(prepared.method, response.status, prepared.headers, response.headers)) {
+      this.cache.store.delete(this.key)
+      return missed
+    }
+    const fields = Policy.varyFields(response.headers) ?? []
+    this.cache.store.put(this.key, {
+      status: response.status,
+      headers: response.headers,
+      body: response.body,
+      requestAt: this.requestAt,
+      responseAt,
+      vary: Policy.selecting(fields, prepared.headers)
+    })
+    return missed
+  }
+}
+
+/**
+ * The lookup for a request the cache may answer, or `undefined` when it may
+ * not (a method other than GET, a conditional or range request of the
+ * caller's own, `no-store`): that request goes to the origin untouched.
+ */
+export const lookup = (
+  cache: SessionCache,
+  prepared: PreparedRequest,
+  now: number,
+  accept: (status: number) => boolean
+): Lookup | undefined => Policy.mayUse(prepared.method, prepared.headers) ? new Lookup(cache, keyOf(prepared.href), prepared, now, accept) : undefined
+
+const settled = (result: Settled): Effect.Effect<FetchResponse<Uint8Array>, FetchError.FetchError> =>
+  FetchError.isFetchError(result) ? Effect.fail(result) : Effect.succeed(result)
+
+/**
+ * Runs `prepared` (a fetch's first hop) through the cache on the fiber
+ * path. `hop` sends it (retries, redirects and errors as always);
+ * `startedAt` is the fetch's start (performance.now()), for a hit's timing.
  */
 export const through = (
   cache: SessionCache,
@@ -118,83 +236,29 @@ export const through = (
   startedAt: number,
   accept: (status: number) => boolean,
   hop: Hop
-): Effect.Effect<FetchResponse<Uint8Array>, FetchError.FetchError> => {
-  const key = keyOf(prepared.href)
-  if (!Policy.mayUse(prepared.method, prepared.headers)) {
-    const sent = Effect.flatMap(hop(prepared), (response) => unasked(prepared, accept, response))
-    // A successful unsafe method invalidates what is stored for its URL (4.4).
-    return Policy.isUnsafe(prepared.method) ? Effect.tap(sent, () => cache.store.delete(key)) : sent
-  }
-  return Effect.flatMap(Effect.zip(cache.store.get(key), Clock.currentTimeMillis), ([variants, now]) => {
-    const plan = Policy.plan(variants, prepared.headers, now, cache.revalidate)
-    switch (plan._tag) {
-      case "Hit":
-        return Effect.succeed(
-          answer(plan.stored, prepared.href, "hit", 0, timingWithout(startedAt, undefined), Policy.ageMs(plan.stored, now))
-        )
-      case "Fetch":
-        return Effect.flatMap(
-          hop(prepared),
-          (response) => response.status === 304 ? unasked(prepared, accept, response) : keep(cache, key, prepared, response, now)
-        )
-      case "Revalidate": {
-        const asking = new PreparedRequest(
-          prepared.method,
-          prepared.href,
-          prepared.origin,
-          prepared.path,
-          { ...prepared.headers, ...plan.headers },
-          prepared.body
-        )
-        const revalidated = (headers: Readonly<Record<string, string>>, attempts: number, timing: Timing, redacted: boolean) =>
-          Effect.flatMap(Clock.currentTimeMillis, (responseAt) => {
-            // A BadStatus shows secret headers as "***": those keep their stored values.
-            const merged = Policy.merge(plan.stored, headers, now, responseAt, redacted ? isSecretHeader : undefined)
-            const response = answer(merged, prepared.href, "revalidated", attempts, timing, undefined)
-            return Policy.isStorable(prepared.method, merged.status, prepared.headers, merged.headers)
-              ? Effect.as(cache.store.put(key, merged), response)
-              : Effect.as(cache.store.delete(key), response)
-          })
-        return Effect.matchEffect(hop(asking), {
-          onFailure: (error) =>
-            error._tag === "BadStatus" && error.status === 304
-              ? revalidated(error.headers, error.attempt, error.timing, true)
-              : Effect.fail(error),
-          onSuccess: (response) =>
-            response.status === 304
-              ? revalidated(response.headers, response.attempts, response.timing, false)
-              : keep(cache, key, prepared, response, now)
-        })
-      }
+): Effect.Effect<FetchResponse<Uint8Array>, FetchError.FetchError> =>
+  Effect.clockWith((clock) => {
+    const found = lookup(cache, prepared, clock.unsafeCurrentTimeMillis(), accept)
+    if (found === undefined) {
+      const sent = Effect.flatMap(hop(prepared), (response) => settled(unasked(prepared, accept, response)))
+      // A successful unsafe method invalidates what is stored for its URL (4.4).
+      return Policy.isUnsafe(prepared.method) ? Effect.tap(sent, () => Effect.sync(() => cache.store.delete(keyOf(prepared.href)))) : sent
     }
+    const plan = found.plan
+    if (plan._tag === "Hit") return Effect.succeed(found.hit(plan.stored, startedAt))
+    return settling(found, hop(found.toSend()), clock)
   })
-}
 
-/** What a start answered at once returns: nothing is in flight to abort. */
-const answered: FastPath.Running = { interrupt: () => {} }
-
-/**
- * The fast path's cache lookup (fetch.ts `startFast`): a fresh hit in a
- * store that answers at once (memory) goes to `done` now, without a fiber
- * step; anything else (a miss, a revalidation, the SQLite store) returns
- * `undefined` and the fetch runs on the fiber through {@link run}.
- */
-export const answerAtOnce = (
-  cache: SessionCache,
-  prepared: PreparedRequest,
-  fiber: Fiber.RuntimeFiber<unknown, unknown>,
-  done: { succeed(response: FetchResponse<Uint8Array>): void }
-): FastPath.Running | undefined => {
-  const peek = cache.store.peek
-  if (peek === undefined || cache.revalidate || !Policy.mayUse(prepared.method, prepared.headers)) return undefined
-  const variants = peek(keyOf(prepared.href))
-  if (variants.length === 0) return undefined
-  const now = Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis()
-  const plan = Policy.plan(variants, prepared.headers, now, false)
-  if (plan._tag !== "Hit") return undefined
-  done.succeed(answer(plan.stored, prepared.href, "hit", 0, timingWithout(performance.now(), undefined), Policy.ageMs(plan.stored, now)))
-  return answered
-}
+/** `fetched` (the origin's answer to `found.toSend()`) settled by the cache, timed by `clock` (the fiber's). */
+export const settling = (
+  found: Lookup,
+  fetched: Effect.Effect<FetchResponse<Uint8Array>, FetchError.FetchError>,
+  clock: Clock.Clock
+): Effect.Effect<FetchResponse<Uint8Array>, FetchError.FetchError> =>
+  Effect.matchEffect(fetched, {
+    onFailure: (error) => settled(found.settleFailure(error, clock.unsafeCurrentTimeMillis())),
+    onSuccess: (response) => settled(found.settle(response, clock.unsafeCurrentTimeMillis()))
+  })
 
 /** {@link through} for fetch.ts: the request may still be being prepared (a body to encode); `fetching` sends hops. */
 export const run = (
@@ -208,33 +272,4 @@ export const run = (
   return Effect.isEffect(prepared)
     ? Effect.flatMap(prepared, (ready) => through(cache, ready, startedAt, accept, hop))
     : through(cache, prepared, startedAt, accept, hop)
-}
-
-/** A fetched response: stored when it may be (else what was stored goes), marked a miss. */
-const keep = (
-  cache: SessionCache,
-  key: string,
-  prepared: PreparedRequest,
-  response: FetchResponse<Uint8Array>,
-  requestAt: number
-): Effect.Effect<FetchResponse<Uint8Array>> => {
-  const missed: FetchResponse<Uint8Array> = { ...response, cache: "miss" }
-  // A redirected fetch's response belongs to another URL: not stored under this one.
-  if (response.redirects.length > 0 || response.channel !== undefined) return Effect.succeed(missed)
-  if (!Policy.isStorable(prepared.method, response.status, prepared.headers, response.headers)) {
-    return Effect.as(cache.store.delete(key), missed)
-  }
-  const fields = Policy.varyFields(response.headers) ?? []
-  return Effect.flatMap(Clock.currentTimeMillis, (responseAt) =>
-    Effect.as(
-      cache.store.put(key, {
-        status: response.status,
-        headers: response.headers,
-        body: response.body,
-        requestAt,
-        responseAt,
-        vary: Policy.selecting(fields, prepared.headers)
-      }),
-      missed
-    ))
 }

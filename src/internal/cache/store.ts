@@ -2,20 +2,19 @@
  * Where the cache keeps responses: by URL, each URL with its variants (one
  * per set of `Vary` values). Store operations never fail: a store that
  * cannot answer is a miss, one that cannot write forgets (a cache is an
- * optimisation; the fetch goes on).
+ * optimisation; the fetch goes on). They are synchronous (memory, and
+ * SQLite through better-sqlite3, whose calls block for microseconds), so a
+ * fetch on callbacks can look up, answer and store without a fiber step.
  */
-import * as Effect from "effect/Effect"
 import type { Stored } from "./policy.js"
 
 export interface CacheStore {
   /** Every stored variant for the key. */
-  readonly get: (key: string) => Effect.Effect<ReadonlyArray<Stored>>
+  readonly get: (key: string) => ReadonlyArray<Stored>
   /** Stores a variant, replacing the one with the same selecting headers. */
-  readonly put: (key: string, stored: Stored) => Effect.Effect<void>
+  readonly put: (key: string, stored: Stored) => void
   /** Forgets every variant of the key. */
-  readonly delete: (key: string) => Effect.Effect<void>
-  /** {@link get} at once, for a store that needs no I/O (memory): lets a hit skip the fiber. */
-  readonly peek?: ((key: string) => ReadonlyArray<Stored>) | undefined
+  readonly delete: (key: string) => void
 }
 
 /** The variant key: the selecting headers, in a stable order. */
@@ -46,7 +45,7 @@ export class MemoryStore implements CacheStore {
     return this.total
   }
 
-  readonly peek = (key: string): ReadonlyArray<Stored> => {
+  readonly get = (key: string): ReadonlyArray<Stored> => {
     const entry = this.entries.get(key)
     if (entry === undefined) return none
     this.entries.delete(key)
@@ -54,30 +53,27 @@ export class MemoryStore implements CacheStore {
     return entry.variants
   }
 
-  readonly get = (key: string): Effect.Effect<ReadonlyArray<Stored>> => Effect.sync(() => this.peek(key))
+  readonly put = (key: string, stored: Stored): void => {
+    const size = sizeOf(stored)
+    const entry = this.entries.get(key)
+    const id = varyKey(stored.vary)
+    const kept = entry === undefined ? [] : entry.variants.filter((v) => varyKey(v.vary) !== id)
+    this.remove(key)
+    // Too large to keep: it still replaces its own variant (now outdated),
+    // never the key's other variants.
+    const variants = size > this.maxBytes ? kept : [...kept, stored]
+    if (variants.length === 0) return
+    const total = variants.reduce((sum, v) => sum + sizeOf(v), 0)
+    this.entries.set(key, { variants, size: total })
+    this.total += total
+    for (const [oldest, old] of this.entries) {
+      if (this.total <= this.maxBytes) break
+      this.entries.delete(oldest)
+      this.total -= old.size
+    }
+  }
 
-  readonly put = (key: string, stored: Stored): Effect.Effect<void> =>
-    Effect.sync(() => {
-      const size = sizeOf(stored)
-      const entry = this.entries.get(key)
-      const id = varyKey(stored.vary)
-      const kept = entry === undefined ? [] : entry.variants.filter((v) => varyKey(v.vary) !== id)
-      this.remove(key)
-      // Too large to keep: it still replaces its own variant (now outdated),
-      // never the key's other variants.
-      const variants = size > this.maxBytes ? kept : [...kept, stored]
-      if (variants.length === 0) return
-      const total = variants.reduce((sum, v) => sum + sizeOf(v), 0)
-      this.entries.set(key, { variants, size: total })
-      this.total += total
-      for (const [oldest, old] of this.entries) {
-        if (this.total <= this.maxBytes) break
-        this.entries.delete(oldest)
-        this.total -= old.size
-      }
-    })
-
-  readonly delete = (key: string): Effect.Effect<void> => Effect.sync(() => this.remove(key))
+  readonly delete = (key: string): void => this.remove(key)
 
   private remove(key: string): void {
     const entry = this.entries.get(key)
