@@ -32,7 +32,6 @@
 import { spawn, spawnSync } from "node:child_process"
 import type { ChildProcess } from "node:child_process"
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
-import { createServer, Socket } from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import { createInterface } from "node:readline"
@@ -41,6 +40,7 @@ import { Agent, request } from "undici"
 import { localCertificates } from "../src/internal/tls.js"
 import { heading as adaptiveHeading, runAdaptive } from "./adaptive.js"
 import type { Measurement } from "./common.js"
+import { startNginx as startNginxServer } from "./nginx.js"
 
 const benchDir = path.dirname(fileURLToPath(import.meta.url))
 const root = path.dirname(benchDir)
@@ -307,86 +307,23 @@ const handshakesOf = async (target: Target): Promise<number | undefined> => {
   }
 }
 
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address()
-      server.close(() => (typeof address === "object" && address !== null ? resolve(address.port) : reject(new Error("no port"))))
-    })
-  })
-
-const canConnect = (port: number): Promise<boolean> =>
-  new Promise((resolve) => {
-    const socket = new Socket()
-    socket.setTimeout(500)
-    socket.once("connect", () => {
-      socket.destroy()
-      resolve(true)
-    })
-    socket.once("error", () => resolve(false))
-    socket.once("timeout", () => {
-      socket.destroy()
-      resolve(false)
-    })
-    socket.connect(port, "127.0.0.1")
-  })
-
 /**
  * nginx (when installed) serves `/small` as a static 100-byte answer, one
  * process without a master, so a fast client is not limited by the node
  * target. `/delay` stays on the node target (nginx cannot wait by itself).
  */
 const startNginx = async (binary: string): Promise<Target | string> => {
-  const dir = mkdtempSync(path.join(os.tmpdir(), "effect-gather-bench-nginx-"))
-  const port = await freePort()
-  const conf = `daemon off;
-master_process off;
-worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_timeout 60s;
-  keepalive_requests 10000000;
-  client_body_temp_path ${dir};
-  proxy_temp_path ${dir};
-  fastcgi_temp_path ${dir};
-  uwsgi_temp_path ${dir};
-  scgi_temp_path ${dir};
-  server {
-    listen 127.0.0.1:${port};
-    location = /small { default_type text/plain; return 200 "${"x".repeat(100)}"; }
-    location / { return 404; }
+  const started = await startNginxServer(binary, () =>
+    `location = /small { default_type text/plain; return 200 "${"x".repeat(100)}"; }
+    location / { return 404; }`)
+  if (typeof started === "string") return `${started}; /small served by node:http`
+  track(started.child)
+  return {
+    name: `nginx (${sh(`${binary} -v 2>&1`) || binary}, one process) for /small`,
+    origin: `http://127.0.0.1:${started.port}`,
+    pid: started.child.pid,
+    stop: started.stop
   }
-}
-`
-  writeFileSync(path.join(dir, "nginx.conf"), conf)
-  const child = track(spawn(binary, ["-p", dir, "-c", path.join(dir, "nginx.conf")], { stdio: ["ignore", "ignore", "pipe"] }))
-  let stderr = ""
-  child.stderr!.on("data", (chunk: Buffer) => {
-    if (stderr.length < 4000) stderr += chunk.toString()
-  })
-  for (let attempt = 0; attempt < 50; attempt++) {
-    if (child.exitCode !== null) break
-    if (await canConnect(port)) {
-      return {
-        name: `nginx (${sh(`${binary} -v 2>&1`) || binary}, one process) for /small`,
-        origin: `http://127.0.0.1:${port}`,
-        pid: child.pid,
-        stop: () => {
-          child.kill("SIGTERM")
-          rmSync(dir, { recursive: true, force: true })
-        }
-      }
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100))
-  }
-  child.kill("SIGKILL")
-  rmSync(dir, { recursive: true, force: true })
-  return `nginx found at ${binary} but did not start (${stderr.trim().split("\n").at(-1) ?? "no message"}); /small served by node:http`
 }
 
 // ---------------------------------------------------------------- clients

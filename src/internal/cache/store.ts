@@ -66,6 +66,10 @@ export class MemoryStore implements CacheStore {
     const total = variants.reduce((sum, v) => sum + sizeOf(v), 0)
     this.entries.set(key, { variants, size: total })
     this.total += total
+    // Only when over the bound: a Map iterator walks the slots of deleted
+    // keys (every read moves its key) before the first live one, so
+    // starting one per put cost more than the put.
+    if (this.total <= this.maxBytes) return
     for (const [oldest, old] of this.entries) {
       if (this.total <= this.maxBytes) break
       this.entries.delete(oldest)
