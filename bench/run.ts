@@ -38,7 +38,7 @@ import * as path from "node:path"
 import { createInterface } from "node:readline"
 import { fileURLToPath } from "node:url"
 import { Agent, request } from "undici"
-import { localCertificates } from "../src/internal/tls.js"
+import { localCertificates } from "../src/internal/demo/tls.js"
 import { heading as adaptiveHeading, runAdaptive } from "./adaptive.js"
 import type { Measurement } from "./common.js"
 

@@ -44,7 +44,7 @@ import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
-import * as internal from "./internal/demoServer.js"
+import * as internal from "./internal/demo/demoServer.js"
 
 /**
  * How to run a demo server.

@@ -24,7 +24,7 @@ import type * as Tls from "node:tls"
 import * as Fetch from "../src/Fetch.js"
 import * as FetchError from "../src/FetchError.js"
 import * as Gather from "../src/Gather.js"
-import { makeAuthority } from "../src/internal/tls.js"
+import { makeAuthority } from "../src/internal/demo/tls.js"
 import * as Session from "../src/Session.js"
 import { assertTag, failure } from "./support.js"
 

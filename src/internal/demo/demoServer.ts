@@ -20,8 +20,8 @@ import * as Https from "node:https"
 import type * as Net from "node:net"
 import { fileURLToPath } from "node:url"
 import * as Zlib from "node:zlib"
-import type * as api from "../DemoServer.js"
-import { pokemon, typeIds, wikiPage } from "./demoData.js"
+import type * as api from "../../DemoServer.js"
+import { pokemon, typeIds, wikiPage } from "./data.js"
 import { localCertificates } from "./tls.js"
 
 // ---------------------------------------------------------------------------
@@ -336,7 +336,7 @@ const bytesStream = (n: number): Stream.Stream<Uint8Array> =>
 // routes
 // ---------------------------------------------------------------------------
 
-const staticDir = fileURLToPath(new URL("../static/", import.meta.url))
+const staticDir = fileURLToPath(new URL("../../static/", import.meta.url))
 
 const makeApp = (state: State, config: Config, baseUrl: string) => {
   const latency = realSleep(config.latencyMillis)

@@ -27,10 +27,10 @@ import * as Mailbox from "effect/Mailbox"
 import * as Runtime from "effect/Runtime"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import type { Concurrency, Result } from "../Gather.js"
-import { currentDeadline } from "./deadline.js"
-import * as FastPath from "./fastPath.js"
-import { currentInterruptSlot, withInterruptSlot } from "./interruptSlot.js"
+import type { Concurrency, Result } from "../../Gather.js"
+import { currentDeadline } from "../engine/deadline.js"
+import * as FastPath from "../engine/fastPath.js"
+import { currentInterruptSlot, withInterruptSlot } from "../engine/interruptSlot.js"
 
 /**
  * Who watches a gather's items (progress counters, a run report): told when
