@@ -11,7 +11,7 @@ import * as Option from "effect/Option"
 import type { Timing } from "../../Fetch.js"
 import * as FetchError from "../../FetchError.js"
 import { noSegments } from "../engine/errors.js"
-import type { Watcher } from "../gather/gather.js"
+import type { Watcher } from "../gather/work.js"
 import type { Observed, Recorder } from "./recorder.js"
 
 const isTiming = (u: unknown): u is Timing =>
