@@ -7,6 +7,7 @@ import type * as Session from "../Session.js"
 import type { RetryAfterScope } from "../Session.js"
 import type { Pem, TlsOptions } from "../Session.js"
 import type { ResolvedCache } from "./cache/stage.js"
+import type { AttemptLimits, Timeouts } from "./engine/limits.js"
 import type { ProxyEnv, ResolvedProxy } from "./engine/proxy.js"
 import { resolveProxy } from "./engine/proxy.js"
 import { isSecretHeader } from "./engine/redact.js"
@@ -26,19 +27,8 @@ export type TimeoutRecord = Session.Timeouts
 export type SessionOptions = Session.Options
 export type CallOptions = Fetch.Options
 
-/** Time limits in milliseconds; 0 means off. */
-export interface Timeouts {
-  readonly attemptMs: number
-  readonly connectMs: number
-  readonly headersMs: number
-  readonly bodyIdleMs: number
-  readonly totalMs: number
-}
-
 /** Everything one request needs to know, resolved once. */
-export interface Limits {
-  readonly timeouts: Timeouts
-  readonly maxBodyBytes: number
+export interface Limits extends AttemptLimits {
   readonly maxRedirects: number
   readonly allowInsecureRedirects: boolean
   readonly acceptStatus: (status: number) => boolean
