@@ -166,7 +166,7 @@ const toRequest = (input: Input): internal.RequestSpec =>
   typeof input === "string" ? internal.getSpec(input) : input instanceof URL ? internal.getSpec(input.href) : input
 
 // Each call is one FetchEffect: an ordinary Effect that a Gather can also
-// start without a fiber step per request (see internal/fastPath.ts).
+// start without a fiber step per request (see internal/engine/fastPath.ts).
 const run = (input: Input, options: Options | undefined) => new internal.FetchEffect(toRequest(input), options, internal.asBytes)
 
 /**
