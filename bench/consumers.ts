@@ -35,7 +35,7 @@ import * as Stream from "effect/Stream"
 import { constants, PerformanceObserver } from "node:perf_hooks"
 import * as Fetch from "../src/Fetch.js"
 import * as PublicGather from "../src/Gather.js"
-import * as Gather from "../src/internal/gather.js"
+import * as Gather from "../src/internal/gather/run.js"
 import * as Session from "../src/Session.js"
 import { armDeadline, parseArgs, range, refuse, urlOf } from "./common.js"
 

@@ -44,7 +44,8 @@ import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
-import * as internal from "./internal/demoServer.js"
+import { flakyFails as internalFlakyFails } from "./internal/demo/helpers.js"
+import * as internal from "./internal/demo/server.js"
 
 /**
  * How to run a demo server.
@@ -175,4 +176,4 @@ export const layerTest: Layer.Layer<DemoServer, HttpServerError.ServeError> = in
  * @since 0.1.0
  * @category guards
  */
-export const flakyFails: (p: number, seed: number, k: number) => boolean = internal.flakyFails
+export const flakyFails: (p: number, seed: number, k: number) => boolean = internalFlakyFails

@@ -16,9 +16,9 @@ import type * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import type * as FetchError from "./FetchError.js"
-import { announcedLength } from "./internal/bodySink.js"
+import { announcedLength } from "./internal/engine/bodySink.js"
+import * as redact from "./internal/engine/redact.js"
 import * as internal from "./internal/fetch.js"
-import * as redact from "./internal/redact.js"
 import * as sender from "./internal/send.js"
 import * as session from "./internal/session.js"
 import type * as Session from "./Session.js"
@@ -166,7 +166,7 @@ const toRequest = (input: Input): internal.RequestSpec =>
   typeof input === "string" ? internal.getSpec(input) : input instanceof URL ? internal.getSpec(input.href) : input
 
 // Each call is one FetchEffect: an ordinary Effect that a Gather can also
-// start without a fiber step per request (see internal/fastPath.ts).
+// start without a fiber step per request (see internal/engine/fastPath.ts).
 const run = (input: Input, options: Options | undefined) => new internal.FetchEffect(toRequest(input), options, internal.asBytes)
 
 /**

@@ -21,7 +21,12 @@ import type * as Either from "effect/Either"
 import { dual } from "effect/Function"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
-import * as internal from "./internal/gather.js"
+import type { Source as InputSource } from "./internal/gather/inputs.js"
+import * as Run from "./internal/gather/run.js"
+import * as Streamed from "./internal/gather/stream.js"
+import { withDeadline } from "./internal/gather/withDeadline.js"
+import * as Work from "./internal/gather/work.js"
+import * as Workers from "./internal/gather/workers.js"
 import { watcher as reportWatcher } from "./internal/report/track.js"
 import type * as Progress from "./Progress.js"
 import * as Report from "./Report.js"
@@ -70,7 +75,7 @@ export type Outcome<A, E> = Either.Either<A, E>
  * @since 0.1.0
  * @category models
  */
-export const defaultConcurrency: number = internal.defaultConcurrency
+export const defaultConcurrency: number = Workers.defaultConcurrency
 
 const identity = <A, E, R>(effect: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => effect
 
@@ -168,12 +173,12 @@ const currentReport = (options: Watchers | undefined): Effect.Effect<Report.Trac
  * learns the concurrency limit). Workers tell them about each item, so the
  * effects themselves stay unwrapped (and plain fetches keep the fast path).
  */
-const watcherOf = (options: Watchers | undefined, report: Report.Tracker | undefined): internal.Watcher | undefined => {
+const watcherOf = (options: Watchers | undefined, report: Report.Tracker | undefined): Work.Watcher | undefined => {
   if (report !== undefined) {
-    const limit = options?.concurrency ?? internal.defaultConcurrency
+    const limit = options?.concurrency ?? Workers.defaultConcurrency
     report.recorder.gather(limit === "unbounded" ? null : limit)
   }
-  return internal.watchers([options?.progress?.counters, report === undefined ? undefined : reportWatcher(report.recorder)])
+  return Work.watchers([options?.progress?.counters, report === undefined ? undefined : reportWatcher(report.recorder)])
 }
 
 /**
@@ -213,8 +218,8 @@ export function all<A, E, R>(
   options?: Options
 ): Effect.Effect<Array<A> | Record<string, A>, E, R> {
   return Effect.flatMap(currentReport(options), (report) =>
-    internal.withDeadline(
-      byShape(effects, (list) => internal.all(list, identity, options?.concurrency, watcherOf(options, report))),
+    withDeadline(
+      byShape(effects, (list) => Run.all(list, identity, options?.concurrency, watcherOf(options, report))),
       options?.deadline
     ))
 }
@@ -250,8 +255,8 @@ export function settle<A, E, R>(
   options?: Options
 ): Effect.Effect<Array<Outcome<A, E>> | Record<string, Outcome<A, E>>, never, R> {
   return Effect.flatMap(currentReport(options), (report) =>
-    internal.withDeadline(
-      byShape(effects, (list) => internal.settle(list, identity, options?.concurrency, watcherOf(options, report))),
+    withDeadline(
+      byShape(effects, (list) => Run.settle(list, identity, options?.concurrency, watcherOf(options, report))),
       options?.deadline
     ))
 }
@@ -312,10 +317,10 @@ export const forEach: {
   ): Effect.Effect<Array<A> | Array<Outcome<A, E>>, E, R> => {
     return Effect.flatMap(currentReport(options), (report) => {
       const watcher = watcherOf(options, report)
-      return internal.withDeadline<Array<A> | Array<Outcome<A, E>>, E, R>(
+      return withDeadline<Array<A> | Array<Outcome<A, E>>, E, R>(
         options?.mode === "settle"
-          ? internal.settle(inputs, f, options.concurrency, watcher)
-          : internal.all(inputs, f, options?.concurrency, watcher),
+          ? Run.settle(inputs, f, options.concurrency, watcher)
+          : Run.all(inputs, f, options?.concurrency, watcher),
         options?.deadline
       )
     })
@@ -329,7 +334,7 @@ export const forEach: {
  * @since 0.1.0
  * @category models
  */
-export type Source<I, EI = never, RI = never> = internal.Source<I, EI, RI>
+export type Source<I, EI = never, RI = never> = InputSource<I, EI, RI>
 
 /**
  * One input's outcome in a streamed gather, with its position and the input.
@@ -435,7 +440,7 @@ export const stream: {
   ): Stream.Stream<Result<I, A, E> | Success<I, A>, E | EI, R | RI> => {
     const failFast = options?.mode === "fail-fast"
     const results = Stream.unwrap(
-      Effect.map(currentReport(options), (report) => internal.stream(source, f, { ...options, failFast, watcher: watcherOf(options, report) }))
+      Effect.map(currentReport(options), (report) => Streamed.stream(source, f, { ...options, failFast, watcher: watcherOf(options, report) }))
     )
     // In settle mode no worker ever fails with E: only the source's EI remains.
     return failFast ? values(results) : results as Stream.Stream<Result<I, A, E>, EI, R | RI>

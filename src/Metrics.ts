@@ -11,7 +11,7 @@
 import type * as Metric from "effect/Metric"
 import type * as MetricKeyType from "effect/MetricKeyType"
 import type * as MetricState from "effect/MetricState"
-import * as internal from "./internal/metrics.js"
+import * as internal from "./internal/policy/metrics.js"
 
 /**
  * `effect_gather_request_duration_ms`, tagged `host` (the origin) and

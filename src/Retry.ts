@@ -7,7 +7,7 @@
  */
 import type * as Option from "effect/Option"
 import type * as FetchError from "./FetchError.js"
-import * as internal from "./internal/retry.js"
+import * as internal from "./internal/policy/retry.js"
 import type * as Session from "./Session.js"
 
 /**

@@ -21,8 +21,8 @@ import type * as Schedule from "effect/Schedule"
 import type * as Scope from "effect/Scope"
 import type { Dispatcher } from "undici"
 import type * as FetchError from "./FetchError.js"
+import * as redact from "./internal/engine/redact.js"
 import * as options from "./internal/options.js"
-import * as redact from "./internal/redact.js"
 import * as internal from "./internal/session.js"
 
 /**

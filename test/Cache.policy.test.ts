@@ -9,12 +9,12 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, FastCheck, TestClock } from "effect"
 import type * as FetchError from "../src/FetchError.js"
-import type { FetchResponse } from "../src/internal/attempt.js"
-import { PreparedRequest } from "../src/internal/attempt.js"
 import * as Policy from "../src/internal/cache/policy.js"
 import * as Stage from "../src/internal/cache/stage.js"
 import { MemoryStore } from "../src/internal/cache/store.js"
-import * as Errors from "../src/internal/errors.js"
+import type { FetchResponse } from "../src/internal/engine/attempt.js"
+import { PreparedRequest } from "../src/internal/engine/attempt.js"
+import * as Errors from "../src/internal/engine/errors.js"
 
 /** What the origin answers at one step. */
 interface Answer {

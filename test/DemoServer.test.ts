@@ -13,7 +13,7 @@ import { Agent, Client, request } from "undici"
 import type { Dispatcher } from "undici"
 import * as DemoServer from "../src/DemoServer.js"
 import * as Fetch from "../src/Fetch.js"
-import { flakyHash, parseIntegerIn, RecentLog } from "../src/internal/demoServer.js"
+import { flakyHash, parseIntegerIn, RecentLog } from "../src/internal/demo/helpers.js"
 import * as Session from "../src/Session.js"
 import { eventually, realSleep } from "./support.js"
 

@@ -5,7 +5,7 @@ import * as FastCheck from "effect/FastCheck"
 import * as Schema from "effect/Schema"
 import * as DemoServer from "../src/DemoServer.js"
 import * as Fetch from "../src/Fetch.js"
-import { isFastPath } from "../src/internal/fastPath.js"
+import { isFastPath } from "../src/internal/engine/fastPath.js"
 import { paramPairs } from "../src/internal/send.js"
 import { assertTag, failure, serverAndSession, settledStats } from "./support.js"
 

@@ -10,7 +10,7 @@ import { Agent } from "undici"
 import * as DemoServer from "../src/DemoServer.js"
 import * as Fetch from "../src/Fetch.js"
 import * as Gather from "../src/Gather.js"
-import { CookieJar } from "../src/internal/cookies.js"
+import { CookieJar } from "../src/internal/policy/cookies.js"
 import * as Session from "../src/Session.js"
 
 const Jar = Schema.Struct({ cookies: Schema.Record({ key: Schema.String, value: Schema.String }) })

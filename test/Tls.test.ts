@@ -1,7 +1,7 @@
 /**
  * HTTPS end to end against real TLS servers on 127.0.0.1 (node:https,
  * node:http2, node:net), with certificates made here at test time by
- * src/internal/tls.ts. Every failure is checked for its tag, reason, code,
+ * src/internal/demo/tls.ts. Every failure is checked for its tag, reason, code,
  * words, and that the server saw exactly one connection (never retried).
  */
 import { describe, expect, it } from "@effect/vitest"
@@ -24,7 +24,7 @@ import type * as Tls from "node:tls"
 import * as Fetch from "../src/Fetch.js"
 import * as FetchError from "../src/FetchError.js"
 import * as Gather from "../src/Gather.js"
-import { makeAuthority } from "../src/internal/tls.js"
+import { makeAuthority } from "../src/internal/demo/tls.js"
 import * as Session from "../src/Session.js"
 import { assertTag, failure } from "./support.js"
 

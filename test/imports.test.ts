@@ -33,7 +33,7 @@ describe("import cost", () => {
   it("Fetch, Gather and Session load neither effect/Schema nor fast-check nor @effect/platform", async () => {
     const loaded = await modulesLoaded(["src/Fetch.ts", "src/Gather.ts", "src/Session.ts"])
     // The hook saw the graph: our own modules and effect's are in it.
-    expect(loaded.some((url) => url.endsWith("/src/internal/gather.ts"))).toBe(true)
+    expect(loaded.some((url) => url.endsWith("/src/internal/gather/workers.ts"))).toBe(true)
     expect(loaded.some((url) => url.includes("/effect/dist/esm/Effect.js"))).toBe(true)
     expect(loaded.filter((url) => /\/effect\/dist\/esm\/Schema\.js$|\/fast-check\/|\/@effect\/platform\//.test(url))).toEqual([])
   }, 70_000)

@@ -20,7 +20,7 @@ import * as Zlib from "node:zlib"
 import * as Fetch from "../src/Fetch.js"
 import * as FetchError from "../src/FetchError.js"
 import * as Gather from "../src/Gather.js"
-import { localCertificates } from "../src/internal/tls.js"
+import { localCertificates } from "../src/internal/demo/tls.js"
 import * as Session from "../src/Session.js"
 import { assertTag, failure } from "./support.js"
 

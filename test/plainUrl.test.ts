@@ -4,8 +4,8 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import * as FastCheck from "effect/FastCheck"
-import { splitPlainUrl } from "../src/internal/plainUrl.js"
-import { redactUrl } from "../src/internal/redact.js"
+import { splitPlainUrl } from "../src/internal/engine/plainUrl.js"
+import { redactUrl } from "../src/internal/engine/redact.js"
 
 const parsed = (input: string) => {
   try {

@@ -4,8 +4,8 @@ import * as https from "node:https"
 import { buildConnector } from "undici"
 import type * as Fetch from "../src/Fetch.js"
 import * as FetchApi from "../src/Fetch.js"
-import { OpenConnections, opened, timedConnector } from "../src/internal/connections.js"
-import { localCertificates } from "../src/internal/tls.js"
+import { localCertificates } from "../src/internal/demo/tls.js"
+import { OpenConnections, opened, timedConnector } from "../src/internal/engine/connections.js"
 import { failure, serverAndSession } from "./support.js"
 
 /** The moments of one attempt that happened, in the order they must come. */

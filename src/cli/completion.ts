@@ -16,7 +16,7 @@
 import * as Effect from "effect/Effect"
 import * as Effectable from "effect/Effectable"
 import type * as Fiber from "effect/Fiber"
-import * as FastPath from "../internal/fastPath.js"
+import * as FastPath from "../internal/engine/fastPath.js"
 
 /**
  * What to call when an item completes (never when it is interrupted), with

@@ -5,7 +5,7 @@
  */
 import * as Duration from "effect/Duration"
 import * as Either from "effect/Either"
-import { parseRateText } from "../internal/rate.js"
+import { parseRateText } from "../internal/policy/rate.js"
 
 const compactUnits: Readonly<Record<string, number>> = {
   ms: 1,

@@ -9,7 +9,7 @@
 import * as Either from "effect/Either"
 import { createHash, createHmac, randomBytes } from "node:crypto"
 import * as path from "node:path"
-import { redactUrl } from "../internal/redact.js"
+import { redactUrl } from "../internal/engine/redact.js"
 
 /** Longest readable part of a name; the hash suffix comes on top. */
 export const maxStemLength = 100

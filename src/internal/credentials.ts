@@ -3,8 +3,8 @@
  * `fetch.ts` calls (building a request, a response's headers, a redirect).
  * The cookie jar lives in `cookies.ts`, the auth header in `auth.ts`.
  */
-import type { PreparedRequest } from "./attempt.js"
-import { authorizationFor } from "./auth.js"
+import type { PreparedRequest } from "./engine/attempt.js"
+import { authorizationFor } from "./policy/auth.js"
 import type { SessionImpl } from "./session.js"
 
 /**

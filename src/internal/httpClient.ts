@@ -19,10 +19,10 @@ import * as Inspectable from "effect/Inspectable"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import type * as FetchError from "../FetchError.js"
+import { isSecretParam, redactHeaders, redactUrl } from "./engine/redact.js"
 import type { FetchResponse } from "./fetch.js"
 import { decodeText, execute } from "./fetch.js"
 import type { CallOptions } from "./options.js"
-import { isSecretParam, redactHeaders, redactUrl } from "./redact.js"
 import type { SessionImpl } from "./session.js"
 
 const everyStatus = () => true

@@ -6,17 +6,18 @@ import type * as Fetch from "../Fetch.js"
 import type * as Session from "../Session.js"
 import type { RetryAfterScope } from "../Session.js"
 import type { Pem, TlsOptions } from "../Session.js"
-import * as Adaptive from "./adaptive.js"
-import type { ResolvedAuth } from "./auth.js"
-import { resolveAuth } from "./auth.js"
 import type { ResolvedCache } from "./cache/stage.js"
-import type { HostLimitsConfig } from "./hosts.js"
-import type { ProxyEnv, ResolvedProxy } from "./proxy.js"
-import { resolveProxy } from "./proxy.js"
-import { parseRate } from "./rate.js"
-import { isSecretHeader } from "./redact.js"
-import type { RetryPolicy } from "./retry.js"
-import { defaultPolicy, resolvePolicy } from "./retry.js"
+import type { AttemptLimits, Timeouts } from "./engine/limits.js"
+import type { ProxyEnv, ResolvedProxy } from "./engine/proxy.js"
+import { resolveProxy } from "./engine/proxy.js"
+import { isSecretHeader } from "./engine/redact.js"
+import * as Adaptive from "./policy/adaptive.js"
+import type { ResolvedAuth } from "./policy/auth.js"
+import { resolveAuth } from "./policy/auth.js"
+import type { HostLimitsConfig } from "./policy/hosts.js"
+import { parseRate } from "./policy/rate.js"
+import type { RetryPolicy } from "./policy/retry.js"
+import { defaultPolicy, resolvePolicy } from "./policy/retry.js"
 import { version } from "./version.js"
 
 // The option types are the public modules' own (declared once, there).
@@ -26,19 +27,8 @@ export type TimeoutRecord = Session.Timeouts
 export type SessionOptions = Session.Options
 export type CallOptions = Fetch.Options
 
-/** Time limits in milliseconds; 0 means off. */
-export interface Timeouts {
-  readonly attemptMs: number
-  readonly connectMs: number
-  readonly headersMs: number
-  readonly bodyIdleMs: number
-  readonly totalMs: number
-}
-
 /** Everything one request needs to know, resolved once. */
-export interface Limits {
-  readonly timeouts: Timeouts
-  readonly maxBodyBytes: number
+export interface Limits extends AttemptLimits {
   readonly maxRedirects: number
   readonly allowInsecureRedirects: boolean
   readonly acceptStatus: (status: number) => boolean

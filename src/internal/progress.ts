@@ -1,7 +1,7 @@
 import * as Context from "effect/Context"
 import type * as Fiber from "effect/Fiber"
 import type { Snapshot } from "../Progress.js"
-import type { Watcher } from "./gather.js"
+import type { Watcher } from "./gather/work.js"
 import { tag as sessionTag } from "./session.js"
 
 const noWindows: Readonly<Record<string, number>> = Object.freeze({})

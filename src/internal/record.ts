@@ -8,7 +8,7 @@
 import * as Schema from "effect/Schema"
 import type * as Fetch from "../Fetch.js"
 import type * as FetchError from "../FetchError.js"
-import { redactUrl } from "./redact.js"
+import { redactUrl } from "./engine/redact.js"
 
 /** What went wrong: the error's tag and its message (credentials redacted). */
 export const ErrorInfo = Schema.Struct({

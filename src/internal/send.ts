@@ -9,10 +9,10 @@ import * as Effect from "effect/Effect"
 import type { SendOptions } from "../Fetch.js"
 import type * as FetchError from "../FetchError.js"
 import type { Session as PublicSession } from "../Session.js"
-import * as Errors from "./errors.js"
+import * as Errors from "./engine/errors.js"
+import { redactUrl } from "./engine/redact.js"
 import type { FetchResponse, Finish, RequestBody, RequestSpec } from "./fetch.js"
 import { emptyBody, FetchEffect } from "./fetch.js"
-import { redactUrl } from "./redact.js"
 
 const noHeaders: Readonly<Record<string, string>> = Object.freeze({})
 const noParams: ReadonlyArray<readonly [string, string]> = []

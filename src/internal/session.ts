@@ -13,14 +13,14 @@ import { Agent, buildConnector, Client, EnvHttpProxyAgent, Pool, ProxyAgent } fr
 import type { Dispatcher } from "undici"
 import type { Session as PublicSession } from "../Session.js"
 import * as Cache from "./cache/stage.js"
-import { OpenConnections, ReturningSockets, timedConnector } from "./connections.js"
-import type { CookieJar } from "./cookies.js"
-import * as Hosts from "./hosts.js"
+import { OpenConnections, ReturningSockets, timedConnector } from "./engine/connections.js"
+import type { ProxyEnv, ResolvedProxy } from "./engine/proxy.js"
+import { envNames, namingProxy, proxyFor } from "./engine/proxy.js"
+import { Watchdog } from "./engine/watchdog.js"
 import type { ResolvedSession, ResolvedTls, SessionOptions } from "./options.js"
 import { resolveSession } from "./options.js"
-import type { ProxyEnv, ResolvedProxy } from "./proxy.js"
-import { envNames, namingProxy, proxyFor } from "./proxy.js"
-import { Watchdog } from "./watchdog.js"
+import type { CookieJar } from "./policy/cookies.js"
+import * as Hosts from "./policy/hosts.js"
 
 export const TypeId: unique symbol = Symbol.for("effect-gather/Session")
 export type TypeId = typeof TypeId
@@ -76,7 +76,7 @@ export const make = (options?: SessionOptions): Effect.Effect<SessionImpl, Confi
     const clock = yield* Effect.clock
     // Loaded only for a session that keeps cookies (see `layer` on import cost).
     const cookies = config.cookies
-      ? new (yield* Effect.promise(() => import("./cookies.js"))).CookieJar(() => clock.unsafeCurrentTimeMillis())
+      ? new (yield* Effect.promise(() => import("./policy/cookies.js"))).CookieJar(() => clock.unsafeCurrentTimeMillis())
       : undefined
     const cache = config.cache === undefined ? undefined : yield* Cache.open(config.cache)
     const returning = new ReturningSockets()

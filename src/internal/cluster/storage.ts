@@ -21,7 +21,7 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import type * as api from "../../Cluster.js"
-import { redactUrl } from "../redact.js"
+import { redactUrl } from "../engine/redact.js"
 
 /** @internal */
 export class StorageError extends Data.TaggedError("StorageError")<{

@@ -12,7 +12,7 @@
  */
 import type { Timing } from "../../Fetch.js"
 import * as FetchError from "../../FetchError.js"
-import { redactUrl } from "../redact.js"
+import { redactUrl } from "../engine/redact.js"
 
 export const defaultLimit = 100_000
 

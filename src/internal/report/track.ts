@@ -10,8 +10,8 @@ import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import type { Timing } from "../../Fetch.js"
 import * as FetchError from "../../FetchError.js"
-import { noSegments } from "../errors.js"
-import type { Watcher } from "../gather.js"
+import { noSegments } from "../engine/errors.js"
+import type { Watcher } from "../gather/work.js"
 import type { Observed, Recorder } from "./recorder.js"
 
 const isTiming = (u: unknown): u is Timing =>

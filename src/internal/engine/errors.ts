@@ -1,6 +1,6 @@
-import type { Segment, Timing } from "../Fetch.js"
-import * as FetchError from "../FetchError.js"
-import type { Timeouts } from "./options.js"
+import type { Segment, Timing } from "../../Fetch.js"
+import * as FetchError from "../../FetchError.js"
+import type { Timeouts } from "./limits.js"
 import { ProxyFailure } from "./proxy.js"
 import { escapeControls } from "./redact.js"
 

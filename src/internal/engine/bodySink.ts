@@ -11,7 +11,7 @@
  * undici calls `data` per chunk (returning false pauses the socket) and
  * `complete` at the end; a sink reports to its host exactly once.
  */
-import type * as FetchError from "../FetchError.js"
+import type * as FetchError from "../../FetchError.js"
 import { BodyChannel } from "./bodyStream.js"
 import type { ContentDecoder } from "./decoders.js"
 import { isTooLarge } from "./decoders.js"

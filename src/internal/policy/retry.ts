@@ -9,9 +9,9 @@ import * as Random from "effect/Random"
 import * as Schedule from "effect/Schedule"
 import * as ScheduleDecision from "effect/ScheduleDecision"
 import * as ScheduleInterval from "effect/ScheduleInterval"
-import type * as FetchError from "../FetchError.js"
-import { isTransient, transientStatuses } from "../FetchError.js"
-import type { RetryOptions } from "../Session.js"
+import type * as FetchError from "../../FetchError.js"
+import { isTransient, transientStatuses } from "../../FetchError.js"
+import type { RetryOptions } from "../../Session.js"
 
 export type RetryInput = number | false | RetryOptions
 

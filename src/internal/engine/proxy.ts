@@ -11,7 +11,7 @@
  */
 import * as Redacted from "effect/Redacted"
 import type { buildConnector } from "undici"
-import type * as Session from "../Session.js"
+import type * as Session from "../../Session.js"
 import { redactUrl } from "./redact.js"
 
 /** One proxy: the URL as given (credentials kept secret) and as shown (credentials redacted). */

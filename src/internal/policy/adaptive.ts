@@ -51,7 +51,7 @@
  *
  * The window is fractional; the number of requests allowed is its floor.
  */
-import type { AdaptiveOptions } from "../Session.js"
+import type { AdaptiveOptions } from "../../Session.js"
 
 /** The controller's parameters, normalized (see `Session.AdaptiveOptions`). */
 export interface AdaptiveConfig {

@@ -8,7 +8,7 @@ import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
-import type * as FetchError from "../FetchError.js"
+import type * as FetchError from "../../FetchError.js"
 
 export class BodyChannel {
   private chunks: Array<Uint8Array> = []

@@ -1,7 +1,7 @@
 import * as Effect from "effect/Effect"
 import * as Metric from "effect/Metric"
 import * as MetricBoundaries from "effect/MetricBoundaries"
-import type * as FetchError from "../FetchError.js"
+import type * as FetchError from "../../FetchError.js"
 
 export const requestDuration = Metric.histogram(
   "effect_gather_request_duration_ms",

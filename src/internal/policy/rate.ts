@@ -6,7 +6,7 @@
 import * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
 import * as Either from "effect/Either"
-import type { Rate } from "../Session.js"
+import type { Rate } from "../../Session.js"
 
 /** A rate as the limiter takes it: `limit` starts per `intervalMs`. */
 export interface ParsedRate {

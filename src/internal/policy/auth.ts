@@ -6,7 +6,7 @@
  * meant for, and a redirect to any other origin drops it (see `nextHop`).
  */
 import * as Redacted from "effect/Redacted"
-import type { Auth } from "../Session.js"
+import type { Auth } from "../../Session.js"
 
 /** Resolved credentials: the whole `Authorization` value, and where it may go. */
 export interface ResolvedAuth {

@@ -8,7 +8,7 @@
  * activity (a body chunk) only records the time. undici's own phase timers
  * tick at ~0.5 s and cannot enforce short limits, so they are off.
  */
-import type { Timeouts } from "./options.js"
+import type { Timeouts } from "./limits.js"
 import type { Watchdog, Watched } from "./watchdog.js"
 
 export type Phase = "attempt" | "deadline" | "send" | "headers" | "body"
