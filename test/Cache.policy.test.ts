@@ -248,6 +248,42 @@ describe("MemoryStore", () => {
     expect(store.size).toBeLessThanOrEqual(3_000)
   })
 
+  it.prop(
+    "holds exactly what a least-recently-used list of its keys holds, under any gets, puts and deletes",
+    [FastCheck.array(
+      FastCheck.record({
+        op: FastCheck.constantFrom("get", "put", "delete"),
+        key: FastCheck.constantFrom("a", "b", "c", "d", "e"),
+        bytes: FastCheck.integer({ min: 0, max: 1_500 })
+      }),
+      { maxLength: 60 }
+    )],
+    ([steps]) => {
+      const bound = 3_000
+      const store = new MemoryStore(bound)
+      // The model: keys oldest first, each with its size (one variant each, as sizeOf counts it: body + 64).
+      let model: Array<[string, number]> = []
+      for (const step of steps) {
+        const at = model.findIndex(([key]) => key === step.key)
+        if (step.op === "get") {
+          const held = store.get(step.key).length > 0
+          expect(held).toBe(at >= 0)
+          if (at >= 0) model = [...model.filter((_, i) => i !== at), model[at]!]
+        } else if (step.op === "delete") {
+          store.delete(step.key)
+          model = model.filter(([key]) => key !== step.key)
+        } else {
+          store.put(step.key, { status: 200, headers: {}, body: new Uint8Array(step.bytes), requestAt: 0, responseAt: 0, vary: {} })
+          model = model.filter(([key]) => key !== step.key)
+          const size = step.bytes + 64
+          if (size <= bound) model.push([step.key, size])
+          while (model.reduce((sum, [, n]) => sum + n, 0) > bound) model.shift()
+        }
+        expect(store.size).toBe(model.reduce((sum, [, n]) => sum + n, 0))
+      }
+    }
+  )
+
   it("an entry too large to keep replaces its own variant, never the key's other variants", () => {
     const store = new MemoryStore(3_000)
     const variant = (language: string, n: number): Policy.Stored => ({

@@ -20,6 +20,7 @@
  */
 
 import { globalValue } from "effect/GlobalValue"
+import { withoutHeader } from "../engine/headerCopy.js"
 
 /** Cache-Control directives, lower-case names; a directive without a value is `true`. */
 export type Directives = ReadonlyMap<string, string | true>
@@ -243,9 +244,8 @@ export const merge = (
   responseAt: number,
   skip: (name: string) => boolean = () => false
 ): Stored => {
-  const headers: Record<string, string> = { ...stored.headers }
   // The stored Age described the old response; the 304 brings its own, or none.
-  delete headers["age"]
+  const headers = withoutHeader(stored.headers, "age")
   for (const name of Object.keys(notModified)) {
     if (keptOn304.has(name) || skip(name)) continue
     headers[name] = notModified[name]!

@@ -23,6 +23,7 @@ import type { FetchResponse } from "../engine/attempt.js"
 import { PreparedRequest } from "../engine/attempt.js"
 import * as Errors from "../engine/errors.js"
 import { timingWithout } from "../engine/errors.js"
+import { withHeader, withHeaders } from "../engine/headerCopy.js"
 import { isSecretHeader, redactHeaders } from "../engine/redact.js"
 import type { Limits } from "../options.js"
 import type { Plan, Stored } from "./policy.js"
@@ -96,7 +97,7 @@ const answer = (
 ): FetchResponse<Uint8Array> => ({
   url,
   status: stored.status,
-  headers: ageMs === undefined ? stored.headers : { ...stored.headers, age: String(Math.floor(ageMs / 1000)) },
+  headers: ageMs === undefined ? stored.headers : withHeader(stored.headers, "age", String(Math.floor(ageMs / 1000))),
   body: stored.body,
   bytes: stored.body.byteLength,
   attempts,
@@ -146,7 +147,7 @@ export class Lookup {
       prepared.href,
       prepared.origin,
       prepared.path,
-      { ...prepared.headers, ...plan.headers },
+      withHeaders(prepared.headers, plan.headers),
       prepared.body
     )
   }

@@ -29,13 +29,27 @@ const sizeOf = (stored: Stored): number => {
 
 const none: ReadonlyArray<Stored> = []
 
+/** A key's variants, a link in the store's recency list (oldest first). */
+interface Entry {
+  readonly key: string
+  readonly variants: Array<Stored>
+  readonly size: number
+  older: Entry | undefined
+  newer: Entry | undefined
+}
+
 /**
- * An in-memory store bounded by bytes: least recently used keys go first
- * (a `Map` keeps insertion order; a read moves the key to the end). An
- * entry larger than the bound is not kept.
+ * An in-memory store bounded by bytes: least recently used keys go first.
+ * The keys are a `Map` and a doubly linked list of its entries, oldest
+ * first: a read moves its entry to the newest end with four pointer writes,
+ * where moving its key in the `Map` (a delete and a set) cost two hashings
+ * and a hole per read, 1 µs of a 5 µs hit. An entry larger than the bound is
+ * not kept.
  */
 export class MemoryStore implements CacheStore {
-  private readonly entries = new Map<string, { variants: Array<Stored>; size: number }>()
+  private readonly entries = new Map<string, Entry>()
+  private oldest: Entry | undefined = undefined
+  private newest: Entry | undefined = undefined
   private total = 0
 
   constructor(readonly maxBytes: number) {}
@@ -48,8 +62,10 @@ export class MemoryStore implements CacheStore {
   readonly get = (key: string): ReadonlyArray<Stored> => {
     const entry = this.entries.get(key)
     if (entry === undefined) return none
-    this.entries.delete(key)
-    this.entries.set(key, entry)
+    if (entry !== this.newest) {
+      this.unlink(entry)
+      this.append(entry)
+    }
     return entry.variants
   }
 
@@ -64,17 +80,11 @@ export class MemoryStore implements CacheStore {
     const variants = size > this.maxBytes ? kept : [...kept, stored]
     if (variants.length === 0) return
     const total = variants.reduce((sum, v) => sum + sizeOf(v), 0)
-    this.entries.set(key, { variants, size: total })
+    const added: Entry = { key, variants, size: total, older: undefined, newer: undefined }
+    this.entries.set(key, added)
+    this.append(added)
     this.total += total
-    // Only when over the bound: a Map iterator walks the slots of deleted
-    // keys (every read moves its key) before the first live one, so
-    // starting one per put cost more than the put.
-    if (this.total <= this.maxBytes) return
-    for (const [oldest, old] of this.entries) {
-      if (this.total <= this.maxBytes) break
-      this.entries.delete(oldest)
-      this.total -= old.size
-    }
+    while (this.total > this.maxBytes && this.oldest !== undefined) this.remove(this.oldest.key)
   }
 
   readonly delete = (key: string): void => this.remove(key)
@@ -83,6 +93,24 @@ export class MemoryStore implements CacheStore {
     const entry = this.entries.get(key)
     if (entry === undefined) return
     this.entries.delete(key)
+    this.unlink(entry)
     this.total -= entry.size
+  }
+
+  private append(entry: Entry): void {
+    entry.older = this.newest
+    entry.newer = undefined
+    if (this.newest === undefined) this.oldest = entry
+    else this.newest.newer = entry
+    this.newest = entry
+  }
+
+  private unlink(entry: Entry): void {
+    if (entry.older === undefined) this.oldest = entry.newer
+    else entry.older.newer = entry.newer
+    if (entry.newer === undefined) this.newest = entry.older
+    else entry.newer.older = entry.older
+    entry.older = undefined
+    entry.newer = undefined
   }
 }
