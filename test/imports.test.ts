@@ -8,8 +8,24 @@ import { describe, expect, it } from "@effect/vitest"
 import { execFile } from "node:child_process"
 import * as path from "node:path"
 import { pathToFileURL } from "node:url"
+import * as Undici from "undici"
+import * as UndiciParts from "../src/internal/engine/undici.js"
 
 const root = path.resolve(import.meta.dirname, "..")
+
+/** The CommonJS modules (undici's) in a fresh node process's require cache once it has imported `specifiers` (from src, through tsx). */
+const requiredAfter = (specifiers: ReadonlyArray<string>): Promise<Array<string>> =>
+  new Promise((resolve, reject) => {
+    const imports = specifiers.map((s) => `await import(${JSON.stringify(pathToFileURL(path.join(root, s)).href)})`).join(";")
+    const program =
+      `${imports}; const { createRequire } = await import("node:module"); process._rawDebug("REQUIRED " + JSON.stringify(Object.keys(createRequire(import.meta.url).cache)))`
+    execFile(process.execPath, ["--import", "tsx", "--input-type=module", "-e", program], { cwd: root, timeout: 60_000 }, (error, _stdout, stderr) => {
+      if (error) return reject(new Error(`${error.message}\n${stderr}`))
+      const line = stderr.split("\n").find((l) => l.startsWith("REQUIRED "))
+      if (line === undefined) return reject(new Error(`no REQUIRED line in:\n${stderr}`))
+      resolve(JSON.parse(line.slice("REQUIRED ".length)) as Array<string>)
+    })
+  })
 
 /** The modules a fresh node process loads to import `specifiers` (from src, through tsx). */
 const modulesLoaded = (specifiers: ReadonlyArray<string>): Promise<Array<string>> =>
@@ -43,4 +59,19 @@ describe("import cost", () => {
     expect(loaded.some((url) => url.includes("/@effect/platform/"))).toBe(true)
     expect(loaded.some((url) => url.includes("/fast-check/"))).toBe(true)
   }, 70_000)
+
+  it("a session loads undici's dispatcher parts, not its whole entry (fetch, WebSocket, cache, mocks)", async () => {
+    const required = await requiredAfter(["src/Fetch.ts", "src/Gather.ts", "src/Session.ts"])
+    expect(required.some((file) => file.endsWith("/undici/lib/dispatcher/pool.js"))).toBe(true)
+    expect(required.filter((file) => /\/undici\/index\.js$|\/undici\/lib\/web\//.test(file))).toEqual([])
+  }, 70_000)
+
+  it("each part of undici the engine loads is the very class undici's entry exports", () => {
+    expect(UndiciParts.Agent).toBe(Undici.Agent)
+    expect(UndiciParts.Pool).toBe(Undici.Pool)
+    expect(UndiciParts.Client).toBe(Undici.Client)
+    expect(UndiciParts.ProxyAgent).toBe(Undici.ProxyAgent)
+    expect(UndiciParts.EnvHttpProxyAgent).toBe(Undici.EnvHttpProxyAgent)
+    expect(UndiciParts.buildConnector).toBe(Undici.buildConnector)
+  })
 })

@@ -9,13 +9,14 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import type * as Scope from "effect/Scope"
 import * as fs from "node:fs"
-import { Agent, buildConnector, Client, EnvHttpProxyAgent, Pool, ProxyAgent } from "undici"
+import type * as Undici from "undici"
 import type { Dispatcher } from "undici"
 import type { Session as PublicSession } from "../Session.js"
 import * as Cache from "./cache/stage.js"
 import { OpenConnections, ReturningSockets, timedConnector } from "./engine/connections.js"
 import type { ProxyEnv, ResolvedProxy } from "./engine/proxy.js"
 import { envNames, namingProxy, proxyFor } from "./engine/proxy.js"
+import { Agent, buildConnector, Client, EnvHttpProxyAgent, Pool, ProxyAgent } from "./engine/undici.js"
 import { Watchdog } from "./engine/watchdog.js"
 import type { ResolvedSession, ResolvedTls, SessionOptions } from "./options.js"
 import { resolveSession } from "./options.js"
@@ -164,7 +165,7 @@ const proxiedPool = (
       return pool(origin, { ...options, connect: timedConnector(direct, connections) })
     }
     // undici's tunnel connector, as ProxyAgent passes it to its pools' factory
-    return pool(origin, { ...options, connect: timedConnector(namingProxy(connect as buildConnector.connector, through), connections) })
+    return pool(origin, { ...options, connect: timedConnector(namingProxy(connect as Undici.buildConnector.connector, through), connections) })
   }
   const shared = {
     connections: config.maxConnectionsPerHost,
@@ -229,7 +230,7 @@ const isTlsError = (error: unknown): boolean => {
  * reset) instead of the alert. Destroying the socket on the alert makes the
  * alert the error undici reports. One listener per connection, not per request.
  */
-const connector = (options: buildConnector.BuildOptions): buildConnector.connector => {
+const connector = (options: Undici.buildConnector.BuildOptions): Undici.buildConnector.connector => {
   const connect = buildConnector(options)
   return (target, callback) =>
     connect(target, (...args) => {
@@ -252,7 +253,7 @@ const connector = (options: buildConnector.BuildOptions): buildConnector.connect
  * unset, which its constructor cannot express; the setter can. HTTP/1.1
  * connections keep undici's default of 1 (no pipelining).
  */
-const h2Pool = (origin: string | URL, options: object): Pool =>
+const h2Pool = (origin: string | URL, options: object): Undici.Pool =>
   new Pool(origin, {
     ...options,
     factory: (url: URL, clientOptions: object) => {
