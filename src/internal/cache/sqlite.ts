@@ -29,6 +29,8 @@ import { varyKey } from "./store.js"
 interface Statement {
   run(...params: ReadonlyArray<unknown>): unknown
   all(...params: ReadonlyArray<unknown>): Array<unknown>
+  /** Rows as arrays of the columns, in the SELECT's order, not as objects. */
+  raw(toggle: boolean): Statement
 }
 interface Database {
   prepare(source: string): Statement
@@ -39,22 +41,23 @@ interface Database {
 }
 type DatabaseConstructor = new(filename: string) => Database
 
-interface Row {
-  readonly status: number
-  readonly headers: string
-  readonly body: Uint8Array
-  readonly request_at: number
-  readonly response_at: number
-  readonly vary: string
-}
+/** A row of the SELECT below, as an array (`raw` mode): its columns in order. */
+type Row = readonly [
+  status: number,
+  headers: string,
+  body: Uint8Array,
+  requestAt: number,
+  responseAt: number,
+  vary: string
+]
 
 const fromRow = (row: Row): Stored => ({
-  status: row.status,
-  headers: JSON.parse(row.headers) as Record<string, string>,
-  body: row.body instanceof Uint8Array ? row.body : new Uint8Array(0),
-  requestAt: row.request_at,
-  responseAt: row.response_at,
-  vary: Object.fromEntries(JSON.parse(row.vary) as Array<[string, string | null]>)
+  status: row[0],
+  headers: JSON.parse(row[1]) as Record<string, string>,
+  body: row[2] instanceof Uint8Array ? row[2] : new Uint8Array(0),
+  requestAt: row[3],
+  responseAt: row[4],
+  vary: Object.fromEntries(JSON.parse(row[5]) as Array<[string, string | null]>)
 })
 
 const loadDriver = (): DatabaseConstructor => {
@@ -115,9 +118,10 @@ class SqliteStore implements CacheStore {
       response_at REAL NOT NULL,
       PRIMARY KEY (key, vary)
     )`)
+    // Rows as arrays: no object with six named fields made per row read.
     this.select = db.prepare(
       "SELECT status, headers, body, request_at, response_at, vary FROM http_cache WHERE key = ?"
-    )
+    ).raw(true)
     const insert = db.prepare(
       "INSERT OR REPLACE INTO http_cache (key, vary, status, headers, body, request_at, response_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
     )
@@ -144,7 +148,7 @@ class SqliteStore implements CacheStore {
     if (this.closed) return []
     if (this.queued.has(key)) this.flush()
     try {
-      // Rows of the SELECT above: its columns are Row's fields.
+      // Rows of the SELECT above in raw mode: its columns, in Row's order.
       return (this.select.all(key) as Array<Row>).map(fromRow)
     } catch (error) {
       this.warn("read", error)
