@@ -439,11 +439,24 @@ class Fetching implements Attempt.AttemptContext {
     )
   }
 
-  protected onFailure(
+  private onFailure(
     first: FetchError.FetchError | Attempt.Redirect
   ): Effect.Effect<FetchResponse<Uint8Array>, FetchError.FetchError> {
+    if (first._tag === "Redirect") return this.redirect(this.current!, first)
+    return this.recover(first) ?? Effect.fail(first)
+  }
+
+  /**
+   * What follows a failed attempt of the current hop: the origin's pause (a
+   * 429/503 with Retry-After) and the retries, or `undefined` when nothing
+   * does and `first` is the fetch's outcome. The one rule for both paths:
+   * the callbacks report such a failure themselves, and send the rest to
+   * the fiber.
+   */
+  protected recover(first: FetchError.FetchError): Effect.Effect<FetchResponse<Uint8Array>, FetchError.FetchError> | undefined {
     const prepared = this.current!
-    if (first._tag === "Redirect") return this.redirect(prepared, first)
+    const pauses = first._tag === "BadStatus" && pausingStatuses.has(first.status)
+    if (!pauses && !Retry.isRetryable(this.limits.retry, prepared.method, first)) return undefined
     return Effect.zipRight(
       this.pauseOrigin(prepared, first),
       Effect.suspend(() => this.retry(prepared, first))
@@ -478,7 +491,7 @@ class Fetching implements Attempt.AttemptContext {
     )
   }
 
-  private redirect(
+  protected redirect(
     prepared: Prepared,
     signal: Attempt.Redirect
   ): Effect.Effect<FetchResponse<Uint8Array>, FetchError.FetchError> {
@@ -533,11 +546,6 @@ export type Finish<A, R> =
     readonly f: (response: FetchResponse<Uint8Array>) => Effect.Effect<FetchResponse<A>, FetchError.FetchError, R>
   }
 
-/** 429 and 503 can carry `Retry-After`, which pauses the origin: that needs the fiber. */
-const needsFiber = (policy: Limits["retry"], method: string, error: FetchError.FetchError | Attempt.Redirect): boolean =>
-  error._tag === "Redirect" || (error._tag === "BadStatus" && pausingStatuses.has(error.status)) ||
-  Retry.isRetryable(policy, method, error)
-
 /**
  * A fetch whose first attempt runs on callbacks: its outcome goes to `sink`,
  * or, when a retry, a redirect, an origin pause or an effectful finish
@@ -553,9 +561,9 @@ class FastFetching<A, R> extends Fetching implements Attempt.AttemptDone, FastPa
   // the slot the first attempt holds, the clock its outcome is stamped
   // with, and while no slot is free, the wait for one.
   private ticket: Hosts.Ticket | undefined = undefined
-  /** Set by planFast when the origin is gated (the fiber's clock, checked live there). */
+  /** Set by plan when the origin is gated (the fiber's clock, checked live there). */
   clock: Clock.Clock | undefined = undefined
-  /** A cached session's lookup for this fetch (planFast), and the fiber's clock that times it. */
+  /** A cached session's lookup for this fetch (plan), and the fiber's clock that times it. */
   found: Cache.Lookup | undefined = undefined
   cacheClock: Clock.Clock | undefined = undefined
   private attemptRunning: FastPath.Running | undefined = undefined
@@ -575,10 +583,10 @@ class FastFetching<A, R> extends Fetching implements Attempt.AttemptDone, FastPa
 
   /** Sends the first attempt (through the origin's gate when it has one); the caller holds what it returns. */
   launch(): FastPath.Running {
-    const plan = this.found?.plan
-    if (plan?._tag === "Hit") {
+    const cached = this.found?.plan
+    if (cached?._tag === "Hit") {
       // Answered from the cache: nothing is sent, nothing is left to abort.
-      this.deliver(this.found!.hit(plan.stored, this.startedAt))
+      this.deliver(this.found!.hit(cached.stored, this.startedAt))
       return answered
     }
     const hosts = this.session.hosts
@@ -588,8 +596,8 @@ class FastFetching<A, R> extends Fetching implements Attempt.AttemptDone, FastPa
   }
 
   // The origin's gate on callbacks: a slot at once, or a place in its queue
-  // (with a real timer for the deadline: planFast sends only fibers on the
-  // live clock here). Pauses and rate limits never reach this (planFast).
+  // (with a real timer for the deadline: plan sends only fibers on the
+  // live clock here). Pauses and rate limits never reach this (plan).
   private enterGate(clock: Clock.Clock, hosts: Hosts.Hosts): FastPath.Running {
     const origin = this.prepared.origin
     const ticket = hosts.enter(origin, clock.unsafeCurrentTimeMillis())
@@ -655,15 +663,18 @@ class FastFetching<A, R> extends Fetching implements Attempt.AttemptDone, FastPa
   fail(error: FetchError.FetchError | Attempt.Redirect): void {
     this.attemptRunning = undefined
     this.leaveGate(Adaptive.signalOfFailure(error), error)
+    // A redirect, an origin pause or a retry continues on the fiber; a
+    // failure nothing follows is the outcome, reported from here.
+    if (error._tag === "Redirect") return this.continueOnFiber(this.redirect(this.current!, error))
+    const rest = this.recover(error)
+    if (rest !== undefined) return this.continueOnFiber(rest)
     const found = this.found
-    if (!needsFiber(this.limits.retry, this.current!.method, error)) {
-      // needsFiber is true for every Redirect, so this is a FetchError.
-      if (error._tag === "Redirect") return
-      if (found === undefined) this.sink.fail(error)
-      else this.settled(found.settleFailure(error, this.cacheClock!.unsafeCurrentTimeMillis()))
-      return
-    }
-    const rest = this.onFailure(error)
+    if (found === undefined) this.sink.fail(error)
+    else this.settled(found.settleFailure(error, this.cacheClock!.unsafeCurrentTimeMillis()))
+  }
+
+  private continueOnFiber(rest: Effect.Effect<FetchResponse<Uint8Array>, FetchError.FetchError>): void {
+    const found = this.found
     this.sink.continueWith(finishWith(found === undefined ? rest : Cache.settling(found, rest, this.cacheClock!), this.finish))
   }
 
@@ -709,28 +720,35 @@ let theLiveClock: Clock.Clock | undefined = undefined
 const liveClock = (): Clock.Clock => theLiveClock ??= Effect.runSync(Effect.clock)
 
 /**
- * Whether `effect`'s fetch can start on callbacks, and if so the fetch ready
- * to launch. A session with tracing, metrics or host limits in force, a body
- * that must be encoded first, an invalid URL or a spent deadline all take
- * the ordinary path (`undefined`), which handles them. The one place that
- * decides between the two paths.
+ * Whether a fetch takes the fast path: the one place that decides it, asked
+ * by a fetch run on a fiber of its own (`commit`) and by a Gather lane that
+ * starts it on callbacks (`[FastPath.TypeId]`). Returns the fetch prepared
+ * and ready to launch on callbacks (its limits resolved, its request built,
+ * its deadline placed, a cached session's lookup done), or `"slow"`: run it
+ * on a fiber ({@link start}), which handles everything the callbacks do
+ * not. Slow are a session with tracing or metrics, a body that must be
+ * encoded first (a `FormData`, a `Stream`), an invalid URL or body, an
+ * origin that must wait (a pause, a rate limit) or a gate timed by a clock
+ * of the test's own, a request the cache may not answer, and a spent
+ * deadline. What follows a first attempt on callbacks (a redirect, a pause,
+ * a retry) is {@link Fetching.recover}'s to decide.
  */
-const planFast = <A, R>(
+export const plan = <A, R>(
   fiber: Fiber.RuntimeFiber<unknown, unknown>,
   session: SessionImpl,
   effect: FetchEffect<A, R>
-): FastFetching<A, R> | undefined => {
+): FastFetching<A, R> | "slow" => {
   const config = session.config
-  if (config.tracerPropagation || config.metrics) return undefined
+  if (config.tracerPropagation || config.metrics) return "slow"
   let limits: Limits
   try {
     limits = resolveCall(config, effect.options)
   } catch {
-    return undefined
+    return "slow"
   }
   const startedAt = performance.now()
   const prepared = prepare(session, effect.request, effect.options?.headers, undefined, startedAt)
-  if (!(prepared instanceof Attempt.PreparedRequest)) return undefined
+  if (!(prepared instanceof Attempt.PreparedRequest)) return "slow"
   const hosts = session.hosts
   let gatedBy: Clock.Clock | undefined = undefined
   if (!hosts.idle()) {
@@ -738,7 +756,7 @@ const planFast = <A, R>(
     // rate limit to wait for, or a clock of the test's own (the wait's
     // deadline would need it), takes the fiber gate.
     const clock = Context.get(fiber.currentDefaultServices, Clock.Clock)
-    if (clock !== liveClock() || !hosts.open(prepared.origin, clock.unsafeCurrentTimeMillis())) return undefined
+    if (clock !== liveClock() || !hosts.open(prepared.origin, clock.unsafeCurrentTimeMillis())) return "slow"
     gatedBy = clock
   }
   let found: Cache.Lookup | undefined = undefined
@@ -749,7 +767,7 @@ const planFast = <A, R>(
     // conditional of the caller's own) takes the fiber path.
     cacheClock = Context.get(fiber.currentDefaultServices, Clock.Clock)
     found = Cache.lookup(session.cache, prepared, cacheClock.unsafeCurrentTimeMillis(), limits.acceptStatus)
-    if (found === undefined) return undefined
+    if (found === undefined) return "slow"
     limits = Cache.limits(limits)
   }
   const fetching = new FastFetching(session, limits, startedAt, effect.finish, found === undefined ? prepared : found.toSend())
@@ -758,7 +776,7 @@ const planFast = <A, R>(
   fetching.cacheClock = cacheClock
   fetching.placeDeadline(fiber)
   fetching.remainingMs = fetching.deadlinePerfAt - performance.now()
-  return fetching.remainingMs > 0 ? fetching : undefined
+  return fetching.remainingMs > 0 ? fetching : "slow"
 }
 
 /**
@@ -783,8 +801,8 @@ export class FetchEffect<A, R> extends Effectable.Class<FetchResponse<A>, FetchE
   commit(): Effect.Effect<FetchResponse<A>, FetchError.FetchError, PublicSession | R> {
     return Effect.withFiberRuntime((fiber) => {
       const session = Context.unsafeGet(fiber.currentContext, sessionTag)
-      const fetching = planFast(fiber, session, this)
-      if (fetching === undefined) return finishWith(start(fiber, session, this.request, this.options, false), this.finish)
+      const fetching = plan(fiber, session, this)
+      if (fetching === "slow") return finishWith(start(fiber, session, this.request, this.options, false), this.finish)
       return Effect.async<FetchResponse<A>, FetchError.FetchError, R>((resume) => {
         fetching.sink = new ResumeSink(resume)
         // Held by the fiber (a Gather worker's slot, or its own until it
@@ -800,8 +818,8 @@ export class FetchEffect<A, R> extends Effectable.Class<FetchResponse<A>, FetchE
   ): FastPath.Running | undefined {
     const session = Context.getOrElse(fiber.currentContext, sessionTag, noSession)
     if (session === undefined) return undefined
-    const fetching = planFast(fiber, session, this)
-    if (fetching === undefined) return undefined
+    const fetching = plan(fiber, session, this)
+    if (fetching === "slow") return undefined
     fetching.sink = sink
     const running = fetching.launch()
     // A lane on a Gather worker's fiber: its slot holds the fetch. Lanes on
