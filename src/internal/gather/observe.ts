@@ -59,10 +59,8 @@ class Observed<A, E, R, C> extends Effectable.Class<A, E, R> implements FastPath
     fiber: Fiber.RuntimeFiber<unknown, unknown>,
     sink: FastPath.Sink<A, E, R>
   ): FastPath.Running | undefined {
-    const effect = this.effect
-    // Not startable on callbacks: the gather runs `commit()` on a fiber.
-    if (!FastPath.isFastPath(effect)) return undefined
-    return effect[FastPath.TypeId](fiber, new ObservingSink(this.hook, this.context, sink))
+    // Not startable on callbacks (undefined): the gather runs `commit()` on a fiber.
+    return FastPath.start(this.effect, fiber, new ObservingSink(this.hook, this.context, sink))
   }
 }
 
