@@ -25,7 +25,7 @@ type FetchResponse<A> = Attempt.FetchResponse<A>
  * or, when a retry, a redirect, an origin pause or an effectful finish
  * follows, the rest runs on the fiber through the same {@link Fetching}
  * methods as always. A Gather lane is one such sink; a fiber of its own
- * (`Effect.forEach`, `yield*`) is another, through {@link ResumeSink}.
+ * (`Effect.forEach`, `yield*`) is another, through `ResumeSink` (fetch.ts).
  */
 export class FastFetching<A, R> extends Fetching implements Attempt.AttemptDone, FastPath.Running {
   sink!: FastPath.Sink<FetchResponse<A>, FetchError.FetchError, R>

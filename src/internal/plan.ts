@@ -47,18 +47,18 @@ const liveClock = (): Clock.Clock => theLiveClock ??= Effect.runSync(Effect.cloc
 export const plan = <A, R>(
   fiber: Fiber.RuntimeFiber<unknown, unknown>,
   session: SessionImpl,
-  effect: FetchSpec<A, R>
+  spec: FetchSpec<A, R>
 ): FastFetching<A, R> | "slow" => {
   const config = session.config
   if (config.tracerPropagation || config.metrics) return "slow"
   let limits: Limits
   try {
-    limits = resolveCall(config, effect.options)
+    limits = resolveCall(config, spec.options)
   } catch {
     return "slow"
   }
   const startedAt = performance.now()
-  const prepared = prepare(session, effect.request, effect.options?.headers, undefined, startedAt)
+  const prepared = prepare(session, spec.request, spec.options?.headers, undefined, startedAt)
   if (!(prepared instanceof Attempt.PreparedRequest)) return "slow"
   const hosts = session.hosts
   let gatedBy: Clock.Clock | undefined = undefined
@@ -81,7 +81,7 @@ export const plan = <A, R>(
     if (found === undefined) return "slow"
     limits = Cache.limits(limits)
   }
-  const fetching = new FastFetching(session, limits, startedAt, effect.finish, found === undefined ? prepared : found.toSend())
+  const fetching = new FastFetching(session, limits, startedAt, spec.finish, found === undefined ? prepared : found.toSend())
   fetching.clock = gatedBy
   fetching.found = found
   fetching.cacheClock = cacheClock
