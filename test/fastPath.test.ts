@@ -36,11 +36,22 @@ const kinds = [
   "redirect-loop",
   "gzip",
   "invalid",
-  "big"
+  "big",
+  "post-text",
+  "post-json",
+  "put-bytes",
+  "post-form",
+  "post-303",
+  "post-307",
+  "post-retry-after",
+  "head"
 ] as const
 type Kind = typeof kinds[number]
 
 const Named = Schema.Struct({ name: Schema.String })
+/** What /echo saw; a form's body is left out (its boundary differs per request). */
+const Echoed = Schema.Struct({ method: Schema.String, body: Schema.String })
+const EchoedMethod = Schema.Struct({ method: Schema.String })
 
 /** Every input is a plain Fetch effect: what the fast path recognises. */
 const fetchOf = (kind: Kind, i: number, run: string): Effect.Effect<Fetch.FetchResponse<unknown>, FetchError.FetchError, Session.Session> => {
@@ -75,6 +86,28 @@ const fetchOf = (kind: Kind, i: number, run: string): Effect.Effect<Fetch.FetchR
       return Fetch.get("http://[::1")
     case "big":
       return Fetch.get("/bytes/4096", { maxBodyBytes: 1000 })
+    // The method helpers build the same fetch: a body of bytes takes the
+    // fast path, a form is encoded on the fiber path; a 303 turns a POST
+    // into a GET without body, a 307 sends it again; a POST is not retried.
+    case "post-text":
+      return Fetch.post("/echo", { text: `t${i}`, schema: Echoed })
+    case "post-json":
+      return Fetch.post("/echo", { json: { i }, schema: Echoed })
+    case "put-bytes":
+      return Fetch.put("/echo", { bytes: new Uint8Array([i % 256, 1, 2]), schema: Echoed })
+    case "post-form": {
+      const form = new FormData()
+      form.set("i", String(i))
+      return Fetch.post("/echo", { form, schema: EchoedMethod })
+    }
+    case "post-303":
+      return Fetch.post("/redirect-to?url=/echo&status=303", { text: `r${i}`, schema: Echoed })
+    case "post-307":
+      return Fetch.post("/redirect-to?url=/echo&status=307", { text: `r${i}`, schema: Echoed })
+    case "post-retry-after":
+      return Fetch.post(`/retry-after/0?status=429&times=1&key=${run}-${i}`, { text: "x" })
+    case "head":
+      return Fetch.head("/echo")
   }
 }
 

@@ -9,73 +9,9 @@
  * outcome is also kept beside the stream, from its completion until the
  * consumer has written it. Composing that as an Effect around the fetch
  * (`Effect.tap`) would send every request down the Gather's fiber path (a
- * fiber step per request: about 3× the CPU per request, bench S4), so the
- * hook travels the way the fetch itself does: it starts the fetch through
- * its own fast-path entry and reports to the lane's sink after the hook.
+ * fiber step per request: about 3× the CPU per request, bench S4); the
+ * Gather's `observe` keeps the hook on the fetch's own path, so the CLI
+ * needs nothing of the engine's callback protocol.
  */
-import * as Effect from "effect/Effect"
-import * as Effectable from "effect/Effectable"
-import type * as Fiber from "effect/Fiber"
-import * as FastPath from "../internal/engine/fastPath.js"
-
-/**
- * What to call when an item completes (never when it is interrupted), with
- * the item's own context: one hook for a whole gather, no closure per item.
- */
-export interface Hook<A, E, C> {
-  readonly onSuccess: (context: C, value: A) => void
-  readonly onFailure: (context: C, error: E) => void
-}
-
-/** The gather lane's sink, told after the hook. */
-class ObservingSink<A, E, R, C> implements FastPath.Sink<A, E, R> {
-  constructor(
-    private readonly hook: Hook<A, E, C>,
-    private readonly context: C,
-    private readonly sink: FastPath.Sink<A, E, R>
-  ) {}
-  succeed(value: A): void {
-    this.hook.onSuccess(this.context, value)
-    this.sink.succeed(value)
-  }
-  fail(error: E): void {
-    this.hook.onFailure(this.context, error)
-    this.sink.fail(error)
-  }
-  // The rest (a retry wait, a redirect) runs on the fiber, still observed.
-  continueWith(rest: Effect.Effect<A, E, R>): void {
-    this.sink.continueWith(observe(rest, this.hook, this.context))
-  }
-}
-
-class Observed<A, E, R, C> extends Effectable.Class<A, E, R> implements FastPath.FastPath<A, E, R> {
-  constructor(readonly effect: Effect.Effect<A, E, R>, readonly hook: Hook<A, E, C>, readonly context: C) {
-    super()
-  }
-
-  commit(): Effect.Effect<A, E, R> {
-    const { context, hook } = this
-    return Effect.tapBoth(this.effect, {
-      onSuccess: (value) => Effect.sync(() => hook.onSuccess(context, value)),
-      onFailure: (error) => Effect.sync(() => hook.onFailure(context, error))
-    })
-  }
-
-  [FastPath.TypeId](
-    fiber: Fiber.RuntimeFiber<unknown, unknown>,
-    sink: FastPath.Sink<A, E, R>
-  ): FastPath.Running | undefined {
-    const effect = this.effect
-    // Not startable on callbacks: the gather runs `commit()` on a fiber.
-    if (!FastPath.isFastPath(effect)) return undefined
-    return effect[FastPath.TypeId](fiber, new ObservingSink(this.hook, this.context, sink))
-  }
-}
-
-/**
- * `effect`, with `hook` told of its success or failure (and `context`)
- * before the gather sees it. A plain fetch stays on the fast path; anything
- * else runs as `effect` with the hook tapped on.
- */
-export const observe = <A, E, R, C>(effect: Effect.Effect<A, E, R>, hook: Hook<A, E, C>, context: C): Effect.Effect<A, E, R> =>
-  new Observed(effect, hook, context)
+export type { Hook } from "../internal/gather/observe.js"
+export { observe } from "../internal/gather/observe.js"

@@ -44,3 +44,15 @@ export interface FastPath<A, E, R> {
 }
 
 export const isFastPath = <A, E, R>(effect: Effect.Effect<A, E, R>): effect is Effect.Effect<A, E, R> & FastPath<A, E, R> => TypeId in effect
+
+/**
+ * Starts `effect` on callbacks when it can: what a Gather lane, or an effect
+ * that wraps another, asks of each effect. `undefined`: nothing started and
+ * `sink` is never called; run `effect` on a fiber. The effect decides (a
+ * fetch by its `plan`); this only asks it.
+ */
+export const start = <A, E, R>(
+  effect: Effect.Effect<A, E, R>,
+  fiber: Fiber.RuntimeFiber<unknown, unknown>,
+  sink: Sink<A, E, R>
+): Running | undefined => isFastPath(effect) ? effect[TypeId](fiber, sink) : undefined

@@ -111,10 +111,9 @@ export class Lane<I, A, E, EI, R> implements FastPath.Sink<A, E, R> {
         // A throwing iterator or function is a defect, as in Effect.forEach.
         return this.stop({ _tag: "Defect", defect: error })
       }
-      if (!FastPath.isFastPath(effect)) return this.continueWith(effect)
       this.starting = true
       this.completedWhileStarting = false
-      const started = effect[FastPath.TypeId](this.fiber, this)
+      const started = FastPath.start(effect, this.fiber, this)
       this.starting = false
       if (started === undefined) return this.continueWith(effect)
       if (!this.completedWhileStarting) {
