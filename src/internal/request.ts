@@ -135,7 +135,8 @@ export const prepare = (
     extraHeaders !== undefined || hasKeys(request.headers) || userInfo !== undefined || traceparent !== undefined ||
     (body._tag !== "Empty" && body._tag !== "Raw")
   ) {
-    headers = { ...headers }
+    // Object.assign, not a spread: names added to a spread copy are slow (engine/headerCopy.ts).
+    headers = Object.assign({}, headers)
     if (extraHeaders !== undefined) Object.assign(headers, lowerCaseHeaders(extraHeaders))
     Object.assign(headers, request.headers)
     if (userInfo !== undefined && headers["authorization"] === undefined) headers["authorization"] = userInfo
@@ -146,7 +147,7 @@ export const prepare = (
 
   const done = (bytes: string | Uint8Array | null, contentType: string | undefined): Prepared => {
     if (contentType !== undefined && headers["content-type"] === undefined) {
-      if (headers === session.config.headers) headers = { ...headers }
+      if (headers === session.config.headers) headers = Object.assign({}, headers)
       headers["content-type"] = contentType
     }
     return url === undefined
