@@ -13,6 +13,35 @@ import * as Schedule from "effect/Schedule"
 // can fail one with a duplicate pg_type row); a retry sees the table.
 const migrationRetry = Schedule.intersect(Schedule.spaced(Duration.millis(200)), Schedule.recurs(10))
 
+/**
+ * The jobs and results tables: the same in both dialects but for how each
+ * types the results' `seq` (Postgres numbers it with BIGSERIAL, SQLite with
+ * its AUTOINCREMENT rowid) and the jobs' `created_at`.
+ */
+const createJobsAndResults = (sql: SqlClient.SqlClient, types: { readonly seq: string; readonly createdAt: string }) =>
+  Effect.zipRight(
+    sql`CREATE TABLE IF NOT EXISTS gather_jobs (
+      id TEXT PRIMARY KEY,
+      total INTEGER NOT NULL,
+      created_at ${sql.literal(types.createdAt)} NOT NULL,
+      sealed INTEGER NOT NULL DEFAULT 1
+    )`,
+    sql`CREATE TABLE IF NOT EXISTS gather_results (
+      seq ${sql.literal(types.seq)},
+      job_id TEXT NOT NULL,
+      idx INTEGER NOT NULL,
+      ok INTEGER NOT NULL,
+      status INTEGER,
+      error TEXT,
+      stored_at BIGINT,
+      runner TEXT NOT NULL,
+      record TEXT NOT NULL,
+      origin TEXT,
+      timing TEXT,
+      UNIQUE (job_id, idx)
+    )`
+  )
+
 /** @internal Creates the results, jobs, batches and in-flight tables and their indexes, or adds what an older table lacks. */
 export const migrate: Effect.Effect<void, SqlError, SqlClient.SqlClient> = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
@@ -20,28 +49,7 @@ export const migrate: Effect.Effect<void, SqlError, SqlClient.SqlClient> = Effec
     // Both dialects only create and alter: what each returns is dropped.
     Effect.asVoid<unknown, SqlError, never>(sql.onDialectOrElse({
       pg: () =>
-        Effect.zipRight(
-          sql`CREATE TABLE IF NOT EXISTS gather_jobs (
-            id TEXT PRIMARY KEY,
-            total INTEGER NOT NULL,
-            created_at BIGINT NOT NULL,
-            sealed INTEGER NOT NULL DEFAULT 1
-          )`,
-          sql`CREATE TABLE IF NOT EXISTS gather_results (
-            seq BIGSERIAL PRIMARY KEY,
-            job_id TEXT NOT NULL,
-            idx INTEGER NOT NULL,
-            ok INTEGER NOT NULL,
-            status INTEGER,
-            error TEXT,
-            stored_at BIGINT,
-            runner TEXT NOT NULL,
-            record TEXT NOT NULL,
-            origin TEXT,
-            timing TEXT,
-            UNIQUE (job_id, idx)
-          )`
-        ).pipe(
+        createJobsAndResults(sql, { seq: "BIGSERIAL PRIMARY KEY", createdAt: "BIGINT" }).pipe(
           Effect.zipRight(sql`ALTER TABLE gather_results ADD COLUMN IF NOT EXISTS status INTEGER`),
           Effect.zipRight(sql`ALTER TABLE gather_results ADD COLUMN IF NOT EXISTS error TEXT`),
           Effect.zipRight(sql`ALTER TABLE gather_results ADD COLUMN IF NOT EXISTS stored_at BIGINT`),
@@ -50,28 +58,7 @@ export const migrate: Effect.Effect<void, SqlError, SqlClient.SqlClient> = Effec
           Effect.zipRight(sql`ALTER TABLE gather_jobs ADD COLUMN IF NOT EXISTS sealed INTEGER NOT NULL DEFAULT 1`)
         ),
       orElse: () =>
-        Effect.zipRight(
-          sql`CREATE TABLE IF NOT EXISTS gather_jobs (
-            id TEXT PRIMARY KEY,
-            total INTEGER NOT NULL,
-            created_at INTEGER NOT NULL,
-            sealed INTEGER NOT NULL DEFAULT 1
-          )`,
-          sql`CREATE TABLE IF NOT EXISTS gather_results (
-            seq INTEGER PRIMARY KEY AUTOINCREMENT,
-            job_id TEXT NOT NULL,
-            idx INTEGER NOT NULL,
-            ok INTEGER NOT NULL,
-            status INTEGER,
-            error TEXT,
-            stored_at BIGINT,
-            runner TEXT NOT NULL,
-            record TEXT NOT NULL,
-            origin TEXT,
-            timing TEXT,
-            UNIQUE (job_id, idx)
-          )`
-        ).pipe(
+        createJobsAndResults(sql, { seq: "INTEGER PRIMARY KEY AUTOINCREMENT", createdAt: "INTEGER" }).pipe(
           // SQLite has no ADD COLUMN IF NOT EXISTS: a table of 0.2.0 gets the columns here.
           Effect.zipRight(Effect.all([
             sql<{ readonly name: unknown }>`PRAGMA table_info(gather_results)`,
