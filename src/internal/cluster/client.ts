@@ -8,6 +8,7 @@ import * as Stream from "effect/Stream"
 import type * as api from "../../Cluster.js"
 import { batches, FetchBatch, Origin } from "./entity.js"
 import * as Report from "./report.js"
+import * as ResultStream from "./resultStream.js"
 import { clusterStorage, resolveStorage, shardingDefaults } from "./runner.js"
 import { sqlLayer } from "./storage.js"
 import * as Store from "./store.js"
@@ -115,7 +116,7 @@ export const layer = (options: api.ClientOptions): Layer.Layer<api.Client, api.C
         report: (job, reportOptions) => Report.report(store, job, reportOptions),
         jobs: store.jobs,
         results: (job, resultsOptions) =>
-          Store.results(store, job, {
+          ResultStream.results(store, job, {
             follow: resultsOptions?.follow ?? true,
             pollInterval: resultsOptions?.pollInterval ?? defaults.pollInterval
           })

@@ -10,16 +10,14 @@
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
-import * as Chunk from "effect/Chunk"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
-import * as Stream from "effect/Stream"
 import type * as api from "../../Cluster.js"
+import { migrate } from "./schema.js"
 
 /** @internal */
 export class JobError extends Data.TaggedError("JobError")<{
@@ -109,16 +107,12 @@ export interface JobStore {
 /** @internal */
 export const JobStore = Context.GenericTag<JobStore>("effect-gather/Cluster/JobStore")
 
-// Three runners starting at once race on CREATE TABLE IF NOT EXISTS (Postgres
-// can fail one with a duplicate pg_type row); a retry sees the table.
 /**
  * @internal
  * The storage is shared by every runner and client: a busy SQLite file or a
  * restarting Postgres answers again within seconds.
  */
 export const storageRetry = Schedule.intersect(Schedule.exponential(Duration.millis(50), 2), Schedule.recurs(8))
-
-const migrationRetry = Schedule.intersect(Schedule.spaced(Duration.millis(200)), Schedule.recurs(10))
 
 const asNumber = (value: unknown): number => typeof value === "number" ? value : Number(value ?? 0)
 
@@ -165,116 +159,7 @@ export const make: Effect.Effect<JobStore, SqlError, SqlClient.SqlClient> = Effe
         COALESCE(SUM(CASE WHEN stored_at >= ${since} THEN 1 ELSE 0 END), 0) AS recent
       FROM gather_results WHERE job_id = ${job} GROUP BY ${sql(column)}`
 
-  yield* Effect.retry(
-    // Both dialects only create and alter: what each returns is dropped.
-    Effect.asVoid<unknown, SqlError, never>(sql.onDialectOrElse({
-      pg: () =>
-        Effect.zipRight(
-          sql`CREATE TABLE IF NOT EXISTS gather_jobs (
-            id TEXT PRIMARY KEY,
-            total INTEGER NOT NULL,
-            created_at BIGINT NOT NULL,
-            sealed INTEGER NOT NULL DEFAULT 1
-          )`,
-          sql`CREATE TABLE IF NOT EXISTS gather_results (
-            seq BIGSERIAL PRIMARY KEY,
-            job_id TEXT NOT NULL,
-            idx INTEGER NOT NULL,
-            ok INTEGER NOT NULL,
-            status INTEGER,
-            error TEXT,
-            stored_at BIGINT,
-            runner TEXT NOT NULL,
-            record TEXT NOT NULL,
-            origin TEXT,
-            timing TEXT,
-            UNIQUE (job_id, idx)
-          )`
-        ).pipe(
-          Effect.zipRight(sql`ALTER TABLE gather_results ADD COLUMN IF NOT EXISTS status INTEGER`),
-          Effect.zipRight(sql`ALTER TABLE gather_results ADD COLUMN IF NOT EXISTS error TEXT`),
-          Effect.zipRight(sql`ALTER TABLE gather_results ADD COLUMN IF NOT EXISTS stored_at BIGINT`),
-          Effect.zipRight(sql`ALTER TABLE gather_results ADD COLUMN IF NOT EXISTS origin TEXT`),
-          Effect.zipRight(sql`ALTER TABLE gather_results ADD COLUMN IF NOT EXISTS timing TEXT`),
-          Effect.zipRight(sql`ALTER TABLE gather_jobs ADD COLUMN IF NOT EXISTS sealed INTEGER NOT NULL DEFAULT 1`)
-        ),
-      orElse: () =>
-        Effect.zipRight(
-          sql`CREATE TABLE IF NOT EXISTS gather_jobs (
-            id TEXT PRIMARY KEY,
-            total INTEGER NOT NULL,
-            created_at INTEGER NOT NULL,
-            sealed INTEGER NOT NULL DEFAULT 1
-          )`,
-          sql`CREATE TABLE IF NOT EXISTS gather_results (
-            seq INTEGER PRIMARY KEY AUTOINCREMENT,
-            job_id TEXT NOT NULL,
-            idx INTEGER NOT NULL,
-            ok INTEGER NOT NULL,
-            status INTEGER,
-            error TEXT,
-            stored_at BIGINT,
-            runner TEXT NOT NULL,
-            record TEXT NOT NULL,
-            origin TEXT,
-            timing TEXT,
-            UNIQUE (job_id, idx)
-          )`
-        ).pipe(
-          // SQLite has no ADD COLUMN IF NOT EXISTS: a table of 0.2.0 gets the columns here.
-          Effect.zipRight(Effect.all([
-            sql<{ readonly name: unknown }>`PRAGMA table_info(gather_results)`,
-            sql<{ readonly name: unknown }>`PRAGMA table_info(gather_jobs)`
-          ])),
-          Effect.flatMap(([results, jobs]) => {
-            const names = new Set(results.map((c) => String(c.name)))
-            const jobNames = new Set(jobs.map((c) => String(c.name)))
-            return Effect.all([
-              names.has("status") ? Effect.void : sql`ALTER TABLE gather_results ADD COLUMN status INTEGER`,
-              names.has("error") ? Effect.void : sql`ALTER TABLE gather_results ADD COLUMN error TEXT`,
-              names.has("stored_at") ? Effect.void : sql`ALTER TABLE gather_results ADD COLUMN stored_at BIGINT`,
-              names.has("origin") ? Effect.void : sql`ALTER TABLE gather_results ADD COLUMN origin TEXT`,
-              names.has("timing") ? Effect.void : sql`ALTER TABLE gather_results ADD COLUMN timing TEXT`,
-              jobNames.has("sealed") ? Effect.void : sql`ALTER TABLE gather_jobs ADD COLUMN sealed INTEGER NOT NULL DEFAULT 1`
-            ], { discard: true })
-          })
-        )
-    })),
-    migrationRetry
-  )
-  // The same in both dialects: per-origin totals (a row per batch, written
-  // by submit; about 1/64 of the results' rows) and what each runner has in
-  // flight now (a few rows per runner, replaced every second).
-  yield* Effect.retry(
-    Effect.zipRight(
-      sql`CREATE TABLE IF NOT EXISTS gather_batches (
-        job_id TEXT NOT NULL,
-        batch INTEGER NOT NULL,
-        origin TEXT NOT NULL,
-        size INTEGER NOT NULL,
-        PRIMARY KEY (job_id, batch)
-      )`,
-      sql`CREATE TABLE IF NOT EXISTS gather_inflight (
-        runner TEXT NOT NULL,
-        job_id TEXT NOT NULL,
-        origin TEXT NOT NULL,
-        in_flight INTEGER NOT NULL,
-        updated_at BIGINT NOT NULL,
-        PRIMARY KEY (runner, job_id, origin)
-      )`
-    ),
-    migrationRetry
-  )
-  // `results` pages a job's rows in `seq` order: (job_id, seq) serves it without a sort.
-  yield* Effect.retry(sql`CREATE INDEX IF NOT EXISTS gather_results_job_seq ON gather_results (job_id, seq)`, migrationRetry)
-  // `status` counts a job's results and `progress` groups them by origin and
-  // by runner: this index covers all three, so none reads a row's record
-  // (the JSON is most of a row's bytes). One more index per insert: the
-  // writer's multi-row inserts keep that cost per statement small.
-  yield* Effect.retry(
-    sql`CREATE INDEX IF NOT EXISTS gather_results_job_origin ON gather_results (job_id, origin, runner, ok, stored_at)`,
-    migrationRetry
-  )
+  yield* migrate
 
   type JobRow = { readonly id: unknown; readonly total: unknown; readonly created_at: unknown; readonly sealed: unknown }
   const statusOf = (row: JobRow) =>
@@ -475,86 +360,3 @@ export const make: Effect.Effect<JobStore, SqlError, SqlClient.SqlClient> = Effe
 
 /** @internal */
 export const layer: Layer.Layer<JobStore, SqlError, SqlClient.SqlClient> = Layer.effect(JobStore, make)
-
-/**
- * Every stored result of a job, in the order they were stored, each once.
- *
- * Postgres hands out `seq` values before the rows commit, so a row with a
- * lower `seq` can appear after a higher one was read: each page re-reads a
- * window behind the cursor, and a set of the indexes already emitted drops
- * the repeats. When the stream ends, one full pass picks up anything the
- * window missed. A job still being submitted is followed until it is
- * sealed and every input has a result.
- *
- * @internal
- */
-export const results = (
-  store: JobStore,
-  job: string,
-  options: { readonly follow: boolean; readonly pollInterval: Duration.DurationInput }
-): Stream.Stream<api.StoredResult, SqlError | JobError> =>
-  Stream.unwrap(Effect.map(store.status(job), (initial) => {
-    // One byte per input; grows while the job is still being submitted.
-    let seen = new Uint8Array(Math.max(initial.total, 1024))
-    let total = initial.total
-    let sealed = !initial.submitting
-    let emitted = 0
-    let cursor = 0
-    const window = 256
-    const pageSize = 1000
-
-    const fresh = (rows: ReadonlyArray<StoredRow>): Array<api.StoredResult> => {
-      const out: Array<api.StoredResult> = []
-      for (const row of rows) {
-        if (row.seq > cursor) cursor = row.seq
-        if (row.index < 0) continue
-        if (row.index >= seen.length) {
-          const grown = new Uint8Array(Math.max(row.index + 1, seen.length * 2))
-          grown.set(seen)
-          seen = grown
-        }
-        if (seen[row.index] === 1) continue
-        seen[row.index] = 1
-        emitted++
-        out.push({ index: row.index, runner: row.runner, ok: row.ok, status: row.status, error: row.error, record: row.record })
-      }
-      return out
-    }
-
-    const sweep = Effect.gen(function*() {
-      const out: Array<api.StoredResult> = []
-      let after = 0
-      while (true) {
-        const rows = yield* store.page(job, after, pageSize)
-        if (rows.length === 0) return out
-        after = rows[rows.length - 1]!.seq
-        const keep = cursor
-        for (const row of fresh(rows)) out.push(row)
-        cursor = keep
-      }
-    })
-
-    // None: the stream is over.
-    const next: Effect.Effect<Option.Option<Chunk.Chunk<api.StoredResult>>, SqlError | JobError> = Effect.gen(function*() {
-      while (true) {
-        if (sealed && emitted >= total) return Option.none()
-        const rows = yield* store.page(job, Math.max(0, cursor - window), pageSize)
-        const out = fresh(rows)
-        if (out.length > 0) return Option.some(Chunk.unsafeFromArray(out))
-        if (rows.length >= pageSize) continue
-        const status = yield* store.status(job)
-        total = status.total
-        sealed = !status.submitting
-        if (status.done > emitted) {
-          const missed = yield* sweep
-          if (missed.length > 0) return Option.some(Chunk.unsafeFromArray(missed))
-        }
-        if (!options.follow) return Option.none()
-        yield* Effect.sleep(options.pollInterval)
-      }
-    })
-
-    return Stream.flattenChunks(Stream.repeatEffectOption(
-      Effect.flatMap(Effect.mapError(next, Option.some), (o) => Option.isSome(o) ? Effect.succeed(o.value) : Effect.fail(Option.none()))
-    ))
-  }))

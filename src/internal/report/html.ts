@@ -6,6 +6,7 @@
  * can close the tag or start markup.
  */
 import { clientScript, pageStyle } from "./page.js"
+import type { ReportData } from "./pageData.js"
 import type { Recorder } from "./recorder.js"
 import { histValue, outcomeNames, PHASES, SEGMENT } from "./recorder.js"
 
@@ -22,7 +23,7 @@ const quantiles = (h: { quantile(q: number): number }) => ({
 const round = (ms: number): number | null => Number.isFinite(ms) ? Math.round(ms * 100) / 100 : null
 
 /** Everything the page draws, as plain JSON data. */
-export const snapshot = (recorder: Recorder, nowPerf: number, options: PageOptions | undefined) => {
+export const snapshot = (recorder: Recorder, nowPerf: number, options: PageOptions | undefined): ReportData => {
   const kept = recorder.start.length
   let lastEnd = 0
   for (let row = 0; row < kept; row++) {
