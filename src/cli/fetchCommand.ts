@@ -28,18 +28,18 @@ import { observe } from "./completion.js"
 import type { Hook } from "./completion.js"
 import { describe, SomeFailed, StdoutClosed, UsageError } from "./errors.js"
 import type { RunFailed } from "./errors.js"
-import { helpDoc, positive, validated } from "./help.js"
+import { helpDoc, validated } from "./help.js"
 import * as Input from "./input.js"
 import * as InputKey from "./inputKey.js"
 import * as Output from "./output.js"
-import { parseBytes, parseChoice, parseHeaders, parseMethod } from "./parse.js"
+import { parseChoice, parseHeaders, parseMethod } from "./parse.js"
 import type { Method } from "./parse.js"
 import { renderProgress, showProgress } from "./progress.js"
 import { defaultLimits as RecordBatchLimits, RecordBatch } from "./recordBatch.js"
 import * as Resume from "./resume.js"
 import { fileNameFor, resolveInside } from "./safeName.js"
-import type { SessionFlags } from "./sessionOptions.js"
-import { sessionOptions, toSessionOptions } from "./sessionOptions.js"
+import type { CheckedSessionFlags, SessionFlags } from "./sessionOptions.js"
+import { concurrencyOption, fetchSessionOptions as session, proxySetting, sessionOptions, toFetchSessionOptions } from "./sessionOptions.js"
 import { formatBytes, formatMs, renderBars, renderHistogram, renderSummary, sentNothing, Tally } from "./summary.js"
 import type { Bar } from "./summary.js"
 
@@ -96,8 +96,7 @@ export interface FetchConfig extends SessionFlags {
   readonly proxy: string
 }
 
-/** The file of the HTTP cache inside `--cache DIR`. */
-export const cacheFileName = "http-cache.sqlite"
+export { cacheFileName } from "./sessionOptions.js"
 
 /** Past this many inputs, `--format bars` shows a latency histogram instead of a bar each. */
 export const maxBarRows = 50
@@ -107,37 +106,12 @@ const options = {
     Args.withDescription("File with one URL per line; '-' or nothing reads stdin. Blank lines and # comments are skipped."),
     Args.optional
   ),
-  concurrency: Options.integer("concurrency").pipe(
-    Options.withPseudoName("N"),
-    Options.withAlias("c"),
-    Options.withDescription("Requests in flight at once (default 32)."),
-    validated(positive("concurrency")),
-    Options.withDefault(32)
-  ),
-  perHost: Options.integer("per-host").pipe(
-    Options.withPseudoName("N"),
-    Options.withDescription("At most this many requests in flight per host (and connections per host)."),
-    validated(positive("per-host")),
-    Options.optional
-  ),
-  adaptive: Options.boolean("adaptive").pipe(
-    Options.withDescription(
-      "Find each host's capacity: an in-flight window per host that grows while requests succeed and shrinks on 429, 503, resets and timeouts (at most -c; shown in the progress line)."
-    )
-  ),
-  retryAfter: Options.choice("retry-after", ["request", "origin"]).pipe(
-    Options.withDescription(
-      "What a 429/503 Retry-After holds back: the refused request only (default; the whole host when, after the first wait, 4 different paths are refused with no success between), or every request to the host."
-    ),
-    Options.optional
-  ),
+  concurrency: concurrencyOption({ what: "Requests in flight at once", default: 32 }),
+  perHost: session.perHost,
+  adaptive: session.adaptive,
+  retryAfter: session.retryAfter,
   ...sessionOptions,
-  header: Options.text("header").pipe(
-    Options.withPseudoName("'NAME: VALUE'"),
-    Options.withAlias("H"),
-    Options.withDescription("A request header 'Name: value'; repeat for more."),
-    Options.repeated
-  ),
+  header: session.header,
   method: Options.text("method").pipe(
     Options.withPseudoName("METHOD"),
     Options.withAlias("X"),
@@ -166,12 +140,7 @@ const options = {
     Options.withDescription("Save each successful body in this directory, under a safe name derived from its URL."),
     Options.optional
   ),
-  maxBody: Options.text("max-body").pipe(
-    Options.withPseudoName("SIZE"),
-    Options.withDescription("Largest body accepted, e.g. 512k, 10MB (binary units), or off (default 32MB)."),
-    validated(parseBytes),
-    Options.optional
-  ),
+  maxBody: session.maxBody,
   format: Options.text("format").pipe(
     Options.withPseudoName(formats.join("|")),
     Options.withDescription(
@@ -187,38 +156,16 @@ const options = {
     Options.withAlias("q"),
     Options.withDescription("No progress line.")
   ),
-  ca: Options.text("ca").pipe(
-    Options.withPseudoName("FILE"),
-    Options.withDescription(
-      "Trust the certificate authorities in this PEM file for https (instead of the bundled roots), e.g. the CA `gather serve --tls` prints."
-    ),
-    Options.optional
-  ),
-  http2: Options.boolean("http2").pipe(
-    Options.withDescription("Offer HTTP/2 to https servers (HTTP/1.1 when they decline).")
-  ),
+  ca: session.ca,
+  http2: session.http2,
   report: Options.text("report").pipe(
     Options.withPseudoName("FILE"),
     Options.withDescription("Also write a run report to this HTML file: waterfall, in flight vs the limit, latency, origins, errors (opens offline)."),
     Options.optional
   ),
-  cache: Options.text("cache").pipe(
-    Options.withPseudoName("DIR"),
-    Options.withDescription(
-      `Keep an HTTP cache (RFC 9111) in DIR/${cacheFileName}: a response still fresh by its Cache-Control max-age or Expires is answered from it without a request, a stale one is asked about with If-None-Match / If-Modified-Since (a 304 costs no body). Records say cache: hit, revalidated or miss; the summary counts them.`
-    ),
-    Options.optional
-  ),
-  revalidate: Options.boolean("revalidate").pipe(
-    Options.withDescription("With --cache: ask the server about every stored response, fresh ones too (a conditional request each).")
-  ),
-  proxy: Options.text("proxy").pipe(
-    Options.withPseudoName("URL|env|none"),
-    Options.withDescription(
-      "Send every request through this proxy (http://user:password@host:port, by CONNECT), or env (default): HTTP_PROXY, HTTPS_PROXY and NO_PROXY (lower case too), or none."
-    ),
-    Options.withDefault("env")
-  )
+  cache: session.cache,
+  revalidate: session.revalidate,
+  proxy: session.proxy
 }
 
 /** The window holding back the most (the smallest of any host's), if any host has one. */
@@ -272,32 +219,10 @@ const histogramLines = (tally: Tally): Array<string> => {
 
 const noteOf = (record: Records.ResultRecord): string => record.error !== null && record.error.tag !== "BadStatus" ? record.error.tag : String(record.status)
 
-const fetchSessionOptions = (
-  config: FetchConfig,
-  headers: Readonly<Record<string, string>>,
-  ca: Buffer | undefined,
-  cacheDir: string | undefined
-): Session.Options => ({
-  headers,
-  proxy: proxyOption(config.proxy),
-  cache: cacheDir === undefined ? undefined : { store: { sqlite: path.join(cacheDir, cacheFileName) }, revalidate: config.revalidate },
-  tls: ca === undefined ? undefined : { ca },
-  allowH2: config.http2,
-  // One connection per request in flight, so `-c` is what reaches one host.
-  maxConnectionsPerHost: Option.getOrElse(config.perHost, () => config.concurrency),
-  maxInFlightPerHost: Option.getOrUndefined(config.perHost),
-  ...toSessionOptions(config),
-  adaptive: config.adaptive ? { max: Option.getOrElse(config.perHost, () => config.concurrency) } : undefined,
-  retryAfter: Option.getOrUndefined(config.retryAfter),
-  maxBodyBytes: Option.getOrUndefined(config.maxBody)
-})
-
-const proxyOption = (value: string): Session.Proxy => value === "none" ? false : value
-
 /** The --proxy value (and with env, the variables) checked by the library's own parser, as a usage error. */
 const checkProxy = (value: string): Effect.Effect<void, UsageError> =>
   Effect.try({
-    try: () => resolveProxy(proxyOption(value), process.env),
+    try: () => resolveProxy(proxySetting(value), process.env),
     catch: (error) => new UsageError({ message: `--proxy: ${error instanceof Error ? error.message : String(error)}` })
   })
 
@@ -317,7 +242,7 @@ const cacheDirectory = (dir: string): Effect.Effect<string, UsageError> =>
   )
 
 /** Checks what the parser cannot: combinations of options, and that the input exists. */
-const preflight = (config: FetchConfig) =>
+const preflight = (config: FetchConfig): Effect.Effect<CheckedSessionFlags, UsageError> =>
   Effect.gen(function*() {
     if (config.revalidate && Option.isNone(config.cache)) {
       return yield* new UsageError({ message: "--revalidate needs --cache DIR (the cache to revalidate)" })
@@ -665,10 +590,10 @@ const gather = (config: FetchConfig) =>
 
 /** Runs `gather fetch`. */
 export const run = (config: FetchConfig) =>
-  Effect.flatMap(preflight(config), ({ ca, cacheDir, headers }) =>
+  Effect.flatMap(preflight(config), (checked) =>
     gather(config).pipe(
       Effect.scoped,
-      Effect.provide(Session.layer(fetchSessionOptions(config, headers, ca, cacheDir)))
+      Effect.provide(Session.layer(toFetchSessionOptions(config, checked)))
     ))
 
 export const command = Command.make("fetch", options, run).pipe(
