@@ -1,8 +1,8 @@
 /**
  * `gather fetch [FILE|-]`: fetch every URL of a file or stdin through one
  * session and write one NDJSON record per input. Its flags and checks are
- * in fetchOptions.ts, the run in fetchRun.ts and the table's rows in
- * fetchOutput.ts.
+ * in fetchOptions.ts, the inputs in fetchInput.ts, the run in fetchRun.ts
+ * and what it writes in fetchOutput.ts.
  */
 import * as Command from "@effect/cli/Command"
 import * as Effect from "effect/Effect"

@@ -4,6 +4,7 @@
  * and the checks the parser cannot make, done before anything is opened.
  */
 import * as Args from "@effect/cli/Args"
+import type * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -11,7 +12,6 @@ import * as Option from "effect/Option"
 import * as crypto from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import type { Session } from "../index.js"
 import { resolveProxy } from "../internal/engine/proxy.js"
 import { UsageError } from "./errors.js"
 import { validated } from "./help.js"
@@ -19,8 +19,8 @@ import * as Input from "./input.js"
 import * as Output from "./output.js"
 import { parseChoice, parseHeaders, parseMethod } from "./parse.js"
 import type { Method } from "./parse.js"
-import type { CheckedSessionFlags, SessionFlags } from "./sessionOptions.js"
 import { concurrencyOption, fetchSessionOptions as session, proxySetting, sessionOptions } from "./sessionOptions.js"
+import type { CheckedSessionFlags } from "./sessionOptions.js"
 
 /** Output formats of `gather fetch`. */
 export const formats = ["ndjson", "table", "bars"] as const
@@ -28,34 +28,10 @@ export const formats = ["ndjson", "table", "bars"] as const
 /** Output formats of `gather fetch`. */
 export type Format = typeof formats[number]
 
-/** Everything `gather fetch` was asked to do, parsed. */
-export interface FetchConfig extends SessionFlags {
-  readonly file: Option.Option<string>
-  readonly concurrency: number
-  readonly perHost: Option.Option<number>
-  readonly adaptive: boolean
-  readonly retryAfter: Option.Option<Session.RetryAfterScope>
-  readonly header: ReadonlyArray<string>
-  readonly method: Method
-  readonly out: Option.Option<string>
-  readonly resume: boolean
-  readonly retryFailed: boolean
-  readonly bodyDir: Option.Option<string>
-  readonly maxBody: Option.Option<number | false>
-  readonly format: Format
-  readonly ordered: boolean
-  readonly quiet: boolean
-  readonly ca: Option.Option<string>
-  readonly http2: boolean
-  readonly report: Option.Option<string>
-  readonly cache: Option.Option<string>
-  readonly revalidate: boolean
-  readonly proxy: string
-}
-
 /** Past this many inputs, `--format bars` shows a latency histogram instead of a bar each. */
 export const maxBarRows = 50
 
+/** The flags and the argument of `gather fetch`, in the order of its help. */
 export const options = {
   file: Args.text({ name: "FILE" }).pipe(
     Args.withDescription("File with one URL per line; '-' or nothing reads stdin. Blank lines and # comments are skipped."),
@@ -122,6 +98,9 @@ export const options = {
   revalidate: session.revalidate,
   proxy: session.proxy
 }
+
+/** Everything `gather fetch` was asked to do, parsed. */
+export type FetchConfig = Command.Command.ParseConfig<typeof options>
 
 /** The --proxy value (and with env, the variables) checked by the library's own parser, as a usage error. */
 const checkProxy = (value: string): Effect.Effect<void, UsageError> =>
