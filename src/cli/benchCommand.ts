@@ -15,6 +15,7 @@ import { RunFailed, SomeFailed, UsageError } from "./errors.js"
 import { helpDoc, positive, validated } from "./help.js"
 import * as Output from "./output.js"
 import { durationFlag } from "./parse.js"
+import { concurrencyOption, connectionLimits } from "./sessionOptions.js"
 import { formatMs, formatRate, renderTimeline } from "./summary.js"
 import type { Span } from "./summary.js"
 
@@ -30,13 +31,7 @@ const options = {
     validated(positive("requests")),
     Options.withDefault(20)
   ),
-  concurrency: Options.integer("concurrency").pipe(
-    Options.withPseudoName("C"),
-    Options.withAlias("c"),
-    Options.withDescription("Requests at once in the concurrent run (default 10)."),
-    validated(positive("concurrency")),
-    Options.withDefault(10)
-  ),
+  concurrency: concurrencyOption({ what: "Requests at once in the concurrent run", default: 10, pseudoName: "C" }),
   latency: Options.text("latency").pipe(
     Options.withPseudoName("DURATION"),
     Options.withDescription("Latency of the embedded demo server (default 100ms); ignored with a URL_TEMPLATE."),
@@ -75,7 +70,7 @@ const runMode = (urls: ReadonlyArray<string>, concurrency: number) =>
     return { spans, totalMs: performance.now() - t0 }
   }).pipe(
     // A fresh pool for each run, so both pay for their connections.
-    Effect.provide(Session.layer({ maxConnectionsPerHost: concurrency, retry: false }))
+    Effect.provide(Session.layer({ ...connectionLimits(concurrency), retry: false }))
   )
 
 /** Both runs are drawn on the same time scale (the slower run's), so the bars show the speed-up. */

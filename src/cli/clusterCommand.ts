@@ -26,7 +26,7 @@ import * as Input from "./input.js"
 import * as Output from "./output.js"
 import { durationFlag } from "./parse.js"
 import { renderProgress } from "./progress.js"
-import { sessionOptions, toSessionOptions } from "./sessionOptions.js"
+import { concurrencyOption, sessionOptions, toSessionOptions } from "./sessionOptions.js"
 
 const loadCluster = Effect.promise(() => import("../Cluster.js"))
 
@@ -125,13 +125,11 @@ const runnerOptions = {
     validated(positive("per-origin")),
     Options.withDefault(4)
   ),
-  concurrency: Options.integer("concurrency").pipe(
-    Options.withAlias("c"),
-    Options.withPseudoName("N"),
-    Options.withDescription("Requests this runner has in flight at once, over all its origins; each runner adds its own (default 64)."),
-    validated(positive("concurrency")),
-    Options.withDefault(64)
-  ),
+  concurrency: concurrencyOption({
+    what: "Requests this runner has in flight at once, over all its origins; each runner adds its own",
+    default: 64,
+    check: positive
+  }),
   ...sessionOptions,
   statsEvery: Options.text("stats-every").pipe(
     Options.withPseudoName("DURATION"),

@@ -1,17 +1,40 @@
 /**
- * The session flags that `gather fetch` and `gather cluster runner` share
- * (`--rate`, `--timeout`, `--retries`), declared once and mapped once to
- * `Session.Options`, so both commands parse and refuse them alike.
+ * The session's flags, declared once as `@effect/cli` options and mapped
+ * once to `Session.Options`: `-c` for every command that sends (`fetch`,
+ * `cluster runner`, `bench`), `--rate`, `--timeout` and `--retries` for
+ * `fetch` and `cluster runner` alike (so both parse and refuse them the
+ * same way), and the rest of the session `gather fetch` opens.
  */
+import type * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import type * as Duration from "effect/Duration"
+import type * as Either from "effect/Either"
 import * as Option from "effect/Option"
+import * as path from "node:path"
 import type * as Session from "../Session.js"
-import { nonNegative, validated } from "./help.js"
-import { limitFlag, rateFlag } from "./parse.js"
-import type { Rate } from "./parse.js"
+import { nonNegative, positive, validated } from "./help.js"
+import { limitFlag, parseBytes, rateFlag } from "./parse.js"
 
-/** The shared flags, as `@effect/cli` options (spread into a command's own). */
+/**
+ * `-c, --concurrency N`: requests in flight at once. Each command says what
+ * its count bounds (`what`, to which the help adds the default) and may
+ * name the value otherwise (`pseudoName`) or refuse it with its own
+ * message (`check`; the runner's says "a positive integer").
+ */
+export const concurrencyOption = (spec: {
+  readonly what: string
+  readonly default: number
+  readonly pseudoName?: string | undefined
+  readonly check?: ((name: string) => (n: number) => Either.Either<number, string>) | undefined
+}): Options.Options<number> =>
+  Options.integer("concurrency").pipe(
+    Options.withPseudoName(spec.pseudoName ?? "N"),
+    Options.withAlias("c"),
+    Options.withDescription(`${spec.what} (default ${spec.default}).`),
+    validated((spec.check ?? positive)("concurrency")),
+    Options.withDefault(spec.default)
+  )
+
+/** The flags `gather fetch` and `gather cluster runner` share, as `@effect/cli` options (spread into a command's own). */
 export const sessionOptions = {
   rate: Options.text("rate").pipe(
     Options.withPseudoName("RATE"),
@@ -34,11 +57,7 @@ export const sessionOptions = {
 }
 
 /** What the shared flags parse to. */
-export interface SessionFlags {
-  readonly rate: Option.Option<Rate>
-  readonly timeout: Option.Option<Duration.Duration | false>
-  readonly retries: Option.Option<number>
-}
+export type SessionFlags = Command.Command.ParseConfig<typeof sessionOptions>
 
 /** The part of `Session.Options` the shared flags set (absent flags leave the library's defaults). */
 export const toSessionOptions = (flags: SessionFlags): Pick<Session.Options, "ratePerHost" | "timeout" | "retry"> => ({
@@ -46,3 +65,120 @@ export const toSessionOptions = (flags: SessionFlags): Pick<Session.Options, "ra
   timeout: Option.match(flags.timeout, { onNone: () => undefined, onSome: (total) => ({ total }) }),
   retry: Option.match(flags.retries, { onNone: () => undefined, onSome: (n) => (n === 0 ? false : n) })
 })
+
+/**
+ * The connection limits for `concurrency` requests in flight: one
+ * connection per request in flight, so `-c` is what reaches one host, or
+ * `--per-host` when given (which caps the host's requests in flight too).
+ */
+export const connectionLimits = (
+  concurrency: number,
+  perHost: Option.Option<number> = Option.none()
+): { readonly maxConnectionsPerHost: number; readonly maxInFlightPerHost: number | undefined } => ({
+  maxConnectionsPerHost: Option.getOrElse(perHost, () => concurrency),
+  maxInFlightPerHost: Option.getOrUndefined(perHost)
+})
+
+/** The file of the HTTP cache inside `--cache DIR`. */
+export const cacheFileName = "http-cache.sqlite"
+
+/**
+ * The session flags only `gather fetch` has, as `@effect/cli` options; the
+ * command places each among its own flags (the order of its help).
+ */
+export const fetchSessionOptions = {
+  perHost: Options.integer("per-host").pipe(
+    Options.withPseudoName("N"),
+    Options.withDescription("At most this many requests in flight per host (and connections per host)."),
+    validated(positive("per-host")),
+    Options.optional
+  ),
+  adaptive: Options.boolean("adaptive").pipe(
+    Options.withDescription(
+      "Find each host's capacity: an in-flight window per host that grows while requests succeed and shrinks on 429, 503, resets and timeouts (at most -c; shown in the progress line)."
+    )
+  ),
+  retryAfter: Options.choice("retry-after", ["request", "origin"]).pipe(
+    Options.withDescription(
+      "What a 429/503 Retry-After holds back: the refused request only (default; the whole host when, after the first wait, 4 different paths are refused with no success between), or every request to the host."
+    ),
+    Options.optional
+  ),
+  header: Options.text("header").pipe(
+    Options.withPseudoName("'NAME: VALUE'"),
+    Options.withAlias("H"),
+    Options.withDescription("A request header 'Name: value'; repeat for more."),
+    Options.repeated
+  ),
+  maxBody: Options.text("max-body").pipe(
+    Options.withPseudoName("SIZE"),
+    Options.withDescription("Largest body accepted, e.g. 512k, 10MB (binary units), or off (default 32MB)."),
+    validated(parseBytes),
+    Options.optional
+  ),
+  ca: Options.text("ca").pipe(
+    Options.withPseudoName("FILE"),
+    Options.withDescription(
+      "Trust the certificate authorities in this PEM file for https (instead of the bundled roots), e.g. the CA `gather serve --tls` prints."
+    ),
+    Options.optional
+  ),
+  http2: Options.boolean("http2").pipe(
+    Options.withDescription("Offer HTTP/2 to https servers (HTTP/1.1 when they decline).")
+  ),
+  cache: Options.text("cache").pipe(
+    Options.withPseudoName("DIR"),
+    Options.withDescription(
+      `Keep an HTTP cache (RFC 9111) in DIR/${cacheFileName}: a response still fresh by its Cache-Control max-age or Expires is answered from it without a request, a stale one is asked about with If-None-Match / If-Modified-Since (a 304 costs no body). Records say cache: hit, revalidated or miss; the summary counts them.`
+    ),
+    Options.optional
+  ),
+  revalidate: Options.boolean("revalidate").pipe(
+    Options.withDescription("With --cache: ask the server about every stored response, fresh ones too (a conditional request each).")
+  ),
+  proxy: Options.text("proxy").pipe(
+    Options.withPseudoName("URL|env|none"),
+    Options.withDescription(
+      "Send every request through this proxy (http://user:password@host:port, by CONNECT), or env (default): HTTP_PROXY, HTTPS_PROXY and NO_PROXY (lower case too), or none."
+    ),
+    Options.withDefault("env")
+  )
+}
+
+/**
+ * What `gather fetch`'s session flags parse to, `-c` and the shared ones
+ * included; `-H`, `--ca` and `--cache` are read as checked (see {@link CheckedSessionFlags}).
+ */
+export type FetchSessionFlags = Omit<Command.Command.ParseConfig<typeof fetchSessionOptions>, "header" | "ca" | "cache"> & SessionFlags & {
+  readonly concurrency: number
+}
+
+/** What the flags name, read and checked before the session opens (see the fetch command's preflight). */
+export interface CheckedSessionFlags {
+  /** The `-H` headers, parsed. */
+  readonly headers: Readonly<Record<string, string>>
+  /** The `--ca` file's certificates. */
+  readonly ca: Buffer | undefined
+  /** The `--cache` directory, created. */
+  readonly cacheDir: string | undefined
+}
+
+/** `--proxy`'s value as the session takes it. */
+export const proxySetting = (value: string): Session.Proxy => value === "none" ? false : value
+
+/** The session of `gather fetch`, from its flags. */
+export const toFetchSessionOptions = (flags: FetchSessionFlags, checked: CheckedSessionFlags): Session.Options => {
+  const connections = connectionLimits(flags.concurrency, flags.perHost)
+  return {
+    headers: checked.headers,
+    proxy: proxySetting(flags.proxy),
+    cache: checked.cacheDir === undefined ? undefined : { store: { sqlite: path.join(checked.cacheDir, cacheFileName) }, revalidate: flags.revalidate },
+    tls: checked.ca === undefined ? undefined : { ca: checked.ca },
+    allowH2: flags.http2,
+    ...connections,
+    ...toSessionOptions(flags),
+    adaptive: flags.adaptive ? { max: connections.maxConnectionsPerHost } : undefined,
+    retryAfter: Option.getOrUndefined(flags.retryAfter),
+    maxBodyBytes: Option.getOrUndefined(flags.maxBody)
+  }
+}
