@@ -91,7 +91,7 @@ export interface RetryOptions {
   readonly maxRetryAfter?: Duration.DurationInput | undefined
   /** Methods retried. Default GET, HEAD, OPTIONS, PUT, DELETE, TRACE. */
   readonly methods?: ReadonlyArray<string> | undefined
-  /** Statuses retried. Default 408, 425, 429, 500, 502, 503, 504. */
+  /** Statuses retried. Default `FetchError.transientStatuses`: 408, 425, 429, 500, 502, 503, 504. */
   readonly statuses?: ReadonlyArray<number> | undefined
   /**
    * Replaces the backoff delays (the policy still decides what is retried,
