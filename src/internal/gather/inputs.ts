@@ -8,11 +8,10 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import type { Source } from "../../Gather.js"
 import { Waiters } from "./waiters.js"
 import type { Readiness } from "./work.js"
 import { End, Pending } from "./work.js"
-
-export type Source<I, EI, RI> = Stream.Stream<I, EI, RI> | Iterable<I> | AsyncIterable<I>
 
 const isAsyncIterable = (u: unknown): u is AsyncIterable<unknown> => typeof u === "object" && u !== null && Symbol.asyncIterator in u
 
