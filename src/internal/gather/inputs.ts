@@ -34,7 +34,7 @@ export const iterablePoll = <I>(iterable: Iterable<I>): () => I | End => {
  * buffer that workers poll without blocking; a full buffer holds the feeder
  * back (backpressure).
  */
-class Buffered<I, EI> {
+class InputBuffer<I, EI> {
   private items: Array<I> = []
   private head = 0
   private ended = false
@@ -111,7 +111,7 @@ export const inputs = <I, EI, RI>(
   if (!(Stream.StreamTypeId in source) && !isAsyncIterable(source)) {
     return Effect.sync(() => ({ poll: iterablePoll(source), wait: Effect.void, whenReady: alwaysRetry }))
   }
-  const buffer = new Buffered<I, EI>(capacity)
+  const buffer = new InputBuffer<I, EI>(capacity)
   // An async iterable that throws or rejects is a defect: it has no typed
   // error channel to fail on.
   const feed: Effect.Effect<void, EI, RI> = Stream.StreamTypeId in source
