@@ -512,7 +512,8 @@ export const layer: (options?: Options) => Layer.Layer<Session | HttpClient.Http
  * ```ts
  * import { it } from "@effect/vitest"
  * import { Effect, Layer } from "effect"
- * import { DemoServer, Fetch, Session } from "effect-gather"
+ * import { Fetch, Session } from "effect-gather"
+ * import * as DemoServer from "effect-gather/DemoServer"
  *
  * const TestSession = Layer.unwrapEffect(
  *   Effect.map(DemoServer.DemoServer, (server) => Session.layerTest({ baseUrl: server.baseUrl }))
