@@ -135,7 +135,7 @@ export async function resolve(specifier, context, next) {
       }); console.log(JSON.stringify({ ms: performance.now() - t, rss: process.memoryUsage().rss }))`
     ], { cwd: app, encoding: "utf8" })
     const { ms, rss } = JSON.parse(out)
-    rows.push(`  ${specifier.padEnd(22)} ${String(loaded.length).padStart(4)} modules  ${ms.toFixed(0).padStart(5)} ms  RSS ${(rss / 1048576).toFixed(0)} MB`)
+    rows.push(`  ${specifier.padEnd(24)} ${String(loaded.length).padStart(4)} modules  ${ms.toFixed(0).padStart(5)} ms  RSS ${(rss / 1048576).toFixed(0)} MB`)
   }
   console.log("import cost (one cold run each, no @effect/cli loaded, no demo server in the barrel):")
   for (const row of rows) console.log(row)
