@@ -26,7 +26,8 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
-import { DemoServer, Fetch, Gather, Session } from "../src/index.js"
+import * as DemoServer from "../src/DemoServer.js"
+import { Fetch, Gather, Session } from "../src/index.js"
 import { type Postgres, startPostgres } from "../test/postgres.js"
 
 const arg = (name: string): string | undefined => {

@@ -10,7 +10,8 @@
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Console, Effect, Either, Stream } from "effect"
-import { DemoServer, Fetch, Gather, Progress, Session } from "effect-gather"
+import { Fetch, Gather, Progress, Session } from "effect-gather"
+import * as DemoServer from "effect-gather/DemoServer"
 import { arg } from "./shared/demo.js"
 
 const main = Effect.gen(function*() {

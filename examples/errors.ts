@@ -20,7 +20,7 @@
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Console, Duration, Effect, Either, Option, Schema } from "effect"
 import { Fetch, FetchError, Gather, Session } from "effect-gather"
-import type { DemoServer } from "effect-gather"
+import type * as DemoServer from "effect-gather/DemoServer"
 import { target } from "./shared/demo.js"
 
 const Echo = Schema.Struct({ path_name_variable: Schema.String })

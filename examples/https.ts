@@ -15,7 +15,8 @@
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Console, Effect, Schema } from "effect"
-import { DemoServer, Fetch, FetchError, Gather, Session } from "effect-gather"
+import { Fetch, FetchError, Gather, Session } from "effect-gather"
+import * as DemoServer from "effect-gather/DemoServer"
 
 const Pokemon = Schema.Struct({ name: Schema.String })
 

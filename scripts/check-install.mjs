@@ -13,8 +13,9 @@
  * 3. Every README block tagged `file=PATH` written to PATH in the app (so the
  *    snippets checked are the README's own text), then `tsc --noEmit` and
  *    `vitest run` in the app.
- * 4. Importing `effect-gather`, `/Fetch`, `/Gather` and `/Session` from the
- *    installed package loads nothing of `@effect/cli`; the cost of each import
+ * 4. Importing `effect-gather`, `/Fetch`, `/Gather`, `/Session` and
+ *    `/DemoServer` from the installed package loads nothing of `@effect/cli`,
+ *    and `effect-gather` nothing of the demo server; the cost of each import
  *    (ms, RSS) is printed.
  *
  * Usage: node scripts/check-install.mjs [--keep]
@@ -114,7 +115,7 @@ export async function resolve(specifier, context, next) {
     `import { register } from "node:module"\nregister(new URL("./hooks.mjs", import.meta.url))\n`
   )
   const rows = []
-  for (const specifier of ["effect-gather", "effect-gather/Fetch", "effect-gather/Gather", "effect-gather/Session"]) {
+  for (const specifier of ["effect-gather", "effect-gather/Fetch", "effect-gather/Gather", "effect-gather/Session", "effect-gather/DemoServer"]) {
     const loadedFile = path.join(tmp, "loaded.txt")
     fs.rmSync(loadedFile, { force: true })
     execFileSync(process.execPath, ["--import", "./register.mjs", "--input-type=module", "-e", `await import(${JSON.stringify(specifier)})`], {
@@ -124,6 +125,8 @@ export async function resolve(specifier, context, next) {
     const loaded = [...new Set(fs.readFileSync(loadedFile, "utf8").split("\n").filter(Boolean))]
     const cli = loaded.filter((url) => url.includes("/node_modules/@effect/cli/") || url.includes("/dist/cli/"))
     if (cli.length > 0) fail(`importing ${specifier} loads the CLI: ${cli[0]}`)
+    const demo = loaded.filter((url) => url.endsWith("/dist/DemoServer.js") || url.includes("/dist/internal/demo/"))
+    if (specifier === "effect-gather" && demo.length > 0) fail(`importing ${specifier} loads the demo server: ${demo[0]}`)
     const out = execFileSync(process.execPath, [
       "--input-type=module",
       "-e",
@@ -132,9 +135,9 @@ export async function resolve(specifier, context, next) {
       }); console.log(JSON.stringify({ ms: performance.now() - t, rss: process.memoryUsage().rss }))`
     ], { cwd: app, encoding: "utf8" })
     const { ms, rss } = JSON.parse(out)
-    rows.push(`  ${specifier.padEnd(22)} ${String(loaded.length).padStart(4)} modules  ${ms.toFixed(0).padStart(5)} ms  RSS ${(rss / 1048576).toFixed(0)} MB`)
+    rows.push(`  ${specifier.padEnd(24)} ${String(loaded.length).padStart(4)} modules  ${ms.toFixed(0).padStart(5)} ms  RSS ${(rss / 1048576).toFixed(0)} MB`)
   }
-  console.log("import cost (one cold run each, no @effect/cli loaded):")
+  console.log("import cost (one cold run each, no @effect/cli loaded, no demo server in the barrel):")
   for (const row of rows) console.log(row)
   console.log("check-install: ok")
 } finally {

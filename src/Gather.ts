@@ -21,7 +21,6 @@ import type * as Either from "effect/Either"
 import { dual } from "effect/Function"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
-import type { Source as InputSource } from "./internal/gather/inputs.js"
 import * as Run from "./internal/gather/run.js"
 import * as Streamed from "./internal/gather/stream.js"
 import { withDeadline } from "./internal/gather/withDeadline.js"
@@ -156,11 +155,8 @@ const byShape = <A, E, R, B, E2>(
   })
 }
 
-interface Watchers {
-  readonly concurrency?: Concurrency | undefined
-  readonly progress?: Progress.Tracker | undefined
-  readonly report?: Report.Tracker | undefined
-}
+/** What the watchers are made from, in {@link Options} and {@link StreamOptions} alike. */
+type Watchers = Pick<Options, "concurrency" | "progress" | "report">
 
 /** The run report this gather records to: the one passed, else the one in context. */
 const currentReport = (options: Watchers | undefined): Effect.Effect<Report.Tracker | undefined> =>
@@ -334,7 +330,7 @@ export const forEach: {
  * @since 0.1.0
  * @category models
  */
-export type Source<I, EI = never, RI = never> = InputSource<I, EI, RI>
+export type Source<I, EI = never, RI = never> = Stream.Stream<I, EI, RI> | Iterable<I> | AsyncIterable<I>
 
 /**
  * One input's outcome in a streamed gather, with its position and the input.

@@ -66,7 +66,12 @@ export const policy = (
 export const parseRetryAfter: (value: string | undefined, nowMs: number) => Option.Option<number> = internal.parseRetryAfter
 
 /**
- * Whether the policy retries this failure of this method.
+ * Whether the policy retries this failure of this method: a failure
+ * {@link FetchError.isTransient} calls transient, judged by the policy's own
+ * `statuses` (by default `FetchError.transientStatuses`). Before the
+ * request left (a refused connection, a connect timeout, DNS "try again")
+ * any method is retried; after that only the policy's `methods`, and a
+ * connection refused, closed or failing at the proxy is not.
  *
  * @since 0.1.0
  * @category guards

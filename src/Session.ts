@@ -91,7 +91,7 @@ export interface RetryOptions {
   readonly maxRetryAfter?: Duration.DurationInput | undefined
   /** Methods retried. Default GET, HEAD, OPTIONS, PUT, DELETE, TRACE. */
   readonly methods?: ReadonlyArray<string> | undefined
-  /** Statuses retried. Default 408, 425, 429, 500, 502, 503, 504. */
+  /** Statuses retried. Default `FetchError.transientStatuses`: 408, 425, 429, 500, 502, 503, 504. */
   readonly statuses?: ReadonlyArray<number> | undefined
   /**
    * Replaces the backoff delays (the policy still decides what is retried,
@@ -512,7 +512,8 @@ export const layer: (options?: Options) => Layer.Layer<Session | HttpClient.Http
  * ```ts
  * import { it } from "@effect/vitest"
  * import { Effect, Layer } from "effect"
- * import { DemoServer, Fetch, Session } from "effect-gather"
+ * import { Fetch, Session } from "effect-gather"
+ * import * as DemoServer from "effect-gather/DemoServer"
  *
  * const TestSession = Layer.unwrapEffect(
  *   Effect.map(DemoServer.DemoServer, (server) => Session.layerTest({ baseUrl: server.baseUrl }))

@@ -1,6 +1,9 @@
 /**
  * effect-gather: fetch many URLs at once, safely and fast, as Effect programs.
  *
+ * The demo and fault server is not here: it is `effect-gather/DemoServer`,
+ * so that importing the library loads no HTTP server and no demo data.
+ *
  * @since 0.1.0
  */
 
@@ -31,13 +34,6 @@ export * as Gather from "./Gather.js"
  * @since 0.1.0
  */
 export * as Session from "./Session.js"
-
-/**
- * The embedded demo and fault server used by the examples and tests.
- *
- * @since 0.1.0
- */
-export * as DemoServer from "./DemoServer.js"
 
 /**
  * The retry policy's pure parts: what is retried, backoff, `Retry-After`.

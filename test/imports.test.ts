@@ -2,7 +2,9 @@
  * What a plain gather loads: `effect-gather/Fetch`, `Gather` and `Session`
  * must not pull in `effect/Schema` (and fast-check with it) or any
  * `@effect/platform` module at import; those load only when a session layer
- * is built or a schema is used (see internal/session.ts `layer`).
+ * is built or a schema is used (see internal/session.ts `layer`). The root
+ * entry (`effect-gather`) loads no part of the demo server: that is
+ * `effect-gather/DemoServer`.
  */
 import { describe, expect, it } from "@effect/vitest"
 import { execFile } from "node:child_process"
@@ -52,6 +54,19 @@ describe("import cost", () => {
     expect(loaded.some((url) => url.endsWith("/src/internal/gather/workers.ts"))).toBe(true)
     expect(loaded.some((url) => url.includes("/effect/dist/esm/Effect.js"))).toBe(true)
     expect(loaded.filter((url) => /\/effect\/dist\/esm\/Schema\.js$|\/fast-check\/|\/@effect\/platform\//.test(url))).toEqual([])
+  }, 70_000)
+
+  it("the root entry loads no module of the demo server; effect-gather/DemoServer is its own entry", async () => {
+    // Its modules, and the HTTP server it runs on.
+    const demo = (url: string) => /\/src\/DemoServer\.ts$|\/src\/internal\/demo\/|\/@effect\/platform-node\//.test(url)
+    const root = await modulesLoaded(["src/index.ts"])
+    // The hook saw the root's graph: its modules are in it.
+    expect(root.some((url) => url.endsWith("/src/Gather.ts"))).toBe(true)
+    expect(root.filter(demo)).toEqual([])
+    // The same check sees the demo server where it is imported.
+    const subpath = await modulesLoaded(["src/DemoServer.ts"])
+    expect(subpath.some((url) => url.endsWith("/src/internal/demo/server.ts"))).toBe(true)
+    expect(subpath.some((url) => url.includes("/@effect/platform-node/"))).toBe(true)
   }, 70_000)
 
   it("the full entry still loads the platform (the check above can see it)", async () => {

@@ -6,7 +6,7 @@
 import type { ServeError } from "@effect/platform/HttpServerError"
 import { Duration, Effect, Either, Option } from "effect"
 import type { Scope } from "effect"
-import { DemoServer } from "effect-gather"
+import * as DemoServer from "effect-gather/DemoServer"
 // The command line's own duration parser, so an example takes what `gather` takes.
 import { durationFlag } from "../../src/cli/parse.js"
 

@@ -16,6 +16,7 @@ import * as Cache from "./cache/stage.js"
 import { OpenConnections, ReturningSockets, timedConnector } from "./engine/connections.js"
 import type { ProxyEnv, ResolvedProxy } from "./engine/proxy.js"
 import { envNames, namingProxy, proxyFor } from "./engine/proxy.js"
+import { isTlsLayerCode } from "./engine/tlsCodes.js"
 import { Agent, buildConnector, Client, EnvHttpProxyAgent, Pool, ProxyAgent } from "./engine/undici.js"
 import { Watchdog } from "./engine/watchdog.js"
 import type { ResolvedSession, ResolvedTls, SessionOptions } from "./options.js"
@@ -218,7 +219,7 @@ const connectTls = (tls: ResolvedTls | undefined) => {
 
 const isTlsError = (error: unknown): boolean => {
   const code = (error as { code?: unknown } | null)?.code
-  return typeof code === "string" && (code.startsWith("ERR_SSL_") || code.startsWith("ERR_TLS_"))
+  return typeof code === "string" && isTlsLayerCode(code)
 }
 
 /**

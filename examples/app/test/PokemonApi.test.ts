@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
-import { DemoServer, Fetch, Session } from "effect-gather"
+import { Fetch, Session } from "effect-gather"
+import * as DemoServer from "effect-gather/DemoServer"
 import { layer, PokemonApi } from "../src/PokemonApi.js"
 
 // A DemoServer on a free port and a test session pointed at it, built in one

@@ -3,6 +3,7 @@ import * as FetchError from "../../FetchError.js"
 import type { Timeouts } from "./limits.js"
 import { ProxyFailure } from "./proxy.js"
 import { escapeControls } from "./redact.js"
+import { isTlsCode } from "./tlsCodes.js"
 
 type Omitted = keyof FetchError.RequestContext | "message" | "stack" | "name" | "cause" | "pipe" | "toJSON" | "toString"
 
@@ -81,22 +82,6 @@ export class AbortedByClient extends Error {
   }
 }
 
-const tlsCodes = new Set([
-  "EPROTO",
-  "CERT_HAS_EXPIRED",
-  "DEPTH_ZERO_SELF_SIGNED_CERT",
-  "SELF_SIGNED_CERT_IN_CHAIN",
-  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
-  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
-  "UNABLE_TO_GET_ISSUER_CERT",
-  "ERR_TLS_CERT_ALTNAME_INVALID",
-  "CERT_NOT_YET_VALID",
-  "CERT_UNTRUSTED",
-  "CERT_REVOKED",
-  "CERT_SIGNATURE_FAILURE",
-  "HOSTNAME_MISMATCH"
-])
-
 const errorCode = (error: unknown): string | undefined => {
   if (typeof error !== "object" || error === null) return undefined
   const code = (error as { code?: unknown }).code
@@ -161,7 +146,7 @@ const classify = (error: Error, hadHeaders: boolean, timeouts: Timeouts): Failur
     case "UND_ERR_REQ_CONTENT_LENGTH_MISMATCH":
       return { _tag: "InvalidRequest", reason: "Body", detail: error.message }
   }
-  if (code !== undefined && (tlsCodes.has(code) || code.startsWith("ERR_TLS_") || code.startsWith("ERR_SSL_"))) {
+  if (code !== undefined && isTlsCode(code)) {
     return { _tag: "ConnectionError", reason: "Tls", phase: "connect", code }
   }
   if (code === "EHOSTUNREACH" || code === "ENETUNREACH" || code === "EADDRNOTAVAIL") {

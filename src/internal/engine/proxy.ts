@@ -13,6 +13,7 @@ import * as Redacted from "effect/Redacted"
 import type { buildConnector } from "undici"
 import type * as Session from "../../Session.js"
 import { redactUrl } from "./redact.js"
+import { isTlsLayerCode } from "./tlsCodes.js"
 
 /** One proxy: the URL as given (credentials kept secret) and as shown (credentials redacted). */
 export interface ProxyEndpoint {
@@ -115,7 +116,7 @@ const codeOf = (error: unknown): string | undefined => {
 /** Failures that are the target's, not the proxy's, even through a tunnel: its TLS, and time limits. */
 const isTargetsOwn = (code: string | undefined): boolean =>
   code !== undefined && (
-    code.startsWith("ERR_TLS_") || code.startsWith("ERR_SSL_") || code.includes("CERT") || code === "EPROTO" ||
+    isTlsLayerCode(code) || code.includes("CERT") || code === "EPROTO" ||
     code === "UND_ERR_CONNECT_TIMEOUT" || code === "ETIMEDOUT"
   )
 

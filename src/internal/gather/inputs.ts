@@ -8,11 +8,10 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
+import type { Source } from "../../Gather.js"
 import { Waiters } from "./waiters.js"
 import type { Readiness } from "./work.js"
 import { End, Pending } from "./work.js"
-
-export type Source<I, EI, RI> = Stream.Stream<I, EI, RI> | Iterable<I> | AsyncIterable<I>
 
 const isAsyncIterable = (u: unknown): u is AsyncIterable<unknown> => typeof u === "object" && u !== null && Symbol.asyncIterator in u
 
@@ -35,7 +34,7 @@ export const iterablePoll = <I>(iterable: Iterable<I>): () => I | End => {
  * buffer that workers poll without blocking; a full buffer holds the feeder
  * back (backpressure).
  */
-class Buffered<I, EI> {
+class InputBuffer<I, EI> {
   private items: Array<I> = []
   private head = 0
   private ended = false
@@ -112,7 +111,7 @@ export const inputs = <I, EI, RI>(
   if (!(Stream.StreamTypeId in source) && !isAsyncIterable(source)) {
     return Effect.sync(() => ({ poll: iterablePoll(source), wait: Effect.void, whenReady: alwaysRetry }))
   }
-  const buffer = new Buffered<I, EI>(capacity)
+  const buffer = new InputBuffer<I, EI>(capacity)
   // An async iterable that throws or rejects is a defect: it has no typed
   // error channel to fail on.
   const feed: Effect.Effect<void, EI, RI> = Stream.StreamTypeId in source

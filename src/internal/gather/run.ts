@@ -4,7 +4,7 @@
  */
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import type { Concurrency } from "../../Gather.js"
+import type { Concurrency, Outcome } from "../../Gather.js"
 import { iterablePoll } from "./inputs.js"
 import type { Watcher } from "./work.js"
 import { runWorkers, workerCount } from "./workers.js"
@@ -66,9 +66,9 @@ export const settle = <I, A, E, R>(
   f: (input: I, index: number) => Effect.Effect<A, E, R>,
   concurrency: Concurrency | undefined,
   watcher?: Watcher | undefined
-): Effect.Effect<Array<Either.Either<A, E>>, never, R> =>
+): Effect.Effect<Array<Outcome<A, E>>, never, R> =>
   Effect.suspend(() => {
-    const results: Array<Either.Either<A, E>> = []
+    const results: Array<Outcome<A, E>> = []
     const settled = run(inputs, f, concurrency, (index, value) => {
       results[index] = Either.right(value)
     }, (index, error) => {

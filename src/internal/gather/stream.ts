@@ -4,31 +4,27 @@
  */
 import * as Channel from "effect/Channel"
 import type * as Chunk from "effect/Chunk"
-import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Mailbox from "effect/Mailbox"
 import * as Stream from "effect/Stream"
-import type { Result } from "../../Gather.js"
+import type { Result, Source, StreamOptions } from "../../Gather.js"
 import { currentDeadline } from "../engine/deadline.js"
 import { Gate } from "./gate.js"
-import type { Source } from "./inputs.js"
 import { inputs } from "./inputs.js"
 import { deadlineAt } from "./withDeadline.js"
 import type { Watcher, Work } from "./work.js"
 import { End, Pending } from "./work.js"
 import { runWorkers, workerCount } from "./workers.js"
 
-/** One result of a streamed gather (the public `Gather.Result`). */
-export type Item<I, A, E> = Result<I, A, E>
-
-export interface StreamOptions {
+/**
+ * What the stream reads: the public options (`Gather.StreamOptions`) it
+ * honours as they are, the mode as a flag and the gather's watchers made
+ * into one.
+ */
+export interface StreamSettings extends Pick<StreamOptions<"settle" | "fail-fast">, "concurrency" | "ordered" | "bufferSize" | "deadline"> {
   /** Fail the stream with the first failure, as soon as it happens. */
   readonly failFast?: boolean | undefined
-  readonly deadline?: Duration.DurationInput | undefined
-  readonly concurrency?: number | undefined
-  readonly ordered?: boolean | undefined
-  readonly bufferSize?: number | undefined
   readonly watcher?: Watcher | undefined
 }
 
@@ -41,8 +37,8 @@ export interface StreamOptions {
 export const stream = <I, A, E, R, EI, RI>(
   source: Source<I, EI, RI>,
   f: (input: I, index: number) => Effect.Effect<A, E, R>,
-  options: StreamOptions | undefined
-): Stream.Stream<Item<I, A, E>, E | EI, R | RI> =>
+  options: StreamSettings | undefined
+): Stream.Stream<Result<I, A, E>, E | EI, R | RI> =>
   Stream.unwrapScoped(Effect.gen(function*() {
     const failFast = options?.failFast === true
     const deadline = options?.deadline === undefined ? undefined : yield* deadlineAt(options.deadline)
@@ -52,14 +48,14 @@ export const stream = <I, A, E, R, EI, RI>(
     const source_ = yield* inputs(source, window)
     const gate = new Gate(window)
     // Holds at most `window` items: the gate bounds what workers take.
-    const out = yield* Mailbox.make<Item<I, A, E>, E | EI>()
+    const out = yield* Mailbox.make<Result<I, A, E>, E | EI>()
     // Ordered mode: finished items wait here until their turn.
-    const pending = new Map<number, Item<I, A, E>>()
+    const pending = new Map<number, Result<I, A, E>>()
     let nextToEmit = 0
     // Outcomes that complete in the same turn of the event loop (undici
     // delivers many responses per poll) reach the consumer as one chunk: a
     // chunk per item would cost a trip through the Stream machinery each.
-    let batch: Array<Item<I, A, E>> = []
+    let batch: Array<Result<I, A, E>> = []
     let flushScheduled = false
     const flush = (): void => {
       flushScheduled = false
@@ -68,14 +64,14 @@ export const stream = <I, A, E, R, EI, RI>(
       batch = []
       out.unsafeOfferAll(items)
     }
-    const offer = (item: Item<I, A, E>): void => {
+    const offer = (item: Result<I, A, E>): void => {
       batch.push(item)
       if (!flushScheduled) {
         flushScheduled = true
         setImmediate(flush)
       }
     }
-    const emit = (item: Item<I, A, E>): void => {
+    const emit = (item: Result<I, A, E>): void => {
       if (!ordered) return offer(item)
       pending.set(item.index, item)
       let head = pending.get(nextToEmit)
@@ -133,7 +129,7 @@ export const stream = <I, A, E, R, EI, RI>(
     // Stream.repeatEffectChunkOption: that wraps every chunk in an Option
     // and a catch, which cost about 3 µs of CPU per request in
     // bench/consumers.ts ("gather" against "fold" over the same batches).
-    const loop: Channel.Channel<Chunk.Chunk<Item<I, A, E>>, unknown, E | EI, unknown, void, unknown> = Channel.flatMap(
+    const loop: Channel.Channel<Chunk.Chunk<Result<I, A, E>>, unknown, E | EI, unknown, void, unknown> = Channel.flatMap(
       Channel.fromEffect(take),
       ([items, done]) => {
         handedOut = items.length

@@ -11,6 +11,7 @@ import * as ScheduleDecision from "effect/ScheduleDecision"
 import * as ScheduleInterval from "effect/ScheduleInterval"
 import type * as FetchError from "../../FetchError.js"
 import { isTransient, transientStatuses } from "../../FetchError.js"
+import type * as Retry from "../../Retry.js"
 import type { RetryOptions } from "../../Session.js"
 
 export type RetryInput = number | false | RetryOptions
@@ -84,29 +85,28 @@ export const parseRetryAfter = (value: string | undefined, nowMs: number): Optio
 export const retryAfterOf = (error: FetchError.FetchError, nowMs: number): Option.Option<number> =>
   error._tag === "BadStatus" ? parseRetryAfter(error.headers["retry-after"], nowMs) : Option.none()
 
+/** The connection failures retried after the request may have left (the rest only before). */
+const retriedOnceSent: ReadonlySet<FetchError.ConnectionError["reason"]> = new Set(["Reset", "Dns", "Other"])
+
 /**
- * Whether the policy retries this failure of this method. A failure before
- * the request left (refused connection, connect timeout, DNS "try again")
- * is retried for any method: nothing reached the server.
+ * Whether the policy retries this failure of this method: a transient one
+ * (`FetchError.isTransient`, the one rule), with the policy's own
+ * `statuses` in place of `transientStatuses` (they are its default). A
+ * failure before the request left (refused connection, connect timeout, DNS
+ * "try again") is retried for any method: nothing reached the server. After
+ * that, only the policy's methods, and of the connection failures only a
+ * reset, DNS "try again" or another break: a connection refused, closed (undici's
+ * `UND_ERR_CLOSED`/`DESTROYED`) or failing at the proxy once the request was
+ * written is not retried.
  */
 export const isRetryable = (policy: RetryPolicy, method: string, error: FetchError.FetchError): boolean => {
   if (policy.times === 0) return false
-  // Transient (FetchError's one rule: not TLS, not a refusing proxy, DNS
-  // only "try again") and before anything was written.
-  const notSent = (error._tag === "ConnectionError" || error._tag === "Timeout") && error.phase === "connect" &&
-    isTransient(error)
+  if (error._tag === "BadStatus") return policy.methods.has(method) && policy.statuses.has(error.status)
+  if (!isTransient(error)) return false
+  const notSent = (error._tag === "ConnectionError" || error._tag === "Timeout") && error.phase === "connect"
   if (notSent) return true
   if (!policy.methods.has(method)) return false
-  switch (error._tag) {
-    case "ConnectionError":
-      return error.reason === "Reset" || error.reason === "Other" || (error.reason === "Dns" && error.code === "EAI_AGAIN")
-    case "Timeout":
-      return error.phase !== "deadline"
-    case "BadStatus":
-      return policy.statuses.has(error.status)
-    default:
-      return false
-  }
+  return error._tag !== "ConnectionError" || retriedOnceSent.has(error.reason)
 }
 
 /** Exponential backoff with full jitter: uniform in [0, min(max, base × 2^(retry-1))]. */
@@ -119,17 +119,10 @@ export const backoffMs = (policy: RetryPolicy, retry: number, random: number): n
  * The wait before retry number `retry` (1-based), or `None` to stop: an
  * exhausted budget, a failure the policy does not retry, a `Retry-After`
  * longer than `maxRetryAfter` (we never come back sooner than the server
- * asked), or a wait that would end after the deadline.
+ * asked), or a wait that would end after the deadline. Its signature is
+ * the public `Retry.nextDelay`'s, written once there.
  */
-export const nextDelay = (
-  policy: RetryPolicy,
-  method: string,
-  error: FetchError.FetchError,
-  retry: number,
-  nowMs: number,
-  random: number,
-  deadlineAt: number | undefined
-): Option.Option<number> => {
+export const nextDelay: typeof Retry.nextDelay = (policy, method, error, retry, nowMs, random, deadlineAt) => {
   if (retry > policy.times || !isRetryable(policy, method, error)) return Option.none()
   const serverWait = retryAfterOf(error, nowMs)
   let delay: number
