@@ -53,7 +53,7 @@ const forEachChunk = <A, E, R, E2, R2>(
   }))
 
 /** An input being fetched: its outcome is set when it finishes. */
-interface Fetching {
+interface InFlight {
   readonly index: number
   readonly input: Keyed
   outcome: Outcome | undefined
@@ -70,15 +70,15 @@ interface Fetching {
 class Completions {
   /** Fetches finished so far. */
   completed = 0
-  private readonly finished = new Map<number, Fetching>()
+  private readonly finished = new Map<number, InFlight>()
 
   /** Told of every completion, on the Gather's fast path (see completion.ts). */
-  readonly hook: Hook<Fetch.FetchResponse<Uint8Array>, FetchError.FetchError, Fetching> = {
+  readonly hook: Hook<Fetch.FetchResponse<Uint8Array>, FetchError.FetchError, InFlight> = {
     onSuccess: (fetching, response) => this.done(fetching, Either.right(response)),
     onFailure: (fetching, error) => this.done(fetching, Either.left(error))
   }
 
-  private done(fetching: Fetching, outcome: Outcome): void {
+  private done(fetching: InFlight, outcome: Outcome): void {
     this.completed++
     fetching.outcome = outcome
     this.finished.set(fetching.index, fetching)
@@ -98,7 +98,7 @@ class Completions {
   }
 
   /** Every one still here, in input order. */
-  rest(): Array<Fetching> {
+  rest(): Array<InFlight> {
     return Array.from(this.finished.values()).sort((a, b) => a.index - b.index)
   }
 }
