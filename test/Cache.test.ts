@@ -13,12 +13,14 @@ import * as FastCheck from "effect/FastCheck"
 import * as TestClock from "effect/TestClock"
 import * as fs from "node:fs"
 import * as Http from "node:http"
+import { createRequire } from "node:module"
 import type * as Net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import * as Fetch from "../src/Fetch.js"
 import type * as FetchError from "../src/FetchError.js"
 import * as Gather from "../src/Gather.js"
+import * as SqliteStore from "../src/internal/cache/sqlite.js"
 import { FetchEffect, runOnEngine } from "../src/internal/fetch.js"
 import * as Report from "../src/Report.js"
 import * as Session from "../src/Session.js"
@@ -297,6 +299,83 @@ describe("Session cache", () => {
       expect((yield* once(true)).cache).toBe("revalidated")
       expect(count(server.seen, "/kept")).toBe(2)
       expect(options.cache).toBeDefined()
+    }))
+
+  it.scoped("a revalidation on SQLite updates the variant's headers and times, never writing its body again", () =>
+    Effect.gen(function*() {
+      const server = yield* origin
+      let version = 0
+      server.routes.set("/page", (request) => {
+        version++
+        return request.headers["if-none-match"] === "\"v1\""
+          ? { status: 304, headers: { etag: "\"v1\"", "cache-control": "max-age=0", "x-seen": String(version) } }
+          : { headers: { etag: "\"v1\"", "cache-control": "max-age=0", "x-seen": String(version) }, body: "version 1" }
+      })
+      const dir = yield* tempDir
+      const file = path.join(dir, "cache.db")
+      const once = Effect.scoped(
+        Effect.flatMap(
+          Session.make({ baseUrl: server.url, cache: { store: { sqlite: file } }, retry: false }),
+          (session) => Fetch.get("/page").pipe(Effect.provideService(Session.Session, session))
+        )
+      )
+      const Database = createRequire(import.meta.url)("better-sqlite3")
+      type Rows = Array<Record<string, unknown>>
+      const onFile = <A>(f: (db: { exec(sql: string): void; prepare(sql: string): { all(): Rows } }) => A): A => {
+        const db = new Database(file)
+        try {
+          return f(db)
+        } finally {
+          db.close()
+        }
+      }
+      const rows = () =>
+        onFile((db) => ({
+          bodyWrites: db.prepare("SELECT n FROM body_writes").all()[0]!["n"],
+          bodies: db.prepare("SELECT count(*) AS n FROM http_cache_body").all()[0]!["n"],
+          seen: db.prepare("SELECT headers FROM http_cache_variant").all().map((row) => JSON.parse(String(row["headers"]))["x-seen"])
+        }))
+      expect((yield* once).cache).toBe("miss")
+      // from here on, the file counts every body written (or rewritten)
+      onFile((db) =>
+        db.exec(`CREATE TABLE body_writes (n INTEGER NOT NULL); INSERT INTO body_writes VALUES (0);
+          CREATE TRIGGER body_inserted AFTER INSERT ON http_cache_body BEGIN UPDATE body_writes SET n = n + 1; END;
+          CREATE TRIGGER body_updated AFTER UPDATE ON http_cache_body BEGIN UPDATE body_writes SET n = n + 1; END;`)
+      )
+      expect(rows()).toEqual({ bodyWrites: 0, bodies: 1, seen: ["1"] })
+      for (const n of [2, 3]) {
+        const again = yield* once
+        expect([again.cache, text(again), again.headers["x-seen"]]).toEqual(["revalidated", "version 1", String(n)])
+        // no body written; the variant's headers are the 304's
+        expect(rows()).toEqual({ bodyWrites: 0, bodies: 1, seen: [String(n)] })
+      }
+    }))
+
+  it.scoped("SQLite: a refresh of a variant replaced since it was read stores the refreshed one whole, its own body with its own headers", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const store = yield* SqliteStore.open(path.join(dir, "cache.db"))
+      const variant = (body: string, etag: string, at: number) => ({
+        status: 200,
+        headers: { etag },
+        body: new TextEncoder().encode(body),
+        requestAt: at,
+        responseAt: at + 1,
+        vary: {}
+      })
+      store.put("k", variant("old body", "\"a\"", 1_000))
+      const read = store.get("k")[0]!
+      // a fetch of the same URL finished first and stored a new variant
+      store.put("k", variant("new body", "\"b\"", 2_000))
+      store.refresh("k", read, { ...read, headers: { etag: "\"a\"", "x-refreshed": "yes" }, requestAt: 3_000, responseAt: 3_001 })
+      const [kept, ...rest] = store.get("k")
+      expect(rest).toEqual([])
+      expect(new TextDecoder().decode(kept!.body)).toBe("old body")
+      expect(kept!.headers).toEqual({ etag: "\"a\"", "x-refreshed": "yes" })
+      // and a refresh of the variant as read changes its headers only
+      store.refresh("k", kept!, { ...kept!, headers: { etag: "\"a\"", "x-refreshed": "twice" }, responseAt: 4_000 })
+      const twice = store.get("k")
+      expect(twice.map((v) => [new TextDecoder().decode(v.body), v.headers["x-refreshed"], v.responseAt])).toEqual([["old body", "twice", 4_000]])
     }))
 
   it.scoped("a successful POST forgets the URL; a request with its own Cache-Control: no-store or If-None-Match bypasses the cache", () =>

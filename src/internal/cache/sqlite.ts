@@ -2,7 +2,10 @@
  * The on-disk store: one SQLite file through `better-sqlite3` (what
  * `@effect/sql-sqlite-node` runs on; the optional peer the cluster's storage
  * uses brings it), loaded only when a session asks for it. A row per
- * variant; the body as a BLOB.
+ * variant, and its body as a BLOB in a table of its own: a revalidation
+ * (a 304) updates the variant's headers and times without writing its body
+ * again (SQLite writes a whole row on an UPDATE, blob and all: a 32 KiB
+ * body made a revalidating run slower than fetching).
  *
  * Why better-sqlite3 itself and not `@effect/sql`: a lookup comes before
  * every cached fetch, and a fetch on callbacks (the fast path) can only use
@@ -27,7 +30,7 @@ import { varyKey } from "./store.js"
 
 /** The part of better-sqlite3 the store uses (the package ships no types). */
 interface Statement {
-  run(...params: ReadonlyArray<unknown>): unknown
+  run(...params: ReadonlyArray<unknown>): { readonly changes: number; readonly lastInsertRowid: number | bigint }
   all(...params: ReadonlyArray<unknown>): Array<unknown>
   /** Rows as arrays of the columns, in the SELECT's order, not as objects. */
   raw(toggle: boolean): Statement
@@ -88,7 +91,11 @@ export const open = (filename: string): Effect.Effect<CacheStore, never, Scope.S
     return store
   })
 
-type Write = readonly [key: string, stored: Stored | undefined]
+/** A waiting write: a variant stored, one refreshed after a 304 (with what was read), or a key forgotten. */
+type Write =
+  | readonly [kind: "put", key: string, stored: Stored]
+  | readonly [kind: "refresh", key: string, stored: Stored, previous: Stored]
+  | readonly [kind: "delete", key: string]
 
 class SqliteStore implements CacheStore {
   private readonly select: Statement
@@ -108,37 +115,65 @@ class SqliteStore implements CacheStore {
     // power cut, never its consistency.
     db.pragma("journal_mode = WAL")
     db.pragma("synchronous = NORMAL")
-    db.exec(`CREATE TABLE IF NOT EXISTS http_cache (
+    db.exec(`CREATE TABLE IF NOT EXISTS http_cache_variant (
       key TEXT NOT NULL,
       vary TEXT NOT NULL,
       status INTEGER NOT NULL,
       headers TEXT NOT NULL,
-      body BLOB NOT NULL,
       request_at REAL NOT NULL,
       response_at REAL NOT NULL,
+      body INTEGER NOT NULL,
       PRIMARY KEY (key, vary)
-    )`)
+    );
+    CREATE TABLE IF NOT EXISTS http_cache_body (id INTEGER PRIMARY KEY, bytes BLOB NOT NULL)`)
     // Rows as arrays: no object with six named fields made per row read.
     this.select = db.prepare(
-      "SELECT status, headers, body, request_at, response_at, vary FROM http_cache WHERE key = ?"
+      `SELECT v.status, v.headers, b.bytes, v.request_at, v.response_at, v.vary
+       FROM http_cache_variant v JOIN http_cache_body b ON b.id = v.body WHERE v.key = ?`
     ).raw(true)
-    const insert = db.prepare(
-      "INSERT OR REPLACE INTO http_cache (key, vary, status, headers, body, request_at, response_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+    const dropBody = db.prepare("DELETE FROM http_cache_body WHERE id IN (SELECT body FROM http_cache_variant WHERE key = ? AND vary = ?)")
+    const insertBody = db.prepare("INSERT INTO http_cache_body (bytes) VALUES (?)")
+    const insertVariant = db.prepare(
+      "INSERT OR REPLACE INTO http_cache_variant (key, vary, status, headers, request_at, response_at, body) VALUES (?, ?, ?, ?, ?, ?, ?)"
     )
-    const remove = db.prepare("DELETE FROM http_cache WHERE key = ?")
+    // Only the variant that was read: one replaced since (a fetch of the same
+    // URL that finished first) keeps its own body, and is then stored whole.
+    const updateVariant = db.prepare(
+      `UPDATE http_cache_variant SET status = ?, headers = ?, request_at = ?, response_at = ?
+       WHERE key = ? AND vary = ? AND request_at = ? AND response_at = ?`
+    )
+    const dropBodies = db.prepare("DELETE FROM http_cache_body WHERE id IN (SELECT body FROM http_cache_variant WHERE key = ?)")
+    const dropVariants = db.prepare("DELETE FROM http_cache_variant WHERE key = ?")
+    const put = (key: string, stored: Stored): void => {
+      const vary = varyKey(stored.vary)
+      dropBody.run(key, vary)
+      const body = insertBody.run(stored.body).lastInsertRowid
+      insertVariant.run(key, vary, stored.status, JSON.stringify(stored.headers), stored.requestAt, stored.responseAt, body)
+    }
     this.writeAll = db.transaction((writes: ReadonlyArray<Write>) => {
-      for (const [key, stored] of writes) {
-        if (stored === undefined) remove.run(key)
-        else {
-          insert.run(
-            key,
-            varyKey(stored.vary),
-            stored.status,
-            JSON.stringify(stored.headers),
-            stored.body,
-            stored.requestAt,
-            stored.responseAt
-          )
+      for (const write of writes) {
+        switch (write[0]) {
+          case "put":
+            put(write[1], write[2])
+            break
+          case "refresh": {
+            const [, key, next, previous] = write
+            const updated = updateVariant.run(
+              next.status,
+              JSON.stringify(next.headers),
+              next.requestAt,
+              next.responseAt,
+              key,
+              varyKey(next.vary),
+              previous.requestAt,
+              previous.responseAt
+            )
+            if (updated.changes === 0) put(key, next)
+            break
+          }
+          case "delete":
+            dropBodies.run(write[1])
+            dropVariants.run(write[1])
         }
       }
     })
@@ -156,14 +191,16 @@ class SqliteStore implements CacheStore {
     }
   }
 
-  readonly put = (key: string, stored: Stored): void => this.enqueue([key, stored])
+  readonly put = (key: string, stored: Stored): void => this.enqueue(["put", key, stored])
 
-  readonly delete = (key: string): void => this.enqueue([key, undefined])
+  readonly refresh = (key: string, previous: Stored, next: Stored): void => this.enqueue(["refresh", key, next, previous])
+
+  readonly delete = (key: string): void => this.enqueue(["delete", key])
 
   private enqueue(write: Write): void {
     if (this.closed) return
     this.queue.push(write)
-    this.queued.add(write[0])
+    this.queued.add(write[1])
     if (this.queue.length >= maxQueuedWrites) this.flush()
     else this.flushing ??= setImmediate(() => this.flush())
   }

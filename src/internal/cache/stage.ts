@@ -183,7 +183,7 @@ export class Lookup {
     const prepared = this.prepared
     // A BadStatus shows secret headers as "***": those keep their stored values.
     const merged = Policy.merge(stored, headers, this.requestAt, responseAt, redacted ? isSecretHeader : undefined)
-    if (Policy.isStorable(prepared.method, merged.status, prepared.headers, merged.headers)) this.cache.store.put(this.key, merged)
+    if (Policy.isStorable(prepared.method, merged.status, prepared.headers, merged.headers)) this.cache.store.refresh(this.key, stored, merged)
     else this.cache.store.delete(this.key)
     return answer(merged, prepared.href, "revalidated", attempts, timing, undefined)
   }

@@ -13,6 +13,13 @@ export interface CacheStore {
   readonly get: (key: string) => ReadonlyArray<Stored>
   /** Stores a variant, replacing the one with the same selecting headers. */
   readonly put: (key: string, stored: Stored) => void
+  /**
+   * Stores `next`, the variant `previous` (as `get` gave it) with the
+   * headers and times of a 304: the same body. A store on disk writes only
+   * what changed; if the variant is no longer `previous` (replaced since),
+   * `next` is stored whole.
+   */
+  readonly refresh: (key: string, previous: Stored, next: Stored) => void
   /** Forgets every variant of the key. */
   readonly delete: (key: string) => void
 }
@@ -86,6 +93,9 @@ export class MemoryStore implements CacheStore {
     this.total += total
     while (this.total > this.maxBytes && this.oldest !== undefined) this.remove(this.oldest.key)
   }
+
+  // In memory the body is shared, not copied: storing the whole variant costs the same.
+  readonly refresh = (key: string, _previous: Stored, next: Stored): void => this.put(key, next)
 
   readonly delete = (key: string): void => this.remove(key)
 
