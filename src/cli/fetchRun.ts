@@ -152,13 +152,17 @@ export const gather = (config: FetchConfig): Effect.Effect<void, RunFailed | Std
     const inputs = yield* FetchInput.open(config)
     const output = yield* FetchOutput.open(config, inputs)
     const request = HttpClientRequest.make(config.method)
+    const get = config.method === "GET"
     const handover = new FetchInput.Handover(config.concurrency)
     const completions = new Completions()
 
     const fetchOf = (input: Keyed, index: number): Effect.Effect<Fetch.FetchResponse<Uint8Array>, FetchError.FetchError, Session.Session> => {
       handover.take()
       // A plain fetch, observed on completion: it keeps the Gather's fast path.
-      return observe(Fetch.request(request(input.text)), completions.hook, { index, input, outcome: undefined })
+      // A GET takes the line itself, as Fetch.get does: a platform request
+      // per line (URL parsed, query split into parameters) cost 2 µs each.
+      const fetch = get ? Fetch.get(input.text) : Fetch.request(request(input.text))
+      return observe(fetch, completions.hook, { index, input, outcome: undefined })
     }
 
     // Takes the items still unwritten out at once, then writes them,
