@@ -103,6 +103,7 @@ class SqliteStore implements CacheStore {
   private readonly queue: Array<Write> = []
   private readonly queued = new Set<string>()
   private flushing: ReturnType<typeof setImmediate> | undefined = undefined
+  private reading: ReturnType<typeof setImmediate> | undefined = undefined
   private warned = false
   private closed = false
 
@@ -182,6 +183,7 @@ class SqliteStore implements CacheStore {
   readonly get = (key: string): ReadonlyArray<Stored> => {
     if (this.closed) return []
     if (this.queued.has(key)) this.flush()
+    this.beginReading()
     try {
       // Rows of the SELECT above in raw mode: its columns, in Row's order.
       return (this.select.all(key) as Array<Row>).map(fromRow)
@@ -205,8 +207,37 @@ class SqliteStore implements CacheStore {
     else this.flushing ??= setImmediate(() => this.flush())
   }
 
+  /**
+   * The reads of one event-loop turn share one read transaction: a SELECT on
+   * its own opens and ends one (the WAL's shared locks), 2.4 of its 8 µs
+   * (1,000 reads per transaction, measured alone). A turn's snapshot may
+   * miss what another process commits during the turn: for a cache, a miss.
+   * Writes end it first (see {@link flush}).
+   */
+  private beginReading(): void {
+    if (this.reading !== undefined) return
+    try {
+      this.db.exec("BEGIN")
+    } catch {
+      return // the read runs in a transaction of its own
+    }
+    this.reading = setImmediate(() => this.endReading())
+  }
+
+  private endReading(): void {
+    if (this.reading === undefined) return
+    clearImmediate(this.reading)
+    this.reading = undefined
+    try {
+      this.db.exec("COMMIT")
+    } catch (error) {
+      this.warn("read", error)
+    }
+  }
+
   /** Every waiting write, in order, in one transaction. */
   flush(): void {
+    this.endReading()
     if (this.flushing !== undefined) clearImmediate(this.flushing)
     this.flushing = undefined
     if (this.queue.length === 0) return
