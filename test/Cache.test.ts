@@ -378,6 +378,25 @@ describe("Session cache", () => {
       expect(twice.map((v) => [new TextDecoder().decode(v.body), v.headers["x-refreshed"], v.responseAt])).toEqual([["old body", "twice", 4_000]])
     }))
 
+  it.scoped("SQLite: two stores on one file see each other's writes from the next turn of the event loop on", () =>
+    Effect.gen(function*() {
+      const dir = yield* tempDir
+      const file = path.join(dir, "cache.db")
+      const a = yield* SqliteStore.open(file)
+      const b = yield* SqliteStore.open(file)
+      const variant = (body: string) => ({ status: 200, headers: {}, body: new TextEncoder().encode(body), requestAt: 1, responseAt: 2, vary: {} })
+      const bodies = (store: typeof a) => store.get("k").map((v) => new TextDecoder().decode(v.body))
+      expect(bodies(a)).toEqual([])
+      b.put("k", variant("from b"))
+      expect(bodies(b)).toEqual(["from b"])
+      // the next turn: a's reads of the last one have ended
+      yield* Effect.promise(() => new Promise((resolve) => setImmediate(resolve)))
+      expect(bodies(a)).toEqual(["from b"])
+      a.put("k", variant("from a"))
+      yield* Effect.promise(() => new Promise((resolve) => setImmediate(resolve)))
+      expect(bodies(b)).toEqual(["from a"])
+    }))
+
   it.scoped("a successful POST forgets the URL; a request with its own Cache-Control: no-store or If-None-Match bypasses the cache", () =>
     Effect.gen(function*() {
       const server = yield* origin
