@@ -18,9 +18,9 @@ import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
 import { Fetch, Gather } from "../index.js"
 import type { FetchError, Session } from "../index.js"
+import { observe } from "../internal/gather/observe.js"
+import type { Hook } from "../internal/gather/observe.js"
 import * as SessionInternal from "../internal/session.js"
-import { observe } from "./completion.js"
-import type { Hook } from "./completion.js"
 import { describe, SomeFailed, StdoutClosed } from "./errors.js"
 import type { RunFailed } from "./errors.js"
 import * as FetchInput from "./fetchInput.js"
@@ -72,7 +72,7 @@ class Completions {
   completed = 0
   private readonly finished = new Map<number, InFlight>()
 
-  /** Told of every completion, on the Gather's fast path (see completion.ts). */
+  /** Told of every completion, on the Gather's fast path (see gather/observe.ts). */
   readonly hook: Hook<Fetch.FetchResponse<Uint8Array>, FetchError.FetchError, InFlight> = {
     onSuccess: (fetching, response) => this.done(fetching, Either.right(response)),
     onFailure: (fetching, error) => this.done(fetching, Either.left(error))

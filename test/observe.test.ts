@@ -1,19 +1,20 @@
 /**
- * `cli/completion.ts`: a hook told of each item's end before the gather
- * emits it, whether the fetch ran on the Gather's callback loop, went back
- * to the fiber (a retry, a redirect) or was never startable on callbacks (an
- * invalid URL, a composed effect); and never told of an interrupted one.
- * Against a real DemoServer.
+ * `internal/gather/observe.ts`, by which `gather fetch` keeps its outcomes:
+ * a hook told of each item's end before the gather emits it, whether the
+ * fetch ran on the Gather's callback loop, went back to the fiber (a retry,
+ * a redirect) or was never startable on callbacks (an invalid URL, a
+ * composed effect); and never told of an interrupted one. Against a real
+ * DemoServer.
  */
 import { expect, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Stream from "effect/Stream"
-import { observe } from "../src/cli/completion.js"
-import type { Hook } from "../src/cli/completion.js"
 import * as Fetch from "../src/Fetch.js"
 import type * as FetchError from "../src/FetchError.js"
 import * as Gather from "../src/Gather.js"
+import type { Hook } from "../src/internal/gather/observe.js"
+import { observe } from "../src/internal/gather/observe.js"
 import { serverAndSession, settledStats } from "./support.js"
 
 type Response = Fetch.FetchResponse<Uint8Array>
