@@ -4,6 +4,7 @@
  * The cookie jar lives in `cookies.ts`, the auth header in `auth.ts`.
  */
 import type { PreparedRequest } from "./engine/attempt.js"
+import { copyHeaders } from "./engine/headerCopy.js"
 import { authorizationFor } from "./policy/auth.js"
 import type { SessionImpl } from "./session.js"
 
@@ -28,8 +29,7 @@ export const onRequest = (
     : undefined
   const cookie = session.cookies?.header(url)
   if (authorization === undefined && cookie === undefined) return headers
-  // Object.assign, not a spread: names added to a spread copy are slow (engine/headerCopy.ts).
-  const out: Record<string, string> = Object.assign({}, headers)
+  const out = copyHeaders(headers)
   if (authorization !== undefined) out["authorization"] = authorization
   if (cookie !== undefined) {
     const own = out["cookie"]

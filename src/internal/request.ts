@@ -10,6 +10,7 @@ import type * as FetchError from "../FetchError.js"
 import * as Credentials from "./credentials.js"
 import * as Attempt from "./engine/attempt.js"
 import * as Errors from "./engine/errors.js"
+import { copyHeaders } from "./engine/headerCopy.js"
 import { splitPlainUrl } from "./engine/plainUrl.js"
 import { isSecretHeader, redactUrl } from "./engine/redact.js"
 import { lowerCaseHeaders } from "./options.js"
@@ -135,8 +136,7 @@ export const prepare = (
     extraHeaders !== undefined || hasKeys(request.headers) || userInfo !== undefined || traceparent !== undefined ||
     (body._tag !== "Empty" && body._tag !== "Raw")
   ) {
-    // Object.assign, not a spread: names added to a spread copy are slow (engine/headerCopy.ts).
-    headers = Object.assign({}, headers)
+    headers = copyHeaders(headers)
     if (extraHeaders !== undefined) Object.assign(headers, lowerCaseHeaders(extraHeaders))
     Object.assign(headers, request.headers)
     if (userInfo !== undefined && headers["authorization"] === undefined) headers["authorization"] = userInfo
@@ -147,7 +147,7 @@ export const prepare = (
 
   const done = (bytes: string | Uint8Array | null, contentType: string | undefined): Prepared => {
     if (contentType !== undefined && headers["content-type"] === undefined) {
-      if (headers === session.config.headers) headers = Object.assign({}, headers)
+      if (headers === session.config.headers) headers = copyHeaders(headers)
       headers["content-type"] = contentType
     }
     return url === undefined

@@ -8,6 +8,9 @@
  * on node 20 with a 6-header record). A cache hit made one per response.
  */
 
+/** A copy of `base` to add names to (by `copy[name] =`): a new record. */
+export const copyHeaders = (base: Readonly<Record<string, string>>): Record<string, string> => Object.assign({}, base)
+
 /** `base` with the names of `added` set (or replaced) from it: a new record. */
 export const withHeaders = (
   base: Readonly<Record<string, string>>,
@@ -16,7 +19,7 @@ export const withHeaders = (
 
 /** `base` with `name` set to `value`: a new record. */
 export const withHeader = (base: Readonly<Record<string, string>>, name: string, value: string): Record<string, string> => {
-  const copy: Record<string, string> = Object.assign({}, base)
+  const copy = copyHeaders(base)
   copy[name] = value
   return copy
 }
