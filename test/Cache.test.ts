@@ -215,6 +215,33 @@ describe("Session cache", () => {
       expect(count(server.seen, "/lang")).toBe(2)
     }))
 
+  // Read back from the file, a variant's selecting headers come from its
+  // stored `vary` column (a response that varies on nothing reads as none).
+  it.scoped("Vary keeps variants apart in a SQLite store read by a new session", () =>
+    Effect.gen(function*() {
+      const server = yield* origin
+      server.routes.set("/lang", (request) => ({
+        headers: { "cache-control": "max-age=60", vary: "Accept-Language" },
+        body: `in ${request.headers["accept-language"]}`
+      }))
+      server.routes.set("/plain", () => ({ headers: { "cache-control": "max-age=60" }, body: "plain" }))
+      const dir = yield* tempDir
+      const options: Session.Options = { baseUrl: server.url, cache: { store: { sqlite: path.join(dir, "cache.db") } }, retry: false }
+      const round = Effect.gen(function*() {
+        const session = yield* Session.make(options)
+        const get = (url: string, lang: string) =>
+          Fetch.get(url, { headers: { "accept-language": lang } }).pipe(Effect.provideService(Session.Session, session))
+        return [yield* get("/lang", "en"), yield* get("/lang", "fr"), yield* get("/plain", "en"), yield* get("/plain", "fr")]
+      })
+      const first = yield* Effect.scoped(round)
+      const second = yield* Effect.scoped(round)
+      expect(first.map((r) => r.cache)).toEqual(["miss", "miss", "miss", "hit"])
+      expect(second.map(text)).toEqual(["in en", "in fr", "plain", "plain"])
+      expect(second.map((r) => r.cache)).toEqual(["hit", "hit", "hit", "hit"])
+      expect(count(server.seen, "/lang")).toBe(2)
+      expect(count(server.seen, "/plain")).toBe(1)
+    }))
+
   it.scoped("a 304 with new headers updates the stored entry (its new max-age and headers are used)", () =>
     Effect.gen(function*() {
       const server = yield* origin

@@ -135,8 +135,12 @@ export const varyMatches = (
  * The freshness lifetime (4.2.1): `max-age`, else `Expires` − `Date`, else
  * heuristic (see the module's note), else 0.
  */
-export const lifetimeMs = (status: number, response: Readonly<Record<string, string>>, receivedAt: number): number => {
-  const cc = parseCacheControl(response["cache-control"])
+export const lifetimeMs = (
+  status: number,
+  response: Readonly<Record<string, string>>,
+  receivedAt: number,
+  cc: Directives = parseCacheControl(response["cache-control"])
+): number => {
   const maxAge = deltaMs(cc, "max-age")
   if (maxAge !== undefined) return maxAge
   const date = httpDate(response["date"]) ?? receivedAt
@@ -185,10 +189,12 @@ const derive = (stored: Stored): Derived => {
   const apparent = Math.max(0, stored.responseAt - date)
   const delay = Math.max(0, stored.responseAt - stored.requestAt)
   const correctedAge = ageHeaderMs(stored.headers["age"]) + delay
+  // Parsed once for both: a store on disk hands out a new Stored per read, so this runs at every such hit.
+  const cc = parseCacheControl(stored.headers["cache-control"])
   const derived: Derived = {
     initialAgeMs: Math.max(apparent, correctedAge),
-    lifetimeMs: lifetimeMs(stored.status, stored.headers, stored.responseAt),
-    noCache: parseCacheControl(stored.headers["cache-control"]).has("no-cache")
+    lifetimeMs: lifetimeMs(stored.status, stored.headers, stored.responseAt, cc),
+    noCache: cc.has("no-cache")
   }
   derivedOf.set(stored, derived)
   return derived

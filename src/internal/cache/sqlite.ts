@@ -54,13 +54,17 @@ type Row = readonly [
   vary: string
 ]
 
+/** The `vary` column of a response that varies on nothing (most do), and what it reads as. */
+const noVaryText = "[]"
+const noVary: Readonly<Record<string, string | null>> = Object.freeze({})
+
 const fromRow = (row: Row): Stored => ({
   status: row[0],
   headers: JSON.parse(row[1]) as Record<string, string>,
   body: row[2] instanceof Uint8Array ? row[2] : new Uint8Array(0),
   requestAt: row[3],
   responseAt: row[4],
-  vary: Object.fromEntries(JSON.parse(row[5]) as Array<[string, string | null]>)
+  vary: row[5] === noVaryText ? noVary : Object.fromEntries(JSON.parse(row[5]) as Array<[string, string | null]>)
 })
 
 const loadDriver = (): DatabaseConstructor => {
