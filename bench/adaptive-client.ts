@@ -8,7 +8,7 @@
  *     [--phase-c=10 --phase-from-ms=3000 --phase-to-ms=6000]
  *
  * `fixed`/`request`: effect-gather, Retry-After per request (the default);
- * `gated`: the same with `maxInFlightPerHost: C` (every request through the
+ * `gated`: the same with `maxInFlightPerOrigin: C` (every request through the
  * session's gate, as with `adaptive`, but no window);
  * `origin`: effect-gather with `retryAfter: "origin"`; `adaptive`: the
  * adaptive window capped by C (starting at `initial`, default the
@@ -135,7 +135,7 @@ const runGather = async (): Promise<Result> => {
   const capped = await Effect.runPromise(program.pipe(
     Effect.provide(Session.layer({
       maxConnectionsPerHost: c,
-      ...(mode === "gated" ? { maxInFlightPerHost: c } : {}),
+      ...(mode === "gated" ? { maxInFlightPerOrigin: c } : {}),
       adaptive: mode === "adaptive"
         ? { max: c, ...(decrease === undefined ? {} : { decrease }), ...(initial === undefined ? {} : { initial }) }
         : false,

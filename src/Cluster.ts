@@ -138,7 +138,7 @@ export interface RunnerOptions {
   readonly concurrency?: number | undefined
   /**
    * Options of the runner's local `Session` (timeouts, retries,
-   * `ratePerHost`...). `maxInFlightPerHost` and `maxConnectionsPerHost`
+   * `ratePerOrigin`...). `maxInFlightPerOrigin` and `maxConnectionsPerHost`
    * default to `perOrigin`.
    */
   readonly session?: Session.Options | undefined

@@ -151,7 +151,7 @@ export interface AdaptiveOptions {
   /** Smallest window. Default `1`. */
   readonly min?: number | undefined
   /**
-   * Largest window. Default `maxInFlightPerHost` when set, else
+   * Largest window. Default `maxInFlightPerOrigin` when set, else
    * `maxConnectionsPerHost` (128).
    */
   readonly max?: number | undefined
@@ -353,13 +353,36 @@ export interface Options {
   readonly retry?: number | false | RetryOptions | undefined
   /** Requests in flight at once across all origins. Default no limit beyond the pool. */
   readonly maxInFlight?: number | undefined
-  /** Requests in flight at once per origin, across every gather on the session. Default no limit beyond the pool. */
+  /**
+   * Requests in flight at once per origin (scheme, host and port), across
+   * every gather on the session. Default no limit beyond the pool.
+   *
+   * @since 0.3.0
+   */
+  readonly maxInFlightPerOrigin?: number | undefined
+  /**
+   * The old name of {@link Options.maxInFlightPerOrigin} (the limit was always per
+   * origin), still read; giving both with different values fails the session.
+   *
+   * @deprecated Use maxInFlightPerOrigin
+   */
   readonly maxInFlightPerHost?: number | undefined
-  /** Requests started per origin per interval. Default none. */
+  /**
+   * Requests started per origin (scheme, host and port) per interval. Default none.
+   *
+   * @since 0.3.0
+   */
+  readonly ratePerOrigin?: Rate | undefined
+  /**
+   * The old name of {@link Options.ratePerOrigin} (the rate was always per origin),
+   * still read; giving both with different rates fails the session.
+   *
+   * @deprecated Use ratePerOrigin
+   */
   readonly ratePerHost?: Rate | undefined
   /**
    * An adaptive in-flight window per origin (see {@link AdaptiveOptions}),
-   * under `maxInFlightPerHost` when both are set. Default `false`.
+   * under `maxInFlightPerOrigin` when both are set. Default `false`.
    */
   readonly adaptive?: boolean | AdaptiveOptions | undefined
   /** What a `Retry-After` holds back: the request (default) or the whole origin. See {@link RetryAfterScope}. */
@@ -468,9 +491,12 @@ export const defaultUserAgent: string = options.defaultUserAgent
 /**
  * Opens a session in the current scope. Invalid options (a `baseUrl` that is
  * not http(s), a negative limit) are a defect: they are a bug in the program,
- * not a property of the data. A `ratePerHost` the rate parser refuses
+ * not a property of the data. A `ratePerOrigin` the rate parser refuses
  * (`"5 per fortnight"`: text, often read from a file or a flag) fails with a
- * `ConfigError` (`InvalidData` at `ratePerHost`) that names it.
+ * `ConfigError` (`InvalidData` at the option's name) that names it, and so
+ * does an option given under both its names with different values
+ * (`maxInFlightPerOrigin` and `maxInFlightPerHost`, `ratePerOrigin` and
+ * `ratePerHost`; the second of each pair is the first's old name).
  *
  * @since 0.1.0
  * @category constructors

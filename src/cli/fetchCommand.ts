@@ -37,7 +37,7 @@ export const command = Command.make("fetch", options, run).pipe(
     examples: [
       "gather fetch urls.txt --out results.ndjson -c 64",
       "cat urls.txt | gather fetch - --format table",
-      "gather fetch urls.txt -o results.ndjson --resume --rate 20/s --per-host 8",
+      "gather fetch urls.txt -o results.ndjson --resume --rate 20/s --per-origin 8",
       "gather fetch urls.txt -o results.ndjson --report run.html",
       "gather fetch urls.txt -o tonight.ndjson --cache ~/.cache/gather",
       "gather fetch urls.txt --proxy http://proxy.internal:3128",

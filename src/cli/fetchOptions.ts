@@ -38,7 +38,7 @@ export const options = {
     Args.optional
   ),
   concurrency: concurrencyOption({ what: "Requests in flight at once", default: 32 }),
-  perHost: session.perHost,
+  perOrigin: session.perOrigin,
   adaptive: session.adaptive,
   retryAfter: session.retryAfter,
   ...sessionOptions,

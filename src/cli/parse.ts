@@ -76,7 +76,7 @@ export interface Rate {
 
 /**
  * A rate: `20/s`, `100/m`, `5/100ms`, `3/h` or `20 per second`, read by the
- * library's own parser (the one `Session`'s `ratePerHost` uses).
+ * library's own parser (the one `Session`'s `ratePerOrigin` uses).
  */
 export const parseRate = (input: string): Either.Either<Rate, string> =>
   Either.map(parseRateText(input), ({ intervalMs, limit }) => ({ limit, interval: Duration.millis(intervalMs) }))

@@ -38,7 +38,7 @@ export const concurrencyOption = (spec: {
 export const sessionOptions = {
   rate: Options.text("rate").pipe(
     Options.withPseudoName("RATE"),
-    Options.withDescription("Requests started per host, e.g. 20/s, 600/m, 5/100ms."),
+    Options.withDescription("Requests started per origin (scheme, host and port), e.g. 20/s, 600/m, 5/100ms."),
     validated(rateFlag("rate")),
     Options.optional
   ),
@@ -60,23 +60,23 @@ export const sessionOptions = {
 export type SessionFlags = Command.Command.ParseConfig<typeof sessionOptions>
 
 /** The part of `Session.Options` the shared flags set (absent flags leave the library's defaults). */
-export const toSessionOptions = (flags: SessionFlags): Pick<Session.Options, "ratePerHost" | "timeout" | "retry"> => ({
-  ratePerHost: Option.getOrUndefined(flags.rate),
+export const toSessionOptions = (flags: SessionFlags): Pick<Session.Options, "ratePerOrigin" | "timeout" | "retry"> => ({
+  ratePerOrigin: Option.getOrUndefined(flags.rate),
   timeout: Option.match(flags.timeout, { onNone: () => undefined, onSome: (total) => ({ total }) }),
   retry: Option.match(flags.retries, { onNone: () => undefined, onSome: (n) => (n === 0 ? false : n) })
 })
 
 /**
  * The connection limits for `concurrency` requests in flight: one
- * connection per request in flight, so `-c` is what reaches one host, or
- * `--per-host` when given (which caps the host's requests in flight too).
+ * connection per request in flight, so `-c` is what reaches one origin, or
+ * `--per-origin` when given (which caps the origin's requests in flight too).
  */
 export const connectionLimits = (
   concurrency: number,
-  perHost: Option.Option<number> = Option.none()
-): { readonly maxConnectionsPerHost: number; readonly maxInFlightPerHost: number | undefined } => ({
-  maxConnectionsPerHost: Option.getOrElse(perHost, () => concurrency),
-  maxInFlightPerHost: Option.getOrUndefined(perHost)
+  perOrigin: Option.Option<number> = Option.none()
+): { readonly maxConnectionsPerHost: number; readonly maxInFlightPerOrigin: number | undefined } => ({
+  maxConnectionsPerHost: Option.getOrElse(perOrigin, () => concurrency),
+  maxInFlightPerOrigin: Option.getOrUndefined(perOrigin)
 })
 
 /** The file of the HTTP cache inside `--cache DIR`. */
@@ -87,20 +87,25 @@ export const cacheFileName = "http-cache.sqlite"
  * command places each among its own flags (the order of its help).
  */
 export const fetchSessionOptions = {
-  perHost: Options.integer("per-host").pipe(
+  // `--per-host` is the flag's old name (the limit was always per origin);
+  // an alias, since @effect/cli 0.77 cannot hide an option from the help.
+  perOrigin: Options.integer("per-origin").pipe(
+    Options.withAlias("per-host"),
     Options.withPseudoName("N"),
-    Options.withDescription("At most this many requests in flight per host (and connections per host)."),
-    validated(positive("per-host")),
+    Options.withDescription(
+      "At most this many requests in flight per origin (scheme, host and port), and as many connections; --per-host is its old name."
+    ),
+    validated(positive("per-origin")),
     Options.optional
   ),
   adaptive: Options.boolean("adaptive").pipe(
     Options.withDescription(
-      "Find each host's capacity: an in-flight window per host that grows while requests succeed and shrinks on 429, 503, resets and timeouts (at most -c; shown in the progress line)."
+      "Find each origin's capacity: an in-flight window per origin that grows while requests succeed and shrinks on 429, 503, resets and timeouts (at most -c; shown in the progress line)."
     )
   ),
   retryAfter: Options.choice("retry-after", ["request", "origin"]).pipe(
     Options.withDescription(
-      "What a 429/503 Retry-After holds back: the refused request only (default; the whole host when, after the first wait, 4 different paths are refused with no success between), or every request to the host."
+      "What a 429/503 Retry-After holds back: the refused request only (default; the whole origin when, after the first wait, 4 different paths are refused with no success between), or every request to the origin."
     ),
     Options.optional
   ),
@@ -168,7 +173,7 @@ export const proxySetting = (value: string): Session.Proxy => value === "none" ?
 
 /** The session of `gather fetch`, from its flags. */
 export const toFetchSessionOptions = (flags: FetchSessionFlags, checked: CheckedSessionFlags): Session.Options => {
-  const connections = connectionLimits(flags.concurrency, flags.perHost)
+  const connections = connectionLimits(flags.concurrency, flags.perOrigin)
   return {
     headers: checked.headers,
     proxy: proxySetting(flags.proxy),

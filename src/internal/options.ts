@@ -1,3 +1,4 @@
+import * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
 import * as Either from "effect/Either"
 import * as Redacted from "effect/Redacted"
@@ -15,6 +16,7 @@ import * as Adaptive from "./policy/adaptive.js"
 import type { ResolvedAuth } from "./policy/auth.js"
 import { resolveAuth } from "./policy/auth.js"
 import type { HostLimitsConfig } from "./policy/hosts.js"
+import type { ParsedRate } from "./policy/rate.js"
 import { parseRate } from "./policy/rate.js"
 import type { RetryPolicy } from "./policy/retry.js"
 import { defaultPolicy, resolvePolicy } from "./policy/retry.js"
@@ -222,16 +224,66 @@ export const resolveTls = (input: TlsOptions | undefined): ResolvedTls | undefin
  * refuses is thrown as its `ConfigError`, which `Session.make` fails with
  * (not a defect, unlike the options below that only a program gets wrong).
  */
-const rateOf = (input: Session.Rate) => {
-  const parsed = parseRate(input, "ratePerHost")
+const rateOf = (input: Session.Rate, name: string): ParsedRate => {
+  const parsed = parseRate(input, name)
   if (Either.isLeft(parsed)) throw parsed.left
   return parsed.right
 }
 
+/** One name of an option: what the user gave under it, and that value checked. */
+interface Named<A> {
+  readonly name: string
+  readonly given: unknown
+  readonly value: A | undefined
+}
+
+const shown = (given: unknown): string =>
+  typeof given === "object" && given !== null && "limit" in given && "interval" in given
+    ? `{ limit: ${String(given.limit)}, interval: ${String(given.interval)} }`
+    : JSON.stringify(given)
+
+/**
+ * An option with two names, the documented one and its old (deprecated)
+ * one: either may be given, or both alike. Both with different values is a
+ * `ConfigError` naming the two and what each was given, not a defect: such
+ * values come from a user's flags or files as often as a program's.
+ */
+const eitherName = <A>(current: Named<A>, old: Named<A>, same: (a: A, b: A) => boolean): A | undefined => {
+  if (current.value === undefined) return old.value
+  if (old.value !== undefined && !same(current.value, old.value)) {
+    throw ConfigError.InvalidData(
+      [current.name],
+      `${current.name} (${shown(current.given)}) and ${old.name} (${shown(old.given)}) are one option ` +
+        `(${old.name} is its old name) given two values: give ${current.name} alone`
+    )
+  }
+  return current.value
+}
+
+/** `maxInFlightPerOrigin`, or its old name `maxInFlightPerHost`. */
+const maxInFlightPerOrigin = (options: SessionOptions): number | undefined =>
+  eitherName(
+    { name: "maxInFlightPerOrigin", given: options.maxInFlightPerOrigin, value: optionalLimit("maxInFlightPerOrigin", options.maxInFlightPerOrigin) },
+    { name: "maxInFlightPerHost", given: options.maxInFlightPerHost, value: optionalLimit("maxInFlightPerHost", options.maxInFlightPerHost) },
+    (a, b) => a === b
+  )
+
+/** `ratePerOrigin`, or its old name `ratePerHost`; two spellings of one rate (`"10/s"`, `"10 per second"`) agree. */
+const ratePerOrigin = (options: SessionOptions): ParsedRate | undefined =>
+  eitherName(
+    {
+      name: "ratePerOrigin",
+      given: options.ratePerOrigin,
+      value: options.ratePerOrigin === undefined ? undefined : rateOf(options.ratePerOrigin, "ratePerOrigin")
+    },
+    { name: "ratePerHost", given: options.ratePerHost, value: options.ratePerHost === undefined ? undefined : rateOf(options.ratePerHost, "ratePerHost") },
+    (a, b) => a.limit === b.limit && a.intervalMs === b.intervalMs
+  )
+
 /**
  * Normalizes session options once; throws on options that can never work (a
- * `ConfigError` for a rate). `env` is what `proxy: "env"` reads (the proxy
- * variables).
+ * `ConfigError` for a rate, or for an option given under both its names with
+ * different values). `env` is what `proxy: "env"` reads (the proxy variables).
  */
 export const resolveSession = (options: SessionOptions = {}, env: ProxyEnv = {}): ResolvedSession => {
   if (options.proxy !== undefined && options.proxy !== false && options.dispatcher !== undefined) {
@@ -242,7 +294,7 @@ export const resolveSession = (options: SessionOptions = {}, env: ProxyEnv = {})
   if (userAgent !== undefined && headers["user-agent"] === undefined) headers["user-agent"] = userAgent
   const maxConnectionsPerHost = positiveInt("maxConnectionsPerHost", options.maxConnectionsPerHost, defaults.maxConnectionsPerHost)
   if (maxConnectionsPerHost === 0) throw new RangeError("maxConnectionsPerHost must be at least 1")
-  const maxInFlightPerHost = optionalLimit("maxInFlightPerHost", options.maxInFlightPerHost)
+  const inFlightPerOrigin = maxInFlightPerOrigin(options)
   const baseUrl = normalizeBaseUrl(options.baseUrl)
   return {
     baseUrl,
@@ -260,9 +312,9 @@ export const resolveSession = (options: SessionOptions = {}, env: ProxyEnv = {})
     metrics: options.metrics ?? false,
     hostLimits: {
       maxInFlight: optionalLimit("maxInFlight", options.maxInFlight),
-      maxInFlightPerHost,
-      ratePerHost: options.ratePerHost === undefined ? undefined : rateOf(options.ratePerHost),
-      adaptive: Adaptive.normalize(options.adaptive, maxInFlightPerHost ?? maxConnectionsPerHost),
+      maxInFlightPerHost: inFlightPerOrigin,
+      ratePerHost: ratePerOrigin(options),
+      adaptive: Adaptive.normalize(options.adaptive, inFlightPerOrigin ?? maxConnectionsPerHost),
       retryAfter: retryAfterScope(options.retryAfter),
       metrics: options.metrics ?? false
     },

@@ -95,7 +95,7 @@ export const make = (options?: SessionOptions): Effect.Effect<SessionImpl, Confi
     } satisfies SessionImpl
   })
 
-/** A rate the parser refuses is a typed ConfigError; any other invalid option a defect. */
+/** A rate the parser refuses, or one option under two names with two values, is a typed ConfigError; any other invalid option a defect. */
 const resolve = (options: SessionOptions | undefined, env: ProxyEnv): Effect.Effect<ResolvedSession, ConfigError.ConfigError> => {
   try {
     return Effect.succeed(resolveSession(options, env))

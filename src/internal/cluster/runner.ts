@@ -74,6 +74,21 @@ export const clusterStorage = (config: Partial<ShardingConfig.ShardingConfig["Ty
 export const resolveStorage = (storage: api.Storage | string): Effect.Effect<api.Storage, api.StorageError> =>
   typeof storage === "string" ? Either.match(parseStorage(storage), { onLeft: Effect.fail, onRight: Effect.succeed }) : Effect.succeed(storage)
 
+/**
+ * The runner's local session: `perOrigin` requests in flight and as many
+ * connections per origin, unless the user's session options say otherwise.
+ * The in-flight limit has two names (`maxInFlightPerOrigin` and its old
+ * `maxInFlightPerHost`), so the default goes in only when neither is named:
+ * beside the user's own it would be a second value of one option.
+ *
+ * @internal
+ */
+export const sessionOptions = (perOrigin: number, session: Session.Options | undefined): Session.Options => ({
+  ...(session !== undefined && ("maxInFlightPerOrigin" in session || "maxInFlightPerHost" in session) ? {} : { maxInFlightPerOrigin: perOrigin }),
+  maxConnectionsPerHost: perOrigin,
+  ...session
+})
+
 /** @internal */
 export const tag = Context.GenericTag<api.Runner>("effect-gather/Cluster/Runner")
 
@@ -144,11 +159,7 @@ export const layer = (options: api.RunnerOptions): Layer.Layer<api.Runner, api.R
     return Layer.merge(runnerLayer, entity).pipe(
       Layer.provide(fetcherLayer),
       Layer.provide(Store.layer),
-      Layer.provide(Session.layer({
-        maxInFlightPerHost: perOrigin,
-        maxConnectionsPerHost: perOrigin,
-        ...options.session
-      })),
+      Layer.provide(Session.layer(sessionOptions(perOrigin, options.session))),
       Layer.provide(sharding),
       Layer.provide(sqlLayer(storage))
     )
