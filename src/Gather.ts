@@ -89,15 +89,15 @@ export interface Watcher {
    * (`Context.getOption(context, Session.Session)` finds its session). A
    * watcher given to several gathers hears from each.
    */
-  onGather?(concurrency: Concurrency, context: Context.Context<never>): void
+  readonly onGather?: ((concurrency: Concurrency, context: Context.Context<never>) => void) | undefined
   /** An item's effect starts, at `startedAt`. */
-  onStart(startedAt: number): void
+  readonly onStart: (startedAt: number) => void
   /** The item that started at `startedAt` succeeded with `value`. */
-  onSuccess(value: unknown, startedAt: number): void
+  readonly onSuccess: (value: unknown, startedAt: number) => void
   /** The item that started at `startedAt` failed with `error`, its typed error. */
-  onFailure(error: unknown, startedAt: number): void
-  /** The item that started at `startedAt` was interrupted (fail-fast, a deadline of the caller, an interrupted gather). */
-  onInterrupt(startedAt: number): void
+  readonly onFailure: (error: unknown, startedAt: number) => void
+  /** The item that started at `startedAt` was interrupted (fail-fast, a timeout around the gather, an interrupted gather). */
+  readonly onInterrupt: (startedAt: number) => void
 }
 
 /**
