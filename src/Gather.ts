@@ -15,6 +15,7 @@
  *
  * @since 0.1.0
  */
+import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Either from "effect/Either"
@@ -26,9 +27,7 @@ import * as Streamed from "./internal/gather/stream.js"
 import { withDeadline } from "./internal/gather/withDeadline.js"
 import * as Work from "./internal/gather/work.js"
 import * as Workers from "./internal/gather/workers.js"
-import { watcher as reportWatcher } from "./internal/report/track.js"
 import type * as Progress from "./Progress.js"
-import * as Report from "./Report.js"
 
 /**
  * At most this many effects run at once: a whole number ≥ 1, or
@@ -38,6 +37,68 @@ import * as Report from "./Report.js"
  * @category models
  */
 export type Concurrency = number | "unbounded"
+
+/**
+ * Who watches a gather's items: told when each starts and how it ends (a
+ * value, a typed error, or interrupted), each time with the moment it
+ * started (`performance.now()`), so timing an item needs no state per item.
+ * A `Progress.Tracker` and a `Report.Tracker` are watchers; pass your own
+ * as `watch` (see {@link Options}).
+ *
+ * The gather's workers call a watcher from the item's completion (often a
+ * socket callback, not a fiber), and the effects themselves stay unwrapped,
+ * so a fetch keeps its fast path: keep each call quick, and never throw.
+ * An item that dies (a defect, or `f` throwing) gets no end call: the
+ * defect ends the whole gather, and the items still running are
+ * interrupted (`onInterrupt`).
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Fetch, Gather } from "effect-gather"
+ *
+ * // Counts the outcomes and keeps the slowest success, in milliseconds.
+ * const outcomes = { started: 0, ok: 0, failed: 0, interrupted: 0, slowestMs: 0 }
+ * const watcher: Gather.Watcher = {
+ *   onStart: () => {
+ *     outcomes.started++
+ *   },
+ *   onSuccess: (_value, startedAt) => {
+ *     outcomes.ok++
+ *     outcomes.slowestMs = Math.max(outcomes.slowestMs, performance.now() - startedAt)
+ *   },
+ *   onFailure: () => {
+ *     outcomes.failed++
+ *   },
+ *   onInterrupt: () => {
+ *     outcomes.interrupted++
+ *   }
+ * }
+ * const program = Gather.settle(["/status/200", "/status/503"].map((url) => Fetch.get(url)), { watch: watcher }).pipe(
+ *   Effect.map(() => outcomes)
+ * )
+ * ```
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface Watcher {
+  /**
+   * Optional: told once as a gather starts, before its first item, with its
+   * concurrency limit (the default applied) and the services it runs with
+   * (`Context.getOption(context, Session.Session)` finds its session). A
+   * watcher given to several gathers hears from each.
+   */
+  readonly onGather?: ((concurrency: Concurrency, context: Context.Context<never>) => void) | undefined
+  /** An item's effect starts, at `startedAt`. */
+  readonly onStart: (startedAt: number) => void
+  /** The item that started at `startedAt` succeeded with `value`. */
+  readonly onSuccess: (value: unknown, startedAt: number) => void
+  /** The item that started at `startedAt` failed with `error`, its typed error. */
+  readonly onFailure: (error: unknown, startedAt: number) => void
+  /** The item that started at `startedAt` was interrupted (fail-fast, a timeout around the gather, an interrupted gather). */
+  readonly onInterrupt: (startedAt: number) => void
+}
 
 /**
  * @since 0.1.0
@@ -55,8 +116,13 @@ export interface Options {
   readonly deadline?: Duration.DurationInput | undefined
   /** A tracker to report to (see `Progress`). Default none. */
   readonly progress?: Progress.Tracker | undefined
-  /** A run report to record to (see `Report`). Default the `Report.Report` in context, if any. */
-  readonly report?: Report.Tracker | undefined
+  /**
+   * A run report to record to (a `Report.Tracker`, see `Report`). Default
+   * the `Report.Report` in context, if any.
+   */
+  readonly report?: Watcher | undefined
+  /** Watchers of your own (see {@link Watcher}), told of every item besides `progress` and `report`. Default none. */
+  readonly watch?: Watcher | ReadonlyArray<Watcher> | undefined
 }
 
 /**
@@ -156,25 +222,28 @@ const byShape = <A, E, R, B, E2>(
 }
 
 /** What the watchers are made from, in {@link Options} and {@link StreamOptions} alike. */
-type Watchers = Pick<Options, "concurrency" | "progress" | "report">
+type Watching = Pick<Options, "concurrency" | "progress" | "report" | "watch">
 
-/** The run report this gather records to: the one passed, else the one in context. */
-const currentReport = (options: Watchers | undefined): Effect.Effect<Report.Tracker | undefined> =>
-  options?.report !== undefined
-    ? Effect.succeed(options.report)
-    : Effect.map(Effect.serviceOption(Report.Report), Option.getOrUndefined)
+const isList = (watch: Watcher | ReadonlyArray<Watcher>): watch is ReadonlyArray<Watcher> => Array.isArray(watch)
 
 /**
- * The gather's watchers: its progress counters and its run report (which
- * learns the concurrency limit). Workers tell them about each item, so the
- * effects themselves stay unwrapped (and plain fetches keep the fast path).
+ * The gather's watchers as one, told that the gather starts: its progress
+ * tracker, its run report (the one passed, else the one in context) and the
+ * user's own. Workers tell them about each item, so the effects themselves
+ * stay unwrapped (and plain fetches keep the fast path).
  */
-const watcherOf = (options: Watchers | undefined, report: Report.Tracker | undefined): Work.Watcher | undefined => {
-  if (report !== undefined) {
-    const limit = options?.concurrency ?? Workers.defaultConcurrency
-    report.recorder.gather(limit === "unbounded" ? null : limit)
-  }
-  return Work.watchers([options?.progress?.counters, report === undefined ? undefined : reportWatcher(report.recorder)])
+const watcherOf = (options: Watching | undefined, context: Context.Context<never>): Watcher | undefined => {
+  const report = options?.report ?? Option.getOrUndefined(Context.getOption(context, Work.reportInContext))
+  const watch = options?.watch
+  const watcher = Work.watchers(
+    watch === undefined
+      ? [options?.progress, report]
+      : isList(watch)
+      ? [options?.progress, report, ...watch]
+      : [options?.progress, report, watch]
+  )
+  watcher?.onGather?.(options?.concurrency ?? Workers.defaultConcurrency, context)
+  return watcher
 }
 
 /**
@@ -213,11 +282,12 @@ export function all<A, E, R>(
   effects: Iterable<Effect.Effect<A, E, R>> | Readonly<Record<string, Effect.Effect<A, E, R>>>,
   options?: Options
 ): Effect.Effect<Array<A> | Record<string, A>, E, R> {
-  return Effect.flatMap(currentReport(options), (report) =>
+  return Effect.contextWithEffect((context: Context.Context<never>) =>
     withDeadline(
-      byShape(effects, (list) => Run.all(list, identity, options?.concurrency, watcherOf(options, report))),
+      byShape(effects, (list) => Run.all(list, identity, options?.concurrency, watcherOf(options, context))),
       options?.deadline
-    ))
+    )
+  )
 }
 
 /**
@@ -250,11 +320,12 @@ export function settle<A, E, R>(
   effects: Iterable<Effect.Effect<A, E, R>> | Readonly<Record<string, Effect.Effect<A, E, R>>>,
   options?: Options
 ): Effect.Effect<Array<Outcome<A, E>> | Record<string, Outcome<A, E>>, never, R> {
-  return Effect.flatMap(currentReport(options), (report) =>
+  return Effect.contextWithEffect((context: Context.Context<never>) =>
     withDeadline(
-      byShape(effects, (list) => Run.settle(list, identity, options?.concurrency, watcherOf(options, report))),
+      byShape(effects, (list) => Run.settle(list, identity, options?.concurrency, watcherOf(options, context))),
       options?.deadline
-    ))
+    )
+  )
 }
 
 /**
@@ -311,8 +382,8 @@ export const forEach: {
     f: (input: I, index: number) => Effect.Effect<A, E, R>,
     options?: ForEachOptions<"fail-fast" | "settle">
   ): Effect.Effect<Array<A> | Array<Outcome<A, E>>, E, R> => {
-    return Effect.flatMap(currentReport(options), (report) => {
-      const watcher = watcherOf(options, report)
+    return Effect.contextWithEffect((context: Context.Context<never>) => {
+      const watcher = watcherOf(options, context)
       return withDeadline<Array<A> | Array<Outcome<A, E>>, E, R>(
         options?.mode === "settle"
           ? Run.settle(inputs, f, options.concurrency, watcher)
@@ -378,8 +449,13 @@ export interface StreamOptions<Mode extends "settle" | "fail-fast"> {
   readonly deadline?: Duration.DurationInput | undefined
   /** A tracker to report to (see `Progress`). */
   readonly progress?: Progress.Tracker | undefined
-  /** A run report to record to (see `Report`). Default the `Report.Report` in context, if any. */
-  readonly report?: Report.Tracker | undefined
+  /**
+   * A run report to record to (a `Report.Tracker`, see `Report`). Default
+   * the `Report.Report` in context, if any.
+   */
+  readonly report?: Watcher | undefined
+  /** Watchers of your own, as in {@link Options}. Default none. */
+  readonly watch?: Watcher | ReadonlyArray<Watcher> | undefined
 }
 
 // In fail-fast mode the workers fail the stream on the first Left, so every
@@ -436,7 +512,7 @@ export const stream: {
   ): Stream.Stream<Result<I, A, E> | Success<I, A>, E | EI, R | RI> => {
     const failFast = options?.mode === "fail-fast"
     const results = Stream.unwrap(
-      Effect.map(currentReport(options), (report) => Streamed.stream(source, f, { ...options, failFast, watcher: watcherOf(options, report) }))
+      Effect.contextWith((context: Context.Context<never>) => Streamed.stream(source, f, { ...options, failFast, watcher: watcherOf(options, context) }))
     )
     // In settle mode no worker ever fails with E: only the source's EI remains.
     return failFast ? values(results) : results as Stream.Stream<Result<I, A, E>, EI, R | RI>

@@ -27,6 +27,7 @@ import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import * as Stream from "effect/Stream"
+import type * as Gather from "./Gather.js"
 import * as internal from "./internal/progress.js"
 
 /**
@@ -56,14 +57,13 @@ export interface Snapshot {
 
 /**
  * A progress tracker; pass it to a gather as `progress`. One tracker can
- * watch several gathers (their counts add up).
+ * watch several gathers (their counts add up). It is a `Gather.Watcher`:
+ * the gather's workers bump its counts as items start and end.
  *
  * @since 0.1.0
  * @category models
  */
-export interface Tracker {
-  /** @internal */
-  readonly counters: internal.Counters
+export interface Tracker extends Gather.Watcher {
   /** The counts now. */
   readonly snapshot: Effect.Effect<Snapshot>
 }
@@ -74,10 +74,7 @@ export interface Tracker {
  * @since 0.1.0
  * @category constructors
  */
-export const make: Effect.Effect<Tracker> = Effect.map(Clock.currentTimeMillis, (now) => {
-  const counters = new internal.Counters(now)
-  return { counters, snapshot: Effect.map(Clock.currentTimeMillis, (at) => counters.snapshotAt(at)) }
-})
+export const make: Effect.Effect<Tracker> = Effect.map(Clock.currentTimeMillis, (now) => new internal.Counters(now))
 
 /**
  * Samples the tracker every `interval` (first sample at once), forever: run

@@ -39,15 +39,17 @@ import { dual } from "effect/Function"
 import * as Layer from "effect/Layer"
 import * as fs from "node:fs/promises"
 import * as path from "node:path"
+import type * as Gather from "./Gather.js"
+import { reportKey } from "./internal/gather/work.js"
 import { render } from "./internal/report/html.js"
 import { defaultLimit, Recorder } from "./internal/report/recorder.js"
-import { reported } from "./internal/report/track.js"
+import * as internal from "./internal/report/track.js"
 
 /**
  * @since 0.1.0
  * @category models
  */
-export const TypeId: unique symbol = Symbol.for("effect-gather/Report")
+export const TypeId: typeof internal.TypeId = internal.TypeId
 
 /**
  * @since 0.1.0
@@ -73,25 +75,29 @@ export interface Options {
 
 /**
  * A report tracker; pass it to a gather as `report`, or provide it with
- * {@link layer}. One tracker can watch several gathers.
+ * {@link layer}. One tracker can watch several gathers. It is a
+ * `Gather.Watcher` (told of each item, and of each gather's concurrency
+ * limit); what it recorded is read by {@link html} and {@link write}, which
+ * take only trackers {@link make} made.
  *
  * @since 0.1.0
  * @category models
  */
-export interface Tracker {
+export interface Tracker extends Gather.Watcher {
   readonly [TypeId]: TypeId
-  /** @internal */
-  readonly recorder: Recorder
+  /** The page's title (`Options.title`). */
   readonly title: string | undefined
 }
 
 /**
- * The tracker gathers report to when none is passed to them.
+ * The tracker gathers report to when none is passed to them. Gather finds
+ * it by its key (it reads it as the `Gather.Watcher` it is), so Gather
+ * needs nothing of this module.
  *
  * @since 0.1.0
  * @category models
  */
-export class Report extends Context.Tag("effect-gather/Report")<Report, Tracker>() {}
+export class Report extends Context.Tag(reportKey)<Report, Tracker>() {}
 
 /**
  * Writing the page failed.
@@ -120,7 +126,7 @@ export const make = (options?: Options): Effect.Effect<Tracker> =>
   Effect.sync(() => {
     const recorder = new Recorder(options?.limit ?? defaultLimit)
     if (options?.concurrency !== undefined) recorder.gather(options.concurrency)
-    return { [TypeId]: TypeId, recorder, title: options?.title }
+    return new internal.ReportTracker(recorder, options?.title)
   })
 
 /**
@@ -148,7 +154,7 @@ export const track: {
   <A, E, R>(self: Effect.Effect<A, E, R>, tracker: Tracker): Effect.Effect<A, E, R>
 } = dual(
   2,
-  <A, E, R>(self: Effect.Effect<A, E, R>, tracker: Tracker): Effect.Effect<A, E, R> => reported(() => self, tracker.recorder)(undefined, 0)
+  <A, E, R>(self: Effect.Effect<A, E, R>, tracker: Tracker): Effect.Effect<A, E, R> => internal.tracked(self, tracker)
 )
 
 /**
@@ -157,7 +163,8 @@ export const track: {
  * @since 0.1.0
  * @category constructors
  */
-export const html = (tracker: Tracker): Effect.Effect<string> => Effect.sync(() => render(tracker.recorder, performance.now(), { title: tracker.title }))
+export const html = (tracker: Tracker): Effect.Effect<string> =>
+  Effect.sync(() => render(internal.recorderOf(tracker), performance.now(), { title: tracker.title }))
 
 /**
  * Writes the page to `file` and succeeds with its absolute path.

@@ -5,10 +5,11 @@
  */
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
-import * as Report from "../../Report.js"
+import type * as Report from "../../Report.js"
 import * as Records from "../record.js"
 import { defaultLimit, type Observed } from "../report/recorder.js"
 import { replay } from "../report/replay.js"
+import { ReportTracker } from "../report/track.js"
 import type { JobError, JobStore, StoredRow } from "./store.js"
 import * as Timing from "./timing.js"
 
@@ -53,6 +54,6 @@ export const report = (
     }
     const recorder = replay(seen, options?.limit ?? defaultLimit)
     if (options?.concurrency !== undefined) recorder.gather(options.concurrency)
-    const tracker: Report.Tracker = { [Report.TypeId]: Report.TypeId, recorder, title: options?.title }
+    const tracker: Report.Tracker = new ReportTracker(recorder, options?.title)
     return tracker
   })

@@ -4,9 +4,8 @@
  */
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
-import type { Concurrency, Outcome } from "../../Gather.js"
+import type { Concurrency, Outcome, Watcher } from "../../Gather.js"
 import { iterablePoll } from "./inputs.js"
-import type { Watcher } from "./work.js"
 import { runWorkers, workerCount } from "./workers.js"
 
 const knownSize = (inputs: Iterable<unknown>): number | undefined =>

@@ -2,33 +2,53 @@
  * What the workers of one gather share: the work (where inputs come from and
  * outcomes go), the markers a poll answers with, and who watches the items.
  */
+import * as Context from "effect/Context"
 import type * as Effect from "effect/Effect"
-import type * as Fiber from "effect/Fiber"
+import type { Concurrency, Watcher } from "../../Gather.js"
 
 /**
- * Who watches a gather's items (progress counters, a run report): told when
- * each starts and how it ends, with the moment it started (performance.now()).
+ * The key `Report.Report` is provided under. Gather reads the tracker there
+ * as the {@link Watcher} it is, through {@link reportInContext}, so that
+ * Gather imports nothing of Report (Report depends on Gather, not the
+ * reverse); the key is declared here, below both, once.
  */
-export interface Watcher {
-  /** The worker's fiber, once per worker run (to find services in its context). */
-  bind(fiber: Fiber.RuntimeFiber<unknown, unknown>): void
-  onStart(startedAt: number): void
-  onSuccess(value: unknown, startedAt: number): void
-  onFailure(error: unknown, startedAt: number): void
-  onInterrupt(startedAt: number): void
+export const reportKey = "effect-gather/Report"
+
+/** The run report in context (`Report.Report`), seen as a watcher: a gather's default `report`. */
+export const reportInContext: Context.Tag<Watcher, Watcher> = Context.GenericTag<Watcher>(reportKey)
+
+/**
+ * Several watchers told in turn, in the order given. Indexed loops: an
+ * item's call allocates nothing (no closure per call, no iterator).
+ */
+class Several implements Watcher {
+  constructor(private readonly list: ReadonlyArray<Watcher>) {}
+
+  onGather(concurrency: Concurrency, context: Context.Context<never>): void {
+    for (let i = 0; i < this.list.length; i++) this.list[i]!.onGather?.(concurrency, context)
+  }
+
+  onStart(startedAt: number): void {
+    for (let i = 0; i < this.list.length; i++) this.list[i]!.onStart(startedAt)
+  }
+
+  onSuccess(value: unknown, startedAt: number): void {
+    for (let i = 0; i < this.list.length; i++) this.list[i]!.onSuccess(value, startedAt)
+  }
+
+  onFailure(error: unknown, startedAt: number): void {
+    for (let i = 0; i < this.list.length; i++) this.list[i]!.onFailure(error, startedAt)
+  }
+
+  onInterrupt(startedAt: number): void {
+    for (let i = 0; i < this.list.length; i++) this.list[i]!.onInterrupt(startedAt)
+  }
 }
 
 /** Several watchers as one; `undefined` when there are none. */
 export const watchers = (list: ReadonlyArray<Watcher | undefined>): Watcher | undefined => {
   const present = list.filter((watcher): watcher is Watcher => watcher !== undefined)
-  if (present.length <= 1) return present[0]
-  return {
-    bind: (fiber) => present.forEach((watcher) => watcher.bind(fiber)),
-    onStart: (at) => present.forEach((watcher) => watcher.onStart(at)),
-    onSuccess: (value, at) => present.forEach((watcher) => watcher.onSuccess(value, at)),
-    onFailure: (error, at) => present.forEach((watcher) => watcher.onFailure(error, at)),
-    onInterrupt: (at) => present.forEach((watcher) => watcher.onInterrupt(at))
-  }
+  return present.length <= 1 ? present[0] : new Several(present)
 }
 
 export const End: unique symbol = Symbol("effect-gather/End")

@@ -84,16 +84,15 @@ const worker = <I, A, E, EI, R>(work: Work<I, A, E, EI, R>, nextIndex: () => num
   // into an async runs inside its interrupt hook, so each slow item or wait
   // would have nested one more frame (a worker over composed effects grew
   // without bound: 559 MB of heap after 80,000 items).
-  const loop: Effect.Effect<void, E | EI, R> = Effect.flatten(Effect.withFiberRuntime((fiber) => {
-    work.watcher?.bind(fiber)
-    return Effect.async<Effect.Effect<void, E | EI, R>>((resume) => {
+  const loop: Effect.Effect<void, E | EI, R> = Effect.flatten(Effect.withFiberRuntime((fiber) =>
+    Effect.async<Effect.Effect<void, E | EI, R>>((resume) => {
       const lane = new Lane(work, nextIndex, fiber, (stop) => resume(Effect.succeed(afterStop(work, stop, loop))))
       lane.pump()
       return Effect.sync(() => {
         lane.interrupt()
       })
     })
-  }))
+  ))
   return loop
 }
 
@@ -110,7 +109,6 @@ export const runWorkers = <I, A, E, EI, R>(work: Work<I, A, E, EI, R>, workers: 
   // enclosing worker's slot is that worker's).
   Effect.locally(currentInterruptSlot, undefined)(Effect.flatMap(Effect.runtime<R>(), (runtime) =>
     Effect.withFiberRuntime<void, E | EI, R>((driver) => {
-      work.watcher?.bind(driver)
       let next = 0
       const nextIndex = () => next++
       const fork = Runtime.runFork(runtime)
