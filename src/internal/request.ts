@@ -14,6 +14,7 @@ import { copyHeaders } from "./engine/headerCopy.js"
 import { splitPlainUrl } from "./engine/plainUrl.js"
 import { isSecretHeader, redactUrl } from "./engine/redact.js"
 import { lowerCaseHeaders } from "./options.js"
+import * as Redirects from "./policy/redirects.js"
 import type { SessionImpl } from "./session.js"
 
 const schemePattern = /^[a-z][a-z0-9+.-]*:/i
@@ -188,7 +189,16 @@ export const prepare = (
   }
 }
 
-/** The next hop of a redirect, or the error that stops it. */
+/** A redirect the rule refused (policy/redirects.ts), as the error it becomes: its URLs redacted. */
+export const redirectFailure = (refusal: Redirects.Refusal): Errors.Failure =>
+  refusal._tag === "TooManyRedirects"
+    ? { _tag: "TooManyRedirects", limit: refusal.limit, chain: refusal.chain.map(redactUrl) }
+    : { _tag: "RedirectRejected", reason: refusal.reason, location: redactUrl(refusal.location) }
+
+/** The request a redirect's hop sends. */
+export const hopRequest = (hop: Redirects.Hop<Prepared["body"]>): Prepared => Attempt.PreparedRequest.fromUrl(hop.method, hop.url, hop.headers, hop.body)
+
+/** The next hop of a redirect, or the error that stops it (the rule without the chain, see policy/redirects.ts). */
 export const nextHop = (
   previous: Prepared,
   status: number,
@@ -196,36 +206,6 @@ export const nextHop = (
   allowInsecure: boolean,
   strip: (name: string) => boolean = isSecretHeader
 ): Prepared | Errors.Failure => {
-  let url: URL
-  try {
-    url = new URL(location, previous.url)
-  } catch {
-    return { _tag: "RedirectRejected", reason: "InvalidLocation", location: redactUrl(location) }
-  }
-  if (url.protocol !== "http:" && url.protocol !== "https:") {
-    return { _tag: "RedirectRejected", reason: "InvalidLocation", location: redactUrl(url) }
-  }
-  if (previous.url.protocol === "https:" && url.protocol === "http:" && !allowInsecure) {
-    return { _tag: "RedirectRejected", reason: "Downgrade", location: redactUrl(url) }
-  }
-  const headers = { ...previous.headers }
-  if (url.origin !== previous.origin) {
-    for (const name of Object.keys(headers)) {
-      if (strip(name)) delete headers[name]
-    }
-  }
-  // 303 always, and 301/302 after a POST, become a GET without body (RFC 9110 15.4).
-  const toGet = status === 303 ? previous.method !== "HEAD" : (status === 301 || status === 302) && previous.method === "POST"
-  let method = previous.method
-  let body = previous.body
-  if (toGet) {
-    method = "GET"
-    body = null
-    // Every header that describes the body goes with it, as undici does.
-    for (const name of Object.keys(headers)) {
-      if (name.startsWith("content-")) delete headers[name]
-    }
-  }
-  url.hash = ""
-  return Attempt.PreparedRequest.fromUrl(method, url, headers, body)
+  const next = Redirects.nextHop(previous, status, location, allowInsecure, strip)
+  return next._tag === "Hop" ? hopRequest(next) : redirectFailure(next)
 }
