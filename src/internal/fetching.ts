@@ -15,18 +15,14 @@ import * as Attempt from "./engine/attempt.js"
 import type { BodyChannel } from "./engine/bodyStream.js"
 import { currentDeadline } from "./engine/deadline.js"
 import * as Errors from "./engine/errors.js"
-import { redactUrl } from "./engine/redact.js"
 import type { Limits } from "./options.js"
+import * as Redirects from "./policy/redirects.js"
 import * as Retry from "./policy/retry.js"
 import type { Prepared } from "./request.js"
-import { nextHop } from "./request.js"
+import { hopRequest, redirectFailure } from "./request.js"
 import type { SessionImpl } from "./session.js"
 
 type FetchResponse<A> = Attempt.FetchResponse<A>
-
-const redirectStatuses = new Set([301, 302, 303, 307, 308])
-
-const isRedirect = (status: number, headers: Record<string, string>): boolean => redirectStatuses.has(status) && headers["location"] !== undefined
 
 /** 429 and 503 with `Retry-After` are reported to the origin's gate (hosts.ts decides: this request, or the whole origin). */
 const pausingStatuses = new Set([429, 503])
@@ -52,7 +48,7 @@ export class Fetching implements Attempt.AttemptContext {
   attempt = 1
   previous: ReadonlyArray<Segment> | undefined = undefined
   protected current: Prepared | undefined = undefined
-  private chain: Array<string> | undefined = undefined
+  private chain: ReadonlyArray<string> | undefined = undefined
 
   constructor(
     readonly session: SessionImpl,
@@ -87,7 +83,7 @@ export class Fetching implements Attempt.AttemptContext {
 
   bodyMode(status: number, headers: Record<string, string>): Attempt.BodyMode {
     Credentials.onResponse(this.session, this.current!, headers)
-    return this.follow && isRedirect(status, headers)
+    return this.follow && Redirects.isRedirect(status, headers)
       ? Attempt.BodyMode.Drop
       : this.limits.acceptStatus(status)
       ? Attempt.BodyMode.Keep
@@ -208,14 +204,16 @@ export class Fetching implements Attempt.AttemptContext {
     )
   }
 
+  /** Runs the redirect rule (policy/redirects.ts) and follows the hop it gives. */
   protected redirect(
     prepared: Prepared,
     signal: Attempt.Redirect
   ): Effect.Effect<FetchResponse<Uint8Array>, FetchError.FetchError> {
-    const fail = (failure: Errors.Failure) =>
-      Effect.fail(
+    const step = Redirects.follow(this.chain, prepared, signal.status, signal.location, this.limits, this.session.config.stripOnCrossOrigin)
+    if (step._tag !== "Follow") {
+      return Effect.fail(
         Errors.make(
-          failure,
+          redirectFailure(step),
           prepared.method,
           prepared.displayUrl,
           this.attempt,
@@ -223,19 +221,9 @@ export class Fetching implements Attempt.AttemptContext {
           Errors.timingWithout(this.startedAt, this.previous)
         )
       )
-    const chain = this.chain ??= []
-    chain.push(prepared.href)
-    if (chain.length > this.limits.maxRedirects) {
-      return fail({ _tag: "TooManyRedirects", limit: this.limits.maxRedirects, chain: chain.map(redactUrl) })
     }
-    const next = nextHop(
-      prepared,
-      signal.status,
-      signal.location,
-      this.limits.allowInsecureRedirects,
-      this.session.config.stripOnCrossOrigin
-    )
-    return "_tag" in next ? fail(next) : this.hop(Credentials.onRedirect(this.session, next))
+    this.chain = step.chain
+    return this.hop(Credentials.onRedirect(this.session, hopRequest(step.hop)))
   }
 
   // A 429/503 with Retry-After: hosts.pause pauses the whole origin with
