@@ -1,7 +1,12 @@
 /**
- * The fiber path's policies for one fetch: its deadline, the gates, the
- * retries (with Retry-After and origin pauses) and the redirects, in one
- * object shared by its attempts.
+ * The fiber path's policies for one fetch, composed in the order a fetch
+ * meets them: (1) the deadline, placed once; then for each hop (2) the
+ * origin's gate (policy/hosts.ts), (3) the retries (policy/retry.ts, with
+ * the origin pauses a Retry-After asks for), (4) the redirects
+ * (policy/redirects.ts), and (5) the exchange, one attempt on the wire,
+ * whose AttemptContext this is. One object shared by the fetch's attempts
+ * and hops; fastFetching.ts runs the first attempt on callbacks and hands
+ * what follows to the same methods.
  */
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
@@ -63,6 +68,8 @@ export class Fetching implements Attempt.AttemptContext {
     this.follow = limits.maxRedirects > 0
   }
 
+  // 1. The deadline: placed once, from the session's `total` and a Gather's.
+
   /**
    * The earlier of the session's `total` and an enclosing Gather deadline.
    * The Clock (a TestClock in tests) places it for waits; the request's own
@@ -81,37 +88,8 @@ export class Fetching implements Attempt.AttemptContext {
     this.deadlineLimitMs = ownAt <= sharedAt ? totalMs : Math.max(0, sharedAt - now)
   }
 
-  bodyMode(status: number, headers: Record<string, string>): Attempt.BodyMode {
-    Credentials.onResponse(this.session, this.current!, headers)
-    return this.follow && Redirects.isRedirect(status, headers)
-      ? Attempt.BodyMode.Drop
-      : this.limits.acceptStatus(status)
-      ? Attempt.BodyMode.Keep
-      : Attempt.BodyMode.Prefix
-  }
-
-  respond(
-    request: Prepared,
-    status: number,
-    headers: Record<string, string>,
-    body: Uint8Array,
-    bytes: number,
-    timing: Timing,
-    channel: BodyChannel | undefined
-  ): FetchResponse<Uint8Array> {
-    return {
-      channel,
-      url: request.href,
-      status,
-      headers,
-      body,
-      bytes,
-      attempts: this.attempt,
-      redirects: this.chain ?? noRedirects,
-      timing,
-      cache: "bypass"
-    }
-  }
+  // A hop: the gate and the exchange, then, after a failure, the retries or
+  // the redirect (which starts the next hop).
 
   /** Attempts of one hop; the retry schedule is built only after a failure. */
   // Methods, not arrow fields: a closure per fetch for each would be paid by
@@ -119,37 +97,7 @@ export class Fetching implements Attempt.AttemptContext {
   hop(prepared: Prepared): Effect.Effect<FetchResponse<Uint8Array>, FetchError.FetchError> {
     this.current = prepared
     this.attempt = 1
-    return Effect.catchAll(this.exchange(prepared, 1), (failure) => this.onFailure(failure))
-  }
-
-  // One attempt: wait at the gates, then exchange.
-  private exchange(prepared: Prepared, attempt: number): Attempt.Outcome {
-    const hosts = this.session.hosts
-    if (hosts.idle()) return this.send(prepared, attempt)
-    // Gated, the remaining time is measured after the wait.
-    return hosts.gate(
-      prepared.origin,
-      Effect.suspend(() => this.send(prepared, attempt)),
-      Number.isFinite(this.deadlineAt) ? this.deadlineAt : undefined,
-      () => this.timedOut(prepared, attempt)
-    )
-  }
-
-  private send(prepared: Prepared, attempt: number): Attempt.Outcome {
-    const remainingMs = this.deadlinePerfAt - performance.now()
-    if (remainingMs <= 0) return Effect.fail(this.timedOut(prepared, attempt))
-    return Attempt.run(this, prepared, attempt, remainingMs)
-  }
-
-  protected timedOut(prepared: Prepared, attempt: number): FetchError.FetchError {
-    return Errors.make(
-      { _tag: "Timeout", phase: "deadline", limitMs: this.deadlineLimitMs },
-      prepared.method,
-      prepared.displayUrl,
-      attempt,
-      performance.now() - this.startedAt,
-      Errors.timingWithout(this.startedAt, this.previous)
-    )
+    return Effect.catchAll(this.gated(prepared, 1), (failure) => this.onFailure(failure))
   }
 
   private onFailure(
@@ -158,6 +106,23 @@ export class Fetching implements Attempt.AttemptContext {
     if (first._tag === "Redirect") return this.redirect(this.current!, first)
     return this.recover(first) ?? Effect.fail(first)
   }
+
+  // 2. The gate (the session's `hosts`: pauses, rate, slots, window).
+
+  /** One attempt: its slot at the origin's gate (none when the session has no gate in force), then the exchange. */
+  private gated(prepared: Prepared, attempt: number): Attempt.Outcome {
+    const hosts = this.session.hosts
+    if (hosts.idle()) return this.exchange(prepared, attempt)
+    // Gated, the remaining time is measured after the wait.
+    return hosts.gate(
+      prepared.origin,
+      Effect.suspend(() => this.exchange(prepared, attempt)),
+      Number.isFinite(this.deadlineAt) ? this.deadlineAt : undefined,
+      () => this.timedOut(prepared, attempt)
+    )
+  }
+
+  // 3. The retries (policy/retry.ts), with the origin pauses a Retry-After asks for.
 
   /**
    * What follows a failed attempt of the current hop: the origin's pause (a
@@ -192,7 +157,7 @@ export class Fetching implements Attempt.AttemptContext {
         return Effect.fail(first)
       }
       this.attempt++
-      return Effect.catchAll(this.exchange(prepared, this.attempt), (error) =>
+      return Effect.catchAll(this.gated(prepared, this.attempt), (error) =>
         error._tag === "Redirect"
           ? Effect.succeed(error)
           : Effect.zipRight(this.pauseOrigin(prepared, error), Effect.fail(error)))
@@ -203,6 +168,21 @@ export class Fetching implements Attempt.AttemptContext {
       (result) => result instanceof Attempt.Redirect ? this.redirect(prepared, result) : Effect.succeed(result)
     )
   }
+
+  // A 429/503 with Retry-After: hosts.pause pauses the whole origin with
+  // `retryAfter: "origin"`; with "request" only this request's retry waits.
+  private pauseOrigin(prepared: Prepared, error: FetchError.FetchError): Effect.Effect<void> {
+    if (error._tag !== "BadStatus" || !pausingStatuses.has(error.status)) return Effect.void
+    const hosts = this.session.hosts
+    const maxMs = this.limits.retry.maxRetryAfterMs
+    return Effect.flatMap(Clock.currentTimeMillis, (now) => {
+      const wait = Retry.retryAfterOf(error, now)
+      if (Option.isSome(wait)) hosts.pause(prepared.origin, now + Math.min(wait.value, maxMs))
+      return Effect.void
+    })
+  }
+
+  // 4. The redirects (policy/redirects.ts).
 
   /** Runs the redirect rule (policy/redirects.ts) and follows the hop it gives. */
   protected redirect(
@@ -226,16 +206,56 @@ export class Fetching implements Attempt.AttemptContext {
     return this.hop(Credentials.onRedirect(this.session, hopRequest(step.hop)))
   }
 
-  // A 429/503 with Retry-After: hosts.pause pauses the whole origin with
-  // `retryAfter: "origin"`; with "request" only this request's retry waits.
-  private pauseOrigin(prepared: Prepared, error: FetchError.FetchError): Effect.Effect<void> {
-    if (error._tag !== "BadStatus" || !pausingStatuses.has(error.status)) return Effect.void
-    const hosts = this.session.hosts
-    const maxMs = this.limits.retry.maxRetryAfterMs
-    return Effect.flatMap(Clock.currentTimeMillis, (now) => {
-      const wait = Retry.retryAfterOf(error, now)
-      if (Option.isSome(wait)) hosts.pause(prepared.origin, now + Math.min(wait.value, maxMs))
-      return Effect.void
-    })
+  // 5. The exchange: one attempt on the wire (engine/attempt.ts), and the
+  // AttemptContext it calls back.
+
+  /** The attempt, with what is left of the deadline (measured after any wait at the gate). */
+  private exchange(prepared: Prepared, attempt: number): Attempt.Outcome {
+    const remainingMs = this.deadlinePerfAt - performance.now()
+    if (remainingMs <= 0) return Effect.fail(this.timedOut(prepared, attempt))
+    return Attempt.run(this, prepared, attempt, remainingMs)
+  }
+
+  protected timedOut(prepared: Prepared, attempt: number): FetchError.FetchError {
+    return Errors.make(
+      { _tag: "Timeout", phase: "deadline", limitMs: this.deadlineLimitMs },
+      prepared.method,
+      prepared.displayUrl,
+      attempt,
+      performance.now() - this.startedAt,
+      Errors.timingWithout(this.startedAt, this.previous)
+    )
+  }
+
+  bodyMode(status: number, headers: Record<string, string>): Attempt.BodyMode {
+    Credentials.onResponse(this.session, this.current!, headers)
+    return this.follow && Redirects.isRedirect(status, headers)
+      ? Attempt.BodyMode.Drop
+      : this.limits.acceptStatus(status)
+      ? Attempt.BodyMode.Keep
+      : Attempt.BodyMode.Prefix
+  }
+
+  respond(
+    request: Prepared,
+    status: number,
+    headers: Record<string, string>,
+    body: Uint8Array,
+    bytes: number,
+    timing: Timing,
+    channel: BodyChannel | undefined
+  ): FetchResponse<Uint8Array> {
+    return {
+      channel,
+      url: request.href,
+      status,
+      headers,
+      body,
+      bytes,
+      attempts: this.attempt,
+      redirects: this.chain ?? noRedirects,
+      timing,
+      cache: "bypass"
+    }
   }
 }
