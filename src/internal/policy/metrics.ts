@@ -17,9 +17,9 @@ export const adaptiveWindow = Metric.gauge("effect_gather_adaptive_window", {
   description: "Requests the adaptive window allows in flight, by origin"
 })
 
-/** A setter for one origin's window gauge (the tagged metric made once per origin). */
-export const windowGauge = (host: string): (size: number) => void => {
-  const metric = adaptiveWindow.pipe(Metric.tagged("host", host))
+/** A setter for one origin's window gauge (the tagged metric made once per origin; its tag keeps the name `host`). */
+export const windowGauge = (origin: string): (size: number) => void => {
+  const metric = adaptiveWindow.pipe(Metric.tagged("host", origin))
   return (size) => metric.unsafeUpdate(size, [])
 }
 
@@ -27,11 +27,11 @@ export const windowGauge = (host: string): (size: number) => void => {
 const durationByKey = new Map<string, Metric.Metric.Histogram<number>>()
 const fetchesByOutcome = new Map<string, Metric.Metric.Counter<number>>()
 
-const durationFor = (host: string, status: string) => {
-  const key = `${host} ${status}`
+const durationFor = (origin: string, status: string) => {
+  const key = `${origin} ${status}`
   let metric = durationByKey.get(key)
   if (metric === undefined) {
-    metric = requestDuration.pipe(Metric.tagged("host", host), Metric.tagged("status", status))
+    metric = requestDuration.pipe(Metric.tagged("host", origin), Metric.tagged("status", status))
     durationByKey.set(key, metric)
   }
   return metric
