@@ -49,7 +49,13 @@ describe("the redirect rule", () => {
       let chain: ReadonlyArray<string> | undefined = undefined
       let followed = 0
       for (const [code, target] of answers) {
-        const step: Redirects.Followed<Body> | Redirects.Refusal = Redirects.follow(chain, from, code, target, limits(maxRedirects, false), isSecretHeader)
+        const step: Redirects.Followed<Body> | Redirects.Refusal = Redirects.follow(
+          chain,
+          from,
+          { status: code, location: target },
+          limits(maxRedirects, false),
+          isSecretHeader
+        )
         const expected = [...(chain ?? []), from.href]
         if (step._tag !== "Follow") {
           expect(step).toEqual({ _tag: "TooManyRedirects", limit: maxRedirects, chain: expected })
@@ -72,7 +78,7 @@ describe("the redirect rule", () => {
     [FastCheck.constantFrom(...origins), FastCheck.constantFrom(...origins), path, status, method, FastCheck.boolean()],
     ([fromOrigin, toOrigin, target, code, verb, allowInsecure]) => {
       const from = requestAt(`${fromOrigin}/here`, verb, {}, "data")
-      const step = Redirects.follow(undefined, from, code, toOrigin + target, limits(10, allowInsecure), isSecretHeader)
+      const step = Redirects.follow(undefined, from, { status: code, location: toOrigin + target }, limits(10, allowInsecure), isSecretHeader)
       const downgrade = fromOrigin.startsWith("https:") && toOrigin.startsWith("http:")
       if (downgrade && !allowInsecure) {
         assert(step._tag === "RedirectRejected")
@@ -104,11 +110,11 @@ describe("the redirect rule", () => {
 
   it("a Location that is no http(s) URL is refused, the resolved URL or the text as given", () => {
     const from = requestAt("https://a.test/x", "GET", {}, null)
-    const scheme = Redirects.follow(undefined, from, 302, "javascript:alert(1)", limits(5, false), isSecretHeader)
+    const scheme = Redirects.follow(undefined, from, { status: 302, location: "javascript:alert(1)" }, limits(5, false), isSecretHeader)
     assert(scheme._tag === "RedirectRejected")
     expect(scheme.reason).toBe("InvalidLocation")
     expect(String(scheme.location)).toBe("javascript:alert(1)")
-    const unparsable = Redirects.follow(undefined, from, 302, "http://[::1", limits(5, false), isSecretHeader)
+    const unparsable = Redirects.follow(undefined, from, { status: 302, location: "http://[::1" }, limits(5, false), isSecretHeader)
     expect(unparsable).toEqual({ _tag: "RedirectRejected", reason: "InvalidLocation", location: "http://[::1" })
   })
 

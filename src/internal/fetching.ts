@@ -189,7 +189,7 @@ export class Fetching implements Attempt.AttemptContext {
     prepared: Prepared,
     signal: Attempt.Redirect
   ): Effect.Effect<FetchResponse<Uint8Array>, FetchError.FetchError> {
-    const step = Redirects.follow(this.chain, prepared, signal.status, signal.location, this.limits, this.session.config.stripOnCrossOrigin)
+    const step = Redirects.follow(this.chain, prepared, signal, this.limits, this.session.config.stripOnCrossOrigin)
     if (step._tag !== "Follow") {
       return Effect.fail(
         Errors.make(

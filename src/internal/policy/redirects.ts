@@ -63,23 +63,28 @@ export interface Followed<Body> {
   readonly hop: Hop<Body>
 }
 
+/** A redirect as it was answered (the engine's `Redirect` is one). */
+export interface Answer {
+  readonly status: number
+  readonly location: string
+}
+
 /**
- * One step of the machine: the redirect of `from` (which answered `status`
- * with `location`) after `chain` (the URLs that redirected before it,
- * `undefined` for none), within `limits`, a hop to another origin dropping
- * the headers `strip` names.
+ * One step of the machine: `from` was answered with the redirect `answer`
+ * after `chain` (the URLs that redirected before it, `undefined` for none);
+ * within `limits`, a hop to another origin dropping the headers `strip`
+ * names.
  */
 export const follow = <Body>(
   chain: ReadonlyArray<string> | undefined,
   from: Redirected<Body>,
-  status: number,
-  location: string,
+  answer: Answer,
   limits: RedirectLimits,
   strip: (name: string) => boolean
 ): Followed<Body> | Refusal => {
   const next = chain === undefined ? [from.href] : [...chain, from.href]
   if (next.length > limits.maxRedirects) return { _tag: "TooManyRedirects", limit: limits.maxRedirects, chain: next }
-  const hop = nextHop(from, status, location, limits.allowInsecureRedirects, strip)
+  const hop = nextHop(from, answer.status, answer.location, limits.allowInsecureRedirects, strip)
   return hop._tag === "Hop" ? { _tag: "Follow", chain: next, hop } : hop
 }
 
