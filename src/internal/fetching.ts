@@ -29,7 +29,7 @@ import type { SessionImpl } from "./session.js"
 
 type FetchResponse<A> = Attempt.FetchResponse<A>
 
-/** 429 and 503 with `Retry-After` are reported to the origin's gate (hosts.ts decides: this request, or the whole origin). */
+/** 429 and 503 with `Retry-After` are reported to the origin's gate (policy/originPauses.ts decides: this request, or the whole origin). */
 const pausingStatuses = new Set([429, 503])
 
 const noRedirects: ReadonlyArray<string> = []

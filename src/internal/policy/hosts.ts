@@ -30,6 +30,7 @@ import type { ParsedRate } from "./rate.js"
 
 export type { Ticket } from "./origins.js"
 
+/** The gate's options, resolved (options.ts); their names are the session's. */
 export interface HostLimitsConfig {
   readonly maxInFlight: number | undefined
   readonly maxInFlightPerHost: number | undefined
@@ -40,6 +41,7 @@ export interface HostLimitsConfig {
   readonly metrics: boolean
 }
 
+/** The session's gate, as the fetch (fetching.ts, fastFetching.ts, plan.ts) and the session's `windows` see it. */
 export interface Hosts {
   /**
    * True when nothing is configured and no origin is being watched after a
@@ -90,6 +92,7 @@ const exitSignal = (exit: Exit.Exit<unknown, unknown>): { readonly signal: Adapt
   return { signal: Adaptive.signalOfFailure(found.value), failure: found.value }
 }
 
+/** The gate of one session: its stages made once, a stage the session does not configure left out. */
 export const make = (config: HostLimitsConfig, scope: Scope.Scope, maxRetryAfterMs: number): Hosts => {
   const configured = config.maxInFlight !== undefined || config.maxInFlightPerHost !== undefined ||
     config.ratePerHost !== undefined || config.adaptive !== undefined
