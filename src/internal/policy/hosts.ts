@@ -30,7 +30,13 @@ import type { ParsedRate } from "./rate.js"
 
 export type { Ticket } from "./origins.js"
 
-/** The gate's options, resolved (options.ts); their names are the session's. */
+/**
+ * The gate's options, resolved (options.ts). `maxInFlightPerHost` and
+ * `ratePerHost` are the session's `maxInFlightPerOrigin` and
+ * `ratePerOrigin` (whichever name was given), per origin like every key
+ * here; the fields keep the old names because options.ts and the tests
+ * build this record.
+ */
 export interface HostLimitsConfig {
   readonly maxInFlight: number | undefined
   readonly maxInFlightPerHost: number | undefined

@@ -1,5 +1,5 @@
 /**
- * The gate's rate limit (`ratePerHost`): how many requests may start per
+ * The gate's rate limit (`ratePerOrigin`): how many requests may start per
  * interval at each origin, as a token bucket per origin (Effect's
  * `RateLimiter`, made on the origin's first request and closed with the
  * session's scope). A session without a rate has no such stage.

@@ -14,7 +14,7 @@ import type { OriginState, Ticket } from "./origins.js"
 export class Windows {
   constructor(
     private readonly config: Adaptive.AdaptiveConfig,
-    /** The per-origin cap (`maxInFlightPerHost`; Infinity: none), which the window never exceeds. */
+    /** The per-origin cap (`maxInFlightPerOrigin`; Infinity: none), which the window never exceeds. */
     private readonly cap: number,
     private readonly metrics: boolean
   ) {}

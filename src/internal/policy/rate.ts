@@ -1,5 +1,5 @@
 /**
- * The one parser of rates (`Session.Rate`): the session's `ratePerHost` and
+ * The one parser of rates (`Session.Rate`): the session's `ratePerOrigin` and
  * the command line's `--rate` both read through it, so a rate one accepts
  * the other accepts too. Pure; a refusal names the input.
  */
