@@ -320,8 +320,18 @@ export interface Options {
   /** The `User-Agent`. Default `"effect-gather/<version>"`; `false` sends none. */
   readonly userAgent?: string | false | undefined
   /**
-   * Connections per origin (the pool's size per host). Default `128`. Past it,
-   * requests wait for a free connection (time counted only against `total`).
+   * Connections per origin (scheme, host and port): the pool's size for each.
+   * Default `128`. Past it, requests wait for a free connection (time counted
+   * only against `total`).
+   *
+   * @since 0.3.0
+   */
+  readonly maxConnectionsPerOrigin?: number | undefined
+  /**
+   * The old name of {@link Options.maxConnectionsPerOrigin} (the pool was always
+   * per origin), still read; giving both with different values fails the session.
+   *
+   * @deprecated Use maxConnectionsPerOrigin
    */
   readonly maxConnectionsPerHost?: number | undefined
   /**
@@ -415,7 +425,7 @@ export interface Options {
    * own pool: THE way to reach a proxy (`new ProxyAgent("http://proxy:3128")`)
    * or to set TLS and socket options (`new Agent({ connect: { ca } })`). The
    * session does not own it: it is neither closed nor destroyed with the
-   * session, and `maxConnectionsPerHost` and `timeout.connect` (pool options)
+   * session, and `maxConnectionsPerOrigin` and `timeout.connect` (pool options)
    * do not apply to it. Default: an `Agent` owned by the session.
    */
   readonly dispatcher?: Dispatcher | undefined
