@@ -569,7 +569,10 @@ export const layerTest: (options?: Options) => Layer.Layer<Session | HttpClient.
 
 /**
  * Session options read through `Config`: `GATHER_BASE_URL`, `GATHER_USER_AGENT`,
- * `GATHER_MAX_CONNECTIONS_PER_HOST`, `GATHER_TIMEOUT` and
+ * `GATHER_MAX_CONNECTIONS_PER_ORIGIN` (its old name
+ * `GATHER_MAX_CONNECTIONS_PER_HOST` still read: each sets the option of its
+ * name; both with different values fail with a `ConfigError` `InvalidData`
+ * naming the two), `GATHER_TIMEOUT` and
  * `GATHER_CONNECT_TIMEOUT` (durations such as `"5 seconds"`),
  * `GATHER_MAX_BODY_BYTES`, `GATHER_MAX_REDIRECTS`, `GATHER_TRACER_PROPAGATION`,
  * `GATHER_ALLOW_H2`, and TLS: `GATHER_TLS_CA_FILE`, `GATHER_TLS_CERT_FILE`,
