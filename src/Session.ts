@@ -152,7 +152,7 @@ export interface AdaptiveOptions {
   readonly min?: number | undefined
   /**
    * Largest window. Default `maxInFlightPerOrigin` when set, else
-   * `maxConnectionsPerHost` (128).
+   * `maxConnectionsPerOrigin` (128).
    */
   readonly max?: number | undefined
   /** Added per window's worth of successes once slow start has ended. Default `1`. */
@@ -506,7 +506,8 @@ export const defaultUserAgent: string = options.defaultUserAgent
  * `ConfigError` (`InvalidData` at the option's name) that names it, and so
  * does an option given under both its names with different values
  * (`maxInFlightPerOrigin` and `maxInFlightPerHost`, `ratePerOrigin` and
- * `ratePerHost`; the second of each pair is the first's old name).
+ * `ratePerHost`, `maxConnectionsPerOrigin` and `maxConnectionsPerHost`; the
+ * second of each pair is the first's old name).
  *
  * @since 0.1.0
  * @category constructors
