@@ -134,7 +134,7 @@ const runGather = async (): Promise<Result> => {
   })
   const capped = await Effect.runPromise(program.pipe(
     Effect.provide(Session.layer({
-      maxConnectionsPerHost: c,
+      maxConnectionsPerOrigin: c,
       ...(mode === "gated" ? { maxInFlightPerOrigin: c } : {}),
       adaptive: mode === "adaptive"
         ? { max: c, ...(decrease === undefined ? {} : { decrease }), ...(initial === undefined ? {} : { initial }) }

@@ -146,7 +146,7 @@ const main = async () => {
         const sent = yield* Effect.promise(() => target.stats())
         rows.push({ name, seconds, ...sent, outcomes: Array.from(counts, ([k, n]) => `${k} ${n}`).join(", ") })
       })
-    const sessionOf = (cache: Session.Options["cache"]) => Session.layer({ cache, maxConnectionsPerHost: concurrency, retry: false, proxy: false })
+    const sessionOf = (cache: Session.Options["cache"]) => Session.layer({ cache, maxConnectionsPerOrigin: concurrency, retry: false, proxy: false })
     // warm-up (JIT, connections), not shown: every path once on a short list
     for (const cache of [false, true] as const) {
       await Effect.runPromise(

@@ -16,7 +16,7 @@
  * - `--gather=forEach`: `Effect.forEach(range, (i) => Fetch.get(url), {
  *   concurrency: C, discard: true })`, the design card's own shape: no
  *   Gather, a fiber per request; failures are counted.
- * - `--connections=K`: the session's `maxConnectionsPerHost` (default C, so
+ * - `--connections=K`: the session's `maxConnectionsPerOrigin` (default C, so
  *   every client of the benchmark gets as many connections as requests in
  *   flight; the library's own default is 128).
  *
@@ -91,7 +91,7 @@ const load = mode === "all" ? viaAll : mode === "forEach" ? viaForEach : viaStre
 // An https target's throwaway CA (set by bench/run.ts).
 const ca = process.env["BENCH_CA_FILE"]
 const runtime = ManagedRuntime.make(Session.layer({
-  maxConnectionsPerHost: connections,
+  maxConnectionsPerOrigin: connections,
   tls: ca === undefined ? undefined : { ca: readFileSync(ca) }
 }))
 try {

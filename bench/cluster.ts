@@ -96,7 +96,7 @@ const plain = (s: Scenario) =>
     const started = Date.now()
     const done = yield* Gather.stream(list, (url) => Fetch.get(url), { concurrency: s.concurrency }).pipe(
       Stream.runFold(0, (n) => n + 1),
-      Effect.provide(Session.layer({ maxInFlightPerOrigin: s.perOrigin, maxConnectionsPerHost: s.perOrigin }))
+      Effect.provide(Session.layer({ maxInFlightPerOrigin: s.perOrigin, maxConnectionsPerOrigin: s.perOrigin }))
     )
     return { done, seconds: (Date.now() - started) / 1000 }
   }).pipe(Effect.scoped)

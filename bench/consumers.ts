@@ -118,7 +118,7 @@ const load = (n: number, counts: Counts): Effect.Effect<void, never, Session.Ses
   }))
 }
 
-const runtime = ManagedRuntime.make(Session.layer({ maxConnectionsPerHost: c }))
+const runtime = ManagedRuntime.make(Session.layer({ maxConnectionsPerOrigin: c }))
 try {
   if (args.warmup > 0) await runtime.runPromise(load(args.warmup, { results: 0 }))
   let minorMs = 0

@@ -138,8 +138,8 @@ export interface RunnerOptions {
   readonly concurrency?: number | undefined
   /**
    * Options of the runner's local `Session` (timeouts, retries,
-   * `ratePerOrigin`...). `maxInFlightPerOrigin` and `maxConnectionsPerHost`
-   * default to `perOrigin`.
+   * `ratePerOrigin`...). `maxInFlightPerOrigin` and `maxConnectionsPerOrigin`
+   * default to `perOrigin` (when neither of the option's names is given).
    */
   readonly session?: Session.Options | undefined
   /**

@@ -152,7 +152,7 @@ export interface AdaptiveOptions {
   readonly min?: number | undefined
   /**
    * Largest window. Default `maxInFlightPerOrigin` when set, else
-   * `maxConnectionsPerHost` (128).
+   * `maxConnectionsPerOrigin` (128).
    */
   readonly max?: number | undefined
   /** Added per window's worth of successes once slow start has ended. Default `1`. */
@@ -320,8 +320,18 @@ export interface Options {
   /** The `User-Agent`. Default `"effect-gather/<version>"`; `false` sends none. */
   readonly userAgent?: string | false | undefined
   /**
-   * Connections per origin (the pool's size per host). Default `128`. Past it,
-   * requests wait for a free connection (time counted only against `total`).
+   * Connections per origin (scheme, host and port): the pool's size for each.
+   * Default `128`. Past it, requests wait for a free connection (time counted
+   * only against `total`).
+   *
+   * @since 0.3.0
+   */
+  readonly maxConnectionsPerOrigin?: number | undefined
+  /**
+   * The old name of {@link Options.maxConnectionsPerOrigin} (the pool was always
+   * per origin), still read; giving both with different values fails the session.
+   *
+   * @deprecated Use maxConnectionsPerOrigin
    */
   readonly maxConnectionsPerHost?: number | undefined
   /**
@@ -415,7 +425,7 @@ export interface Options {
    * own pool: THE way to reach a proxy (`new ProxyAgent("http://proxy:3128")`)
    * or to set TLS and socket options (`new Agent({ connect: { ca } })`). The
    * session does not own it: it is neither closed nor destroyed with the
-   * session, and `maxConnectionsPerHost` and `timeout.connect` (pool options)
+   * session, and `maxConnectionsPerOrigin` and `timeout.connect` (pool options)
    * do not apply to it. Default: an `Agent` owned by the session.
    */
   readonly dispatcher?: Dispatcher | undefined
@@ -496,7 +506,8 @@ export const defaultUserAgent: string = options.defaultUserAgent
  * `ConfigError` (`InvalidData` at the option's name) that names it, and so
  * does an option given under both its names with different values
  * (`maxInFlightPerOrigin` and `maxInFlightPerHost`, `ratePerOrigin` and
- * `ratePerHost`; the second of each pair is the first's old name).
+ * `ratePerHost`, `maxConnectionsPerOrigin` and `maxConnectionsPerHost`; the
+ * second of each pair is the first's old name).
  *
  * @since 0.1.0
  * @category constructors
@@ -559,7 +570,10 @@ export const layerTest: (options?: Options) => Layer.Layer<Session | HttpClient.
 
 /**
  * Session options read through `Config`: `GATHER_BASE_URL`, `GATHER_USER_AGENT`,
- * `GATHER_MAX_CONNECTIONS_PER_HOST`, `GATHER_TIMEOUT` and
+ * `GATHER_MAX_CONNECTIONS_PER_ORIGIN` (its old name
+ * `GATHER_MAX_CONNECTIONS_PER_HOST` still read: each sets the option of its
+ * name; both with different values fail with a `ConfigError` `InvalidData`
+ * naming the two), `GATHER_TIMEOUT` and
  * `GATHER_CONNECT_TIMEOUT` (durations such as `"5 seconds"`),
  * `GATHER_MAX_BODY_BYTES`, `GATHER_MAX_REDIRECTS`, `GATHER_TRACER_PROPAGATION`,
  * `GATHER_ALLOW_H2`, and TLS: `GATHER_TLS_CA_FILE`, `GATHER_TLS_CERT_FILE`,

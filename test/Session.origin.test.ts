@@ -5,7 +5,10 @@
  * the server), both alike are one limit, both with different values are a
  * typed ConfigError; the CLI's `--per-origin` and its old `--per-host`
  * give the same session, and a cluster runner's default yields to either
- * name.
+ * name. The same for the pool's size, `maxConnectionsPerOrigin` (old name
+ * `maxConnectionsPerHost`), and its keys `GATHER_MAX_CONNECTIONS_PER_ORIGIN`
+ * (old key `GATHER_MAX_CONNECTIONS_PER_HOST`), counted as connections the
+ * server saw opened.
  */
 import * as CliConfig from "@effect/cli/CliConfig"
 import * as Options from "@effect/cli/Options"
@@ -13,7 +16,9 @@ import * as NodeContext from "@effect/platform-node/NodeContext"
 import { assert, describe, expect, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as ConfigError from "effect/ConfigError"
+import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as Option from "effect/Option"
 import { performance } from "node:perf_hooks"
@@ -63,6 +68,26 @@ const configErrorOf = (options: Session.Options) =>
     assert(error.value._op === "InvalidData")
     return error.value
   })
+
+/**
+ * The connections a fresh demo server saw opened, and the most requests it
+ * had in flight, while 12 `/delay/40` ran at once through one session with
+ * `options` (with no in-flight limit, the pool's size per origin holds them).
+ */
+const connectionsAt = (options: Session.Options) =>
+  Effect.scoped(Effect.gen(function*() {
+    const server = yield* DemoServer.make()
+    yield* Gather.all(Array.from({ length: 12 }, () => Fetch.get("/delay/40")), { concurrency: 12 }).pipe(
+      Effect.provide(Session.layer({ ...options, baseUrl: server.baseUrl }))
+    )
+    const stats = yield* server.stats
+    expect(stats.requests).toBe(12)
+    return { opened: stats.connectionsOpened, peakInFlight: stats.peakInFlight }
+  }))
+
+/** `Session.config` read from these variables alone. */
+const configFrom = (env: Record<string, string>) =>
+  Effect.either(Session.config).pipe(Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env)), { pathDelim: "_" })))
 
 describe("maxInFlightPerOrigin and ratePerOrigin (old names maxInFlightPerHost and ratePerHost)", () => {
   it.live("maxInFlightPerOrigin caps the requests in flight at the origin exactly as maxInFlightPerHost does", () =>
@@ -119,6 +144,76 @@ describe("maxInFlightPerOrigin and ratePerOrigin (old names maxInFlightPerHost a
     }))
 })
 
+describe("maxConnectionsPerOrigin (old name maxConnectionsPerHost) and its GATHER_ keys", () => {
+  it.live("maxConnectionsPerOrigin caps the connections to the origin exactly as maxConnectionsPerHost does", () =>
+    Effect.gen(function*() {
+      const capped = { opened: 3, peakInFlight: 3 }
+      expect(yield* connectionsAt({ maxConnectionsPerOrigin: 3 })).toEqual(capped)
+      expect(yield* connectionsAt({ maxConnectionsPerHost: 3 })).toEqual(capped)
+      expect(yield* connectionsAt({ maxConnectionsPerOrigin: 3, maxConnectionsPerHost: 3 })).toEqual(capped)
+      // the default pool (128) is not what held them to 3
+      expect((yield* connectionsAt({})).opened).toBeGreaterThan(3)
+    }))
+
+  it.live("both names with different values fail Session.make with a ConfigError naming both options and their values", () =>
+    Effect.gen(function*() {
+      const error = yield* configErrorOf({ maxConnectionsPerOrigin: 3, maxConnectionsPerHost: 8 })
+      expect(error.path).toEqual(["maxConnectionsPerOrigin"])
+      expect(error.message).toContain("maxConnectionsPerOrigin (3)")
+      expect(error.message).toContain("maxConnectionsPerHost (8)")
+    }))
+
+  it.live("what either name refuses is a defect naming that name, as maxConnectionsPerHost's always was", () =>
+    Effect.gen(function*() {
+      for (
+        const options of [
+          { maxConnectionsPerOrigin: 0 },
+          { maxConnectionsPerHost: 0 },
+          { maxConnectionsPerOrigin: 1.5 },
+          { maxConnectionsPerHost: -1 },
+          { maxConnectionsPerOrigin: 0, maxConnectionsPerHost: 0 }
+        ]
+      ) {
+        const exit = yield* Effect.exit(Effect.scoped(Session.make(options)))
+        assert(Exit.isFailure(exit) && exit.cause._tag === "Die", JSON.stringify(options))
+        expect(Cause.pretty(exit.cause)).toContain(Object.keys(options)[0])
+      }
+    }))
+
+  it.live("GATHER_MAX_CONNECTIONS_PER_ORIGIN and the old GATHER_MAX_CONNECTIONS_PER_HOST each cap the pool; the old key reads as it did", () =>
+    Effect.gen(function*() {
+      const capped = { opened: 3, peakInFlight: 3 }
+      const documented = yield* configFrom({ GATHER_MAX_CONNECTIONS_PER_ORIGIN: "3" })
+      const old = yield* configFrom({ GATHER_MAX_CONNECTIONS_PER_HOST: "3" })
+      const both = yield* configFrom({ GATHER_MAX_CONNECTIONS_PER_ORIGIN: "3", GATHER_MAX_CONNECTIONS_PER_HOST: "3" })
+      assert(Either.isRight(documented) && Either.isRight(old) && Either.isRight(both))
+      expect(documented.right).toMatchObject({ maxConnectionsPerOrigin: 3, maxConnectionsPerHost: undefined })
+      expect(old.right).toMatchObject({ maxConnectionsPerOrigin: undefined, maxConnectionsPerHost: 3 })
+      for (const options of [documented.right, old.right, both.right]) expect(yield* connectionsAt(options)).toEqual(capped)
+    }))
+
+  it.effect("both GATHER_ keys with different values are a ConfigError at the new key naming both keys", () =>
+    Effect.gen(function*() {
+      const read = yield* configFrom({ GATHER_MAX_CONNECTIONS_PER_ORIGIN: "3", GATHER_MAX_CONNECTIONS_PER_HOST: "8" })
+      assert(Either.isLeft(read))
+      assert(read.left._op === "InvalidData")
+      expect(read.left.path).toEqual(["GATHER_MAX_CONNECTIONS_PER_ORIGIN"])
+      expect(read.left.message).toContain("GATHER_MAX_CONNECTIONS_PER_ORIGIN (3)")
+      expect(read.left.message).toContain("GATHER_MAX_CONNECTIONS_PER_HOST (8)")
+      // what the new key cannot read is refused under its name, as the old key's always was
+      const bad = yield* configFrom({ GATHER_MAX_CONNECTIONS_PER_ORIGIN: "many" })
+      assert(Either.isLeft(bad) && bad.left._op === "InvalidData")
+      expect(bad.left.path).toEqual(["GATHER_MAX_CONNECTIONS_PER_ORIGIN"])
+    }))
+
+  it.live("a cluster runner's perOrigin connections yield to the user's session under either name", () =>
+    Effect.gen(function*() {
+      expect(yield* connectionsAt(Runner.sessionOptions(4, {}))).toEqual({ opened: 4, peakInFlight: 4 })
+      expect(yield* connectionsAt(Runner.sessionOptions(4, { maxConnectionsPerOrigin: 2 }))).toEqual({ opened: 2, peakInFlight: 2 })
+      expect(yield* connectionsAt(Runner.sessionOptions(4, { maxConnectionsPerHost: 2 }))).toEqual({ opened: 2, peakInFlight: 2 })
+    }))
+})
+
 describe("gather fetch --per-origin (old name --per-host)", () => {
   /** The session flags of `gather fetch`, as its command declares them. */
   const sessionFlags = Options.all({
@@ -154,6 +249,17 @@ describe("gather fetch --per-origin (old name --per-host)", () => {
       expect(documented.ratePerHost).toBeUndefined()
       // Without the flag, -c alone sets the connections and no in-flight limit.
       expect(yield* sessionOf(["-c", "16"])).toMatchObject({ maxInFlightPerOrigin: undefined, maxConnectionsPerHost: 16 })
+    }))
+
+  it.live("-c, --per-origin and --per-host size the pool at the server as maxConnectionsPerOrigin does", () =>
+    Effect.gen(function*() {
+      const documented = yield* connectionsAt({ maxConnectionsPerOrigin: 3 })
+      for (const args of [["-c", "3"], ["-c", "12", "--per-origin", "3"], ["-c", "12", "--per-host", "3"]]) {
+        const options = yield* sessionOf([...args, "--proxy", "none"])
+        expect(yield* connectionsAt(options), args.join(" ")).toEqual(documented)
+        const session = yield* Effect.scoped(Session.make(options))
+        expect(session.config.maxConnectionsPerHost).toBe(3)
+      }
     }))
 
   it.effect("--per-host refuses what --per-origin refuses", () =>

@@ -70,6 +70,9 @@ export const toSessionOptions = (flags: SessionFlags): Pick<Session.Options, "ra
  * The connection limits for `concurrency` requests in flight: one
  * connection per request in flight, so `-c` is what reaches one origin, or
  * `--per-origin` when given (which caps the origin's requests in flight too).
+ * The pool's size keeps the key the commands always built,
+ * `maxConnectionsPerHost` (the session reads it as `maxConnectionsPerOrigin`),
+ * so their `Session.Options` stay as they were; no flag is named after it.
  */
 export const connectionLimits = (
   concurrency: number,

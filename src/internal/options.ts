@@ -268,6 +268,28 @@ const maxInFlightPerOrigin = (options: SessionOptions): number | undefined =>
     (a, b) => a === b
   )
 
+/**
+ * A pool size per origin under `name`: a whole number, and at least 1 (the
+ * two checks and their messages as they were for `maxConnectionsPerHost`).
+ */
+const connectionLimit = (name: string, n: number | undefined): number | undefined => {
+  if (n === undefined) return undefined
+  if (positiveInt(name, n, 0) === 0) throw new RangeError(`${name} must be at least 1`)
+  return n
+}
+
+/** `maxConnectionsPerOrigin`, or its old name `maxConnectionsPerHost`, or the default. */
+const maxConnectionsPerOrigin = (options: SessionOptions): number =>
+  eitherName(
+    {
+      name: "maxConnectionsPerOrigin",
+      given: options.maxConnectionsPerOrigin,
+      value: connectionLimit("maxConnectionsPerOrigin", options.maxConnectionsPerOrigin)
+    },
+    { name: "maxConnectionsPerHost", given: options.maxConnectionsPerHost, value: connectionLimit("maxConnectionsPerHost", options.maxConnectionsPerHost) },
+    (a, b) => a === b
+  ) ?? defaults.maxConnectionsPerHost
+
 /** `ratePerOrigin`, or its old name `ratePerHost`; two spellings of one rate (`"10/s"`, `"10 per second"`) agree. */
 const ratePerOrigin = (options: SessionOptions): ParsedRate | undefined =>
   eitherName(
@@ -292,8 +314,7 @@ export const resolveSession = (options: SessionOptions = {}, env: ProxyEnv = {})
   const userAgent = options.userAgent === false ? undefined : (options.userAgent ?? defaultUserAgent)
   const headers = lowerCaseHeaders(options.headers)
   if (userAgent !== undefined && headers["user-agent"] === undefined) headers["user-agent"] = userAgent
-  const maxConnectionsPerHost = positiveInt("maxConnectionsPerHost", options.maxConnectionsPerHost, defaults.maxConnectionsPerHost)
-  if (maxConnectionsPerHost === 0) throw new RangeError("maxConnectionsPerHost must be at least 1")
+  const maxConnectionsPerHost = maxConnectionsPerOrigin(options)
   const inFlightPerOrigin = maxInFlightPerOrigin(options)
   const baseUrl = normalizeBaseUrl(options.baseUrl)
   return {

@@ -327,6 +327,30 @@ const tlsConfig: Config.Config<SessionOptions["tls"]> = Config.all({
   })
 )
 
+const connectionsKey = "GATHER_MAX_CONNECTIONS_PER_ORIGIN"
+const oldConnectionsKey = "GATHER_MAX_CONNECTIONS_PER_HOST"
+
+/**
+ * The pool's size per origin, under its key or its old one. Each key sets the
+ * option of its name (the old key what it always set, so options read from
+ * it are as they were), and the session resolves the two names as one;
+ * both keys with different values fail here, naming the keys as typed.
+ */
+const connectionsConfig: Config.Config<Pick<SessionOptions, "maxConnectionsPerOrigin" | "maxConnectionsPerHost">> = Config.all({
+  maxConnectionsPerOrigin: optional(Config.integer(connectionsKey)),
+  maxConnectionsPerHost: optional(Config.integer(oldConnectionsKey))
+}).pipe(
+  Config.mapOrFail((given) => {
+    const { maxConnectionsPerHost: old, maxConnectionsPerOrigin: current } = given
+    if (current === undefined || old === undefined || current === old) return Either.right(given)
+    return Either.left(ConfigError.InvalidData(
+      [connectionsKey],
+      `${connectionsKey} (${current}) and ${oldConnectionsKey} (${old}) are one setting ` +
+        `(${oldConnectionsKey} is its old name) given two values: give ${connectionsKey} alone`
+    ))
+  })
+)
+
 /**
  * Session options from `GATHER_*` variables (any `ConfigProvider`). The
  * names are whole (`GATHER_TIMEOUT`, not `TIMEOUT` nested in `GATHER`), so
@@ -337,7 +361,7 @@ export const config: Config.Config<SessionOptions> = Config.all({
   allowH2: optional(Config.boolean("GATHER_ALLOW_H2")),
   baseUrl: optional(Config.string("GATHER_BASE_URL")),
   userAgent: optional(Config.string("GATHER_USER_AGENT")),
-  maxConnectionsPerHost: optional(Config.integer("GATHER_MAX_CONNECTIONS_PER_HOST")),
+  connections: connectionsConfig,
   timeout: optional(Config.duration("GATHER_TIMEOUT")),
   connectTimeout: optional(Config.duration("GATHER_CONNECT_TIMEOUT")),
   maxBodyBytes: optional(Config.integer("GATHER_MAX_BODY_BYTES")),
@@ -346,8 +370,9 @@ export const config: Config.Config<SessionOptions> = Config.all({
   cookies: optional(Config.boolean("GATHER_COOKIES")),
   bearerToken: optional(Config.redacted("GATHER_BEARER_TOKEN"))
 }).pipe(
-  Config.map(({ bearerToken, connectTimeout, timeout, ...rest }): SessionOptions => ({
+  Config.map(({ bearerToken, connectTimeout, connections, timeout, ...rest }): SessionOptions => ({
     ...rest,
+    ...connections,
     timeout: connectTimeout === undefined ? timeout : { attempt: timeout, connect: connectTimeout },
     auth: bearerToken === undefined ? undefined : { bearer: bearerToken }
   }))

@@ -74,18 +74,23 @@ export const clusterStorage = (config: Partial<ShardingConfig.ShardingConfig["Ty
 export const resolveStorage = (storage: api.Storage | string): Effect.Effect<api.Storage, api.StorageError> =>
   typeof storage === "string" ? Either.match(parseStorage(storage), { onLeft: Effect.fail, onRight: Effect.succeed }) : Effect.succeed(storage)
 
+/** Whether the user's session options name an option under either of its names (a key present, even undefined, is their choice). */
+const names = (session: Session.Options | undefined, name: keyof Session.Options, oldName: keyof Session.Options): boolean =>
+  session !== undefined && (name in session || oldName in session)
+
 /**
  * The runner's local session: `perOrigin` requests in flight and as many
  * connections per origin, unless the user's session options say otherwise.
- * The in-flight limit has two names (`maxInFlightPerOrigin` and its old
- * `maxInFlightPerHost`), so the default goes in only when neither is named:
- * beside the user's own it would be a second value of one option.
+ * Both limits have two names (`maxInFlightPerOrigin` and its old
+ * `maxInFlightPerHost`, `maxConnectionsPerOrigin` and its old
+ * `maxConnectionsPerHost`), so each default goes in only when neither of its
+ * names is given: beside the user's own it would be a second value of one option.
  *
  * @internal
  */
 export const sessionOptions = (perOrigin: number, session: Session.Options | undefined): Session.Options => ({
-  ...(session !== undefined && ("maxInFlightPerOrigin" in session || "maxInFlightPerHost" in session) ? {} : { maxInFlightPerOrigin: perOrigin }),
-  maxConnectionsPerHost: perOrigin,
+  ...(names(session, "maxInFlightPerOrigin", "maxInFlightPerHost") ? {} : { maxInFlightPerOrigin: perOrigin }),
+  ...(names(session, "maxConnectionsPerOrigin", "maxConnectionsPerHost") ? {} : { maxConnectionsPerOrigin: perOrigin }),
   ...session
 })
 
