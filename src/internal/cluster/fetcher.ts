@@ -17,15 +17,18 @@
  *   one runner at a time, so its limit holds for the whole cluster.
  * - The runner's `Gather.stream` (the engine's fast path) fetches.
  * - Outcomes wait in a queue; the writer takes everything there (up to
- *   `writeBatch`) and stores it in one INSERT, then acknowledges each batch
- *   whose last result that was.
+ *   `writeBatch`, waiting `writeWindow` for more once one is there) and
+ *   stores it in one INSERT, then acknowledges each batch whose last result
+ *   that was.
  *
  * After a SIGKILL only what `pending` counts (started and not yet stored) is
  * fetched again: queued inputs were never started, and the message of a
  * batch is acknowledged only once all of its results are stored.
  */
 import type { SqlError } from "@effect/sql/SqlError"
+import * as Chunk from "effect/Chunk"
 import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Queue from "effect/Queue"
 import * as Schedule from "effect/Schedule"
@@ -38,6 +41,17 @@ import * as Records from "../record.js"
 import type { Input } from "./entity.js"
 import * as Store from "./store.js"
 import * as Timing from "./timing.js"
+
+/**
+ * How long the writer waits for more results once one is there. When
+ * latency binds, results come one per event-loop turn, and taking only
+ * what was there made an INSERT (a statement of its own, with @effect/sql's
+ * span, semaphore and prepared-statement lookup) of about 2 rows: 5,114
+ * statements for 10,000 results at 570 URLs/s on one runner. A batch is
+ * acknowledged this much later; a SIGKILL loses no more (what waits here
+ * is counted in `pending`).
+ */
+const writeWindow = Duration.millis(20)
 
 interface Batch {
   readonly job: string
@@ -183,7 +197,11 @@ export const make = (options: {
     // The writer: one INSERT per job for all that waits, then the acknowledgements.
     yield* Effect.gen(function*() {
       while (true) {
-        const items = yield* Queue.takeBetween(written, 1, options.writeBatch)
+        const first = yield* Queue.takeBetween(written, 1, options.writeBatch)
+        // The rest of a burst joins the INSERT (see writeWindow).
+        const items = Chunk.size(first) >= options.writeBatch
+          ? first
+          : Chunk.appendAll(first, yield* Effect.zipRight(Effect.sleep(writeWindow), Queue.takeUpTo(written, options.writeBatch - Chunk.size(first))))
         const byJob = new Map<string, Array<Store.NewRow>>()
         for (const { row, work } of items) {
           let rows = byJob.get(work.batch.job)
