@@ -14,9 +14,15 @@
  * runner's origins had in flight at the moment of the kill (so
  * `fetches - urls` must not exceed it).
  *
+ * `--servers plain` puts the origins in a process of their own as plain
+ * node:http servers that only wait and answer (examples/shared/plainServers.mjs):
+ * the demo servers cost about 0.8 ms of CPU a request, which on a small
+ * machine takes the cores the runners are measured on (bench/cluster.ts
+ * uses it where runners are compared with runners).
+ *
  * Run: npx tsx examples/cluster.ts --runners 3 --urls 5000 --kill-one
  *      [--origins 20] [--per-origin 4] [--concurrency 64] [--latency 20ms] [--storage postgres://...]
- *      [--timeout 10m]   (durations: 20ms, 20 millis, 1.5s, 2 minutes; a bare number is seconds)
+ *      [--servers demo|plain] [--timeout 10m]   (durations: 20ms, 20 millis, 1.5s, 2 minutes; a bare number is seconds)
  */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Console, Deferred, Duration, Effect, Layer, Stream } from "effect"
@@ -57,6 +63,41 @@ interface RunnerProcess {
   /** The largest "not yet stored" count the runner printed in the last second. */
   readonly recentPending: () => number
 }
+
+/** An origin of the job and what it counted: a demo server, or one of the plain servers. */
+interface Origin {
+  readonly baseUrl: string
+  readonly stats: Effect.Effect<{ readonly requests: number; readonly inFlight: number; readonly peakInFlight: number }, Error>
+}
+
+/** `count` plain node:http origins in a child process (see the header), stopped with the scope. */
+const startPlainServers = (count: number, latency: Duration.Duration): Effect.Effect<ReadonlyArray<Origin>, Error, Scope.Scope> =>
+  Effect.gen(function*() {
+    const script = fileURLToPath(new URL("./shared/plainServers.mjs", import.meta.url))
+    const child = yield* Effect.acquireRelease(
+      Effect.sync(() =>
+        ChildProcess.spawn(process.execPath, [script, String(count), String(Duration.toMillis(latency))], {
+          stdio: ["pipe", "pipe", "inherit"]
+        })
+      ),
+      (child) => Effect.sync(() => child.kill("SIGTERM"))
+    )
+    const urls = yield* Effect.async<ReadonlyArray<string>, Error>((resume) => {
+      let out = ""
+      child.stdout!.on("data", (chunk) => {
+        out += String(chunk)
+        if (out.includes("\n")) resume(Effect.succeed(JSON.parse(out) as ReadonlyArray<string>))
+      })
+      child.once("exit", (code) => resume(Effect.fail(new Error(`plain servers exited (${code}) before they listened`))))
+    })
+    return urls.map((baseUrl): Origin => ({
+      baseUrl,
+      stats: Effect.tryPromise({
+        try: async () => (await (await fetch(`${baseUrl}/__stats`)).json()) as { requests: number; inFlight: number; peakInFlight: number },
+        catch: (cause) => new Error(`${baseUrl}/__stats: ${String(cause)}`)
+      })
+    }))
+  })
 
 /** A runner process, ready when it says so, killed when the scope closes. */
 const startRunner = (storage: string, perOrigin: number, concurrency: number): Effect.Effect<RunnerProcess, Error, Scope.Scope> =>
@@ -125,6 +166,11 @@ const main = Effect.gen(function*() {
   const timeout = durationArg("timeout", "600 seconds")
   const latency = durationArg("latency", "20 millis")
   const killOne = flag("kill-one")
+  const serverKind = arg("servers") ?? "demo"
+  if (serverKind !== "demo" && serverKind !== "plain") {
+    process.stderr.write(`--servers must be demo or plain, got ${JSON.stringify(serverKind)}\n`)
+    return process.exit(2)
+  }
   const started = Date.now()
 
   const dir = yield* Effect.acquireRelease(
@@ -133,10 +179,9 @@ const main = Effect.gen(function*() {
   )
   const storage = arg("storage") ?? `sqlite:${Path.join(dir, "jobs.db")}`
 
-  const servers = yield* Effect.forEach(
-    Array.from({ length: origins }),
-    () => DemoServer.make({ latency })
-  )
+  const servers: ReadonlyArray<Origin> = serverKind === "plain"
+    ? yield* startPlainServers(origins, latency)
+    : yield* Effect.forEach(Array.from({ length: origins }), () => DemoServer.make({ latency }))
   const serverOf = new Map(servers.map((server) => [server.baseUrl, server]))
   const urls = Array.from({ length: total }, (_, i) => `${servers[i % origins]!.baseUrl}/wiki/${(i % 9999) + 1}?n=${i}`)
 
