@@ -450,13 +450,190 @@ export interface Options {
 export const isSecretHeader: (name: string) => boolean = redact.isSecretHeader
 
 /**
+ * The session's time limits in milliseconds, after defaults; `0` means no
+ * limit. The fields are {@link Timeouts}' own.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface ResolvedTimeouts {
+  readonly attemptMs: number
+  readonly connectMs: number
+  readonly headersMs: number
+  readonly bodyIdleMs: number
+  readonly totalMs: number
+}
+
+/**
+ * The retry policy as configured ({@link RetryOptions} after defaults), in
+ * milliseconds; `times: 0` means no retries. Methods are upper case.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface ResolvedRetry {
+  readonly times: number
+  readonly baseDelayMs: number
+  readonly maxDelayMs: number
+  readonly maxRetryAfterMs: number
+  readonly methods: ReadonlySet<string>
+  readonly statuses: ReadonlySet<number>
+}
+
+/**
+ * A {@link Rate} as read: `limit` request starts per `intervalMs`.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface ResolvedRate {
+  readonly limit: number
+  readonly intervalMs: number
+}
+
+/**
+ * The adaptive window's bounds and steps ({@link AdaptiveOptions} after
+ * defaults).
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface ResolvedAdaptive {
+  readonly initial: number
+  readonly min: number
+  readonly max: number
+  readonly increase: number
+  readonly decrease: number
+}
+
+/**
+ * What gates the session's requests: the in-flight caps, the rate, the
+ * adaptive window and what a `Retry-After` holds back; `undefined`: none.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface ResolvedHostLimits {
+  /** {@link Options.maxInFlight}. */
+  readonly maxInFlight: number | undefined
+  /** {@link Options.maxInFlightPerOrigin} (whichever of its names was given). */
+  readonly maxInFlightPerHost: number | undefined
+  /** {@link Options.ratePerOrigin} (whichever of its names was given). */
+  readonly ratePerHost: ResolvedRate | undefined
+  /** {@link Options.adaptive}; `undefined` without it. */
+  readonly adaptive: ResolvedAdaptive | undefined
+  /** {@link Options.retryAfter}. */
+  readonly retryAfter: RetryAfterScope
+}
+
+/**
+ * The TLS settings as checked when the session opened, without its
+ * secrets: a client key and its passphrase are kept but not shown here.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface ResolvedTls {
+  /** The trusted authorities; `undefined`: Node's bundled roots. */
+  readonly ca: ReadonlyArray<Pem> | undefined
+  /** The client certificate chain; `undefined`: none. */
+  readonly cert: Pem | undefined
+  readonly servername: string | undefined
+  readonly rejectUnauthorized: boolean
+  readonly minVersion: "TLSv1.2" | "TLSv1.3"
+}
+
+/**
+ * The session's credentials as kept: the whole `Authorization` value,
+ * redacted (it prints as `<redacted>`), and where it is sent.
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface ResolvedAuth {
+  readonly scheme: "Bearer" | "Basic"
+  readonly authorization: Redacted.Redacted<string>
+  /** Origins (`scheme://host:port`) the header goes to; `undefined`: every origin. */
+  readonly origins: ReadonlySet<string> | undefined
+}
+
+/**
+ * One proxy as shown: its URL with any credentials redacted
+ * (`http://***:***@proxy:3128`).
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface ShownProxy {
+  readonly shown: string
+}
+
+/**
+ * The proxies the session's requests go through ({@link Proxy} resolved).
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface ResolvedProxy {
+  /** For `http:` targets; `undefined`: direct. */
+  readonly http: ShownProxy | undefined
+  /** For `https:` targets; `undefined`: the `http` one, if any. */
+  readonly https: ShownProxy | undefined
+  /** Hosts reached directly, in `NO_PROXY`'s form; `""` for none. */
+  readonly noProxy: string
+}
+
+/**
+ * The HTTP cache ({@link CacheOptions} after defaults).
+ *
+ * @since 0.3.0
+ * @category models
+ */
+export interface ResolvedCache {
+  readonly store: "memory" | { readonly sqlite: string }
+  /** Bound of the memory store, in bytes. */
+  readonly maxBytes: number
+  readonly revalidate: boolean
+}
+
+/**
  * The options after defaults were applied, in milliseconds and bytes (`0` ms
- * and `Infinity` bytes mean "no limit").
+ * and `Infinity` bytes mean "no limit"): what `session.config` shows. Secrets
+ * stay redacted in it, so it may be logged or printed.
  *
  * @since 0.1.0
  * @category models
  */
-export type ResolvedOptions = options.ResolvedSession
+export interface ResolvedOptions {
+  /** {@link Options.baseUrl} without a trailing `/`; `undefined`: none. */
+  readonly baseUrl: string | undefined
+  /** The session's headers, names in lower case, `user-agent` included. */
+  readonly headers: Readonly<Record<string, string>>
+  /** The `User-Agent`; `undefined`: none is sent. */
+  readonly userAgent: string | undefined
+  /** {@link Options.maxConnectionsPerOrigin} (whichever of its names was given). */
+  readonly maxConnectionsPerHost: number
+  readonly timeouts: ResolvedTimeouts
+  /** After content decoding; `Infinity`: no limit. */
+  readonly maxBodyBytes: number
+  readonly maxRedirects: number
+  readonly allowInsecureRedirects: boolean
+  readonly retry: ResolvedRetry
+  readonly tracerPropagation: boolean
+  readonly metrics: boolean
+  readonly hostLimits: ResolvedHostLimits
+  /** `undefined` when no TLS option was given (Node's defaults). */
+  readonly tls: ResolvedTls | undefined
+  readonly allowH2: boolean
+  /** `undefined`: no credentials. */
+  readonly auth: ResolvedAuth | undefined
+  /** Whether the session keeps a cookie jar. */
+  readonly cookies: boolean
+  /** `undefined`: direct. */
+  readonly proxy: ResolvedProxy | undefined
+  /** `undefined`: no cache. */
+  readonly cache: ResolvedCache | undefined
+}
 
 /**
  * The session service: its resolved options and its pool.

@@ -37,38 +37,31 @@ export interface Limits extends AttemptLimits {
   readonly retry: RetryPolicy
 }
 
-export interface ResolvedSession extends Limits {
-  readonly baseUrl: string | undefined
-  readonly headers: Readonly<Record<string, string>>
-  readonly userAgent: string | undefined
-  readonly maxConnectionsPerHost: number
+/**
+ * The session's options resolved: the public view (`Session.ResolvedOptions`,
+ * what `session.config` shows) with what only the engine reads: the redirect
+ * and status predicates, the retry schedule, the gate's config, the secrets
+ * kept redacted (TLS key, proxy URLs). Fields the public view also declares
+ * are narrowed here to the internal types, which are assignable to it.
+ */
+export interface ResolvedSession extends Limits, Session.ResolvedOptions {
+  readonly timeouts: Timeouts
+  readonly retry: RetryPolicy
   /** Whether a header (lower-case name) is dropped when a redirect leaves the origin. */
   readonly stripOnCrossOrigin: (name: string) => boolean
-  readonly tracerPropagation: boolean
-  readonly metrics: boolean
   readonly hostLimits: HostLimitsConfig
-  /** `undefined` when no TLS option was given (Node's defaults). */
   readonly tls: ResolvedTls | undefined
-  readonly allowH2: boolean
   /** The session's credentials, the secret kept `Redacted`. */
   readonly auth: ResolvedAuth | undefined
-  /** Whether the session keeps a cookie jar. */
-  readonly cookies: boolean
-  /** The proxies requests go through; `undefined`: direct. */
+  /** The proxies requests go through, their URLs kept `Redacted`; `undefined`: direct. */
   readonly proxy: ResolvedProxy | undefined
-  /** The HTTP cache; `undefined`: none. */
   readonly cache: ResolvedCache | undefined
 }
 
 /** TLS options checked once; secrets stay redacted until the connector gets them. */
-export interface ResolvedTls {
-  readonly ca: ReadonlyArray<Pem> | undefined
-  readonly cert: Pem | undefined
+export interface ResolvedTls extends Session.ResolvedTls {
   readonly key: Redacted.Redacted<Pem> | undefined
   readonly passphrase: Redacted.Redacted<string> | undefined
-  readonly servername: string | undefined
-  readonly rejectUnauthorized: boolean
-  readonly minVersion: "TLSv1.2" | "TLSv1.3"
 }
 
 export const defaultUserAgent = `effect-gather/${version}`

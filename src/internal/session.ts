@@ -35,6 +35,8 @@ export type TypeId = typeof TypeId
  * everywhere.
  */
 export interface SessionImpl extends PublicSession {
+  /** The options as the engine reads them: the public `config` and what only the engine needs. */
+  readonly config: ResolvedSession
   readonly hosts: Hosts.Hosts
   readonly watchdog: Watchdog
   /** The cookie jar, when the session keeps one. */
