@@ -13,7 +13,6 @@ import type { ProxyEnv, ResolvedProxy } from "./engine/proxy.js"
 import { resolveProxy } from "./engine/proxy.js"
 import { isSecretHeader } from "./engine/redact.js"
 import * as Adaptive from "./policy/adaptive.js"
-import type { ResolvedAuth } from "./policy/auth.js"
 import { resolveAuth } from "./policy/auth.js"
 import type { HostLimitsConfig } from "./policy/hosts.js"
 import type { ParsedRate } from "./policy/rate.js"
@@ -51,8 +50,6 @@ export interface ResolvedSession extends Limits, Session.ResolvedOptions {
   readonly stripOnCrossOrigin: (name: string) => boolean
   readonly hostLimits: HostLimitsConfig
   readonly tls: ResolvedTls | undefined
-  /** The session's credentials, the secret kept `Redacted`. */
-  readonly auth: ResolvedAuth | undefined
   /** The proxies requests go through, their URLs kept `Redacted`; `undefined`: direct. */
   readonly proxy: ResolvedProxy | undefined
   readonly cache: ResolvedCache | undefined

@@ -51,16 +51,10 @@
  *
  * The window is fractional; the number of requests allowed is its floor.
  */
-import type { AdaptiveOptions } from "../../Session.js"
+import type { AdaptiveOptions, ResolvedAdaptive } from "../../Session.js"
 
-/** The controller's parameters, normalized (see `Session.AdaptiveOptions`). */
-export interface AdaptiveConfig {
-  readonly initial: number
-  readonly min: number
-  readonly max: number
-  readonly increase: number
-  readonly decrease: number
-}
+/** The controller's parameters, normalized (see `Session.AdaptiveOptions`): the shape `session.config` shows. */
+export type AdaptiveConfig = ResolvedAdaptive
 
 /**
  * The defaults of `Session.AdaptiveOptions` (`max` defaults to the session's

@@ -6,15 +6,9 @@
  * meant for, and a redirect to any other origin drops it (see `nextHop`).
  */
 import * as Redacted from "effect/Redacted"
-import type { Auth } from "../../Session.js"
+import type { Auth, ResolvedAuth } from "../../Session.js"
 
-/** Resolved credentials: the whole `Authorization` value, and where it may go. */
-export interface ResolvedAuth {
-  readonly scheme: "Bearer" | "Basic"
-  readonly authorization: Redacted.Redacted<string>
-  /** Origins (`scheme://host:port`) the header is sent to; `undefined`: every origin. */
-  readonly origins: ReadonlySet<string> | undefined
-}
+export type { ResolvedAuth } from "../../Session.js"
 
 const reveal = (secret: string | Redacted.Redacted<string>): string => Redacted.isRedacted(secret) ? Redacted.value(secret) : secret
 

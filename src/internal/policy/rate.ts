@@ -6,13 +6,10 @@
 import * as ConfigError from "effect/ConfigError"
 import * as Duration from "effect/Duration"
 import * as Either from "effect/Either"
-import type { Rate } from "../../Session.js"
+import type { Rate, ResolvedRate } from "../../Session.js"
 
-/** A rate as the limiter takes it: `limit` starts per `intervalMs`. */
-export interface ParsedRate {
-  readonly limit: number
-  readonly intervalMs: number
-}
+/** A rate as the limiter takes it: `limit` starts per `intervalMs` (the shape `session.config` shows). */
+export type ParsedRate = ResolvedRate
 
 const unitMs: ReadonlyMap<string, number> = new Map([
   ["ms", 1],

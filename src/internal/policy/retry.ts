@@ -12,17 +12,12 @@ import * as ScheduleInterval from "effect/ScheduleInterval"
 import type * as FetchError from "../../FetchError.js"
 import { isTransient, transientStatuses } from "../../FetchError.js"
 import type * as Retry from "../../Retry.js"
-import type { RetryOptions } from "../../Session.js"
+import type { ResolvedRetry, RetryOptions } from "../../Session.js"
 
 export type RetryInput = number | false | RetryOptions
 
-export interface RetryPolicy {
-  readonly times: number
-  readonly baseDelayMs: number
-  readonly maxDelayMs: number
-  readonly maxRetryAfterMs: number
-  readonly methods: ReadonlySet<string>
-  readonly statuses: ReadonlySet<number>
+/** The policy as `session.config` shows it, and the schedule that replaces the backoff, if one was given. */
+export interface RetryPolicy extends ResolvedRetry {
   readonly schedule: Schedule.Schedule<unknown, FetchError.FetchError> | undefined
 }
 
