@@ -517,8 +517,20 @@ export interface ResolvedHostLimits {
   /** {@link Options.maxInFlight}. */
   readonly maxInFlight: number | undefined
   /** {@link Options.maxInFlightPerOrigin} (whichever of its names was given). */
-  readonly maxInFlightPerHost: number | undefined
+  readonly maxInFlightPerOrigin: number | undefined
   /** {@link Options.ratePerOrigin} (whichever of its names was given). */
+  readonly ratePerOrigin: ResolvedRate | undefined
+  /**
+   * The old name of {@link ResolvedHostLimits.maxInFlightPerOrigin}, the same value.
+   *
+   * @deprecated Use maxInFlightPerOrigin
+   */
+  readonly maxInFlightPerHost: number | undefined
+  /**
+   * The old name of {@link ResolvedHostLimits.ratePerOrigin}, the same value.
+   *
+   * @deprecated Use ratePerOrigin
+   */
   readonly ratePerHost: ResolvedRate | undefined
   /** {@link Options.adaptive}; `undefined` without it. */
   readonly adaptive: ResolvedAdaptive | undefined

@@ -48,7 +48,8 @@ export interface ResolvedSession extends Limits, Session.ResolvedOptions {
   readonly retry: RetryPolicy
   /** Whether a header (lower-case name) is dropped when a redirect leaves the origin. */
   readonly stripOnCrossOrigin: (name: string) => boolean
-  readonly hostLimits: HostLimitsConfig
+  /** The gate's config, and the old names of its per-origin fields that `session.config` still shows. */
+  readonly hostLimits: HostLimitsConfig & Session.ResolvedHostLimits
   readonly tls: ResolvedTls | undefined
   /** The proxies requests go through, their URLs kept `Redacted`; `undefined`: direct. */
   readonly proxy: ResolvedProxy | undefined
@@ -306,6 +307,7 @@ export const resolveSession = (options: SessionOptions = {}, env: ProxyEnv = {})
   if (userAgent !== undefined && headers["user-agent"] === undefined) headers["user-agent"] = userAgent
   const maxConnectionsPerHost = maxConnectionsPerOrigin(options)
   const inFlightPerOrigin = maxInFlightPerOrigin(options)
+  const rate = ratePerOrigin(options)
   const baseUrl = normalizeBaseUrl(options.baseUrl)
   return {
     baseUrl,
@@ -323,8 +325,10 @@ export const resolveSession = (options: SessionOptions = {}, env: ProxyEnv = {})
     metrics: options.metrics ?? false,
     hostLimits: {
       maxInFlight: optionalLimit("maxInFlight", options.maxInFlight),
+      maxInFlightPerOrigin: inFlightPerOrigin,
+      ratePerOrigin: rate,
       maxInFlightPerHost: inFlightPerOrigin,
-      ratePerHost: ratePerOrigin(options),
+      ratePerHost: rate,
       adaptive: Adaptive.normalize(options.adaptive, inFlightPerOrigin ?? maxConnectionsPerHost),
       retryAfter: retryAfterScope(options.retryAfter),
       metrics: options.metrics ?? false

@@ -31,21 +31,35 @@ import type { ParsedRate } from "./rate.js"
 export type { Ticket } from "./origins.js"
 
 /**
- * The gate's options, resolved (options.ts). `maxInFlightPerHost` and
- * `ratePerHost` are the session's `maxInFlightPerOrigin` and
- * `ratePerOrigin` (whichever name was given), per origin like every key
- * here; the fields keep the old names because options.ts and the tests
- * build this record.
+ * The gate's options, resolved (options.ts): the session's
+ * `maxInFlightPerOrigin` and `ratePerOrigin` under whichever name they
+ * were given, per origin (scheme, host and port) like every key here.
  */
 export interface HostLimitsConfig {
   readonly maxInFlight: number | undefined
-  readonly maxInFlightPerHost: number | undefined
-  readonly ratePerHost: ParsedRate | undefined
+  readonly maxInFlightPerOrigin: number | undefined
+  readonly ratePerOrigin: ParsedRate | undefined
   readonly adaptive: Adaptive.AdaptiveConfig | undefined
   readonly retryAfter: RetryAfterScope
   /** Update the window gauges. */
   readonly metrics: boolean
 }
+
+/**
+ * {@link HostLimitsConfig} under the per-origin fields' old names, which
+ * `make` still takes: test/Adaptive.test.ts builds the record so.
+ *
+ * @deprecated Use HostLimitsConfig
+ */
+export interface HostLimitsConfigOldNames extends Omit<HostLimitsConfig, "maxInFlightPerOrigin" | "ratePerOrigin"> {
+  readonly maxInFlightPerHost: number | undefined
+  readonly ratePerHost: ParsedRate | undefined
+}
+
+const underOriginNames = (config: HostLimitsConfig | HostLimitsConfigOldNames): HostLimitsConfig =>
+  "maxInFlightPerOrigin" in config
+    ? config
+    : { ...config, maxInFlightPerOrigin: config.maxInFlightPerHost, ratePerOrigin: config.ratePerHost }
 
 /** The session's gate, as the fetch (fetching.ts, fastFetching.ts, plan.ts) and the session's `windows` see it. */
 export interface Hosts {
@@ -99,15 +113,16 @@ const exitSignal = (exit: Exit.Exit<unknown, unknown>): { readonly signal: Adapt
 }
 
 /** The gate of one session: its stages made once, a stage the session does not configure left out. */
-export const make = (config: HostLimitsConfig, scope: Scope.Scope, maxRetryAfterMs: number): Hosts => {
-  const configured = config.maxInFlight !== undefined || config.maxInFlightPerHost !== undefined ||
-    config.ratePerHost !== undefined || config.adaptive !== undefined
-  const perOriginCap = config.maxInFlightPerHost ?? Number.POSITIVE_INFINITY
+export const make = (given: HostLimitsConfig | HostLimitsConfigOldNames, scope: Scope.Scope, maxRetryAfterMs: number): Hosts => {
+  const config = underOriginNames(given)
+  const configured = config.maxInFlight !== undefined || config.maxInFlightPerOrigin !== undefined ||
+    config.ratePerOrigin !== undefined || config.adaptive !== undefined
+  const perOriginCap = config.maxInFlightPerOrigin ?? Number.POSITIVE_INFINITY
   // The stages, made once; one the session does not configure is undefined
   // (the pauses and the slots are always there: a Retry-After may come to
   // any session, and the slots count what is in flight whatever the caps).
   const pauses = new Pauses(config.retryAfter, maxRetryAfterMs)
-  const rates = config.ratePerHost === undefined ? undefined : new Rates(config.ratePerHost, scope)
+  const rates = config.ratePerOrigin === undefined ? undefined : new Rates(config.ratePerOrigin, scope)
   const slots = new Slots(config.maxInFlight ?? Number.POSITIVE_INFINITY)
   const windows = config.adaptive === undefined ? undefined : new Windows(config.adaptive, perOriginCap, config.metrics)
 
