@@ -624,6 +624,12 @@ export interface ResolvedOptions {
   /** The `User-Agent`; `undefined`: none is sent. */
   readonly userAgent: string | undefined
   /** {@link Options.maxConnectionsPerOrigin} (whichever of its names was given). */
+  readonly maxConnectionsPerOrigin: number
+  /**
+   * The old name of {@link ResolvedOptions.maxConnectionsPerOrigin}, the same value.
+   *
+   * @deprecated Use maxConnectionsPerOrigin
+   */
   readonly maxConnectionsPerHost: number
   readonly timeouts: ResolvedTimeouts
   /** After content decoding; `Infinity`: no limit. */

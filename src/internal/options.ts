@@ -67,7 +67,7 @@ export const defaultUserAgent = `effect-gather/${version}`
 export const isOk = (status: number): boolean => status >= 200 && status < 300
 
 export const defaults = {
-  maxConnectionsPerHost: 128,
+  maxConnectionsPerOrigin: 128,
   timeouts: {
     attemptMs: 60_000,
     connectMs: 10_000,
@@ -279,7 +279,7 @@ const maxConnectionsPerOrigin = (options: SessionOptions): number =>
     },
     { name: "maxConnectionsPerHost", given: options.maxConnectionsPerHost, value: connectionLimit("maxConnectionsPerHost", options.maxConnectionsPerHost) },
     (a, b) => a === b
-  ) ?? defaults.maxConnectionsPerHost
+  ) ?? defaults.maxConnectionsPerOrigin
 
 /** `ratePerOrigin`, or its old name `ratePerHost`; two spellings of one rate (`"10/s"`, `"10 per second"`) agree. */
 const ratePerOrigin = (options: SessionOptions): ParsedRate | undefined =>
@@ -305,7 +305,7 @@ export const resolveSession = (options: SessionOptions = {}, env: ProxyEnv = {})
   const userAgent = options.userAgent === false ? undefined : (options.userAgent ?? defaultUserAgent)
   const headers = lowerCaseHeaders(options.headers)
   if (userAgent !== undefined && headers["user-agent"] === undefined) headers["user-agent"] = userAgent
-  const maxConnectionsPerHost = maxConnectionsPerOrigin(options)
+  const connectionsPerOrigin = maxConnectionsPerOrigin(options)
   const inFlightPerOrigin = maxInFlightPerOrigin(options)
   const rate = ratePerOrigin(options)
   const baseUrl = normalizeBaseUrl(options.baseUrl)
@@ -313,7 +313,8 @@ export const resolveSession = (options: SessionOptions = {}, env: ProxyEnv = {})
     baseUrl,
     headers,
     userAgent,
-    maxConnectionsPerHost,
+    maxConnectionsPerOrigin: connectionsPerOrigin,
+    maxConnectionsPerHost: connectionsPerOrigin,
     timeouts: resolveTimeouts(options.timeout, defaults.timeouts),
     maxBodyBytes: byteLimit(options.maxBodyBytes, defaults.maxBodyBytes),
     maxRedirects: positiveInt("maxRedirects", options.maxRedirects, defaults.maxRedirects),
@@ -329,7 +330,7 @@ export const resolveSession = (options: SessionOptions = {}, env: ProxyEnv = {})
       ratePerOrigin: rate,
       maxInFlightPerHost: inFlightPerOrigin,
       ratePerHost: rate,
-      adaptive: Adaptive.normalize(options.adaptive, inFlightPerOrigin ?? maxConnectionsPerHost),
+      adaptive: Adaptive.normalize(options.adaptive, inFlightPerOrigin ?? connectionsPerOrigin),
       retryAfter: retryAfterScope(options.retryAfter),
       metrics: options.metrics ?? false
     },

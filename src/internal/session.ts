@@ -111,12 +111,12 @@ const resolve = (options: SessionOptions | undefined, env: ProxyEnv): Effect.Eff
 const ownPool = (
   config: ResolvedSession
 ): Effect.Effect<{ readonly connections: OpenConnections; readonly dispatcher: Dispatcher }, never, Scope.Scope> => {
-  const connections = new OpenConnections(config.maxConnectionsPerHost)
+  const connections = new OpenConnections(config.maxConnectionsPerOrigin)
   return Effect.map(
     Effect.acquireRelease(
       Effect.sync(() =>
         new Agent({
-          connections: config.maxConnectionsPerHost,
+          connections: config.maxConnectionsPerOrigin,
           // undici's own connector, wrapped to name TLS failures and to time and count each new connection.
           connect: timedConnector(
             connector({ timeout: config.timeouts.connectMs, allowH2: config.allowH2, ...connectTls(config.tls) }),
@@ -156,7 +156,7 @@ const proxiedPool = (
   config: ResolvedSession,
   proxy: ResolvedProxy
 ): Effect.Effect<{ readonly connections: OpenConnections; readonly dispatcher: Dispatcher }, never, Scope.Scope> => {
-  const connections = new OpenConnections(config.maxConnectionsPerHost)
+  const connections = new OpenConnections(config.maxConnectionsPerOrigin)
   const timeout = config.timeouts.connectMs
   const direct = connector({ timeout, allowH2: config.allowH2, ...connectTls(config.tls) })
   const pool = config.allowH2 ? h2Pool : (origin: string | URL, options: object) => new Pool(origin, options)
@@ -171,7 +171,7 @@ const proxiedPool = (
     return pool(origin, { ...options, connect: timedConnector(namingProxy(connect as Undici.buildConnector.connector, through), connections) })
   }
   const shared = {
-    connections: config.maxConnectionsPerHost,
+    connections: config.maxConnectionsPerOrigin,
     allowH2: config.allowH2,
     headersTimeout: 0,
     bodyTimeout: 0,
