@@ -409,8 +409,8 @@ const simulate = (options: {
     const hosts = Hosts.make(
       {
         maxInFlight: undefined,
-        maxInFlightPerHost: undefined,
-        ratePerHost: undefined,
+        maxInFlightPerOrigin: undefined,
+        ratePerOrigin: undefined,
         adaptive: options.adaptive,
         retryAfter: "request",
         metrics: false

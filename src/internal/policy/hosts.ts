@@ -45,22 +45,6 @@ export interface HostLimitsConfig {
   readonly metrics: boolean
 }
 
-/**
- * {@link HostLimitsConfig} under the per-origin fields' old names, which
- * `make` still takes: test/Adaptive.test.ts builds the record so.
- *
- * @deprecated Use HostLimitsConfig
- */
-export interface HostLimitsConfigOldNames extends Omit<HostLimitsConfig, "maxInFlightPerOrigin" | "ratePerOrigin"> {
-  readonly maxInFlightPerHost: number | undefined
-  readonly ratePerHost: ParsedRate | undefined
-}
-
-const underOriginNames = (config: HostLimitsConfig | HostLimitsConfigOldNames): HostLimitsConfig =>
-  "maxInFlightPerOrigin" in config
-    ? config
-    : { ...config, maxInFlightPerOrigin: config.maxInFlightPerHost, ratePerOrigin: config.ratePerHost }
-
 /** The session's gate, as the fetch (fetching.ts, fastFetching.ts, plan.ts) and the session's `windows` see it. */
 export interface Hosts {
   /**
@@ -113,8 +97,7 @@ const exitSignal = (exit: Exit.Exit<unknown, unknown>): { readonly signal: Adapt
 }
 
 /** The gate of one session: its stages made once, a stage the session does not configure left out. */
-export const make = (given: HostLimitsConfig | HostLimitsConfigOldNames, scope: Scope.Scope, maxRetryAfterMs: number): Hosts => {
-  const config = underOriginNames(given)
+export const make = (config: HostLimitsConfig, scope: Scope.Scope, maxRetryAfterMs: number): Hosts => {
   const configured = config.maxInFlight !== undefined || config.maxInFlightPerOrigin !== undefined ||
     config.ratePerOrigin !== undefined || config.adaptive !== undefined
   const perOriginCap = config.maxInFlightPerOrigin ?? Number.POSITIVE_INFINITY
