@@ -224,7 +224,7 @@ export interface SubmitOptions {
    * value to find the same batches. Default `16384`.
    */
   readonly partSize?: number | undefined
-  /** Messages written at once. Default `16`. */
+  /** Messages written at once. Default `64`. */
   readonly concurrency?: number | undefined
   /** Called after each message is stored, with the inputs sent so far and the total (unknown for a stream). */
   readonly onProgress?: ((sent: number, total: number | undefined) => void) | undefined

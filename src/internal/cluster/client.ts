@@ -18,7 +18,10 @@ export const tag = Context.GenericTag<api.Client>("effect-gather/Cluster/Client"
 
 /** @internal */
 export const defaults = {
-  submitConcurrency: 16,
+  // Batch messages sent at once. Each waits for @effect/cluster to store it
+  // and tell its runner; 16 at a time, 200 messages took 0.9 s with one
+  // runner and 1.4 s with three busy ones, 64 at a time 0.7 and 0.8 s.
+  submitConcurrency: 64,
   batchSize: 64,
   /** The window of `progress`'s rates. */
   rateWindowMs: 10_000,
