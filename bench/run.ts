@@ -100,6 +100,9 @@ const consumersHeading = "## Where the CPU goes: the engine alone against its co
 /** The heading of the section `npm run bench:cluster` writes (bench/cluster.ts). */
 const clusterHeading = "## Cluster (`npm run bench:cluster`)"
 
+/** The heading of the section `npm run bench:cache` measures (bench/cache.ts, written by hand from its output). */
+const cacheHeading = "## HTTP cache (`npm run bench:cache`)"
+
 /** Replaces one section of the results file (or adds it), keeping the rest. */
 const writeSection = (heading: string, section: string): void => {
   if (outPath === "-") return
@@ -900,15 +903,15 @@ ${notes.length === 0 ? "- none" : notes.map((note) => `- ${note}`).join("\n")}
   process.stdout.write(`\n${measured}`)
   if (outPath !== "-") {
     // Sections this run did not measure (the adaptive scenarios with
-    // --no-adaptive, the cluster table written by hand from bench:cluster, the consumers table
-    // of bench/consumers.ts, run by hand) stay as they were.
+    // --no-adaptive, the cluster table written by hand from bench:cluster, the cache table of
+    // bench:cache, the consumers table of bench/consumers.ts, run by hand) stay as they were.
     let existing = ""
     try {
       existing = readFileSync(outPath, "utf8")
     } catch {
       existing = ""
     }
-    const kept = [...(adaptiveSection === "" ? [adaptiveHeading] : []), clusterHeading, consumersHeading]
+    const kept = [...(adaptiveSection === "" ? [adaptiveHeading] : []), clusterHeading, cacheHeading, consumersHeading]
       .map((heading) => sectionOf(existing, heading))
       .filter((section): section is string => section !== undefined)
     const full = [measured.trimEnd(), ...kept].join("\n\n")
