@@ -71,6 +71,34 @@ describe("examples/cluster.ts", () => {
     expect(result.stderr.trim().split("\n")).toEqual([`${flag}: invalid duration "${value}" (try 20ms, 20 millis, 1.5s, 2 minutes)`])
   }, 60_000)
 
+  it("refuses --servers other than demo or plain with one line, before it starts anything", async () => {
+    const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
+      const child = ChildProcess.spawn(process.execPath, ["--import", "tsx", "examples/cluster.ts", "--servers", "nginx"], {
+        cwd: root,
+        stdio: ["ignore", "ignore", "pipe"]
+      })
+      let stderr = ""
+      child.stderr.on("data", (chunk) => (stderr += String(chunk)))
+      child.once("close", (code) => resolve({ code, stderr }))
+    })
+    expect(result.code).toBe(2)
+    expect(result.stderr.trim().split("\n")).toEqual([`--servers must be demo or plain, got "nginx"`])
+  }, 60_000)
+
+  // The plain servers count at the origin as the demo servers do: every
+  // fetch once, and the per-origin limit seen from the server's side.
+  it("with --servers plain, the plain servers count every fetch and the per-origin limit holds at each", async () => {
+    const { line } = await runExample(
+      ["--runners", "1", "--urls", "120", "--origins", "4", "--per-origin", "3", "--latency", "30ms", "--servers", "plain", "--timeout", "2 minutes"],
+      180_000
+    )
+    expect(line.results).toBe(120)
+    expect(line.lost).toBe(0)
+    expect(line.duplicate_results).toBe(0)
+    expect(line.fetches).toBe(120)
+    expect(line.max_in_flight_per_origin).toBe(3)
+  }, 200_000)
+
   it("loses no URL, stores none twice and holds 4 per origin when a runner is SIGKILLed half-way", async () => {
     const { line, stderr } = await runExample(
       // `--latency 20ms`: the form users type (it died with an Invalid DurationInput stack trace)
