@@ -60,6 +60,7 @@ interface Line {
   readonly max_in_flight_per_origin: number
   readonly job_seconds: number
   readonly submit_seconds: number
+  readonly results_per_runner: ReadonlyArray<number>
 }
 
 const runExample = (s: Scenario, storage: string): Promise<Line> =>
@@ -177,8 +178,8 @@ const main = async () => {
       const base: Omit<Scenario, "runners"> = { urls: scaleUrls, origins: 200, perOrigin: 16, latencyMs: 100, concurrency: 64, servers: "plain" }
       out.push(
         `\n### Latency-bound scaling: ${base.urls} URLs, ${base.origins} origins at ${base.latencyMs} ms (plain node:http servers in a process of their own), ${base.perOrigin} per origin (not binding), --concurrency ${base.concurrency} per runner\n`,
-        "| runners | storage | results (lost, duplicates) | job s (submit s) | URLs/s | ideal URLs/s | × 1 runner | load at start |",
-        "|--:|---|---|--:|--:|--:|--:|---|"
+        "| runners | storage | results (lost, duplicates) | results per runner | job s (submit s) | URLs/s | ideal URLs/s | × 1 runner | load at start |",
+        "|--:|---|---|---|--:|--:|--:|--:|---|"
       )
       for (const storage of storages) {
         let one = 0
@@ -187,9 +188,9 @@ const main = async () => {
           if (runners === 1) one = r.rate
           const ideal = (runners * base.concurrency) / (base.latencyMs / 1000)
           out.push(
-            `| ${runners} | ${storage} | ${r.line.results} (${r.line.lost}, ${r.line.duplicate_results}) | ${r.line.job_seconds.toFixed(1)} (${
-              r.line.submit_seconds.toFixed(1)
-            }) | ${r.rate.toFixed(0)} | ${ideal} | ${(r.rate / one).toFixed(2)} | ${r.load} |`
+            `| ${runners} | ${storage} | ${r.line.results} (${r.line.lost}, ${r.line.duplicate_results}) | ${r.line.results_per_runner.join(" / ")} | ${
+              r.line.job_seconds.toFixed(1)
+            } (${r.line.submit_seconds.toFixed(1)}) | ${r.rate.toFixed(0)} | ${ideal} | ${(r.rate / one).toFixed(2)} | ${r.load} |`
           )
         }
       }

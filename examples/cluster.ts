@@ -9,7 +9,8 @@
  * to the busiest runner once half the results are stored. The runners left
  * take over its origins and run what it had not finished.
  *
- * Prints one JSON line; `fetches` and `max_in_flight_per_origin` are counted
+ * Prints one JSON line (`results_per_runner`: what each runner stored, most
+ * first); `fetches` and `max_in_flight_per_origin` are counted
  * at the demo servers, `killed_in_flight` is what the servers of the killed
  * runner's origins had in flight at the moment of the kill (so
  * `fetches - urls` must not exceed it).
@@ -262,6 +263,8 @@ const main = Effect.gen(function*() {
     submit_seconds: submitSeconds,
     runners,
     killed_in_flight: killed?.inFlight ?? 0,
+    // Results each runner stored, most first: how the origins' shards fell on the runners.
+    results_per_runner: [...perRunner.values()].sort((a, b) => b - a),
     storage: client.storage._tag
   }
   yield* Console.log(JSON.stringify(line))
