@@ -87,7 +87,14 @@ const startPlainServers = (count: number, latency: Duration.Duration): Effect.Ef
       let out = ""
       child.stdout!.on("data", (chunk) => {
         out += String(chunk)
-        if (out.includes("\n")) resume(Effect.succeed(JSON.parse(out) as ReadonlyArray<string>))
+        if (!out.includes("\n")) return
+        // Parsed here, in a listener: a line that is not the JSON of the URLs fails the Effect, not the process.
+        const line = out.slice(0, out.indexOf("\n"))
+        const parsed = Effect.try({
+          try: () => JSON.parse(line) as ReadonlyArray<string>,
+          catch: () => new Error(`plain servers printed ${JSON.stringify(line.slice(0, 200))}, not their URLs`)
+        })
+        resume(parsed)
       })
       child.once("exit", (code) => resume(Effect.fail(new Error(`plain servers exited (${code}) before they listened`))))
     })

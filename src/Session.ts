@@ -610,8 +610,10 @@ export interface ResolvedCache {
 
 /**
  * The options after defaults were applied, in milliseconds and bytes (`0` ms
- * and `Infinity` bytes mean "no limit"): what `session.config` shows. Secrets
- * stay redacted in it, so it may be logged or printed.
+ * and `Infinity` bytes mean "no limit"): what `session.config` shows. The
+ * TLS key and passphrase, the `auth` credential and proxy URLs are kept
+ * `Redacted`; `headers` and `baseUrl` are as you gave them, so redact those
+ * before logging it (`isSecretHeader` names the secret headers).
  *
  * @since 0.1.0
  * @category models
