@@ -53,34 +53,30 @@ const runExample = (args: ReadonlyArray<string>, timeoutMillis: number): Promise
     })
   })
 
+/** The example run with arguments it must refuse before it starts anything: its exit code and stderr. */
+const refusal = (args: ReadonlyArray<string>): Promise<{ code: number | null; stderr: string }> =>
+  new Promise((resolve) => {
+    const child = ChildProcess.spawn(process.execPath, ["--import", "tsx", "examples/cluster.ts", ...args], {
+      cwd: root,
+      stdio: ["ignore", "ignore", "pipe"]
+    })
+    let stderr = ""
+    child.stderr.on("data", (chunk) => (stderr += String(chunk)))
+    child.once("close", (code) => resolve({ code, stderr }))
+  })
+
 describe("examples/cluster.ts", () => {
   it.each([
     ["--latency", "20x"],
     ["--timeout", "soon"]
   ])("refuses %s %s with one line naming the flag, before it starts anything", async (flag, value) => {
-    const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      const child = ChildProcess.spawn(process.execPath, ["--import", "tsx", "examples/cluster.ts", flag, value], {
-        cwd: root,
-        stdio: ["ignore", "ignore", "pipe"]
-      })
-      let stderr = ""
-      child.stderr.on("data", (chunk) => (stderr += String(chunk)))
-      child.once("close", (code) => resolve({ code, stderr }))
-    })
+    const result = await refusal([flag, value])
     expect(result.code).toBe(2)
     expect(result.stderr.trim().split("\n")).toEqual([`${flag}: invalid duration "${value}" (try 20ms, 20 millis, 1.5s, 2 minutes)`])
   }, 60_000)
 
   it("refuses --servers other than demo or plain with one line, before it starts anything", async () => {
-    const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
-      const child = ChildProcess.spawn(process.execPath, ["--import", "tsx", "examples/cluster.ts", "--servers", "nginx"], {
-        cwd: root,
-        stdio: ["ignore", "ignore", "pipe"]
-      })
-      let stderr = ""
-      child.stderr.on("data", (chunk) => (stderr += String(chunk)))
-      child.once("close", (code) => resolve({ code, stderr }))
-    })
+    const result = await refusal(["--servers", "nginx"])
     expect(result.code).toBe(2)
     expect(result.stderr.trim().split("\n")).toEqual([`--servers must be demo or plain, got "nginx"`])
   }, 60_000)
