@@ -83,20 +83,32 @@ const startPlainServers = (count: number, latency: Duration.Duration): Effect.Ef
       ),
       (child) => Effect.sync(() => child.kill("SIGTERM"))
     )
+    // The first line only: both listeners go once it (or the exit) has answered.
     const urls = yield* Effect.async<ReadonlyArray<string>, Error>((resume) => {
       let out = ""
-      child.stdout!.on("data", (chunk) => {
+      const onData = (chunk: unknown) => {
         out += String(chunk)
-        if (!out.includes("\n")) return
+        const end = out.indexOf("\n")
+        if (end < 0) return
+        stop()
+        const line = out.slice(0, end)
         // Parsed here, in a listener: a line that is not the JSON of the URLs fails the Effect, not the process.
-        const line = out.slice(0, out.indexOf("\n"))
-        const parsed = Effect.try({
+        resume(Effect.try({
           try: () => JSON.parse(line) as ReadonlyArray<string>,
           catch: () => new Error(`plain servers printed ${JSON.stringify(line.slice(0, 200))}, not their URLs`)
-        })
-        resume(parsed)
-      })
-      child.once("exit", (code) => resume(Effect.fail(new Error(`plain servers exited (${code}) before they listened`))))
+        }))
+      }
+      const onExit = (code: number | null) => {
+        stop()
+        resume(Effect.fail(new Error(`plain servers exited (${code}) before they listened`)))
+      }
+      const stop = () => {
+        child.stdout!.off("data", onData)
+        child.off("exit", onExit)
+      }
+      child.stdout!.on("data", onData)
+      child.once("exit", onExit)
+      return Effect.sync(stop)
     })
     return urls.map((baseUrl): Origin => ({
       baseUrl,
